@@ -1,0 +1,139 @@
+"""The shared shape of a model endpoint: auth -> validate -> pre-call hooks -> route ->
+price -> respond, with every failure turned into an OpenAI error body."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from proxy.config import Deployment
+from proxy.context import RequestContext
+from proxy.dispatch.upstream import Upstream
+from proxy.errors import InternalError, PayloadTooLargeError, ProxyError
+from proxy.gateway import Gateway
+from proxy.schemas import parse_json_object
+
+log = logging.getLogger("proxy.api")
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class ModelRequest(Protocol):
+    model: str
+    stream: bool
+    user: str | None
+    body: dict[str, Any]
+
+
+R = TypeVar("R", bound=ModelRequest)
+Plain = Callable[[Upstream, RequestContext, R, Deployment], Awaitable[dict[str, Any]]]
+Streamed = Callable[[Upstream, RequestContext, R, Deployment], Awaitable[AsyncIterator[bytes]]]
+Finish = Callable[[Request, RequestContext, R, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def error_response(exc: ProxyError, ctx: RequestContext | None = None) -> Response:
+    headers = ctx.response_headers() if ctx is not None else {}
+    headers.update(exc.headers)
+    return Response(exc.body_bytes(), exc.status, headers, media_type="application/json")
+
+
+def fail(ctx: RequestContext, exc: ProxyError) -> None:
+    ctx.status = exc.status
+    ctx.error_class = exc.error_class
+    ctx.error_message = exc.message
+
+
+async def _finish_stream(
+    gateway: Gateway, ctx: RequestContext, chunks: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        ctx.finished = time.perf_counter()
+        gateway.price(ctx)
+        await gateway.hooks.after(ctx)
+
+
+async def run(
+    request: Request,
+    endpoint: str,
+    parse: Callable[[dict[str, Any]], R],
+    plain: Plain[R],
+    streamed: Streamed[R],
+    finish: Finish[R] | None = None,
+) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    ctx = RequestContext(endpoint)
+    try:
+        ctx.key = await gateway.auth.authenticate(request)
+        raw = await read_body(request, gateway.config.max_request_bytes)
+        model_request = parse(parse_json_object(raw))
+        ctx.model_group = model_request.model
+        ctx.end_user = model_request.user or request.headers.get("x-end-user")
+        ctx.stream = model_request.stream
+        await gateway.hooks.before(ctx, model_request)
+        upstream = gateway.upstream
+        if model_request.stream:
+            chunks = await gateway.router.execute(
+                ctx,
+                model_request.model,
+                lambda d: streamed(upstream, ctx, model_request, d),
+            )
+            headers = {**ctx.response_headers(), **SSE_HEADERS}
+            return StreamingResponse(
+                _finish_stream(gateway, ctx, chunks),
+                media_type="text/event-stream",
+                headers=headers,
+            )
+        body = await gateway.router.execute(
+            ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
+        )
+        if finish is not None:
+            body = await finish(request, ctx, model_request, body)
+        ctx.finished = time.perf_counter()
+        gateway.price(ctx)
+        response = json_response(body, headers=ctx.response_headers())
+    except ProxyError as exc:
+        fail(ctx, exc)
+        ctx.finished = time.perf_counter()
+        response = error_response(exc, ctx)
+    except Exception as exc:
+        log.error(
+            "unhandled %s on %s (request %s)",
+            type(exc).__name__,
+            endpoint,
+            ctx.request_id,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        err = InternalError(f"Internal error (request id {ctx.request_id}).")
+        fail(ctx, err)
+        ctx.finished = time.perf_counter()
+        response = error_response(err, ctx)
+    await gateway.hooks.after(ctx)
+    return response

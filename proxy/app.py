@@ -1,0 +1,68 @@
+"""create_app(config): wires the gateway, the routers and the error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from proxy.api import chat, health, images, mock_images, models
+from proxy.api.endpoint import error_response
+from proxy.config import ProxyConfig
+from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
+from proxy.gateway import Gateway
+
+log = logging.getLogger("proxy")
+
+
+def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
+    gateway = gateway or Gateway.build(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for start in app.state.on_startup:
+            await start()
+        try:
+            yield
+        finally:
+            for stop in reversed(app.state.on_shutdown):
+                try:
+                    await stop()
+                except Exception as exc:
+                    log.error("shutdown step failed: %s", type(exc).__name__)
+            await gateway.aclose()
+
+    app = FastAPI(title="image-proxy", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.gateway = gateway
+    app.state.on_startup = []
+    app.state.on_shutdown = []
+    app.state.readiness_checks = []
+
+    for module in (images, chat, models, health, mock_images):
+        app.include_router(module.router)
+
+    @app.exception_handler(ProxyError)
+    async def _proxy_error(request: Request, exc: ProxyError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return error_response(InvalidRequestError(f"{where}: {first.get('msg', 'invalid')}"))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(NotFoundError(f"No route {request.url.path}.", code="not_found"))
+        err = ProxyError(str(exc.detail), status=exc.status_code)
+        err.type = "invalid_request_error"
+        return error_response(err)
+
+    return app

@@ -1,0 +1,14 @@
+"""ASGI entry for multi-worker uvicorn: each worker loads the config named by PROXY_CONFIG."""
+
+from __future__ import annotations
+
+import os
+
+from proxy.app import create_app
+from proxy.cli import allow_open_access
+from proxy.config import load_config
+
+config = load_config(os.environ.get("PROXY_CONFIG", "config.yaml"))
+if not config.general.master_key and os.environ.get("PROXY_ALLOW_UNAUTHENTICATED") == "1":
+    config = allow_open_access(config)
+app = create_app(config)

@@ -1,0 +1,109 @@
+"""Start-up: flags, config validation (exit 2 on a bad file), then uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import replace
+
+from proxy.config import ConfigError, ProxyConfig, load_config
+
+EXIT_CONFIG = 2
+log = logging.getLogger("proxy")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="image-proxy", description=__doc__)
+    p.add_argument("--config", default=os.environ.get("PROXY_CONFIG", "config.yaml"))
+    p.add_argument("--host", default=os.environ.get("PROXY_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("PROXY_PORT", "4000")))
+    p.add_argument("--workers", type=int, default=int(os.environ.get("PROXY_WORKERS", "1")))
+    p.add_argument("--log-level", default=os.environ.get("PROXY_LOG_LEVEL", "info"))
+    p.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the config (missing environment variables included) and exit",
+    )
+    p.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="serve without a master key: anyone who can reach the port may use it",
+    )
+    return p.parse_args(argv)
+
+
+def load_or_exit(path: str) -> ProxyConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def allow_open_access(config: ProxyConfig) -> ProxyConfig:
+    general = config.general.model_copy(update={"allow_unauthenticated_access": True})
+    return replace(config, general=general)
+
+
+def check_config(config: ProxyConfig) -> int:
+    problems = list(config.warnings)
+    if not config.general.master_key and not config.general.allow_unauthenticated_access:
+        problems.append("general_settings.master_key: not set")
+    for problem in problems:
+        print(f"config error: {problem}", file=sys.stderr)
+    if not problems:
+        print(
+            f"config ok: {len(config.deployments)} deployments, {len(config.groups())} model groups"
+        )
+    return EXIT_CONFIG if problems else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    config = load_or_exit(args.config)
+    if args.check_config:
+        raise SystemExit(check_config(config))
+    if args.allow_unauthenticated and not config.general.master_key:
+        config = allow_open_access(config)
+        os.environ["PROXY_ALLOW_UNAUTHENTICATED"] = "1"
+    if not config.general.master_key and not config.general.allow_unauthenticated_access:
+        print(
+            "config error: general_settings.master_key: not set; refusing to start an open "
+            "proxy (set a master key, or opt out with --allow-unauthenticated / "
+            "general_settings.allow_unauthenticated_access: true)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_CONFIG)
+    if not config.general.master_key:
+        log.warning(
+            "!!! NO MASTER KEY: every client that can reach this port can use the "
+            "proxy and its provider credentials !!!"
+        )
+    for warning in config.warnings:
+        log.warning("%s", warning)
+
+    import uvicorn
+
+    os.environ["PROXY_CONFIG"] = args.config
+    if args.workers > 1:
+        uvicorn.run(
+            "proxy.asgi:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=False,
+        )
+    else:
+        from proxy.app import create_app
+
+        uvicorn.run(
+            create_app(config),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=False,
+        )

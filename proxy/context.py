@@ -1,0 +1,77 @@
+"""Per-request facts gathered along the pipeline, read by cost, logs and metrics at the end."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class KeyInfo:
+    """Who is calling: the master key or a virtual key (never the key itself)."""
+
+    key_hash: str
+    alias: str | None = None
+    is_master: bool = False
+    models: tuple[str, ...] = ()
+    user_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    guardrails: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class RequestContext:
+    endpoint: str
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    wall_time: float = field(default_factory=time.time)
+    key: KeyInfo | None = None
+    end_user: str | None = None
+    model_group: str | None = None
+    deployment_id: str | None = None
+    provider: str | None = None
+    stream: bool = False
+    upstream_seconds: float = 0.0
+    retries: int = 0
+    fallbacks: int = 0
+    images: int = 0
+    usage: dict[str, Any] | None = None
+    cost: float | None = None
+    status: int = 200
+    error_class: str | None = None
+    error_message: str | None = None
+    guardrails: list[str] = field(default_factory=list)
+    finished: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def latency(self) -> float:
+        end = self.finished if self.finished is not None else time.perf_counter()
+        return end - self.started
+
+    @property
+    def overhead(self) -> float:
+        return max(0.0, self.latency - self.upstream_seconds)
+
+    def response_headers(self) -> dict[str, str]:
+        h = {
+            "x-request-id": self.request_id,
+            "x-attempted-retries": str(self.retries),
+            "x-attempted-fallbacks": str(self.fallbacks),
+        }
+        if self.deployment_id:
+            h["x-model-id"] = self.deployment_id
+        if self.model_group:
+            h["x-model-group"] = self.model_group
+        if self.cost is not None:
+            h["x-response-cost"] = format_cost(self.cost)
+        if self.guardrails:
+            h["x-applied-guardrails"] = ",".join(self.guardrails)
+        return h
+
+
+def format_cost(cost: float) -> str:
+    text = f"{cost:.10f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text

@@ -1,0 +1,36 @@
+"""Static credentials: a bearer token, Azure's api-key header, a named header, or none."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from proxy.providers.base import UpstreamRequest
+
+
+class Credentials(Protocol):
+    async def authorize(self, request: UpstreamRequest) -> None: ...
+
+
+class NoCredentials:
+    async def authorize(self, request: UpstreamRequest) -> None:
+        return None
+
+
+class HeaderKey:
+    """Puts a key in one header, e.g. ``Authorization: Bearer …`` or ``api-key: …``."""
+
+    __slots__ = ("_name", "_value")
+
+    def __init__(self, name: str, value: str) -> None:
+        self._name = name
+        self._value = value
+
+    async def authorize(self, request: UpstreamRequest) -> None:
+        request.headers[self._name] = self._value
+
+    def __repr__(self) -> str:
+        return f"HeaderKey({self._name!r}, '****')"
+
+
+def bearer(key: str | None) -> Credentials:
+    return HeaderKey("authorization", f"Bearer {key}") if key else NoCredentials()

@@ -1,0 +1,1 @@
+"""One attempt against one deployment: translate, authorize, send, translate back."""

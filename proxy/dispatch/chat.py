@@ -1,0 +1,96 @@
+"""``/v1/chat/completions``: one attempt, plain or streamed chunk by chunk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from proxy.config import Deployment
+from proxy.context import RequestContext
+from proxy.dispatch.upstream import JSON_ERRORS, Upstream, malformed
+from proxy.errors import InvalidRequestError, ProxyError
+from proxy.providers.base import ChatAdapter
+from proxy.providers.registry import PROVIDERS
+from proxy.schemas import ChatRequest
+from proxy.sse import DONE_FRAME, frame, iter_events
+from proxy.transport import UpstreamStream
+
+
+def chat_adapter(deployment: Deployment) -> ChatAdapter:
+    adapter = PROVIDERS[deployment.provider].chat
+    if adapter is None:
+        raise InvalidRequestError(
+            f"The model '{deployment.model_name}' does not support chat completions.",
+            param="model",
+        )
+    return adapter
+
+
+def count_images(message: dict[str, Any]) -> int:
+    images = message.get("images")
+    if isinstance(images, list) and images:
+        return len(images)
+    return 1 if message.get("image") else 0
+
+
+async def complete(
+    upstream: Upstream, ctx: RequestContext, request: ChatRequest, deployment: Deployment
+) -> dict[str, Any]:
+    adapter = chat_adapter(deployment)
+    (response,) = await upstream.send_all(
+        ctx, deployment, [adapter.build(request, deployment)], adapter
+    )
+    try:
+        result = adapter.parse(response, request, deployment)
+    except ProxyError:
+        raise
+    except JSON_ERRORS as exc:
+        raise malformed(deployment.provider, type(exc).__name__) from None
+    ctx.usage = result.usage
+    for choice in result.body.get("choices", []):
+        if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+            ctx.images += count_images(choice["message"])
+    return result.body
+
+
+async def open_stream(
+    upstream: Upstream, ctx: RequestContext, request: ChatRequest, deployment: Deployment
+) -> AsyncIterator[bytes]:
+    adapter = chat_adapter(deployment)
+    upstream_request = adapter.build(request, deployment)
+    upstream_request.stream = True
+    stream = await upstream.open_stream(ctx, deployment, upstream_request, adapter)
+    return _relay(stream, adapter, ctx, request, deployment)
+
+
+async def _relay(
+    stream: UpstreamStream,
+    adapter: ChatAdapter,
+    ctx: RequestContext,
+    request: ChatRequest,
+    deployment: Deployment,
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in adapter.stream(iter_events(stream.chunks()), request, deployment):
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                ctx.usage = usage
+                if not request.include_usage and not chunk.get("choices"):
+                    continue  # the client did not ask for the usage chunk
+            if isinstance(chunk.get("error"), dict):
+                ctx.status, ctx.error_class = 502, "UpstreamStreamError"
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                if isinstance(delta, dict):
+                    ctx.images += count_images(delta)
+            yield frame(chunk)
+        yield DONE_FRAME
+    except ProxyError as exc:
+        ctx.status, ctx.error_class = exc.status, exc.error_class
+        yield frame(exc.body())
+    except JSON_ERRORS as exc:
+        err = malformed(deployment.provider, type(exc).__name__)
+        ctx.status, ctx.error_class = err.status, err.error_class
+        yield frame(err.body())
+    finally:
+        await stream.aclose()

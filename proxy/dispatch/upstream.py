@@ -1,0 +1,90 @@
+"""Sending translated requests: credentials, the shared transport, error mapping, timing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+import orjson
+
+from proxy.config import Deployment
+from proxy.context import RequestContext
+from proxy.credentials.base import Credentials
+from proxy.errors import ProxyError, UpstreamError
+from proxy.providers.base import UpstreamRequest, UpstreamResponse
+from proxy.transport import Transport, UpstreamStream
+
+
+class ErrorMapper(Protocol):
+    def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
+
+
+class Upstream:
+    def __init__(self, transport: Transport, credentials: dict[str, Credentials]) -> None:
+        self.transport = transport
+        self.credentials = credentials
+
+    async def _authorize(self, deployment: Deployment, request: UpstreamRequest) -> None:
+        await self.credentials[deployment.id].authorize(request)
+
+    async def send_all(
+        self,
+        ctx: RequestContext,
+        deployment: Deployment,
+        requests: list[UpstreamRequest],
+        adapter: ErrorMapper,
+    ) -> list[UpstreamResponse]:
+        """Send every request (concurrently when several); the first failure wins."""
+        for request in requests:
+            await self._authorize(deployment, request)
+        started = time.perf_counter()
+        try:
+            if len(requests) == 1:
+                responses = [await self._send(deployment, requests[0])]
+            else:
+                async with asyncio.TaskGroup() as tg:
+                    tasks = [tg.create_task(self._send(deployment, r)) for r in requests]
+                responses = [t.result() for t in tasks]
+        except* ProxyError as group:
+            raise group.exceptions[0] from None
+        finally:
+            ctx.upstream_seconds += time.perf_counter() - started
+        for response in responses:
+            if response.status >= 400:
+                raise adapter.map_error(response, deployment)
+        return responses
+
+    async def _send(self, deployment: Deployment, request: UpstreamRequest) -> UpstreamResponse:
+        return await self.transport.send(request, deployment.timeout, deployment.provider)
+
+    async def open_stream(
+        self,
+        ctx: RequestContext,
+        deployment: Deployment,
+        request: UpstreamRequest,
+        adapter: ErrorMapper,
+    ) -> UpstreamStream:
+        await self._authorize(deployment, request)
+        started = time.perf_counter()
+        stream_timeout = deployment.params.stream_timeout
+        try:
+            stream = await self.transport.open_stream(
+                request, deployment.timeout, deployment.provider, stream_timeout
+            )
+        finally:
+            ctx.upstream_seconds += time.perf_counter() - started
+        if stream.status >= 400:
+            try:
+                response = await stream.read()
+            finally:
+                await stream.aclose()
+            raise adapter.map_error(response, deployment)
+        return stream
+
+
+def malformed(provider: str, what: str) -> UpstreamError:
+    return UpstreamError(f"{provider} returned a malformed answer: {what}", provider=provider)
+
+
+JSON_ERRORS = (orjson.JSONDecodeError, ValueError, KeyError, TypeError, IndexError)

@@ -1,0 +1,50 @@
+"""Everything a request needs, built once from the config and shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from proxy.auth import Authenticator
+from proxy.config import ProxyConfig
+from proxy.context import RequestContext
+from proxy.dispatch.upstream import Upstream
+from proxy.hooks import Hooks
+from proxy.providers.mock.server import mock_transport
+from proxy.routing.router import Router
+from proxy.transport import Transport
+
+Pricer = Callable[[RequestContext], None]
+
+
+@dataclass
+class Gateway:
+    config: ProxyConfig
+    auth: Authenticator
+    router: Router
+    transport: Transport
+    upstream: Upstream
+    hooks: Hooks = field(default_factory=Hooks)
+    pricer: Pricer | None = None
+
+    @classmethod
+    def build(cls, config: ProxyConfig) -> Gateway:
+        transport = Transport(mounts={"mock://": mock_transport()})
+        router = Router(config)
+        auth = Authenticator(
+            config.general.master_key, open_access=config.general.allow_unauthenticated_access
+        )
+        return cls(
+            config=config,
+            auth=auth,
+            router=router,
+            transport=transport,
+            upstream=Upstream(transport, router.credentials),
+        )
+
+    def price(self, ctx: RequestContext) -> None:
+        if self.pricer is not None:
+            self.pricer(ctx)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()

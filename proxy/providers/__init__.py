@@ -1,0 +1,1 @@
+"""Provider adapters: pure translation between the OpenAI wire format and each provider's."""

@@ -1,0 +1,135 @@
+"""The adapter contract: pure translation, no I/O, no framework objects.
+
+An image adapter turns one OpenAI image request into one or more upstream requests (several
+when a provider needs fan-out for ``n``), and each upstream answer back into OpenAI image
+items. A chat adapter does the same for chat completions, plus a stream translator that turns
+upstream SSE events into ``chat.completion.chunk`` payloads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from proxy.errors import ProxyError
+
+if TYPE_CHECKING:
+    from proxy.config import Deployment
+    from proxy.schemas import ChatRequest, ImageRequest
+    from proxy.sse import SSEEvent
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    stream: bool = False
+    params: dict[str, str] | None = None
+
+    @classmethod
+    def post_json(
+        cls, url: str, payload: Any, headers: dict[str, str] | None = None, *, stream: bool = False
+    ) -> UpstreamRequest:
+        h = {"content-type": "application/json"}
+        if headers:
+            h.update(headers)
+        return cls("POST", url, h, orjson.dumps(payload), stream=stream)
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass(slots=True)
+class ImageResult:
+    """What one upstream answer contributes to an OpenAI ``ImagesResponse``."""
+
+    data: list[dict[str, Any]]
+    usage: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # background, output_format, size, ...
+    created: int | None = None
+
+
+@dataclass(slots=True)
+class ChatResult:
+    body: dict[str, Any]
+    usage: dict[str, Any] | None = None
+
+
+def merge_image_results(results: list[ImageResult]) -> dict[str, Any]:
+    """One ``ImagesResponse`` from the answers of a fanned-out request."""
+    first = results[0]
+    body: dict[str, Any] = {"created": first.created or int(time.time()), "data": []}
+    usage: dict[str, Any] | None = None
+    for r in results:
+        body["data"].extend(r.data)
+        for k, v in r.extra.items():
+            body.setdefault(k, v)
+        if r.usage:
+            usage = r.usage if usage is None else add_usage(usage, r.usage)
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+def add_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Sum two usage objects key by key (nested details included)."""
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, bool):
+            out.setdefault(k, v)
+        elif isinstance(v, int | float) and isinstance(out.get(k), int | float):
+            out[k] = out[k] + v
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = add_usage(out[k], v)
+        else:
+            out.setdefault(k, v)
+    return out
+
+
+class ImageAdapter(Protocol):
+    """Translation for ``POST /v1/images/generations`` on one provider family."""
+
+    supports_stream: bool
+
+    def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]: ...
+
+    def parse(
+        self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
+    ) -> ImageResult: ...
+
+    def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
+
+
+class ChatAdapter(Protocol):
+    """Translation for ``POST /v1/chat/completions`` on one provider family."""
+
+    def build(self, request: ChatRequest, deployment: Deployment) -> UpstreamRequest: ...
+
+    def parse(
+        self, response: UpstreamResponse, request: ChatRequest, deployment: Deployment
+    ) -> ChatResult: ...
+
+    def stream(
+        self, events: AsyncIterator[SSEEvent], request: ChatRequest, deployment: Deployment
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Upstream SSE events in, OpenAI ``chat.completion.chunk`` dicts out."""
+        ...
+
+    def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
+
+
+def join_url(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path.lstrip("/")

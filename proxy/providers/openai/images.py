@@ -1,0 +1,85 @@
+"""``/images/generations`` for OpenAI-compatible upstreams.
+
+The OpenAI body passes through as sent, unknown parameters included, with ``model`` set to
+the deployment's model id. Subclasses adjust the URL, headers and the few fields their
+server reads differently (Azure, Xinference, Nscale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from proxy.config import Deployment
+from proxy.errors import ProxyError, UpstreamError
+from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse, join_url
+from proxy.providers.upstream_errors import map_http_error
+from proxy.schemas import ImageRequest
+from proxy.sse import SSEEvent
+
+# Fields of an ImagesResponse besides ``data`` that clients read.
+RESPONSE_EXTRAS = ("background", "output_format", "size", "quality")
+
+
+def is_gpt_image(model: str) -> bool:
+    name = model.rsplit("/", 1)[-1].lower()
+    return name.startswith(("gpt-image", "chatgpt-image"))
+
+
+class OpenAIImages:
+    supports_stream = True
+    default_base = "https://api.openai.com/v1"
+    provider = "openai"
+
+    def base_url(self, deployment: Deployment) -> str:
+        return deployment.params.api_base or self.default_base
+
+    def url(self, deployment: Deployment) -> str:
+        return join_url(self.base_url(deployment), "images/generations")
+
+    def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
+        body = dict(request.body)
+        body["model"] = deployment.model
+        if is_gpt_image(deployment.model):
+            # GPT image models always answer base64 and reject ``response_format``; the
+            # delivery stage turns base64 into a URL when the client asked for one.
+            body.pop("response_format", None)
+        return body
+
+    def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
+        return [
+            UpstreamRequest.post_json(
+                self.url(deployment), self.payload(request, deployment), stream=request.stream
+            )
+        ]
+
+    def parse(
+        self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
+    ) -> ImageResult:
+        body = response.json()
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise UpstreamError(f"{self.provider} answered without a 'data' list")
+        data = [self.clean_item(item) for item in body["data"] if isinstance(item, dict)]
+        extra = {k: body[k] for k in RESPONSE_EXTRAS if body.get(k) is not None}
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
+        created = body.get("created") if isinstance(body.get("created"), int) else None
+        return ImageResult(data=data, usage=usage, extra=extra, created=created)
+
+    def clean_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item.items() if v is not None}
+
+    async def stream(
+        self, events: AsyncIterator[SSEEvent], request: ImageRequest, deployment: Deployment
+    ) -> AsyncIterator[tuple[str | None, Any]]:
+        """Relay ``image_generation.*`` events as they arrive."""
+        async for event in events:
+            if event.data == b"[DONE]":
+                return
+            payload = event.json()
+            yield (
+                event.event or (payload.get("type") if isinstance(payload, dict) else None),
+                payload,
+            )
+
+    def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
+        return map_http_error(response.status, response.headers, response.body, self.provider)

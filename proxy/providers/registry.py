@@ -1,0 +1,64 @@
+"""The one table of providers: prefix -> adapters, default base URL, credentials.
+
+Adding a provider is one module (or folder) and one entry here. A pair (provider, endpoint)
+missing from the table is refused when the config loads or, for an endpoint the deployment
+was not declared for, with a 400 naming the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from proxy.config import Deployment
+from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
+from proxy.providers.base import ChatAdapter, ImageAdapter
+from proxy.providers.mock.adapters import MockChat, MockImages
+from proxy.providers.openai import azure
+from proxy.providers.openai.azure import AzureChat, AzureImages
+from proxy.providers.openai.chat import OpenAIChat
+from proxy.providers.openai.images import OpenAIImages
+from proxy.providers.openai.nscale import NscaleImages
+from proxy.providers.openai.xinference import XinferenceImages
+
+
+def _no_problem(deployment: Deployment) -> str | None:
+    return None
+
+
+def _bearer(deployment: Deployment) -> Credentials:
+    return bearer(deployment.params.api_key)
+
+
+def _azure_credentials(deployment: Deployment) -> Credentials:
+    token = deployment.param("azure_ad_token")
+    if token:
+        return HeaderKey("authorization", f"Bearer {token}")
+    if deployment.params.api_key:
+        return HeaderKey("api-key", deployment.params.api_key)
+    return NoCredentials()
+
+
+def _none(deployment: Deployment) -> Credentials:
+    return NoCredentials()
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    images: ImageAdapter | None
+    chat: ChatAdapter | None
+    credentials: Callable[[Deployment], Credentials] = _bearer
+    validate: Callable[[Deployment], str | None] = _no_problem
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    spec.name: spec
+    for spec in (
+        ProviderSpec("openai", OpenAIImages(), OpenAIChat()),
+        ProviderSpec("azure", AzureImages(), AzureChat(), _azure_credentials, azure.validate),
+        ProviderSpec("xinference", XinferenceImages(), None),
+        ProviderSpec("nscale", NscaleImages(), None),
+        ProviderSpec("mock", MockImages(), MockChat(), _none),
+    )
+}

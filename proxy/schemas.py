@@ -1,0 +1,188 @@
+"""The OpenAI wire shapes the gateway accepts, validated once at the edge.
+
+Requests stay plain dicts underneath so parameters the gateway does not know reach the
+provider untouched (the OpenAI SDK's ``extra_body``); the fields the gateway reads are
+checked here and exposed as attributes. Every problem is a 400 naming the parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from proxy.errors import InvalidRequestError
+
+# A client never chooses where provider credentials go (CVE-2024-6587): these are refused.
+FORBIDDEN_FIELDS = frozenset(
+    {
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "azure_ad_token",
+        "organization",
+        "custom_llm_provider",
+        "litellm_params",
+        "aws_bedrock_runtime_endpoint",
+        "extra_headers",
+    }
+)
+FORBIDDEN_PREFIXES = ("vertex_", "aws_")
+
+MAX_N = 10
+IMAGE_RESPONSE_FORMATS = ("url", "b64_json")
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise InvalidRequestError("Request body is empty; expected a JSON object.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"Request body is not valid JSON: {exc.args[0]}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError(f"Request body must be a JSON object, got {type(body).__name__}.")
+    return body
+
+
+def refuse_routing_overrides(body: dict[str, Any]) -> None:
+    for key in body:
+        if key in FORBIDDEN_FIELDS or key.startswith(FORBIDDEN_PREFIXES):
+            raise InvalidRequestError(
+                f"'{key}' cannot be set by a client: upstream endpoints and credentials "
+                "come from the proxy's configuration only.",
+                param=key,
+                code="forbidden_parameter",
+            )
+
+
+def _model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if model is None:
+        raise InvalidRequestError("'model' is required.", param="model", code="missing_model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("'model' must be a non-empty string.", param="model")
+    return model
+
+
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequestError(f"'{name}' must be a string.", param=name)
+    return value
+
+
+def _optional_bool(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidRequestError(f"'{name}' must be a boolean.", param=name)
+    return value
+
+
+@dataclass(slots=True)
+class ImageRequest:
+    body: dict[str, Any]  # everything the client sent, unknown parameters included
+    model: str
+    prompt: str
+    n: int
+    size: str | None
+    quality: str | None
+    response_format: str | None
+    stream: bool
+    user: str | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ImageRequest:
+        refuse_routing_overrides(body)
+        model = _model(body)
+        prompt = body.get("prompt")
+        if prompt is None:
+            raise InvalidRequestError("'prompt' is required.", param="prompt")
+        if not isinstance(prompt, str):
+            raise InvalidRequestError("'prompt' must be a string.", param="prompt")
+        if not prompt.strip():
+            raise InvalidRequestError("'prompt' must not be empty.", param="prompt")
+        n = body.get("n")
+        if n is None:
+            n = 1
+        elif isinstance(n, bool) or not isinstance(n, int):
+            raise InvalidRequestError("'n' must be an integer.", param="n")
+        elif not 1 <= n <= MAX_N:
+            raise InvalidRequestError(f"'n' must be between 1 and {MAX_N}, got {n}.", param="n")
+        response_format = _optional_str(body, "response_format")
+        if response_format is not None and response_format not in IMAGE_RESPONSE_FORMATS:
+            raise InvalidRequestError(
+                f"'response_format' must be 'url' or 'b64_json', got {response_format!r}.",
+                param="response_format",
+            )
+        return cls(
+            body=body,
+            model=model,
+            prompt=prompt,
+            n=n,
+            size=_optional_str(body, "size"),
+            quality=_optional_str(body, "quality"),
+            response_format=response_format,
+            stream=_optional_bool(body, "stream"),
+            user=_optional_str(body, "user"),
+        )
+
+    def params(self, *exclude: str) -> dict[str, Any]:
+        """The client's parameters minus ``model`` and anything named."""
+        skip = {"model", *exclude}
+        return {k: v for k, v in self.body.items() if k not in skip}
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    body: dict[str, Any]
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool
+    include_usage: bool
+    user: str | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ChatRequest:
+        refuse_routing_overrides(body)
+        model = _model(body)
+        messages = body.get("messages")
+        if messages is None:
+            raise InvalidRequestError("'messages' is required.", param="messages")
+        if not isinstance(messages, list) or not messages:
+            raise InvalidRequestError("'messages' must be a non-empty array.", param="messages")
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+                raise InvalidRequestError(
+                    f"'messages[{i}]' must be an object with a string 'role'.",
+                    param=f"messages[{i}]",
+                )
+        stream = _optional_bool(body, "stream")
+        options = body.get("stream_options")
+        if options is not None and not isinstance(options, dict):
+            raise InvalidRequestError("'stream_options' must be an object.", param="stream_options")
+        include_usage = bool(stream and options and options.get("include_usage"))
+        return cls(
+            body=body,
+            model=model,
+            messages=messages,
+            stream=stream,
+            include_usage=include_usage,
+            user=_optional_str(body, "user"),
+        )
+
+    def text_of(self, message: dict[str, Any]) -> str:
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return "\n".join(
+                p.get("text", "")
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
+            )
+        return ""
