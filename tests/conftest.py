@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.proxy_process import ProxyProcess
+from tests.fakes.server import FakeUpstream
+
+MASTER_KEY = "sk-master-test-7f3a9c"
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[FakeUpstream]:
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake(upstream: FakeUpstream) -> FakeUpstream:
+    """The shared fake upstream, emptied for this test."""
+    upstream.reset()
+    return upstream
+
+
+@pytest.fixture(scope="module")
+def proxy_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., ProxyProcess]]:
+    started: list[ProxyProcess] = []
+
+    def start(config: dict[str, Any], **kwargs: Any) -> ProxyProcess:
+        tmp: Path = tmp_path_factory.mktemp("proxy")
+        config.setdefault("general_settings", {}).setdefault("master_key", MASTER_KEY)
+        proc = ProxyProcess(config, tmp, **kwargs).start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
