@@ -20,6 +20,11 @@ from proxy.providers.openai.chat import OpenAIChat
 from proxy.providers.openai.images import OpenAIImages
 from proxy.providers.openai.nscale import NscaleImages
 from proxy.providers.openai.xinference import XinferenceImages
+from proxy.providers.openrouter import common as openrouter
+from proxy.providers.openrouter.chat import OpenRouterChat
+from proxy.providers.openrouter.images import OpenRouterImages
+from proxy.providers.recraft import images as recraft
+from proxy.providers.recraft.images import RecraftImages
 
 
 def _no_problem(deployment: Deployment) -> str | None:
@@ -60,5 +65,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec("xinference", XinferenceImages(), None),
         ProviderSpec("nscale", NscaleImages(), None),
         ProviderSpec("mock", MockImages(), MockChat(), _none),
+        ProviderSpec("recraft", RecraftImages(), None, validate=recraft.validate),
+        ProviderSpec(
+            "openrouter", OpenRouterImages(), OpenRouterChat(), validate=openrouter.validate
+        ),
     )
 }
