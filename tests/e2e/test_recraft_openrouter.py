@@ -26,25 +26,52 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
     base = upstream.base
     config = {
         "model_list": [
-            {"model_name": "recraft", "litellm_params": {
-                "model": "recraft/recraftv3", "api_key": RECRAFT_KEY,
-                "api_base": f"{base}/recraft/v1"}},
-            {"model_name": "recraft-litellm-base", "litellm_params": {
-                "model": "recraft/recraftv4", "api_key": RECRAFT_KEY,
-                "api_base": f"{base}/recraft"}},
-            {"model_name": "recraft-badkey", "litellm_params": {
-                "model": "recraft/recraftv3", "api_key": "wrong-token",
-                "api_base": f"{base}/recraft/v1"}},
-            {"model_name": "nano-banana", "litellm_params": {
-                "model": f"openrouter/{GEMINI}", "api_key": OPENROUTER_KEY,
-                "api_base": f"{base}/openrouter/api/v1",
-                "http_referer": "https://myapp.example", "x_title": "My App"}},
-            {"model_name": "flux-or", "litellm_params": {
-                "model": "openrouter/black-forest-labs/flux.2-pro", "api_key": OPENROUTER_KEY,
-                "api_base": f"{base}/openrouter/api/v1", "modalities": ["image"],
-                "extra_headers": {"X-Title": "Flux App"}}},
+            {
+                "model_name": "recraft",
+                "litellm_params": {
+                    "model": "recraft/recraftv3",
+                    "api_key": RECRAFT_KEY,
+                    "api_base": f"{base}/recraft/v1",
+                },
+            },
+            {
+                "model_name": "recraft-litellm-base",
+                "litellm_params": {
+                    "model": "recraft/recraftv4",
+                    "api_key": RECRAFT_KEY,
+                    "api_base": f"{base}/recraft",
+                },
+            },
+            {
+                "model_name": "recraft-badkey",
+                "litellm_params": {
+                    "model": "recraft/recraftv3",
+                    "api_key": "wrong-token",
+                    "api_base": f"{base}/recraft/v1",
+                },
+            },
+            {
+                "model_name": "nano-banana",
+                "litellm_params": {
+                    "model": f"openrouter/{GEMINI}",
+                    "api_key": OPENROUTER_KEY,
+                    "api_base": f"{base}/openrouter/api/v1",
+                    "http_referer": "https://myapp.example",
+                    "x_title": "My App",
+                },
+            },
+            {
+                "model_name": "flux-or",
+                "litellm_params": {
+                    "model": "openrouter/black-forest-labs/flux.2-pro",
+                    "api_key": OPENROUTER_KEY,
+                    "api_base": f"{base}/openrouter/api/v1",
+                    "modalities": ["image"],
+                    "extra_headers": {"X-Title": "Flux App"},
+                },
+            },
         ]
-    }  # fmt: skip
+    }
     return proxy_factory(config)
 
 
@@ -80,10 +107,17 @@ def fake_recraft(req: Received) -> Any:
 def test_recraft_style_and_substyle(client: openai.OpenAI, fake: FakeUpstream) -> None:
     fake.route("POST", "/recraft/v1/images/generations", fake_recraft)
     result = client.images.generate(
-        model="recraft", prompt="a friendly fox", size="1820x1024", n=2, style="digital_illustration",
-        extra_body={"substyle": "hand_drawn", "controls": {"colors": [{"rgb": [255, 142, 60]}],
-                    "no_text": True, "artistic_level": 3}, "negative_prompt": "blurry"},
-    )  # fmt: skip
+        model="recraft",
+        prompt="a friendly fox",
+        size="1820x1024",
+        n=2,
+        style="digital_illustration",
+        extra_body={
+            "substyle": "hand_drawn",
+            "controls": {"colors": [{"rgb": [255, 142, 60]}], "no_text": True, "artistic_level": 3},
+            "negative_prompt": "blurry",
+        },
+    )
     assert [d.url for d in result.data] == [
         "https://img.recraft.ai/signed/0.png?sig=abc",
         "https://img.recraft.ai/signed/1.png?sig=abc",
@@ -93,19 +127,24 @@ def test_recraft_style_and_substyle(client: openai.OpenAI, fake: FakeUpstream) -
     assert "credits" not in (result.model_extra or {})
     (req,) = fake.received()
     assert req.json() == {
-        "model": "recraftv3", "prompt": "a friendly fox", "size": "1820x1024", "n": 2,
-        "style": "digital_illustration", "substyle": "hand_drawn",
+        "model": "recraftv3",
+        "prompt": "a friendly fox",
+        "size": "1820x1024",
+        "n": 2,
+        "style": "digital_illustration",
+        "substyle": "hand_drawn",
         "controls": {"colors": [{"rgb": [255, 142, 60]}], "no_text": True, "artistic_level": 3},
         "negative_prompt": "blurry",
-    }  # fmt: skip
+    }
     assert req.headers["authorization"] == f"Bearer {RECRAFT_KEY}"
     assert MASTER_KEY not in str(req.headers)
 
 
 def test_recraft_b64_and_litellm_style_base(client: openai.OpenAI, fake: FakeUpstream) -> None:
     fake.route("POST", "/recraft/v1/images/generations", fake_recraft)
-    result = client.images.generate(model="recraft-litellm-base", prompt="x", size="1344x768",
-                                    response_format="b64_json")  # fmt: skip
+    result = client.images.generate(
+        model="recraft-litellm-base", prompt="x", size="1344x768", response_format="b64_json"
+    )
     assert result.data[0].b64_json == PNG_B64
     (req,) = fake.received()
     assert req.path == "/recraft/v1/images/generations"
@@ -113,8 +152,9 @@ def test_recraft_b64_and_litellm_style_base(client: openai.OpenAI, fake: FakeUps
 
 
 @pytest.mark.parametrize("size", ["1792x1024", "1344x768", "512x512"])
-def test_recraft_bad_size_is_400_naming_accepted(client: openai.OpenAI, fake: FakeUpstream,
-                                                 size: str) -> None:  # fmt: skip
+def test_recraft_bad_size_is_400_naming_accepted(
+    client: openai.OpenAI, fake: FakeUpstream, size: str
+) -> None:
     fake.route("POST", "/recraft/v1/images/generations", fake_recraft)
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="recraft", prompt="x", size=size)  # type: ignore[arg-type]
@@ -126,12 +166,16 @@ def test_recraft_bad_size_is_400_naming_accepted(client: openai.OpenAI, fake: Fa
 
 @pytest.mark.parametrize(
     ("kwargs", "param"),
-    [({"quality": "hd"}, "quality"), ({"n": 7}, "n"),
-     ({"extra_body": {"background": "transparent"}}, "background"),
-     ({"extra_body": {"output_format": "webp"}}, "output_format")],
-)  # fmt: skip
-def test_recraft_unsupported_params_refused(client: openai.OpenAI, fake: FakeUpstream,
-                                            kwargs: dict[str, Any], param: str) -> None:  # fmt: skip
+    [
+        ({"quality": "hd"}, "quality"),
+        ({"n": 7}, "n"),
+        ({"extra_body": {"background": "transparent"}}, "background"),
+        ({"extra_body": {"output_format": "webp"}}, "output_format"),
+    ],
+)
+def test_recraft_unsupported_params_refused(
+    client: openai.OpenAI, fake: FakeUpstream, kwargs: dict[str, Any], param: str
+) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="recraft", prompt="x", **kwargs)
     assert info.value.param == param
@@ -164,12 +208,26 @@ def or_answer(images: list[dict[str, Any]], content: str = "Here is your image."
     if images:
         message["images"] = images
     return {
-        "id": "gen-123", "object": "chat.completion", "created": 1748372400, "model": GEMINI,
-        "choices": [{"index": 0, "finish_reason": "stop", "native_finish_reason": "STOP",
-                     "message": message}],
-        "usage": {"prompt_tokens": 6, "completion_tokens": 1299, "total_tokens": 1305,
-                  "completion_tokens_details": {"image_tokens": 1290}, "cost": 0.0387},
-    }  # fmt: skip
+        "id": "gen-123",
+        "object": "chat.completion",
+        "created": 1748372400,
+        "model": GEMINI,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "native_finish_reason": "STOP",
+                "message": message,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 6,
+            "completion_tokens": 1299,
+            "total_tokens": 1305,
+            "completion_tokens_details": {"image_tokens": 1290},
+            "cost": 0.0387,
+        },
+    }
 
 
 def or_error(status: int, message: str, metadata: Any = None) -> JSONResponse:
@@ -208,8 +266,9 @@ def test_openrouter_images_n2_fans_out(client: openai.OpenAI, fake: FakeUpstream
         return or_answer([or_image(f"data:image/png;base64,{data}")])
 
     fake.route("POST", OR_PATH, handler)
-    result = client.images.generate(model="nano-banana", prompt="a sunset over mountains", n=2,
-                                    size="1792x1024", quality="high")  # fmt: skip
+    result = client.images.generate(
+        model="nano-banana", prompt="a sunset over mountains", n=2, size="1792x1024", quality="high"
+    )
     got = sorted(base64.b64decode(d.b64_json or "") for d in result.data)
     assert got == [b"image-0", b"image-1"]
     assert result.usage is not None
@@ -227,8 +286,9 @@ def test_openrouter_images_n2_fans_out(client: openai.OpenAI, fake: FakeUpstream
         assert req.headers["x-title"] == "My App"
 
 
-def test_openrouter_images_http_url_and_image_only_model(client: openai.OpenAI,
-                                                          fake: FakeUpstream) -> None:  # fmt: skip
+def test_openrouter_images_http_url_and_image_only_model(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
     def handler(req: Received) -> Any:
         if (problem := checked(req)) is not None:
             return problem
@@ -244,8 +304,9 @@ def test_openrouter_images_http_url_and_image_only_model(client: openai.OpenAI,
     assert req.headers["x-title"] == "Flux App" and "http-referer" not in req.headers
 
 
-def test_openrouter_images_without_image_is_an_error(client: openai.OpenAI,
-                                                     fake: FakeUpstream) -> None:  # fmt: skip
+def test_openrouter_images_without_image_is_an_error(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
     fake.route("POST", OR_PATH, lambda r: checked(r) or or_answer([], "I cannot draw that."))
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="nano-banana", prompt="x")
@@ -263,26 +324,48 @@ def test_openrouter_size_with_no_ratio_refused(client: openai.OpenAI, fake: Fake
 @pytest.mark.parametrize(
     ("status", "answer", "exc", "code"),
     [
-        (402, or_error(402, "Insufficient credits. Add more using https://openrouter.ai/credits"),
-         openai.RateLimitError, "insufficient_quota"),
-        (403, or_error(403, "Input was flagged", {"reasons": ["violence"], "flagged_input": "x",
-                                                   "provider_name": "OpenAI", "model_slug": GEMINI}),
-         openai.BadRequestError, "content_policy_violation"),
+        (
+            402,
+            or_error(402, "Insufficient credits. Add more using https://openrouter.ai/credits"),
+            openai.RateLimitError,
+            "insufficient_quota",
+        ),
+        (
+            403,
+            or_error(
+                403,
+                "Input was flagged",
+                {
+                    "reasons": ["violence"],
+                    "flagged_input": "x",
+                    "provider_name": "OpenAI",
+                    "model_slug": GEMINI,
+                },
+            ),
+            openai.BadRequestError,
+            "content_policy_violation",
+        ),
         (429, or_error(429, "Rate limit exceeded"), openai.RateLimitError, "rate_limit_exceeded"),
-        (502, or_error(502, "Provider returned error", {"error_type": "server"}),
-         openai.InternalServerError, "upstream_error"),
+        (
+            502,
+            or_error(502, "Provider returned error", {"error_type": "server"}),
+            openai.InternalServerError,
+            "upstream_error",
+        ),
     ],
-)  # fmt: skip
-def test_openrouter_errors(client: openai.OpenAI, fake: FakeUpstream, status: int, answer: Any,
-                           exc: Any, code: str) -> None:  # fmt: skip
+)
+def test_openrouter_errors(
+    client: openai.OpenAI, fake: FakeUpstream, status: int, answer: Any, exc: Any, code: str
+) -> None:
     fake.route("POST", OR_PATH, lambda r: checked(r) or answer)
     with pytest.raises(exc) as info:
         client.images.generate(model="nano-banana", prompt="x")
     assert info.value.code == code
     assert OPENROUTER_KEY not in info.value.message
     with pytest.raises(exc) as info:
-        client.chat.completions.create(model="nano-banana",
-                                       messages=[{"role": "user", "content": "x"}])  # fmt: skip
+        client.chat.completions.create(
+            model="nano-banana", messages=[{"role": "user", "content": "x"}]
+        )
     assert info.value.code == code
 
 
@@ -290,9 +373,10 @@ def test_openrouter_chat_plain(client: openai.OpenAI, fake: FakeUpstream) -> Non
     url = f"data:image/png;base64,{PNG_B64}"
     fake.route("POST", OR_PATH, lambda r: checked(r) or or_answer([or_image(url)]))
     result = client.chat.completions.create(
-        model="nano-banana", messages=[{"role": "user", "content": "Draw a sunset"}],
+        model="nano-banana",
+        messages=[{"role": "user", "content": "Draw a sunset"}],
         extra_body={"modalities": ["image", "text"], "image_config": {"aspect_ratio": "16:9"}},
-    )  # fmt: skip
+    )
     message = result.choices[0].message
     assert message.content == "Here is your image."
     extra = message.model_extra or {}
@@ -315,13 +399,20 @@ def _sse(*frames: Any, done: bool = True) -> list[bytes]:
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": "gen-9", "object": "chat.completion.chunk", "created": 1, "model": GEMINI,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}  # fmt: skip
+    return {
+        "id": "gen-9",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": GEMINI,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("include_usage", [True, False])
-def test_openrouter_chat_stream(client: openai.OpenAI, fake: FakeUpstream,
-                                include_usage: bool) -> None:  # fmt: skip
+def test_openrouter_chat_stream(
+    client: openai.OpenAI, fake: FakeUpstream, include_usage: bool
+) -> None:
     url = f"data:image/png;base64,{PNG_B64}"
     usage = {"prompt_tokens": 6, "completion_tokens": 1299, "total_tokens": 1305, "cost": 0.04}
     frames = _sse(
@@ -331,9 +422,15 @@ def test_openrouter_chat_stream(client: openai.OpenAI, fake: FakeUpstream,
         _chunk({"content": "it is."}),
         _chunk({"images": [or_image(url)]}),
         _chunk({}, "stop"),
-        {"id": "gen-9", "object": "chat.completion.chunk", "created": 1, "model": GEMINI,
-         "choices": [], "usage": usage},
-    )  # fmt: skip
+        {
+            "id": "gen-9",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": GEMINI,
+            "choices": [],
+            "usage": usage,
+        },
+    )
 
     def handler(req: Received) -> Any:
         if (problem := checked(req)) is not None:
@@ -343,9 +440,15 @@ def test_openrouter_chat_stream(client: openai.OpenAI, fake: FakeUpstream,
 
     fake.route("POST", OR_PATH, handler)
     kwargs: dict[str, Any] = {"stream_options": {"include_usage": True}} if include_usage else {}
-    chunks = list(client.chat.completions.create(
-        model="nano-banana", messages=[{"role": "user", "content": "Draw"}], stream=True,
-        extra_body={"modalities": ["image", "text"]}, **kwargs))  # fmt: skip
+    chunks = list(
+        client.chat.completions.create(
+            model="nano-banana",
+            messages=[{"role": "user", "content": "Draw"}],
+            stream=True,
+            extra_body={"modalities": ["image", "text"]},
+            **kwargs,
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Here it is."
     image_deltas = [(c.choices[0].delta.model_extra or {}) for c in chunks if c.choices]
@@ -357,20 +460,28 @@ def test_openrouter_chat_stream(client: openai.OpenAI, fake: FakeUpstream,
     assert len([c for c in chunks if c.usage]) == (1 if include_usage else 0)
 
 
-def test_openrouter_chat_stream_mid_stream_error(client: openai.OpenAI,
-                                                 fake: FakeUpstream) -> None:  # fmt: skip
+def test_openrouter_chat_stream_mid_stream_error(client: openai.OpenAI, fake: FakeUpstream) -> None:
     frames = _sse(
         _chunk({"role": "assistant", "content": "Start"}),
-        _chunk({"content": ""}, "error", error={
-            "code": 502, "message": "Provider disconnected unexpectedly",
-            "metadata": {"error_type": "provider_unavailable"}}),
+        _chunk(
+            {"content": ""},
+            "error",
+            error={
+                "code": 502,
+                "message": "Provider disconnected unexpectedly",
+                "metadata": {"error_type": "provider_unavailable"},
+            },
+        ),
         done=False,
-    )  # fmt: skip
-    fake.route("POST", OR_PATH,
-               lambda r: checked(r) or StreamingResponse(iter(frames),
-                                                         media_type="text/event-stream"))  # fmt: skip
+    )
+    fake.route(
+        "POST",
+        OR_PATH,
+        lambda r: checked(r) or StreamingResponse(iter(frames), media_type="text/event-stream"),
+    )
     stream = client.chat.completions.create(
-        model="nano-banana", messages=[{"role": "user", "content": "x"}], stream=True)
+        model="nano-banana", messages=[{"role": "user", "content": "x"}], stream=True
+    )
     got: list[Any] = []
     with pytest.raises(openai.APIError) as info:
         for chunk in stream:

@@ -93,10 +93,12 @@ def test_size_without_a_close_ratio_is_refused_not_squared(size: str) -> None:
         ({"image_size": "2K"}, {"image_size": "2K"}),
         ({"aspect_ratio": "21:9"}, {"aspect_ratio": "21:9"}),
         ({"size": "1024x1024", "aspect_ratio": "1:1"}, {"aspect_ratio": "1:1"}),
-        ({"image_config": {"image_size": "4K", "style": "any"}, "quality": "high"},
-         {"image_size": "4K", "style": "any"}),
+        (
+            {"image_config": {"image_size": "4K", "style": "any"}, "quality": "high"},
+            {"image_size": "4K", "style": "any"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_image_config(body: dict[str, Any], config: dict[str, Any]) -> None:
     assert build_image_config(body, MODEL) == config
 
@@ -127,10 +129,18 @@ def test_deployment_image_config_is_a_default() -> None:
 def test_images_request_is_a_chat_request_fanned_out() -> None:
     dep = deployment(api_key="sk-or-1", x_title="My App", http_referer="https://app.example")
     request = ImageRequest.from_body(
-        {"model": "or", "prompt": "a sunset", "n": 3, "size": "1536x1024", "quality": "high",
-         "response_format": "b64_json", "seed": 7, "user": "u1",
-         "provider": {"order": ["google-vertex"]}}
-    )  # fmt: skip
+        {
+            "model": "or",
+            "prompt": "a sunset",
+            "n": 3,
+            "size": "1536x1024",
+            "quality": "high",
+            "response_format": "b64_json",
+            "seed": 7,
+            "user": "u1",
+            "provider": {"order": ["google-vertex"]},
+        }
+    )
     requests = IMAGES.build(request, dep)
     assert len(requests) == 3
     for r in requests:
@@ -211,11 +221,19 @@ def chat_answer(images: list[str], content: str = "Here you go", finish: str = "
             {"type": "image_url", "image_url": {"url": u}, "index": i} for i, u in enumerate(images)
         ]
     return {
-        "id": "gen-1", "object": "chat.completion", "created": 1748372400, "model": MODEL,
+        "id": "gen-1",
+        "object": "chat.completion",
+        "created": 1748372400,
+        "model": MODEL,
         "choices": [{"index": 0, "finish_reason": finish, "message": message}],
-        "usage": {"prompt_tokens": 6, "completion_tokens": 1299, "total_tokens": 1305,
-                  "completion_tokens_details": {"image_tokens": 1290}, "cost": 0.0387243},
-    }  # fmt: skip
+        "usage": {
+            "prompt_tokens": 6,
+            "completion_tokens": 1299,
+            "total_tokens": 1305,
+            "completion_tokens_details": {"image_tokens": 1290},
+            "cost": 0.0387243,
+        },
+    }
 
 
 def response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -234,9 +252,12 @@ def test_images_parse_data_url_and_http_url() -> None:
     ]
     assert result.created == 1748372400
     assert result.usage == {
-        "input_tokens": 6, "output_tokens": 1299, "total_tokens": 1305,
-        "output_tokens_details": {"image_tokens": 1290, "text_tokens": 9}, "cost": 0.0387243,
-    }  # fmt: skip
+        "input_tokens": 6,
+        "output_tokens": 1299,
+        "total_tokens": 1305,
+        "output_tokens_details": {"image_tokens": 1290, "text_tokens": 9},
+        "cost": 0.0387243,
+    }
 
 
 @pytest.mark.parametrize(
@@ -244,11 +265,14 @@ def test_images_parse_data_url_and_http_url() -> None:
     [
         (chat_answer([], "I can only describe images."), UpstreamError, "without an image"),
         (chat_answer([], "", "content_filter"), ContentPolicyError, "content filter"),
-        ({"error": {"code": 502, "message": "Provider returned error"}}, UpstreamError,
-         "Provider returned error"),
+        (
+            {"error": {"code": 502, "message": "Provider returned error"}},
+            UpstreamError,
+            "Provider returned error",
+        ),
         ({"id": "x"}, UpstreamError, "without choices"),
     ],
-)  # fmt: skip
+)
 def test_images_never_200_without_an_image(answer: Any, error_type: type, text: str) -> None:
     request = ImageRequest.from_body({"model": "or", "prompt": "p"})
     with pytest.raises(error_type) as info:
@@ -256,7 +280,9 @@ def test_images_never_200_without_an_image(answer: Any, error_type: type, text: 
     assert text in info.value.args[0]
 
 
-@pytest.mark.parametrize("url", ["data:image/png,rawbytes", "data:image/png;base64,@@@@", "ftp://x"])
+@pytest.mark.parametrize(
+    "url", ["data:image/png,rawbytes", "data:image/png;base64,@@@@", "ftp://x"]
+)
 def test_bad_image_urls(url: str) -> None:
     with pytest.raises(UpstreamError):
         image_item(url)
@@ -301,8 +327,14 @@ async def collect(raw: bytes, split: int = 7) -> list[dict[str, Any]]:
 
 def sse_chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
     choice = {"index": 0, "delta": delta, "finish_reason": finish}
-    chunk = {"id": "gen-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-             "choices": [choice], **extra}  # fmt: skip
+    chunk = {
+        "id": "gen-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": MODEL,
+        "choices": [choice],
+        **extra,
+    }
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
@@ -334,15 +366,29 @@ def test_sse_decoder_drops_comment_lines() -> None:
 @pytest.mark.parametrize(
     ("error", "error_type"),
     [
-        ({"code": 502, "message": "Provider disconnected",
-          "metadata": {"error_type": "server"}}, UpstreamError),
-        ({"code": 400, "message": "flagged", "metadata": {
-            "error_type": "content_policy_violation"}}, ContentPolicyError),
-        ({"code": 429, "message": "slow down", "metadata": {
-            "error_type": "rate_limit_exceeded"}}, UpstreamRateLimitError),
+        (
+            {"code": 502, "message": "Provider disconnected", "metadata": {"error_type": "server"}},
+            UpstreamError,
+        ),
+        (
+            {
+                "code": 400,
+                "message": "flagged",
+                "metadata": {"error_type": "content_policy_violation"},
+            },
+            ContentPolicyError,
+        ),
+        (
+            {
+                "code": 429,
+                "message": "slow down",
+                "metadata": {"error_type": "rate_limit_exceeded"},
+            },
+            UpstreamRateLimitError,
+        ),
         ({"code": "server_error", "message": "boom"}, UpstreamError),
     ],
-)  # fmt: skip
+)
 async def test_mid_stream_error_chunk_raises_mapped_error(error: Any, error_type: type) -> None:
     raw = (
         sse_chunk({"content": "partial"})
@@ -358,26 +404,61 @@ async def test_mid_stream_error_chunk_raises_mapped_error(error: Any, error_type
     ("status", "body", "error_type", "code"),
     [
         (400, {"error": {"code": 400, "message": "bad model"}}, UpstreamBadRequestError, None),
-        (401, {"error": {"code": 401, "message": "No auth credentials found"}},
-         ProviderAuthError, "provider_authentication_failed"),
-        (402, {"error": {"code": 402, "message": "Insufficient credits"}}, UpstreamQuotaError,
-         "insufficient_quota"),
-        (403, {"error": {"code": 403, "message": "Input was flagged", "metadata": {
-            "reasons": ["violence"], "flagged_input": "...", "provider_name": "OpenAI",
-            "model_slug": "openai/gpt-image-1"}}}, ContentPolicyError,
-         "content_policy_violation"),
-        (403, {"error": {"code": 403, "message": "Key guardrail blocks this model"}},
-         ProviderAuthError, "provider_authentication_failed"),
+        (
+            401,
+            {"error": {"code": 401, "message": "No auth credentials found"}},
+            ProviderAuthError,
+            "provider_authentication_failed",
+        ),
+        (
+            402,
+            {"error": {"code": 402, "message": "Insufficient credits"}},
+            UpstreamQuotaError,
+            "insufficient_quota",
+        ),
+        (
+            403,
+            {
+                "error": {
+                    "code": 403,
+                    "message": "Input was flagged",
+                    "metadata": {
+                        "reasons": ["violence"],
+                        "flagged_input": "...",
+                        "provider_name": "OpenAI",
+                        "model_slug": "openai/gpt-image-1",
+                    },
+                }
+            },
+            ContentPolicyError,
+            "content_policy_violation",
+        ),
+        (
+            403,
+            {"error": {"code": 403, "message": "Key guardrail blocks this model"}},
+            ProviderAuthError,
+            "provider_authentication_failed",
+        ),
         (408, {"error": {"code": 408, "message": "timeout"}}, UpstreamTimeoutError, None),
         (429, {"error": {"code": 429, "message": "Rate limited"}}, UpstreamRateLimitError, None),
         (502, {"error": {"code": 502, "message": "model down"}}, UpstreamError, None),
         (503, {"error": {"code": 503, "message": "no provider"}}, UpstreamUnavailableError, None),
         (524, {"error": {"code": 524, "message": "edge timeout"}}, UpstreamTimeoutError, None),
         (529, {"error": {"code": 529, "message": "overloaded"}}, UpstreamUnavailableError, None),
-        (400, {"error": {"code": 400, "message": "blocked", "metadata": {
-            "error_type": "content_policy_violation"}}}, ContentPolicyError, None),
+        (
+            400,
+            {
+                "error": {
+                    "code": 400,
+                    "message": "blocked",
+                    "metadata": {"error_type": "content_policy_violation"},
+                }
+            },
+            ContentPolicyError,
+            None,
+        ),
     ],
-)  # fmt: skip
+)
 def test_http_errors(status: int, body: Any, error_type: type, code: str | None) -> None:
     for adapter in (IMAGES, CHAT):
         err = adapter.map_error(response(body, status, {"retry-after": "2"}), deployment())

@@ -41,11 +41,17 @@ def build(body: dict[str, Any], dep: Deployment | None = None) -> dict[str, Any]
     ("api_base", "url"),
     [
         (None, "https://external.api.recraft.ai/v1/images/generations"),
-        ("https://external.api.recraft.ai", "https://external.api.recraft.ai/v1/images/generations"),
-        ("https://external.api.recraft.ai/v1/", "https://external.api.recraft.ai/v1/images/generations"),
+        (
+            "https://external.api.recraft.ai",
+            "https://external.api.recraft.ai/v1/images/generations",
+        ),
+        (
+            "https://external.api.recraft.ai/v1/",
+            "https://external.api.recraft.ai/v1/images/generations",
+        ),
         ("http://127.0.0.1:9/recraft", "http://127.0.0.1:9/recraft/v1/images/generations"),
     ],
-)  # fmt: skip
+)
 def test_url(api_base: str | None, url: str) -> None:
     dep = deployment(api_base=api_base) if api_base else deployment()
     assert ADAPTER.url(dep) == url
@@ -173,18 +179,39 @@ def test_parse_keeps_url_and_b64_drops_recraft_fields() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "headers", "error_type", "text"),
     [
-        (401, b"request unauthorized", {"content-type": "text/plain"}, ProviderAuthError,
-         "request unauthorized"),
-        (400, b'{"code":"invalid_size","message":"Invalid image size"}',
-         {"content-type": "application/json"}, UpstreamBadRequestError, "Invalid image size"),
-        (400, b"unsupported style", {"content-type": "text/plain"}, UpstreamBadRequestError,
-         "unsupported style"),
-        (429, b"too many requests", {"retry-after": "3"}, UpstreamRateLimitError,
-         "too many requests"),
+        (
+            401,
+            b"request unauthorized",
+            {"content-type": "text/plain"},
+            ProviderAuthError,
+            "request unauthorized",
+        ),
+        (
+            400,
+            b'{"code":"invalid_size","message":"Invalid image size"}',
+            {"content-type": "application/json"},
+            UpstreamBadRequestError,
+            "Invalid image size",
+        ),
+        (
+            400,
+            b"unsupported style",
+            {"content-type": "text/plain"},
+            UpstreamBadRequestError,
+            "unsupported style",
+        ),
+        (
+            429,
+            b"too many requests",
+            {"retry-after": "3"},
+            UpstreamRateLimitError,
+            "too many requests",
+        ),
     ],
-)  # fmt: skip
-def test_errors(status: int, body: bytes, headers: dict[str, str], error_type: type,
-                text: str) -> None:  # fmt: skip
+)
+def test_errors(
+    status: int, body: bytes, headers: dict[str, str], error_type: type, text: str
+) -> None:
     err = ADAPTER.map_error(response(body, status, headers), deployment())
     assert type(err) is error_type
     assert text in err.message and "recraft" in err.message
