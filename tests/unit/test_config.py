@@ -70,5 +70,5 @@ def test_default_timeout_is_long_and_overridable() -> None:
 
 
 def test_general_settings_env_missing_is_fatal() -> None:
-    with pytest.raises(ConfigError, match="general_settings.master_key"):
+    with pytest.raises(ConfigError, match=r"general_settings\.master_key"):
         parse_config(cfg(general_settings={"master_key": "os.environ/NOPE_MASTER"}), env={})
