@@ -166,7 +166,8 @@ def test_image_only_model_modalities_from_deployment() -> None:
 
 
 @pytest.mark.parametrize(
-    "param", ["style", "background", "output_format", "output_compression", "moderation"]
+    "param",
+    ["style", "background", "output_format", "output_compression", "moderation", "messages"],
 )
 def test_openai_only_image_params_refused(param: str) -> None:
     with pytest.raises(InvalidRequestError) as info:

@@ -38,11 +38,12 @@ UNSUPPORTED = {
     "output_compression": "OpenRouter chat image models do not take a compression level",
     "moderation": "OpenRouter has no moderation setting on image requests",
     "partial_images": "OpenRouter image generation through chat is not streamed here",
+    "messages": "the prompt becomes the chat message; use /v1/chat/completions for a conversation",
 }
 # Read here (turned into the chat body's own fields) or by the proxy, never copied as is.
 CONSUMED = (
     "prompt", "n", "size", "quality", "response_format", "stream",
-    "image_config", "aspect_ratio", "image_size", "modalities", "messages",
+    "image_config", "aspect_ratio", "image_size", "modalities",
 )  # fmt: skip
 
 
