@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.config import Deployment
+from proxy.credentials.aws import bedrock_credentials
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter
+from proxy.providers.bedrock import images as bedrock
 from proxy.providers.mock.adapters import MockChat, MockImages
 from proxy.providers.openai import azure
 from proxy.providers.openai.azure import AzureChat, AzureImages
@@ -60,5 +62,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec("xinference", XinferenceImages(), None),
         ProviderSpec("nscale", NscaleImages(), None),
         ProviderSpec("mock", MockImages(), MockChat(), _none),
+        ProviderSpec(
+            "bedrock", bedrock.BedrockImages(), None, bedrock_credentials, bedrock.validate
+        ),
     )
 }
