@@ -28,6 +28,7 @@ from proxy.providers.bedrock.params import (
     parse_size,
     refuse,
 )
+from proxy.redact import redact_text
 from proxy.schemas import ImageRequest
 
 MAX_IMAGES = 5
@@ -156,8 +157,8 @@ class AmazonCanvas:
         images = payload.get("images")
         data = ([{"b64_json": b64} for b64 in images if isinstance(b64, str) and b64]
                 if isinstance(images, list) else [])
-        error = payload.get("error")
-        if not data and isinstance(error, str) and error:
+        error = redact_text(payload["error"]) if isinstance(payload.get("error"), str) else ""
+        if not data and error:
             if is_content_filtered(error):
                 raise ContentPolicyError(f"bedrock: {error}", provider="bedrock")
             raise UpstreamError(f"bedrock: {self.label} failed: {error}", provider="bedrock")

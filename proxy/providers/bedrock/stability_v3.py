@@ -21,6 +21,7 @@ from proxy.providers.bedrock.params import (
     refuse,
     single_quality,
 )
+from proxy.redact import redact_text
 from proxy.schemas import ImageRequest
 
 ASPECT_RATIOS = ("16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
@@ -68,7 +69,8 @@ class StabilityV3:
             raise UpstreamError("bedrock: Stability answered with no JSON object",
                                 provider="bedrock")
         reasons = payload.get("finish_reasons") or []
-        problems = [r for r in reasons if r is not None] if isinstance(reasons, list) else []
+        problems = ([redact_text(str(r)) for r in reasons if r is not None]
+                    if isinstance(reasons, list) else [])
         filtered = [str(r) for r in problems if "filter" in str(r).lower()]
         if filtered:
             raise ContentPolicyError(f"bedrock: Stability refused the request ({filtered[0]}).",
