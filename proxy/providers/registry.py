@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.config import Deployment
+from proxy.credentials.aws import bedrock_credentials
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter
+from proxy.providers.bedrock import images as bedrock
 from proxy.providers.mock.adapters import MockChat, MockImages
 from proxy.providers.openai import azure
 from proxy.providers.openai.azure import AzureChat, AzureImages
@@ -68,6 +70,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec("recraft", RecraftImages(), None, validate=recraft.validate),
         ProviderSpec(
             "openrouter", OpenRouterImages(), OpenRouterChat(), validate=openrouter.validate
+        ),
+        ProviderSpec(
+            "bedrock", bedrock.BedrockImages(), None, bedrock_credentials, bedrock.validate
         ),
     )
 }
