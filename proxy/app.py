@@ -19,6 +19,7 @@ from proxy.api.endpoint import error_response
 from proxy.config import ProxyConfig
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
+from proxy.heap import settle as settle_heap
 
 log = logging.getLogger("proxy")
 
@@ -38,6 +39,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for start in app.state.on_startup:
             await start()
+        settle_heap()
         try:
             yield
         finally:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.config import Deployment
-from proxy.credentials.aws import bedrock_credentials
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter
 from proxy.providers.bedrock import images as bedrock
@@ -50,6 +49,13 @@ def _none(deployment: Deployment) -> Credentials:
     return NoCredentials()
 
 
+def _bedrock_credentials(deployment: Deployment) -> Credentials:
+    # botocore costs ~50 ms and ~8 MB at start-up: loaded only when a Bedrock deployment is.
+    from proxy.credentials.aws import bedrock_credentials
+
+    return bedrock_credentials(deployment)
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     name: str
@@ -72,7 +78,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "openrouter", OpenRouterImages(), OpenRouterChat(), validate=openrouter.validate
         ),
         ProviderSpec(
-            "bedrock", bedrock.BedrockImages(), None, bedrock_credentials, bedrock.validate
+            "bedrock", bedrock.BedrockImages(), None, _bedrock_credentials, bedrock.validate
         ),
     )
 }
