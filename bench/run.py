@@ -61,8 +61,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--upstream-port", type=int, default=18580)
     p.add_argument("--port-base", type=int, default=14580)
     p.add_argument("--database-url", help="DATABASE_URL for image-proxy's spend logs")
-    p.add_argument("--profile", action="store_true",
-                   help="py-spy record image-proxy during an extra small-c64 run")
+    p.add_argument("--profile", nargs="?", const="small-c64", metavar="CASE",
+                   help="py-spy record image-proxy during an extra run of CASE (small-c64)")
     p.add_argument("--out", help="also copy results.md here")
     p.add_argument("--report", metavar="RUN_DIR", help="only re-render RUN_DIR's results")
     a = p.parse_args()
@@ -180,12 +180,14 @@ def profile(target: Target, case: cases_mod.Case, a: argparse.Namespace,
     url = f"http://127.0.0.1:{target.port}{case.proxy_path}"
     cases_mod.run_wrk(case, url, target.key, layout["client"], 0, 0, out + ".load")
     spy.wait()
+    time.sleep(case.drain)
     log(f"  profile: {out}")
     for line in top_frames(out):
         print("    " + line)
 
 
 def top_frames(path: str, n: int = 25) -> list[str]:
+    """Self time of the hottest frames in a py-spy raw (collapsed stacks) file."""
     self_t: dict[str, int] = {}
     total = 0
     try:
@@ -266,7 +268,7 @@ def main() -> None:
                 res[case.name] = run_case(case, t.name, t.port, t.key, up, a, layout, run_dir,
                                           t.pid)
             if a.profile and t.name == "image-proxy":
-                profile(t, all_cases["small-c64"], a, layout, run_dir)
+                profile(t, all_cases[a.profile], a, layout, run_dir)
             t.stop()
     finally:
         for t in targets:

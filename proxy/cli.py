@@ -22,6 +22,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=int(os.environ.get("PROXY_WORKERS", "1")))
     p.add_argument("--log-level", default=os.environ.get("PROXY_LOG_LEVEL", "info"))
     p.add_argument(
+        "--backlog",
+        type=int,
+        default=int(os.environ.get("PROXY_BACKLOG", "4096")),
+        help="listen backlog: connections waiting to be accepted (capped by net.core.somaxconn)",
+    )
+    p.add_argument(
         "--check-config",
         action="store_true",
         help="validate the config (missing environment variables included) and exit",
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> None:
             workers=args.workers,
             log_level=args.log_level,
             access_log=False,
+            backlog=args.backlog,
         )
     else:
         from proxy.app import create_app
@@ -106,4 +113,5 @@ def main(argv: list[str] | None = None) -> None:
             port=args.port,
             log_level=args.log_level,
             access_log=False,
+            backlog=args.backlog,
         )
