@@ -11,6 +11,7 @@ see ``UpstreamTimeoutError`` / ``UpstreamConnectionError``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from urllib.parse import urlencode
 
@@ -82,6 +83,8 @@ class Transport:
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=60)
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                # Never keep an upstream's cookies: they would be replayed for every client.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"user-agent": "image-proxy"},
                 auto_decompress=True,
                 trust_env=False,
@@ -102,7 +105,10 @@ class Transport:
                 return handler
         return None
 
-    def _timeout(self, total: float, read: float | None = None) -> aiohttp.ClientTimeout:
+    @staticmethod
+    @functools.lru_cache(maxsize=256)
+    def _timeout(total: float, read: float | None = None) -> aiohttp.ClientTimeout:
+        # A handful of distinct values (one per deployment): built once, not per request.
         return aiohttp.ClientTimeout(
             total=total if read is None else None,
             sock_connect=min(CONNECT_TIMEOUT, total),
@@ -165,7 +171,10 @@ class Transport:
         response = await self._request(req, first, provider, timeout)
 
         async def close() -> None:
-            response.close()  # drops the connection: the upstream sees the cancel
+            if response.content.at_eof():
+                response.release()  # read to the end: the connection goes back to the pool
+            else:
+                response.close()  # stopped early: drop the connection so the upstream sees it
 
         return UpstreamStream(
             response.status, response.headers, response.content.iter_any(), close, provider
