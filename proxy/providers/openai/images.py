@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from proxy import b64json
 from proxy.config import Deployment
 from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse, join_url
@@ -56,7 +57,7 @@ class OpenAIImages:
     def parse(
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
     ) -> ImageResult:
-        body = response.json()
+        body = b64json.loads(response.body)  # base64 copied once, not parsed
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise UpstreamError(f"{self.provider} answered without a 'data' list")
         data = [self.clean_item(item) for item in body["data"] if isinstance(item, dict)]
@@ -75,7 +76,7 @@ class OpenAIImages:
         async for event in events:
             if event.data == b"[DONE]":
                 return
-            payload = event.json()
+            payload = b64json.loads(event.data)
             yield (
                 event.event or (payload.get("type") if isinstance(payload, dict) else None),
                 payload,
