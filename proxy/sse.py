@@ -1,8 +1,8 @@
 """Server-sent events: a linear-time parser and the framing helpers.
 
 Image parts can arrive as one multi-megabyte ``data:`` line split over many network chunks;
-the parser scans each byte once and trims its buffer once per chunk, so a line of any length
-costs time linear in its size.
+the parser scans each byte once and copies a long line twice (join, value), so a line of any
+length costs time linear in its size.
 """
 
 from __future__ import annotations
@@ -27,58 +27,78 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    """Incremental decoder: ``feed(chunk)`` returns the events the chunk completed."""
+    """Incremental decoder: ``feed(chunk)`` returns the events the chunk completed.
 
-    __slots__ = ("_buf", "_data", "_event", "_scan")
+    A line that spans chunks is kept as the list of its pieces and joined once when its end
+    arrives; the field value is then cut out of it with a memoryview, so a 4 MB ``data:``
+    line is copied twice in all (join, value), never rescanned.
+    """
+
+    __slots__ = ("_data", "_event", "_pending")
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self._scan = 0
-        self._data: list[bytes] = []
+        self._pending: list[bytes] = []  # the pieces of the unfinished line
+        self._data: list[bytes | memoryview] = []
         self._event: str | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buf = self._buf
-        buf += chunk
+        if type(chunk) is not bytes:
+            chunk = bytes(chunk)  # a mutable buffer must not be kept
         events: list[SSEEvent] = []
+        pos = chunk.find(b"\n")
+        if pos == -1:
+            if chunk:
+                self._pending.append(chunk)
+            return events
         start = 0
-        pos = buf.find(b"\n", self._scan)
         while pos != -1:
-            end = pos - 1 if pos > start and buf[pos - 1] == 0x0D else pos
-            self._line(bytes(buf[start:end]), events)
+            if self._pending:
+                self._pending.append(chunk[start:pos])
+                line = b"".join(self._pending)
+                self._pending = []
+            else:
+                line = chunk[start:pos]
+            self._line(line, events)
             start = pos + 1
-            pos = buf.find(b"\n", start)
-        if start:
-            del buf[:start]
-        self._scan = len(buf)
+            pos = chunk.find(b"\n", start)
+        if start < len(chunk):
+            self._pending.append(chunk[start:])
         return events
 
     def flush(self) -> list[SSEEvent]:
         events: list[SSEEvent] = []
-        if self._buf:
-            self._line(bytes(self._buf), events)
-            self._buf.clear()
-            self._scan = 0
+        if self._pending:
+            line = b"".join(self._pending)
+            self._pending = []
+            self._line(line, events)
         self._line(b"", events)
         return events
 
     def _line(self, line: bytes, events: list[SSEEvent]) -> None:
-        if not line:
+        end = len(line)
+        if end and line[end - 1] == 0x0D:
+            end -= 1
+        if not end:
             if self._data or self._event is not None:
-                data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
-                events.append(SSEEvent(data, self._event))
+                data = self._data
+                value = bytes(data[0]) if len(data) == 1 else b"\n".join(data)
+                events.append(SSEEvent(value, self._event))
             self._data = []
             self._event = None
             return
         if line[0] == 0x3A:  # ':' comment, e.g. ": OPENROUTER PROCESSING"
             return
-        name, _, value = line.partition(b":")
-        if value[:1] == b" ":
-            value = value[1:]
+        colon = line.find(b":", 0, end)
+        if colon == -1:
+            name, begin = line[:end], end
+        else:
+            name, begin = line[:colon], colon + 1
+            if begin < end and line[begin] == 0x20:
+                begin += 1
         if name == b"data":
-            self._data.append(value)
+            self._data.append(memoryview(line)[begin:end])
         elif name == b"event":
-            self._event = value.decode("utf-8", "replace")
+            self._event = line[begin:end].decode("utf-8", "replace")
 
 
 async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
@@ -93,5 +113,5 @@ async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
 def frame(payload: dict[str, Any] | bytes, event: str | None = None) -> bytes:
     data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
     if event:
-        return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
-    return b"data: " + data + b"\n\n"
+        return b"".join((b"event: ", event.encode(), b"\ndata: ", data, b"\n\n"))
+    return b"".join((b"data: ", data, b"\n\n"))
