@@ -50,3 +50,19 @@ def test_iter_events() -> None:
         return [e.data async for e in iter_events(source())]
 
     assert asyncio.run(collect()) == [b"1", b"2"]
+
+
+def test_crlf_lines_split_anywhere() -> None:
+    raw = b"event: image_generation.completed\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\ndata:x\r\n\r\n"
+    expected = [("image_generation.completed", b'{"a":\n1}'), (None, b"x")]
+    for cut in range(len(raw)):
+        for cut2 in range(cut, len(raw)):
+            assert decode_all([raw[:cut], raw[cut:cut2], raw[cut2:]]) == expected
+
+
+def test_decoded_data_does_not_change_when_the_source_buffer_does() -> None:
+    buf = bytearray(b"data: abc\n\n")
+    d = SSEDecoder()
+    (event,) = d.feed(buf)  # type: ignore[arg-type]
+    buf[6:9] = b"xyz"
+    assert event.data == b"abc"
