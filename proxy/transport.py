@@ -23,6 +23,7 @@ from proxy.errors import UpstreamConnectionError, UpstreamTimeoutError
 from proxy.providers.base import UpstreamRequest, UpstreamResponse
 
 CONNECT_TIMEOUT = 10.0
+NO_CONTENT_TYPE = ("content-type",)
 LocalHandler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
@@ -88,7 +89,6 @@ class Transport:
                 headers={"user-agent": "image-proxy"},
                 auto_decompress=True,
                 trust_env=False,
-                skip_auto_headers=("content-type",),
             )
         return self._session
 
@@ -126,6 +126,9 @@ class Transport:
                 data=req.body,
                 timeout=timeout,
                 allow_redirects=False,
+                # Never invent a content type; asked per request because aiohttp's skip
+                # list costs a header-dict copy on every request that carries it.
+                skip_auto_headers=None if "content-type" in req.headers else NO_CONTENT_TYPE,
             )
         except TimeoutError:
             raise UpstreamTimeoutError(
