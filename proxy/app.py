@@ -17,6 +17,7 @@ from proxy.api.endpoint import error_response
 from proxy.config import ProxyConfig
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
+from proxy.keys.wiring import install_accounting
 
 log = logging.getLogger("proxy")
 
@@ -46,6 +47,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
 
     for module in (images, chat, models, health, mock_images):
         app.include_router(module.router)
+    install_accounting(app, gateway)  # pricing, keys, budgets, spend logs
 
     @app.exception_handler(ProxyError)
     async def _proxy_error(request: Request, exc: ProxyError) -> Response:
