@@ -37,6 +37,7 @@ class Hold:
     budget: Budget
     estimate: float
     period: int
+    is_key: bool = False
 
 
 class Accounting:
@@ -68,39 +69,37 @@ class Accounting:
             ctx.end_user = clip(ctx.end_user)
         if self.store_prompts:
             ctx.extra["prompt"] = prompt_text(request)
-        key = ctx.key
-        if key is None or key.is_master:
-            return
         now = time.time()
         end_user_budget = None
         if self.end_users is not None and ctx.end_user:
             end_user_budget = await self.end_users.budget(ctx.end_user, now)
         group = ctx.model_group or ""
-        if key.models and group not in key.models:
-            raise PermissionDeniedError(
-                f"This key may not use model '{group}' (allowed: {', '.join(key.models)}).",
-                param="model",
-                code="model_not_allowed",
-            )
-        state = self.keys.state(key.key_hash)
-        if state is None:
-            return
         estimate = self.estimate(group, inputs, ctx.endpoint)
-        if state.rpm is not None:
-            state.rpm.hit(f"key '{key.alias}'")
-        self.keys.roll_budget(state, now)
         holds: list[Hold] = []
-        state.budget.admit(estimate, now)
-        holds.append(Hold(state.budget, estimate, state.budget.period))
+        key = ctx.key
+        state = None
+        if key is not None and not key.is_master:
+            if key.models and group not in key.models:
+                raise PermissionDeniedError(
+                    f"This key may not use model '{group}' (allowed: {', '.join(key.models)}).",
+                    param="model",
+                    code="model_not_allowed",
+                )
+            state = self.keys.state(key.key_hash)
+        if state is not None:
+            if state.rpm is not None:
+                state.rpm.hit(f"key '{state.info().alias}'")
+            self.keys.roll_budget(state, now)
+            state.budget.admit(estimate, now)
+            holds.append(Hold(state.budget, estimate, state.budget.period, is_key=True))
         if end_user_budget is not None and self.end_users is not None:
             try:
                 end_user_budget.admit(estimate, now)
             except Exception:
-                state.budget.settle(estimate, None, state.budget.period)
+                for hold in holds:
+                    hold.budget.settle(hold.estimate, None, hold.period)
                 raise
-            holds.append(
-                Hold(end_user_budget, estimate, self.end_users.period_of(ctx.wall_time))
-            )
+            holds.append(Hold(end_user_budget, estimate, self.end_users.period_of(ctx.wall_time)))
         ctx.extra[_HOLDS] = holds
 
     def estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float:
@@ -123,7 +122,7 @@ class Accounting:
         key_period = 0
         for hold in ctx.extra.get(_HOLDS, ()):
             hold.budget.settle(hold.estimate, cost, hold.period)
-            if hold is ctx.extra[_HOLDS][0]:
+            if hold.is_key:
                 key_period = hold.period
         self.writer.submit(self.record(ctx, key_period))
 

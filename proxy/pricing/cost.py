@@ -99,7 +99,9 @@ def token_cost(entry: PriceEntry, u: TokenUsage) -> float | None:
     return total
 
 
-def per_image_price(entry: PriceEntry, inputs: PriceInputs) -> tuple[float, str] | None:
+def per_image_price(
+    entry: PriceEntry, inputs: PriceInputs, *, pessimistic: bool = False
+) -> tuple[float, str] | None:
     size = inputs.size if inputs.size not in (None, "auto") else None
     quality = inputs.quality if inputs.quality not in (None, "auto") else None
     size = size or (entry.default_size.lower() if entry.default_size else None)
@@ -118,6 +120,9 @@ def per_image_price(entry: PriceEntry, inputs: PriceInputs) -> tuple[float, str]
             ]
             if fits:
                 return max(fits), "per_image"
+        if pessimistic:
+            sized = [r.cost for r in entry.per_image if r.size is None or size in r.size]
+            return max(sized or [r.cost for r in entry.per_image]), "per_image"
     flat = entry.rate("output_cost_per_image")
     if flat is not None:
         return flat, "per_image"
@@ -194,7 +199,7 @@ class Pricer:
             elif endpoint == "chat":
                 guess = self._chat_estimate(e, inputs)
             else:
-                price = per_image_price(e, inputs)
+                price = per_image_price(e, inputs, pessimistic=True)
                 guess = price[0] * inputs.n if price is not None else None
             if guess is not None:
                 best = guess if best is None else max(best, guess)
