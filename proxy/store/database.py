@@ -133,7 +133,7 @@ class Store:
             row = (
                 await conn.execute(sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash))
             ).mappings().first()
-        return dict(row) if row else None
+        return _plain(row) if row else None
 
     async def key_hash_for_alias(self, alias: str) -> str | None:
         async with self.engine.connect() as conn:
@@ -150,7 +150,7 @@ class Store:
             row = (
                 await conn.execute(sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash))
             ).mappings().first()
-        return dict(row) if row else None
+        return _plain(row) if row else None
 
     async def delete_keys(self, hashes: Sequence[str]) -> list[str]:
         if not hashes:
@@ -174,7 +174,7 @@ class Store:
                     sa.select(k).order_by(k.c.created_at, k.c.key_hash).offset(offset).limit(limit)
                 )
             ).mappings().all()
-        return [dict(r) for r in rows], int(total or 0)
+        return [_plain(r) for r in rows], int(total or 0)
 
     # --- spend ----------------------------------------------------------------------------
 
@@ -265,7 +265,7 @@ class Store:
                     .limit(limit)
                 )
             ).mappings().all()
-        return [SpendRecord.from_row(dict(r)) for r in rows], int(total or 0)
+        return [SpendRecord.from_row(_plain(r)) for r in rows], int(total or 0)
 
     async def totals(self, f: LogFilter) -> dict[str, Any]:
         c = self.t.spend_logs.c
@@ -312,7 +312,7 @@ class Store:
                     grouped.order_by(spend.desc(), c.end_user).offset(offset).limit(limit)
                 )
             ).mappings().all()
-        return [dict(r) for r in rows], int(total or 0)
+        return [_plain(r) for r in rows], int(total or 0)
 
     async def end_user_spend(self, end_user: str, since: float | None) -> float:
         c = self.t.spend_logs.c
@@ -324,6 +324,11 @@ class Store:
                 sa.select(sa.func.coalesce(sa.func.sum(c.cost), 0.0)).where(*where)
             )
         return float(value or 0.0)
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """A result row as a dict with plain ``str`` keys (SQLAlchemy may hand str subclasses)."""
+    return {str(k): v for k, v in row.items()}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
