@@ -155,7 +155,10 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
             await writer.drain()
         elif writer.pending:
             await writer.spool()
-        await store.aclose()
+        try:
+            await asyncio.wait_for(store.aclose(), 5)
+        except Exception as exc:
+            log.error("closing the database failed (%s)", type(exc).__name__)
 
     app.state.on_startup.append(start)
     app.state.on_shutdown.append(stop)

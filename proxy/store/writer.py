@@ -136,14 +136,18 @@ class SpendWriter:
 
     async def drain(self, deadline: float = 10.0) -> None:
         """Graceful shutdown: write everything, spooling what the database will not take."""
+        until = time.monotonic() + deadline
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Let a write in progress finish (cancelling it mid-transaction could wedge the
+            # connection); cancel only a task stuck past the deadline.
+            done, _ = await asyncio.wait({self._task}, timeout=deadline)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
-        until = time.monotonic() + deadline
         pause = 0.1
         while self.queue and not await self.flush() and time.monotonic() < until:
             await asyncio.sleep(min(pause, max(0.0, until - time.monotonic())))
