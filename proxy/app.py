@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api import chat, health, images, mock_images, models
+from proxy.api import chat, health, images, mock_images, models, routing_admin
 from proxy.api.endpoint import error_response
 from proxy.config import ProxyConfig
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
@@ -44,7 +44,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.on_shutdown = []
     app.state.readiness_checks = []
 
-    for module in (images, chat, models, health, mock_images):
+    for module in (images, chat, models, health, mock_images, routing_admin):
         app.include_router(module.router)
 
     @app.exception_handler(ProxyError)
