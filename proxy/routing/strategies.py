@@ -49,7 +49,7 @@ def weighted_order(
             return out + rest
         point = rng.uniform(0, total)
         upto = 0.0
-        index = len(pool) - 1
+        index = max(i for i, (_, weight) in enumerate(pool) if weight > 0)
         for i, (_, weight) in enumerate(pool):
             upto += weight
             if weight > 0 and point < upto:
