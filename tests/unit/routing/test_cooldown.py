@@ -88,7 +88,8 @@ async def test_bad_requests_never_cool_down() -> None:
 
 async def test_all_cooled_fails_fast_with_503_naming_the_group() -> None:
     router, clock = make_router({"images-a": [{}, {}]}, allowed_fails=0, cooldown_time=20)
-    bad = Script({"images-a-0": [ProviderAuthError("401")], "images-a-1": [ProviderAuthError("401")]})
+    auth = ProviderAuthError("401")
+    bad = Script({"images-a-0": [auth], "images-a-1": [auth]})
     for _ in range(2):
         with pytest.raises(ProviderAuthError):
             await router.execute(ctx(), "images-a", bad)

@@ -69,7 +69,7 @@ async def test_least_busy_picks_fewest_in_flight() -> None:
 
 
 async def test_latency_based_prefers_fastest_and_explores() -> None:
-    router, clock = make_router(
+    router, _ = make_router(
         {"g": [{}, {}]},
         routing_strategy="latency-based-routing",
         routing_strategy_args={"exploration_rate": 0.1},
