@@ -269,6 +269,9 @@ def parse_config(
             if res.missing:
                 path, var = res.missing[0]
                 raise ConfigError(f"{path}: environment variable {var} is not set")
+    from proxy.routing.settings import check_router_settings, with_litellm_router_keys
+
+    resolved = with_litellm_router_keys(resolved)
     try:
         raw = RawConfig.model_validate(resolved)
     except ValidationError as exc:
@@ -315,11 +318,12 @@ def parse_config(
         if not dep.available:
             warnings.append(dep.missing_env_message())
         deployments.append(dep)
-    from proxy.routing.fallbacks import check_fallbacks
-
-    problem = check_fallbacks(raw.router_settings, {d.model_name for d in deployments})
+    problem, router_warnings = check_router_settings(
+        raw.router_settings, {d.model_name for d in deployments}
+    )
     if problem:
         raise ConfigError(problem)
+    warnings.extend(router_warnings)
     return ProxyConfig(
         deployments=tuple(deployments),
         general=raw.general_settings,
