@@ -131,6 +131,7 @@ class Router:
         except ProxyError as first:
             if isinstance(first, DeadlineExceededError) or ctx.extra.get(DISABLED_KEY):
                 raise run.explain(first) from None
+            failed_on = (ctx.deployment_id, ctx.provider)
             for target in self.fallbacks.chain(name, first, ctx.extra.get(REQUEST_KEY)):
                 if run.deadline.expired:
                     run.note(f"{target}: not tried, the request deadline ran out")
@@ -142,7 +143,9 @@ class Router:
                     break
                 except ProxyError:
                     continue
+            # the answer is the group's own error: the headers name what produced it
             ctx.model_group = name
+            ctx.deployment_id, ctx.provider = failed_on
             raise run.explain(first) from None
 
     async def _run_group(self, run: RequestRun, name: str, attempt: Attempt[T]) -> T:

@@ -92,7 +92,7 @@ async def test_everything_failing_returns_the_first_error_listing_all_attempts()
     assert info.value.message.startswith("a broke")
     assert "a/a-0: 502 upstream_error" in info.value.message
     assert "b/b-0: 400 invalid_request_error" in info.value.message
-    assert c.model_group == "a"
+    assert (c.model_group, c.deployment_id) == ("a", "a-0")  # headers match the error
 
 
 async def test_all_cooled_group_falls_back_without_calling_it() -> None:
