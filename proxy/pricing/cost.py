@@ -106,6 +106,7 @@ def per_image_price(
     quality = inputs.quality if inputs.quality not in (None, "auto") else None
     size = size or (entry.default_size.lower() if entry.default_size else None)
     quality = quality or (entry.default_quality.lower() if entry.default_quality else None)
+    quality = entry.quality_aliases.get(quality, quality) if quality else None
     if entry.per_image:
         for rule in entry.per_image:
             if rule.matches(quality, size, inputs.steps):

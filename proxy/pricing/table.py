@@ -65,6 +65,7 @@ class PriceEntry:
     per_image: tuple[ImageRule, ...] = ()
     default_size: str | None = None
     default_quality: str | None = None
+    quality_aliases: dict[str, str] = field(default_factory=dict)
     free: bool = False
     unknown: str | None = None
     provider_reported: bool = False
@@ -208,6 +209,10 @@ class PriceTable:
             per_image=rules,
             default_size=overrides.get("default_size", raw.get("default_size")),
             default_quality=overrides.get("default_quality", raw.get("default_quality")),
+            quality_aliases={
+                str(k).lower(): str(v).lower()
+                for k, v in (raw.get("quality_aliases") or {}).items()
+            },
             free=bool(raw.get("free")) and not overridden,
             unknown=None if overridden else raw.get("unknown"),
             provider_reported=bool(raw.get("provider_reported")) and not overridden,

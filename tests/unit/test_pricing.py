@@ -129,6 +129,11 @@ CASES: list[tuple[str, str, dict[str, Any], float, str]] = [
      {"quality": "premium", "size": "1024x1024", "images": 2}, 0.024, "per_image"),
     ("bedrock", "amazon.titan-image-generator-v1", {"size": "512x512"}, 0.008, "per_image"),
     ("bedrock", "us.amazon.nova-canvas-v1:0", {}, 0.04, "per_image"),
+    # the adapter sends OpenAI "hd" as premium: priced as premium
+    ("bedrock", "amazon.nova-canvas-v1:0", {"quality": "hd", "size": "1024x1024"}, 0.06,
+     "per_image"),
+    ("bedrock", "amazon.titan-image-generator-v2:0", {"quality": "low", "size": "512x512"},
+     0.008, "per_image"),
     ("recraft", "recraftv3", {"images": 2}, 0.08, "per_image"),
     ("nscale", "black-forest-labs/FLUX.1-schnell", {"size": "1024x1024"},
      1.3e-9 * 1024 * 1024, "per_pixel"),
