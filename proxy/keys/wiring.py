@@ -76,7 +76,11 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
         log.error("config error: %s", exc)
         raise SystemExit(2) from None
     url = database_url(config)
-    store = Store(url, str(setting(config, "database_table_prefix", DEFAULT_PREFIX)))
+    try:
+        store = Store(url, str(setting(config, "database_table_prefix", DEFAULT_PREFIX)))
+    except (ValueError, ImportError) as exc:
+        log.error("config error: general_settings.database_url: %s", exc)
+        raise SystemExit(2) from None
     spool = setting(config, "spend_spool_dir")
     writer = SpendWriter(
         store,
@@ -118,6 +122,7 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
     state: dict[str, Any] = {"migrated": False, "task": None}
 
     async def migrate_until_done() -> None:
+        pause = MIGRATION_RETRY
         while True:
             try:
                 await asyncio.wait_for(store.migrate(), 30)
@@ -131,7 +136,8 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
                     describe(url),
                     type(exc).__name__,
                 )
-                await asyncio.sleep(MIGRATION_RETRY)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
 
     async def start() -> None:
         path = sqlite_file(url)

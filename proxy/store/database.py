@@ -40,7 +40,7 @@ def engine_url(url: str) -> str:
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     if "://" in url:
-        raise ValueError("database_url: only postgresql:// and sqlite:/// URLs are supported")
+        raise ValueError("only postgresql:// and sqlite:/// URLs are supported")
     return "sqlite+aiosqlite:///" + str(Path(url).expanduser())
 
 
