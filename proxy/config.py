@@ -128,6 +128,7 @@ class RouterSettings(_Section):
     routing_strategy: str = "simple-shuffle"
     routing_strategy_args: RoutingStrategyArgs = Field(default_factory=RoutingStrategyArgs)
     num_retries: int = Field(default=0, ge=0)
+    failover: bool = True  # a failure moves on to an untried deployment even past num_retries
     retry_after: float = Field(default=0.0, ge=0)  # minimum wait before a same-deployment retry
     retry_backoff_base: float = Field(default=0.5, ge=0)
     retry_backoff_max: float = Field(default=8.0, ge=0)

@@ -175,13 +175,18 @@ class Router:
                 cooled = await self.cooldowns.record_failure(deployment, exc)
                 if cooled is not None:
                     run.cooled(deployment.id)
-                if not may_retry_elsewhere(exc) or retries >= retry_limit(
-                    self.settings, deployment
-                ):
+                if not may_retry_elsewhere(exc):
                     raise
-                delay = await self._retry_delay(run, deps, failed, retries + 1)
-                if delay is None:
-                    raise
+                if retries >= retry_limit(self.settings, deployment):
+                    # retries are spent: still fail over to an untried deployment at once
+                    if not (self.settings.failover and await self._untried(deps, failed)):
+                        raise
+                    delay = 0.0
+                else:
+                    wait = await self._retry_delay(run, deps, failed, retries + 1)
+                    if wait is None:
+                        raise
+                    delay = wait
             retries += 1
             run.ctx.retries += 1
             if delay > 0:
@@ -232,6 +237,10 @@ class Router:
             headers=retry_after_header(wait),
             retry_after=wait,
         )
+
+    async def _untried(self, deps: list[Deployment], failed: dict[str, ProxyError]) -> bool:
+        cooling = await self.cooldowns.active(deps)
+        return any(d.id not in failed for d in self._usable(deps, cooling, failed))
 
     async def _retry_delay(
         self,
