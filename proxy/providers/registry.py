@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from proxy.config import Deployment
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter
+from proxy.providers.google import provider as google
+from proxy.providers.google.gemini_chat import GeminiChat
+from proxy.providers.google.images import GoogleImages
 from proxy.providers.mock.adapters import MockChat, MockImages
 from proxy.providers.openai import azure
 from proxy.providers.openai.azure import AzureChat, AzureImages
@@ -60,5 +63,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec("xinference", XinferenceImages(), None),
         ProviderSpec("nscale", NscaleImages(), None),
         ProviderSpec("mock", MockImages(), MockChat(), _none),
+        ProviderSpec("gemini", GoogleImages("gemini"), GeminiChat("gemini"),
+                     google.gemini_credentials, google.validate_gemini),
+        ProviderSpec("vertex_ai", GoogleImages("vertex_ai"), GeminiChat("vertex_ai"),
+                     google.vertex_credentials, google.validate_vertex),
     )
 }
