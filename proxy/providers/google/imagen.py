@@ -1,7 +1,7 @@
 """Imagen (``imagen-*``, ``imagegeneration@*``) through ``:predict``.
 
 ``n`` -> ``parameters.sampleCount`` (at most 4 per call; larger ``n`` fans out), ``size`` ->
-the nearest supported ``aspectRatio`` (and ``sampleImageSize: 2K`` past 1536 px),
+the nearest supported ``aspectRatio`` (and ``sampleImageSize: 2K`` past about 1536x1536 pixels),
 ``output_format`` / ``output_compression`` -> ``outputOptions``. Google's own parameters
 (``negativePrompt``, ``personGeneration``, ``seed``, ``safetySetting``, ``sampleImageSize``,
 ``aspectRatio``, …) pass through into ``parameters`` and win over the translated ones.

@@ -16,7 +16,8 @@ IMAGEN_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
 GEMINI_25_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 GEMINI_RATIOS = (*GEMINI_25_RATIOS, "1:4", "4:1", "1:8", "8:1")
 
-# The longest side above which a bigger resolution tier is needed.
+# Resolution tiers by the geometric mean of the sides (so 1792x1024 stays 1K, as the
+# dall-e-3 sizes are meant, and 2048x2048 needs 2K).
 TIER_1K = 1536
 TIER_2K = 3072
 
@@ -56,7 +57,8 @@ def resolution_tier(size: str | None) -> str | None:
     """``2K`` / ``4K`` when the size needs more than the default 1K output; else ``None``."""
     if size is None or size == "auto":
         return None
-    longest = max(parse_size(size))
-    if longest <= TIER_1K:
+    width, height = parse_size(size)
+    side = math.sqrt(width * height)
+    if side <= TIER_1K:
         return None
-    return "2K" if longest <= TIER_2K else "4K"
+    return "2K" if side <= TIER_2K else "4K"
