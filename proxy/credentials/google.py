@@ -45,10 +45,11 @@ class _Response(google.auth.transport.Response):
 
 
 class HttpxRequest(google.auth.transport.Request):
-    """google-auth's transport interface over a synchronous httpx client (used in threads)."""
+    """google-auth's transport interface over httpx, for worker threads.
 
-    def __init__(self) -> None:
-        self._client = httpx.Client(follow_redirects=False, trust_env=False)
+    A client per call: tokens are minted about once an hour, so pooling buys nothing and
+    nothing is left open between refreshes.
+    """
 
     def __call__(
         self,
@@ -60,17 +61,15 @@ class HttpxRequest(google.auth.transport.Request):
         **kwargs: Any,
     ) -> _Response:
         try:
-            response = self._client.request(
-                method, url, content=body, headers=headers, timeout=timeout or TOKEN_TIMEOUT
-            )
+            with httpx.Client(follow_redirects=False, trust_env=False) as client:
+                response = client.request(
+                    method, url, content=body, headers=headers, timeout=timeout or TOKEN_TIMEOUT
+                )
         except httpx.HTTPError as exc:
             raise google.auth.exceptions.TransportError(  # type: ignore[no-untyped-call]
                 type(exc).__name__
             ) from None
         return _Response(response)
-
-    def close(self) -> None:
-        self._client.close()
 
 
 class GoogleOAuth:
@@ -81,7 +80,6 @@ class GoogleOAuth:
         self._label = label
         self._credentials: Any = None
         self._lock = asyncio.Lock()
-        self._transport: HttpxRequest | None = None
         self.refreshes = 0
 
     @property
@@ -105,21 +103,40 @@ class GoogleOAuth:
             request.headers["x-goog-user-project"] = str(quota_project)
 
     def _load(self) -> Any:
-        if self._info is None:
+        """Credentials of exactly the declared type (never a type chosen by the file)."""
+        info = self._info
+        if info is None:
             creds, _ = google.auth.default(scopes=list(SCOPES))
-        else:
-            creds, _ = google.auth.load_credentials_from_dict(  # type: ignore[no-untyped-call]
-                self._info, scopes=list(SCOPES)
+            return creds
+        kind = info.get("type")
+        if kind == "service_account":
+            from google.oauth2 import service_account
+
+            creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                info, scopes=SCOPES
             )
-        return creds
+            quota = info.get("quota_project_id")
+            return creds.with_quota_project(quota) if quota else creds
+        if kind == "authorized_user":
+            from google.oauth2 import credentials
+
+            return credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call]
+        if kind == "external_account":
+            source = info.get("credential_source") or {}
+            if str(source.get("environment_id", "")).startswith("aws"):
+                from google.auth import aws
+
+                return aws.Credentials.from_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call]
+            from google.auth import identity_pool
+
+            return identity_pool.Credentials.from_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call]
+        raise ValueError(f"unsupported credentials type {kind!r}")
 
     def _refresh(self) -> Any:
         """Runs in a worker thread: load (first time) and refresh the credentials."""
         try:
             creds = self._credentials or self._load()
-            if self._transport is None:
-                self._transport = HttpxRequest()
-            creds.refresh(self._transport)
+            creds.refresh(HttpxRequest())
         except google.auth.exceptions.GoogleAuthError as exc:
             reason = redact_text(str(exc.args[0]) if exc.args else type(exc).__name__, 300)
             raise ProviderAuthError(

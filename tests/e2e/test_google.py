@@ -378,7 +378,8 @@ def test_google_error_statuses_map_to_openai_errors(
     # the same mapping on chat, through Vertex
     with pytest.raises(openai.APIStatusError) as info:
         client.chat.completions.create(
-            model="vertex-gemini", messages=[{"role": "user", "content": f"[error:{status}:{http}]"}])
+            model="vertex-gemini",
+            messages=[{"role": "user", "content": f"[error:{status}:{http}]"}])
     assert info.value.status_code == client_status
     assert GEMINI_KEY not in proxy.logs()
 

@@ -2,11 +2,13 @@
 
 Google rejects ``candidateCount > 1`` for image models, so ``n`` fans out into ``n`` parallel
 ``:generateContent`` calls. ``size`` -> ``imageConfig.aspectRatio`` (nearest supported ratio)
-and, past about 1536x1536 pixels, ``imageConfig.imageSize`` (``2K`` / ``4K``). Native fields pass through:
-``aspectRatio``, ``imageSize``, ``imageConfig`` and ``personGeneration`` into ``imageConfig``;
-``seed``, ``temperature``, ``topP``, ``topK``, ``thinkingConfig``, ``responseModalities`` and a
-``generationConfig`` object into ``generationConfig``; anything else (``safetySettings``,
-``tools``, ``labels``, …) at the top of the body.
+and, past about 1536x1536 pixels, ``imageConfig.imageSize`` (``2K`` / ``4K``).
+
+Native fields pass through: ``aspectRatio``, ``imageSize``, ``imageConfig`` and
+``personGeneration`` into ``imageConfig``; ``seed``, ``temperature``, ``topP``, ``topK``,
+``thinkingConfig``, ``responseModalities`` and a ``generationConfig`` object into
+``generationConfig``; anything else (``safetySettings``, ``tools``, ``labels``, …) at the top
+of the body.
 """
 
 from __future__ import annotations

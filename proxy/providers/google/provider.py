@@ -14,9 +14,7 @@ from proxy.providers.google.settings import (
     vertex_target,
 )
 
-USABLE_TYPES = frozenset(
-    {"service_account", "authorized_user", "external_account", "impersonated_service_account"}
-)
+USABLE_TYPES = frozenset({"service_account", "authorized_user", "external_account"})
 
 
 def gemini_credentials(deployment: Deployment) -> Credentials:
