@@ -101,7 +101,7 @@ def host_allowed(host: str, patterns: Iterable[str]) -> bool:
     host = host.lower().rstrip(".")
     for p in patterns:
         p = p.lower().strip(".")
-        if host == p or (not _is_ip(host) and host.endswith("." + p)):
+        if host == p or (not _is_ip(p) and not _is_ip(host) and host.endswith("." + p)):
             return True
     return False
 
