@@ -208,7 +208,7 @@ def test_signed_links_over_http(client: openai.OpenAI, proxy: Any) -> None:
     get_link(a.url, proxy)
     head = httpx.head(a.url)
     assert head.status_code == 200 and head.content == b""
-    id_a, id_b = url_a.path.rsplit("/", 1)[1], url_b.path.rsplit("/", 1)[1]
+    id_a = url_a.path.rsplit("/", 1)[1]
     signer = LinkSigner(derive_secret(None, MASTER_KEY))
     expired = int(time.time()) - 5
     bad = {
