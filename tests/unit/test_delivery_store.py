@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from proxy.delivery.signing import LinkSigner, derive_secret, new_file_id
 from proxy.delivery.store_local import LocalImageStore
 from proxy.delivery.store_s3 import S3ImageStore
 from proxy.providers.mock.png import render_png
-from tests.fakes.server import free_port
+from tests.fakes.s3 import ACCESS_KEY, SECRET_KEY, moto_s3
 
 IMAGE = render_png(6, 3, (1, 2, 3))
 
@@ -130,14 +131,15 @@ async def test_local_store_purges_only_expired_files(tmp_path: Path) -> None:
 async def test_background_purge_deletes_expired_files(tmp_path: Path) -> None:
     store = LocalImageStore(tmp_path)
     delivery = Delivery(store, SIGNER, ImageFetcher(ImageFetchSettings()),
-                        ImageStoreSettings(ttl_seconds=1, purge_interval_seconds=0.05))
+                        ImageStoreSettings(ttl_seconds=60, purge_interval_seconds=0.05))
     await delivery.start()
     try:
         await delivery.link_for(IMAGE, "http://proxy")
-        assert len(os.listdir(tmp_path)) == 1
+        (name,) = os.listdir(tmp_path)
+        os.utime(tmp_path / name, (time.time() - 61, time.time() - 61))  # its link expired
         deadline = time.monotonic() + 10
         while os.listdir(tmp_path) and time.monotonic() < deadline:
-            await __import__("asyncio").sleep(0.05)
+            await asyncio.sleep(0.02)
         assert os.listdir(tmp_path) == []
     finally:
         await delivery.aclose()
@@ -148,27 +150,15 @@ async def test_background_purge_deletes_expired_files(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    client.create_bucket(Bucket="images")
-    client.close()
-    yield endpoint
-    server.stop()
+    with moto_s3("images") as endpoint:
+        yield endpoint
 
 
 def s3_settings(endpoint: str, **kw: object) -> ImageStoreSettings:
     return ImageStoreSettings.model_validate({
         "type": "s3", "bucket": "images", "prefix": "t/", "region": "us-east-1",
-        "endpoint_url": endpoint, "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing", **kw})
+        "endpoint_url": endpoint, "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY, **kw})
 
 
 async def test_s3_store_presigned_links(moto_endpoint: str) -> None:
