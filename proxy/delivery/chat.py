@@ -20,7 +20,7 @@ from proxy.delivery.responses import CHAT_IMAGE_FORMATS, ChatImageLinker
 from proxy.delivery.service import Delivery
 from proxy.errors import InvalidRequestError, ProxyError
 from proxy.gateway import Gateway
-from proxy.schemas import ChatRequest
+from proxy.schemas import ChatRequest, ImageRequest
 from proxy.sse import frame
 
 PARAM = "image_response_format"
@@ -30,7 +30,17 @@ _IMAGE_MARK = b'"data:image/'
 
 
 async def take_image_format(ctx: RequestContext, request: Any) -> None:
-    """Pre-call hook: move ``image_response_format`` from a chat body onto the context."""
+    """Pre-call hook: move ``image_response_format`` from a chat body onto the context.
+
+    Also refuses ``response_format: url`` on streamed image requests: streamed images
+    arrive as base64 events, and a format the proxy cannot honour is never dropped silently.
+    """
+    if isinstance(request, ImageRequest) and request.stream and request.response_format == "url":
+        raise InvalidRequestError(
+            "'response_format': 'url' is not available with 'stream': true (streamed images "
+            "arrive as base64); drop one of them.",
+            param="response_format",
+        )
     if not isinstance(request, ChatRequest) or PARAM not in request.body:
         return
     value = request.body.pop(PARAM)

@@ -301,3 +301,10 @@ def test_bad_base64_from_provider_is_502(client: openai.OpenAI, fake: FakeUpstre
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="gpt-image", prompt="x", response_format="url")
     assert info.value.status_code == 502 and "base64" in info.value.message
+
+
+def test_streamed_images_cannot_be_links(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.images.generate(model="gpt-image", prompt="x", stream=True, response_format="url")
+    assert info.value.param == "response_format"
+    assert fake.received() == []
