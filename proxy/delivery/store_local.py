@@ -29,10 +29,10 @@ class LocalImageStore:
         self.root = Path(path).resolve()
 
     async def start(self) -> None:
-        try:
-            await asyncio.to_thread(self.root.mkdir, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"image store directory {self.root}: {exc.strerror}") from None
+        """Nothing to prepare: the directory is created with the first image."""
+
+    def _mkdir(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, file_id: str) -> Path:
         if not FILE_ID.match(file_id):
@@ -43,7 +43,12 @@ class LocalImageStore:
         final = self._path(file_id)
         tmp = self.root / f"{_TMP_PREFIX}{secrets.token_hex(8)}"
         try:
-            with open(tmp, "xb") as f:
+            try:
+                f = open(tmp, "xb")  # noqa: SIM115
+            except FileNotFoundError:
+                self._mkdir()
+                f = open(tmp, "xb")  # noqa: SIM115
+            with f:
                 f.write(data)
             os.replace(tmp, final)
         except BaseException:

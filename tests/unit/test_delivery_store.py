@@ -202,3 +202,34 @@ def test_s3_settings_need_a_bucket() -> None:
     with pytest.raises(ValueError, match="bucket"):
         ImageStoreSettings.model_validate({"type": "s3"})
     assert UNKNOWN.mime == "application/octet-stream"
+
+
+def test_bad_store_settings_name_their_path() -> None:
+    from proxy.config import ConfigError, parse_config
+
+    cases = [
+        ({"general_settings": {"image_store": {"type": "s3"}}},
+         "general_settings.image_store: Value error, 'bucket' is required"),
+        ({"general_settings": {"image_store": {"ttl_seconds": 0}}},
+         "general_settings.image_store.ttl_seconds"),
+        ({"general_settings": {"image_store": {"typo": 1}}}, "general_settings.image_store.typo"),
+        ({"general_settings": {"image_fetch": {"allow_private_cidrs": ["nope"]}}},
+         "general_settings.image_fetch.allow_private_cidrs"),
+        ({"general_settings": {"public_base_url": "ftp://x"}}, "general_settings.public_base_url"),
+        ({"model_list": [{"model_name": "m", "litellm_params": {
+            "model": "mock/x", "image_response_format": "png"}}]},
+         "model_list[0].litellm_params.image_response_format"),
+    ]
+    for data, where in cases:
+        with pytest.raises(ConfigError) as info:
+            parse_config(data, env={})
+        assert str(info.value).startswith(where), str(info.value)
+
+
+async def test_local_store_creates_its_directory_on_first_write(tmp_path: Path) -> None:
+    store = LocalImageStore(tmp_path / "a" / "b")
+    await store.start()
+    assert not (tmp_path / "a").exists()
+    fid = new_file_id("png")
+    await store.put(fid, IMAGE, PNG)
+    assert await store.get(fid) == IMAGE
