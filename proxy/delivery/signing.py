@@ -46,9 +46,9 @@ class LinkSigner:
         self, file_id: str, expires: str | None, sig: str | None, now: float | None = None
     ) -> bool:
         """True only for a well-formed id with an untampered, unexpired signature."""
-        if not FILE_ID.match(file_id) or not expires or not sig or not expires.isdigit():
+        if not FILE_ID.match(file_id) or not expires or not sig:
             return False
-        if len(expires) > 12:
+        if not (expires.isascii() and expires.isdigit() and len(expires) <= 12):
             return False
         expected = self.signature(file_id, int(expires))
         if not hmac.compare_digest(expected.encode(), sig.encode()):

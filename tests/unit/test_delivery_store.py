@@ -65,6 +65,8 @@ def test_signed_link_tampered() -> None:
     assert not SIGNER.verify(fid, expires, flipped)
     assert not SIGNER.verify(fid, str(int(expires) + 3600), sig)  # extended expiry
     assert not SIGNER.verify(fid, expires, None)
+    arabic = expires.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert not SIGNER.verify(fid, arabic, sig)
     other = LinkSigner(derive_secret(None, "sk-other-master"))
     assert not other.verify(fid, expires, sig)
 
