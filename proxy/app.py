@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api import chat, files, health, images, models
+from proxy.api import chat, files, health, images, models, routing_admin
 from proxy.api.endpoint import error_response
 from proxy.config import ProxyConfig
 from proxy.delivery.install import install_delivery
@@ -58,7 +58,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.readiness_checks = []
     install_delivery(app, config)
 
-    for module in (images, chat, models, health, files):
+    for module in (images, chat, models, health, files, routing_admin):
         app.include_router(module.router)
 
     @app.exception_handler(ProxyError)

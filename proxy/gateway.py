@@ -40,6 +40,7 @@ class Gateway:
             router=router,
             transport=transport,
             upstream=Upstream(transport, router.credentials),
+            hooks=Hooks(pre_call=[router.fallbacks.take_from_request]),
         )
 
     def price(self, ctx: RequestContext) -> None:

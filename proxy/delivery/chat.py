@@ -53,10 +53,8 @@ async def take_image_format(ctx: RequestContext, request: Any) -> None:
 
 
 def deployment_of(gateway: Gateway, ctx: RequestContext) -> Deployment | None:
-    for d in gateway.config.deployments:
-        if d.id == ctx.deployment_id:
-            return d
-    return None
+    """The deployment that answered (after retries and fallbacks)."""
+    return gateway.router.deployment(ctx.deployment_id) if ctx.deployment_id else None
 
 
 def wants_links(ctx: RequestContext, deployment: Deployment | None) -> bool:

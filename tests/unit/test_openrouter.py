@@ -15,13 +15,14 @@ from proxy.errors import (
     ProviderAuthError,
     UpstreamBadRequestError,
     UpstreamError,
+    UpstreamQuotaError,
     UpstreamRateLimitError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
 from proxy.providers.base import UpstreamResponse
 from proxy.providers.openrouter.chat import OpenRouterChat
-from proxy.providers.openrouter.common import UpstreamQuotaError, chat_url
+from proxy.providers.openrouter.common import chat_url
 from proxy.providers.openrouter.image_config import aspect_ratio_for, build_image_config
 from proxy.providers.openrouter.images import OpenRouterImages, image_item
 from proxy.schemas import ChatRequest, ImageRequest
