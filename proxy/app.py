@@ -14,9 +14,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api import chat, health, images, mock_images, models, routing_admin
+from proxy.api import chat, files, health, images, models, routing_admin
 from proxy.api.endpoint import error_response
 from proxy.config import ProxyConfig
+from proxy.delivery.install import install_delivery
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
 
@@ -55,8 +56,9 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.on_startup = []
     app.state.on_shutdown = []
     app.state.readiness_checks = []
+    install_delivery(app, config)
 
-    for module in (images, chat, models, health, mock_images, routing_admin):
+    for module in (images, chat, models, health, files, routing_admin):
         app.include_router(module.router)
 
     @app.exception_handler(ProxyError)

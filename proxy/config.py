@@ -13,10 +13,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
 
 ENV_PREFIX = "os.environ/"
 DEFAULT_TIMEOUT = 600.0
@@ -74,6 +76,7 @@ class LiteLLMParams(_Section):
     tpm: int | None = Field(default=None, ge=0)
     max_parallel_requests: int | None = Field(default=None, ge=1)
     num_retries: int | None = Field(default=None, ge=0)
+    image_response_format: Literal["url", "b64_json"] | None = None  # chat images
 
     @field_validator("model")
     @classmethod
@@ -101,6 +104,9 @@ class GeneralSettings(_Section):
     allow_unauthenticated_access: bool = False
     max_request_size_mb: float = Field(default=16.0, gt=0)
     database_url: str | None = None
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    image_store: ImageStoreSettings | None = None
+    image_fetch: ImageFetchSettings | None = None
 
 
 ROUTING_STRATEGIES = (
