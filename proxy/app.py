@@ -12,11 +12,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api import chat, health, images, mock_images, models
+from proxy.api import chat, health, images, metrics, mock_images, models
 from proxy.api.endpoint import error_response
 from proxy.config import ProxyConfig
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
+from proxy.guardrails.setup import install_guardrails
+from proxy.observability import install_observability
 
 log = logging.getLogger("proxy")
 
@@ -44,8 +46,10 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.on_shutdown = []
     app.state.readiness_checks = []
 
-    for module in (images, chat, models, health, mock_images):
+    for module in (images, chat, models, health, mock_images, metrics):
         app.include_router(module.router)
+    install_observability(app, gateway)
+    install_guardrails(app, gateway)
 
     @app.exception_handler(ProxyError)
     async def _proxy_error(request: Request, exc: ProxyError) -> Response:
