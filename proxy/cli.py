@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import replace
 
 from proxy.config import ConfigError, ProxyConfig, load_config
+from proxy.observability.logging import configure_logging
+from proxy.observability.settings import parse_observability
 
 EXIT_CONFIG = 2
 log = logging.getLogger("proxy")
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = load_or_exit(args.config)
     args.log_level = log_level(args.log_level, config)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(parse_observability(dict(config.raw)), args.log_level)
     if args.check_config:
         raise SystemExit(check_config(config))
     if args.allow_unauthenticated and not config.general.master_key:
@@ -114,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
+            log_config=None,  # uvicorn's lines go through the proxy's log format
             access_log=False,
         )
     else:
@@ -124,5 +127,6 @@ def main(argv: list[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             log_level=args.log_level,
+            log_config=None,  # uvicorn's lines go through the proxy's log format
             access_log=False,
         )

@@ -12,7 +12,7 @@ import httpx
 
 from proxy.guardrails.engine import prompt_parts
 from proxy.observability.callbacks import Callbacks
-from proxy.observability.logging import adopt_server_loggers, configure_logging, log_request
+from proxy.observability.logging import log_request
 from proxy.observability.metrics import InFlightMiddleware, Metrics
 from proxy.observability.record import capture_prompt
 from proxy.observability.settings import ObservabilitySettings, parse_observability
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 def install_observability(app: FastAPI, gateway: Gateway) -> ObservabilitySettings:
     settings = parse_observability(dict(gateway.config.raw))
-    sink = configure_logging(settings)
     metrics = Metrics(gateway.router.model_names())
     app.state.metrics = metrics
     app.state.observability = settings
@@ -59,12 +58,8 @@ def install_observability(app: FastAPI, gateway: Gateway) -> ObservabilitySettin
     if http is not None:
         app.state.on_shutdown.append(http.aclose)
 
-    async def adopt() -> None:
-        adopt_server_loggers(sink)
-
     async def worker_exit() -> None:
         metrics.worker_exit()
 
-    app.state.on_startup.append(adopt)
     app.state.on_shutdown.append(worker_exit)
     return settings

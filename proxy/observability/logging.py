@@ -1,5 +1,6 @@
 """Structured logs: one line per request on stdout, JSON or text, and the same format for
-every other ``proxy.*`` (and uvicorn) log line.
+every other log line of the process (uvicorn runs with ``log_config=None`` so its lines
+reach the same handler).
 
 Lines are handed to a background thread (``QueueHandler`` / ``QueueListener``), so a slow
 stdout never stalls the event loop. Every free-text message passes through ``redact_text``
@@ -11,7 +12,6 @@ from __future__ import annotations
 import atexit
 import logging
 import logging.handlers
-import os
 import queue
 import sys
 from datetime import UTC, datetime
@@ -26,7 +26,6 @@ from proxy.redact import redact_text
 
 ACCESS_LOGGER = "proxy.access"
 RECORD_ATTR = "request_record"
-ADOPTED_LOGGERS = ("uvicorn", "uvicorn.error")
 MAX_EXCEPTION_CHARS = 4000
 
 access_log = logging.getLogger(ACCESS_LOGGER)
@@ -97,34 +96,25 @@ class LogSink:
             self.listener.stop()
 
 
-def configure_logging(settings: ObservabilitySettings) -> LogSink:
-    """Route ``proxy.*`` logs through one sink with the configured format and level.
+def configure_logging(settings: ObservabilitySettings, level: str) -> LogSink:
+    """Send every log record of the process through one sink with the configured format.
 
-    The level is, first found: ``PROXY_LOG_LEVEL`` (set by ``--log-level``),
-    ``general_settings.log_level``, ``info``.
+    A process-wide choice, made by the entry points (``proxy.cli``, ``proxy.asgi``), never by
+    ``create_app``: an application embedded elsewhere keeps its host's logging.
     """
-    level = (os.environ.get("PROXY_LOG_LEVEL") or settings.log_level or "info").upper()
     formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
     previous = LogSink.current
     sink = LogSink.current = LogSink(formatter)
-    root = logging.getLogger("proxy")
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        ours = previous is not None and handler is previous.handler
+        if ours or type(handler) is logging.StreamHandler:  # or logging.basicConfig's
+            root.removeHandler(handler)
     if previous is not None:
-        root.removeHandler(previous.handler)
         previous.stop()
     root.addHandler(sink.handler)
-    root.setLevel(level)
-    root.propagate = False
+    root.setLevel(level.upper())
     return sink
-
-
-def adopt_server_loggers(sink: LogSink) -> None:
-    """Give uvicorn's own loggers the same sink (called after uvicorn set up its logging)."""
-    for name in ADOPTED_LOGGERS:
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-        logger.addHandler(sink.handler)
-        logger.propagate = False
 
 
 def log_request(ctx: RequestContext) -> None:
