@@ -18,17 +18,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from proxy.errors import ContentPolicyError, ServiceUnavailableError
 
-Mode = Literal["pre_call"]
-
-
 class GuardrailParams(BaseModel):
     """``litellm_params`` common to every kind."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     guardrail: str
-    mode: Mode | list[Mode] = "pre_call"
+    mode: str | list[str] = "pre_call"
     default_on: bool = False
+
+    @field_validator("mode")
+    @classmethod
+    def _pre_call_only(cls, v: str | list[str]) -> str | list[str]:
+        modes = [v] if isinstance(v, str) else v
+        other = [m for m in modes if m != "pre_call"]
+        if other or not modes:
+            raise ValueError(
+                f"only 'pre_call' is supported (got {other[0] if other else 'nothing'!r}); "
+                "post_call and during_call guardrails are not implemented"
+            )
+        return v
 
 
 class HTTPGuardrailParams(GuardrailParams):

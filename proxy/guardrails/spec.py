@@ -72,7 +72,5 @@ def parse_entry(entry: Any, path: str, seen: set[str]) -> GuardrailSpec:
         err = exc.errors()[0]
         where = format_path(["litellm_params", *err["loc"]])
         message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "literal_error" and "mode" in err["loc"]:
-            message = "only 'pre_call' is supported"
         raise ConfigError(f"{path}.{where}: {message}") from None
     return GuardrailSpec(name=name, cls=cls, params=validated)
