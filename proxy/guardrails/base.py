@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from proxy.errors import ContentPolicyError, ServiceUnavailableError
 
+
 class GuardrailParams(BaseModel):
     """``litellm_params`` common to every kind."""
 

@@ -132,7 +132,7 @@ MODES = [("image", False), ("image", True), ("chat", False), ("chat", True)]
 def test_default_on_keywords_block_words_and_regex(
     client: openai.OpenAI, served: FakeUpstream, kind: str, stream: bool
 ) -> None:
-    for text in ("a poster for ＡＣＭＥ rockets", "the FORBIDDEN   word here"):
+    for text in ("a poster for \uff21\uff23\uff2d\uff25 rockets", "the FORBIDDEN   word here"):
         with pytest.raises(openai.BadRequestError) as exc:
             request(client, kind, text, stream=stream)
         assert_blocked(exc, "no-brands")

@@ -86,7 +86,7 @@ async def test_keywords_match_words_regexes_and_folded_spellings() -> None:
         return (await g.check(subject)).allowed
 
     assert not await verdict("ACME corp")
-    assert not await verdict("ａｃｍｅ")  # full-width
+    assert not await verdict("\uff41\uff43\uff4d\uff45")  # full-width
     assert not await verdict("bad42")
     assert not await verdict("CAPS")
     assert await verdict("acmeological BAD42")  # /bad\d+/ is case-sensitive
