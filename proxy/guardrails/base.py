@@ -130,8 +130,6 @@ class GuardrailUnavailableError(ServiceUnavailableError):
         self.guardrail = guardrail
 
 
-P = TypeVar("P", bound=GuardrailParams)
-
 
 class Guardrail(ABC):
     kind: ClassVar[str]
