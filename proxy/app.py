@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +23,14 @@ from proxy.guardrails.setup import install_guardrails
 from proxy.observability import install_observability
 
 log = logging.getLogger("proxy")
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """Newer FastAPI checks OpenTelemetry providers on every request (an environment lookup
+    each time); the gateway exports its own metrics, so switch that off where it exists."""
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
 
 
 def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
@@ -40,7 +50,9 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
                     log.error("shutdown step failed: %s", type(exc).__name__)
             await gateway.aclose()
 
-    app = FastAPI(title="image-proxy", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="image-proxy", lifespan=lifespan, docs_url=None, redoc_url=None, **_no_telemetry()
+    )
     app.state.gateway = gateway
     app.state.on_startup = []
     app.state.on_shutdown = []
