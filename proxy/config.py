@@ -331,6 +331,7 @@ def parse_config(
     if problem:
         raise ConfigError(problem)
     warnings.extend(router_warnings)
+    validate_extensions(resolved)
     return ProxyConfig(
         deployments=tuple(deployments),
         general=raw.general_settings,
@@ -340,6 +341,15 @@ def parse_config(
         warnings=tuple(warnings),
         source=source,
     )
+
+
+def validate_extensions(resolved: dict[str, Any]) -> None:
+    """Sections owned by other packages, checked here so a bad entry stops start-up too."""
+    from proxy.guardrails.spec import parse_guardrails
+    from proxy.observability.settings import parse_observability
+
+    parse_guardrails(resolved.get("guardrails"))
+    parse_observability(resolved)
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> ProxyConfig:
