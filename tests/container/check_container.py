@@ -28,6 +28,7 @@ import httpx
 import openai
 import yaml
 
+from tests.container.compose_env import REPO, proxy_environment
 from tests.fakes.server import FakeUpstream, Received, free_port
 
 # Measured on this machine kind: cgroupfs (no systemd), runc, host networking, explicit ulimits.
@@ -206,6 +207,19 @@ def check_graceful_stop(box: Container, upstream: FakeUpstream) -> None:
     expect(code == 0, f"SIGTERM stop exited {code} (not a clean shutdown):\n{box.logs()}")
 
 
+def check_compose_config_in_image(box: Container, upstream: FakeUpstream) -> None:
+    # docker-compose.yaml's config and environment, validated by the image's own CLI.
+    env = proxy_environment({"PROXY_MASTER_KEY": MASTER_KEY, "OPENAI_API_KEY": "sk-test"})
+    flags = [arg for name, value in env.items() for arg in ("--env", f"{name}={value}")]
+    result = podman(
+        "run", "--rm", *RUN_FLAGS, *flags,
+        "--volume", f"{REPO / 'deploy' / 'config.yaml'}:{CONFIG_PATH_IN_IMAGE}:ro",
+        box.image, "--check-config",
+    )
+    expect("config ok: 2 deployments" in result.stdout,
+           f"--check-config said: {result.stdout}{result.stderr}")
+
+
 CHECKS: list[tuple[str, Callable[[Container, FakeUpstream], None]]] = [
     ("image request through the container to a fake upstream", check_image_through_fake_upstream),
     ("mock provider answers at the exact size", check_mock_provider),
@@ -214,6 +228,7 @@ CHECKS: list[tuple[str, Callable[[Container, FakeUpstream], None]]] = [
     ("PROXY_WORKERS from the environment", check_workers_from_env),
     ("image HEALTHCHECK passes", check_healthcheck),
     ("SIGTERM stops it cleanly (exit 0)", check_graceful_stop),
+    ("compose's deploy/config.yaml validates in the image", check_compose_config_in_image),
 ]
 
 

@@ -10,27 +10,9 @@ from typing import Any
 import yaml
 
 from proxy.config import ENV_PREFIX, load_config
+from tests.container.compose_env import compose, interpolate, proxy_environment
 
 REPO = Path(__file__).resolve().parents[2]
-INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
-
-
-def compose() -> dict[str, Any]:
-    return dict(yaml.safe_load((REPO / "docker-compose.yaml").read_text()))
-
-
-def interpolate(value: str, shell: dict[str, str]) -> str:
-    """Compose's ${NAME}, ${NAME:-default} and ${NAME:?error}, as `docker compose` expands them."""
-
-    def one(match: re.Match[str]) -> str:
-        name, kind, arg = match.group(1), match.group(2), match.group(3) or ""
-        if shell.get(name):
-            return shell[name]
-        if kind == "?":
-            raise KeyError(f"{name}: {arg}")
-        return arg if kind == "-" else ""
-
-    return INTERPOLATION.sub(one, value)
 
 
 def dockerfile_env() -> dict[str, str]:
@@ -90,10 +72,8 @@ def test_the_compose_config_loads_with_the_environment_compose_gives(
 ) -> None:
     shell = {"PROXY_MASTER_KEY": "sk-compose-test", "REDIS_PASSWORD": "r3dis",
              "OPENAI_API_KEY": "sk-openai"}
-    environment = compose()["services"]["proxy"]["environment"]
-    for name, value in environment.items():
-        resolved = shell.get(name) if value is None else interpolate(str(value), shell)
-        monkeypatch.setenv(name, resolved or "")
+    for name, value in proxy_environment(shell).items():
+        monkeypatch.setenv(name, value)
     config = load_config(str(REPO / "deploy/config.yaml"))
     assert not config.warnings
     assert config.general.master_key == "sk-compose-test"
