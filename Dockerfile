@@ -44,7 +44,8 @@ RUN /opt/venv/bin/pip install --no-deps . \
 # runtime: the base image, the virtualenv, a non-root user. No compiler, no pip, no sources.
 FROM ${BASE_IMAGE} AS runtime
 ARG APP_UID=10001
-RUN useradd --system --uid "${APP_UID}" --user-group --home-dir /app --no-create-home \
+RUN groupadd --system --gid "${APP_UID}" imageproxy \
+ && useradd --system --uid "${APP_UID}" --gid imageproxy --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin imageproxy \
  && mkdir -p /app \
  && chown root:root /app

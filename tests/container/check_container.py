@@ -179,8 +179,8 @@ def check_wrong_key_refused(box: Container, upstream: FakeUpstream) -> None:
 
 
 def check_runs_as_non_root(box: Container, upstream: FakeUpstream) -> None:
-    uid = podman("exec", box.name, "id", "-u").stdout.strip()
-    expect(uid not in ("", "0"), f"the proxy runs as uid {uid!r}")
+    ids = [podman("exec", box.name, "id", flag).stdout.strip() for flag in ("-u", "-g")]
+    expect(ids == ["10001", "10001"], f"the proxy runs as uid/gid {ids!r}, not 10001/10001")
     ps = podman("top", box.name, "user", "args", check=False).stdout
     expect(" root " not in f" {ps} ", f"a process runs as root:\n{ps}")
 

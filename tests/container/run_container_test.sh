@@ -43,16 +43,21 @@ if ((${#missing[@]})); then
     [[ $(id -u) == 0 ]] || skip "${missing[*]} missing and not root to install them"
     command -v apt-get > /dev/null || skip "${missing[*]} missing and no apt-get"
     say "installing ${missing[*]} with apt-get"
+    t=$SECONDS
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq "${missing[@]}"; } > /tmp/image-proxy-apt.log 2>&1 \
         || { tail -5 /tmp/image-proxy-apt.log; skip "apt-get install ${missing[*]} failed"; }
+    say "installed in $((SECONDS - t)) s"
 fi
 
 t=$SECONDS
 if [[ -n "${BASE_IMAGE:-}" ]]; then
     base="$BASE_IMAGE"
 else
-    base=$(bash tests/container/build_base_image.sh) || skip "could not build the local base image"
+    base=$(bash tests/container/build_base_image.sh) || {
+        say "FAILED: could not build the local base image (see the lines above)"
+        exit 1
+    }
 fi
 say "base image $base ($((SECONDS - t)) s)"
 
@@ -63,9 +68,14 @@ fi
 
 t=$SECONDS
 say "podman build (BASE_IMAGE=$base)"
-if ! "${PODMAN[@]}" build --isolation chroot --network host --format docker --layers \
-        --build-arg "BASE_IMAGE=$base" --tag "$IMAGE" --file Dockerfile . \
-        > /tmp/image-proxy-build.log 2>&1; then
+build() {
+    "${PODMAN[@]}" build --isolation chroot --network host --format docker --layers \
+        --build-arg "BASE_IMAGE=$base" --file Dockerfile "$@" . >> /tmp/image-proxy-build.log 2>&1
+}
+: > /tmp/image-proxy-build.log
+# The build stage is tagged too, so that pruning old dangling images below keeps its layers
+# (the installed dependencies) as the cache of the next run.
+if ! { build --target build --tag "$IMAGE-build" && build --tag "$IMAGE"; }; then
     tail -40 /tmp/image-proxy-build.log
     say "FAILED: podman build (full log: /tmp/image-proxy-build.log)"
     exit 1
