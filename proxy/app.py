@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -12,13 +14,21 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api import chat, health, images, mock_images, models
+from proxy.api import chat, health, images, mock_images, models, routing_admin
 from proxy.api.endpoint import error_response
 from proxy.config import ProxyConfig
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
 
 log = logging.getLogger("proxy")
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """Newer FastAPI checks OpenTelemetry providers on every request (an environment lookup
+    each time); the gateway exports its own metrics, so switch that off where it exists."""
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
 
 
 def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
@@ -38,13 +48,15 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
                     log.error("shutdown step failed: %s", type(exc).__name__)
             await gateway.aclose()
 
-    app = FastAPI(title="image-proxy", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="image-proxy", lifespan=lifespan, docs_url=None, redoc_url=None, **_no_telemetry()
+    )
     app.state.gateway = gateway
     app.state.on_startup = []
     app.state.on_shutdown = []
     app.state.readiness_checks = []
 
-    for module in (images, chat, models, health, mock_images):
+    for module in (images, chat, models, health, mock_images, routing_admin):
         app.include_router(module.router)
 
     @app.exception_handler(ProxyError)

@@ -103,10 +103,54 @@ class GeneralSettings(_Section):
     database_url: str | None = None
 
 
+ROUTING_STRATEGIES = (
+    "simple-shuffle",
+    "least-busy",
+    "latency-based-routing",
+    "usage-based-routing",
+)
+STRATEGY_ALIASES = {"usage-based-routing-v2": "usage-based-routing", "shuffle": "simple-shuffle"}
+DEFAULT_REQUEST_DEADLINE = 900.0
+
+
+class RoutingStrategyArgs(_Section):
+    """``router_settings.routing_strategy_args`` (latency-based routing)."""
+
+    ttl: float = Field(default=3600.0, gt=0)  # forget a latency not refreshed for this long
+    lowest_latency_buffer: float = Field(default=0.0, ge=0)  # pick among those within +x%
+    exploration_rate: float = Field(default=0.05, ge=0, le=1)
+    latency_smoothing: float = Field(default=0.3, gt=0, le=1)  # weight of the newest sample
+
+
 class RouterSettings(_Section):
+    """LiteLLM's ``router_settings``; every key and default is documented in the README."""
+
     routing_strategy: str = "simple-shuffle"
+    routing_strategy_args: RoutingStrategyArgs = Field(default_factory=RoutingStrategyArgs)
     num_retries: int = Field(default=0, ge=0)
+    retry_after: float = Field(default=0.0, ge=0)  # minimum wait before a same-deployment retry
+    retry_backoff_base: float = Field(default=0.5, ge=0)
+    retry_backoff_max: float = Field(default=8.0, ge=0)
     timeout: float | None = Field(default=None, gt=0)
+    stream_timeout: float | None = Field(default=None, gt=0)
+    request_deadline: float | None = Field(default=None, gt=0)
+    allowed_fails: int = Field(default=3, ge=0)
+    cooldown_time: float = Field(default=5.0, ge=0)
+    disable_cooldowns: bool = False
+    default_max_parallel_requests: int | None = Field(default=None, ge=1)
+    fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
+    default_fallbacks: list[str] = Field(default_factory=list)
+    content_policy_fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
+    max_fallbacks: int = Field(default=5, ge=0)
+
+    @field_validator("routing_strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        v = STRATEGY_ALIASES.get(v, v)
+        if v not in ROUTING_STRATEGIES:
+            known = ", ".join(ROUTING_STRATEGIES)
+            raise ValueError(f"unknown routing strategy {v!r} (known: {known})")
+        return v
 
 
 class RawConfig(BaseModel):
@@ -225,6 +269,9 @@ def parse_config(
             if res.missing:
                 path, var = res.missing[0]
                 raise ConfigError(f"{path}: environment variable {var} is not set")
+    from proxy.routing.settings import check_router_settings, with_litellm_router_keys
+
+    resolved = with_litellm_router_keys(resolved)
     try:
         raw = RawConfig.model_validate(resolved)
     except ValidationError as exc:
@@ -250,12 +297,16 @@ def parse_config(
             dep_id = f"{dep_id}-{i}"
         seen_ids.add(dep_id)
         timeout = entry.litellm_params.timeout or raw.router_settings.timeout or DEFAULT_TIMEOUT
+        params = entry.litellm_params
+        if params.stream_timeout is None and raw.router_settings.stream_timeout is not None:
+            default_gap = raw.router_settings.stream_timeout
+            params = params.model_copy(update={"stream_timeout": default_gap})
         dep = Deployment(
             index=i,
             model_name=entry.model_name,
             provider=provider,
             model=model,
-            params=entry.litellm_params,
+            params=params,
             info=entry.model_info,
             id=dep_id,
             timeout=float(timeout),
@@ -267,6 +318,12 @@ def parse_config(
         if not dep.available:
             warnings.append(dep.missing_env_message())
         deployments.append(dep)
+    problem, router_warnings = check_router_settings(
+        raw.router_settings, {d.model_name for d in deployments}
+    )
+    if problem:
+        raise ConfigError(problem)
+    warnings.extend(router_warnings)
     return ProxyConfig(
         deployments=tuple(deployments),
         general=raw.general_settings,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ class KeyInfo:
 @dataclass(slots=True)
 class RequestContext:
     endpoint: str
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=lambda: os.urandom(16).hex())
     started: float = field(default_factory=time.perf_counter)
     wall_time: float = field(default_factory=time.time)
     key: KeyInfo | None = None

@@ -159,6 +159,21 @@ class ProviderAuthError(ProxyError):
     cooldown = True
 
 
+class UpstreamQuotaError(ProxyError):
+    """The provider account is out of credits: an operator problem.
+
+    OpenRouter answers 402, Nscale 429 "insufficient credit".
+
+    Shaped like OpenAI's own ``insufficient_quota`` (429); not worth retrying on the same
+    deployment, which should rest.
+    """
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+    cooldown = True
+
+
 class UpstreamNotFoundError(ProxyError):
     """The provider does not know the configured model or route: misconfiguration."""
 

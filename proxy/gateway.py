@@ -10,7 +10,7 @@ from proxy.config import ProxyConfig
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import Upstream
 from proxy.hooks import Hooks
-from proxy.providers.mock.server import mock_transport
+from proxy.providers.mock.server import handle as mock_handler
 from proxy.routing.router import Router
 from proxy.transport import Transport
 
@@ -29,7 +29,7 @@ class Gateway:
 
     @classmethod
     def build(cls, config: ProxyConfig) -> Gateway:
-        transport = Transport(mounts={"mock://": mock_transport()})
+        transport = Transport(local={"mock": mock_handler})
         router = Router(config)
         auth = Authenticator(
             config.general.master_key, open_access=config.general.allow_unauthenticated_access
@@ -40,6 +40,7 @@ class Gateway:
             router=router,
             transport=transport,
             upstream=Upstream(transport, router.credentials),
+            hooks=Hooks(pre_call=[router.fallbacks.take_from_request]),
         )
 
     def price(self, ctx: RequestContext) -> None:

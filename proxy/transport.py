@@ -1,44 +1,63 @@
-"""The one shared upstream HTTP client: pooled, keep-alive, never following redirects.
+"""The one shared upstream HTTP client: pooled keep-alive connections on aiohttp.
 
-Maps network failures onto the error family once, so adapters and the router only see
-``UpstreamTimeoutError`` / ``UpstreamConnectionError``.
+aiohttp's connection pool holds its throughput as concurrency grows (httpx's own pool loses
+it), so the hot path uses it directly. URLs are sent exactly as built (``encoded=True``):
+a request signed over its URL (SigV4) must not be re-quoted on the way out. Redirects are
+never followed. ``mock://`` URLs go to in-process handlers instead of the network.
+
+Network failures map onto the error family here, once: adapters and the router only ever
+see ``UpstreamTimeoutError`` / ``UpstreamConnectionError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from urllib.parse import urlencode
 
+import aiohttp
 import httpx
+from yarl import URL
 
 from proxy.errors import UpstreamConnectionError, UpstreamTimeoutError
 from proxy.providers.base import UpstreamRequest, UpstreamResponse
 
 CONNECT_TIMEOUT = 10.0
+LocalHandler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
-def _timeout(seconds: float) -> httpx.Timeout:
-    return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT, seconds))
+def full_url(req: UpstreamRequest) -> str:
+    if not req.params:
+        return req.url
+    sep = "&" if "?" in req.url else "?"
+    return f"{req.url}{sep}{urlencode(req.params)}"
 
 
 class UpstreamStream:
     """An open streaming response; iterate ``chunks()`` then ``aclose()``."""
 
-    def __init__(self, response: httpx.Response, provider: str) -> None:
-        self.response = response
-        self.status = response.status_code
-        self.headers = response.headers
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        chunks: AsyncIterator[bytes],
+        close: Callable[[], Awaitable[None]],
+        provider: str,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self._chunks = chunks
+        self._close = close
         self._provider = provider
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self.response.aiter_raw():
+            async for chunk in self._chunks:
                 yield chunk
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             raise UpstreamTimeoutError(
                 f"{self._provider} stream stalled past the stream timeout", provider=self._provider
             ) from None
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, httpx.TransportError) as exc:
             raise UpstreamConnectionError(
                 f"{self._provider} stream broke: {type(exc).__name__}", provider=self._provider
             ) from None
@@ -48,72 +67,116 @@ class UpstreamStream:
         return UpstreamResponse(self.status, self.headers, body)
 
     async def aclose(self) -> None:
-        await self.response.aclose()
+        await self._close()
 
 
 class Transport:
-    def __init__(self, mounts: dict[str, httpx.AsyncBaseTransport] | None = None) -> None:
-        self.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=512),
-            follow_redirects=False,
-            trust_env=False,
-            mounts=mounts,
-            headers={"user-agent": "image-proxy"},
+    def __init__(self, local: dict[str, LocalHandler] | None = None) -> None:
+        self._local = {f"{scheme}://": h for scheme, h in (local or {}).items()}
+        self._session: aiohttp.ClientSession | None = None
+        self._httpx: httpx.AsyncClient | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=60)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"user-agent": "image-proxy"},
+                auto_decompress=True,
+                trust_env=False,
+                skip_auto_headers=("content-type",),
+            )
+        return self._session
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """An httpx client for auxiliary calls (not the request hot path)."""
+        if self._httpx is None:
+            self._httpx = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        return self._httpx
+
+    def _local_handler(self, url: str) -> LocalHandler | None:
+        for prefix, handler in self._local.items():
+            if url.startswith(prefix):
+                return handler
+        return None
+
+    def _timeout(self, total: float, read: float | None = None) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=total if read is None else None,
+            sock_connect=min(CONNECT_TIMEOUT, total),
+            sock_read=read,
         )
 
-    def _build(self, req: UpstreamRequest, timeout: float) -> httpx.Request:
-        return self.client.build_request(
-            req.method,
-            req.url,
-            headers=req.headers,
-            content=req.body,
-            params=req.params,
-            timeout=_timeout(timeout),
-        )
-
-    async def send(self, req: UpstreamRequest, timeout: float, provider: str) -> UpstreamResponse:
+    async def _request(
+        self, req: UpstreamRequest, timeout: aiohttp.ClientTimeout, provider: str, deadline: float
+    ) -> aiohttp.ClientResponse:
         try:
-            response = await self.client.send(self._build(req, timeout))
-        except httpx.TimeoutException:
+            return await self.session.request(
+                req.method,
+                URL(full_url(req), encoded=True),
+                headers=req.headers,
+                data=req.body,
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except TimeoutError:
             raise UpstreamTimeoutError(
-                f"{provider} did not answer within {timeout:g}s", provider=provider
+                f"{provider} did not answer within {deadline:g}s", provider=provider
             ) from None
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(
                 f"could not reach {provider}: {type(exc).__name__}", provider=provider
             ) from None
-        return UpstreamResponse(response.status_code, response.headers, response.content)
+
+    async def send(self, req: UpstreamRequest, timeout: float, provider: str) -> UpstreamResponse:
+        handler = self._local_handler(req.url)
+        if handler is not None:
+            local = await handler(_httpx_request(req))
+            return UpstreamResponse(local.status_code, local.headers, await local.aread())
+        response = await self._request(req, self._timeout(timeout), provider, timeout)
+        try:
+            body = await response.read()
+        except TimeoutError:
+            raise UpstreamTimeoutError(
+                f"{provider} did not answer within {timeout:g}s", provider=provider
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(
+                f"{provider} connection broke: {type(exc).__name__}", provider=provider
+            ) from None
+        finally:
+            response.release()
+        return UpstreamResponse(response.status, response.headers, body)
 
     async def open_stream(
         self, req: UpstreamRequest, timeout: float, provider: str, stream_timeout: float | None
     ) -> UpstreamStream:
-        t = _timeout(timeout)
-        if stream_timeout:
-            t = httpx.Timeout(timeout, connect=t.connect, read=stream_timeout)
-        request = self.client.build_request(
-            req.method, req.url, headers=req.headers, content=req.body, params=req.params, timeout=t
+        handler = self._local_handler(req.url)
+        if handler is not None:
+            local = await handler(_httpx_request(req))
+            return UpstreamStream(
+                local.status_code, local.headers, local.aiter_raw(), local.aclose, provider
+            )
+        # No total deadline on a stream (it may legitimately run long): the first byte must
+        # come within ``timeout`` and each later read within ``stream_timeout``.
+        first = self._timeout(timeout, read=stream_timeout or timeout)
+        response = await self._request(req, first, provider, timeout)
+
+        async def close() -> None:
+            response.close()  # drops the connection: the upstream sees the cancel
+
+        return UpstreamStream(
+            response.status, response.headers, response.content.iter_any(), close, provider
         )
-        try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException:
-            raise UpstreamTimeoutError(
-                f"{provider} did not answer within {timeout:g}s", provider=provider
-            ) from None
-        except httpx.TransportError as exc:
-            raise UpstreamConnectionError(
-                f"could not reach {provider}: {type(exc).__name__}", provider=provider
-            ) from None
-        return UpstreamStream(response, provider)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
+        if self._httpx is not None:
+            await self._httpx.aclose()
 
 
-def header_float(headers: Any, name: str) -> float | None:
-    value = headers.get(name) if headers is not None else None
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
+def _httpx_request(req: UpstreamRequest) -> httpx.Request:
+    return httpx.Request(req.method, full_url(req), headers=req.headers, content=req.body)

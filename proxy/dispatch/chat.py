@@ -70,6 +70,7 @@ async def _relay(
     request: ChatRequest,
     deployment: Deployment,
 ) -> AsyncIterator[bytes]:
+    sent = False  # once a byte went out, a failure can no longer be retried
     try:
         async for chunk in adapter.stream(iter_events(stream.chunks()), request, deployment):
             usage = chunk.get("usage")
@@ -83,13 +84,18 @@ async def _relay(
                 delta = choice.get("delta") if isinstance(choice, dict) else None
                 if isinstance(delta, dict):
                     ctx.images += count_images(delta)
+            sent = True
             yield frame(chunk)
         yield DONE_FRAME
     except ProxyError as exc:
+        if not sent:
+            raise
         ctx.status, ctx.error_class = exc.status, exc.error_class
         yield frame(exc.body())
     except JSON_ERRORS as exc:
         err = malformed(deployment.provider, type(exc).__name__)
+        if not sent:
+            raise err from None
         ctx.status, ctx.error_class = err.status, err.error_class
         yield frame(err.body())
     finally:

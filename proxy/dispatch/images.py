@@ -72,6 +72,7 @@ async def _relay(
     request: ImageRequest,
     deployment: Deployment,
 ) -> AsyncIterator[bytes]:
+    sent = False  # once a byte went out, a failure can no longer be retried
     try:
         async for name, payload in adapter.stream(
             iter_events(stream.chunks()), request, deployment
@@ -83,12 +84,17 @@ async def _relay(
                     ctx.images += 1
                     if isinstance(payload.get("usage"), dict):
                         ctx.usage = payload["usage"]
+            sent = True
             yield frame(payload, name)
     except ProxyError as exc:
+        if not sent:
+            raise
         ctx.status, ctx.error_class = exc.status, exc.error_class
         yield frame(exc.body(), "error")
     except JSON_ERRORS as exc:
         err = malformed(deployment.provider, type(exc).__name__)
+        if not sent:
+            raise err from None
         ctx.status, ctx.error_class = err.status, err.error_class
         yield frame(err.body(), "error")
     finally:

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.config import Deployment
+from proxy.credentials.aws import bedrock_credentials
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter
+from proxy.providers.bedrock import images as bedrock
 from proxy.providers.mock.adapters import MockChat, MockImages
 from proxy.providers.openai import azure
 from proxy.providers.openai.azure import AzureChat, AzureImages
@@ -20,6 +22,11 @@ from proxy.providers.openai.chat import OpenAIChat
 from proxy.providers.openai.images import OpenAIImages
 from proxy.providers.openai.nscale import NscaleImages
 from proxy.providers.openai.xinference import XinferenceImages
+from proxy.providers.openrouter import common as openrouter
+from proxy.providers.openrouter.chat import OpenRouterChat
+from proxy.providers.openrouter.images import OpenRouterImages
+from proxy.providers.recraft import images as recraft
+from proxy.providers.recraft.images import RecraftImages
 
 
 def _no_problem(deployment: Deployment) -> str | None:
@@ -60,5 +67,12 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec("xinference", XinferenceImages(), None),
         ProviderSpec("nscale", NscaleImages(), None),
         ProviderSpec("mock", MockImages(), MockChat(), _none),
+        ProviderSpec("recraft", RecraftImages(), None, validate=recraft.validate),
+        ProviderSpec(
+            "openrouter", OpenRouterImages(), OpenRouterChat(), validate=openrouter.validate
+        ),
+        ProviderSpec(
+            "bedrock", bedrock.BedrockImages(), None, bedrock_credentials, bedrock.validate
+        ),
     )
 }

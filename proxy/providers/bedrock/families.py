@@ -1,0 +1,55 @@
+"""Which request/response shape a Bedrock model id speaks, recognised from the id itself.
+
+Ids stay data: a foundation-model id (``amazon.nova-canvas-v1:0``), a cross-region
+inference profile id (``us.amazon.nova-canvas-v1:0``, ``eu.…``, ``apac.…``, ``global.…``)
+or an ARN ending in either all resolve the same way, and new versions of a known family
+(``…-v1:1``, ``…-v2:0``) need no code change.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Protocol
+
+from proxy.providers.base import ImageResult
+from proxy.providers.bedrock.amazon_canvas import AmazonCanvas
+from proxy.providers.bedrock.stability_sdxl import StabilitySDXL
+from proxy.providers.bedrock.stability_v3 import StabilityV3
+from proxy.schemas import ImageRequest
+
+
+class Family(Protocol):
+    label: str
+    fan_out: bool  # one image per call: ``n`` becomes ``n`` parallel calls
+
+    def bodies(self, request: ImageRequest) -> list[dict[str, Any]]: ...
+
+    def parse(self, payload: Any, request: ImageRequest) -> ImageResult: ...
+
+
+SDXL = StabilitySDXL()
+STABILITY_V3 = StabilityV3()
+TITAN = AmazonCanvas(nova=False)
+NOVA = AmazonCanvas(nova=True)
+
+_GEO = r"(?:(?:us|eu|apac|us-gov|ca|jp|au|global)\.)?"
+PATTERNS: tuple[tuple[re.Pattern[str], Family], ...] = (
+    (re.compile(_GEO + r"stability\.stable-diffusion-xl"), SDXL),
+    (re.compile(_GEO + r"stability\.(?:sd3|stable-image-core|stable-image-ultra)"),
+     STABILITY_V3),
+    (re.compile(_GEO + r"amazon\.titan-image-generator"), TITAN),
+    (re.compile(_GEO + r"amazon\.nova-canvas"), NOVA),
+)
+KNOWN = (
+    "stability.stable-diffusion-xl-*, stability.sd3-*, stability.stable-image-core-*, "
+    "stability.stable-image-ultra-*, amazon.titan-image-generator-*, amazon.nova-canvas-* "
+    "(optionally with a us./eu./apac./global. inference-profile prefix or as an ARN)"
+)
+
+
+def family_of(model: str) -> Family | None:
+    name = model.rsplit("/", 1)[-1]  # an ARN ends in the id or the profile id
+    for pattern, family in PATTERNS:
+        if pattern.match(name):
+            return family
+    return None

@@ -1,0 +1,100 @@
+"""The OpenAI image parameters every Bedrock family must answer for.
+
+Each family maps ``n`` / ``size`` / ``quality`` itself. The rest of the OpenAI parameters
+either mean "whatever the provider does" (``auto``) or cannot be honoured on Bedrock and are
+refused with a 400 that names what the family accepts. Everything that is not an OpenAI
+parameter is the family's own (native) parameter and passes through.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from proxy.errors import InvalidRequestError
+from proxy.schemas import ImageRequest
+
+OPENAI_PARAMS = frozenset(
+    {
+        "model",
+        "prompt",
+        "n",
+        "size",
+        "quality",
+        "response_format",
+        "style",
+        "user",
+        "background",
+        "moderation",
+        "output_compression",
+        "output_format",
+        "partial_images",
+        "stream",
+    }
+)
+_SIZE = re.compile(r"^\s*(\d{2,5})\s*[xX]\s*(\d{2,5})\s*$")
+
+
+def refuse(family: str, param: str, value: Any, accepted: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{family} cannot honour {param}={value!r}; it accepts {accepted}.",
+        param=param,
+        code="unsupported_parameter_value",
+    )
+
+
+def native_params(request: ImageRequest) -> dict[str, Any]:
+    """The client's parameters that are not OpenAI's: the family's own, passed through."""
+    return {k: v for k, v in request.body.items() if k not in OPENAI_PARAMS}
+
+
+def n_was_sent(request: ImageRequest) -> bool:
+    return request.body.get("n") is not None
+
+
+def parse_size(family: str, size: str | None, accepted: str) -> tuple[int, int] | None:
+    """``"1024x768"`` -> (1024, 768); ``None`` / ``"auto"`` -> None (the model's default)."""
+    if size is None or size == "auto":
+        return None
+    found = _SIZE.match(size)
+    if not found:
+        raise refuse(family, "size", size, accepted)
+    return int(found.group(1)), int(found.group(2))
+
+
+def check_common(
+    request: ImageRequest,
+    family: str,
+    *,
+    output_formats: tuple[str, ...] = ("png",),
+    style_handled: bool = False,
+) -> None:
+    """Refuse the OpenAI parameters this family has no way to honour."""
+    body = request.body
+    if request.response_format == "url":
+        raise refuse(
+            family, "response_format", "url", "b64_json only (Bedrock returns image bytes)"
+        )
+    background = body.get("background")
+    if background not in (None, "auto", "opaque"):
+        raise refuse(family, "background", background, "auto or opaque (no transparency)")
+    moderation = body.get("moderation")
+    if moderation not in (None, "auto"):
+        raise refuse(family, "moderation", moderation, "auto (Bedrock's own filters apply)")
+    if body.get("output_compression") is not None:
+        raise refuse(
+            family, "output_compression", body["output_compression"], "no compression setting"
+        )
+    output_format = body.get("output_format")
+    if output_format is not None and output_format not in output_formats:
+        raise refuse(family, "output_format", output_format, " or ".join(output_formats))
+    if body.get("partial_images") not in (None, 0):
+        raise refuse(family, "partial_images", body["partial_images"], "no partial images")
+    if not style_handled and body.get("style") is not None:
+        raise refuse(family, "style", body["style"], "no OpenAI style (use its native field)")
+
+
+def single_quality(request: ImageRequest, family: str) -> None:
+    """Families with one quality level accept only ``auto`` / ``standard``."""
+    if request.quality not in (None, "auto", "standard"):
+        raise refuse(family, "quality", request.quality, "auto or standard (one quality level)")

@@ -1,0 +1,85 @@
+"""Stability SD3 / SD3.5 / Stable Image Core / Stable Image Ultra on Bedrock.
+
+Body ``{"prompt", "aspect_ratio", "output_format", "negative_prompt", "seed", "mode", ...}``,
+answer ``{"images": [b64], "seeds": [...], "finish_reasons": [null | "Filter reason: …"]}``
+(HTTP 200 even when filtered). These models take an aspect ratio, not pixels, and make one
+image per call: ``size`` must reduce exactly to one of their ratios (``1536x1024`` -> ``3:2``)
+and ``n`` fans out into ``n`` parallel invocations.
+"""
+
+from __future__ import annotations
+
+from math import gcd
+from typing import Any
+
+from proxy.errors import ContentPolicyError, UpstreamError
+from proxy.providers.base import ImageResult
+from proxy.providers.bedrock.params import (
+    check_common,
+    native_params,
+    parse_size,
+    refuse,
+    single_quality,
+)
+from proxy.redact import redact_text
+from proxy.schemas import ImageRequest
+
+ASPECT_RATIOS = ("16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
+ACCEPTED = (
+    "a size whose ratio is one of " + ", ".join(ASPECT_RATIOS)
+    + " (e.g. 1024x1024, 1536x1024, 1024x1536), or the native aspect_ratio"
+)
+OUTPUT_FORMATS = ("png", "jpeg")
+
+
+def ratio_of(width: int, height: int) -> str:
+    d = gcd(width, height)
+    return f"{width // d}:{height // d}"
+
+
+class StabilityV3:
+    label = "Stability SD3 / Stable Image"
+    fan_out = True
+
+    def bodies(self, request: ImageRequest) -> list[dict[str, Any]]:
+        check_common(request, self.label, output_formats=OUTPUT_FORMATS)
+        single_quality(request, self.label)
+        native = native_params(request)
+        body: dict[str, Any] = {"prompt": request.prompt}
+        size = parse_size(self.label, request.size, ACCEPTED)
+        native_ratio = native.get("aspect_ratio")
+        if native_ratio is not None and native_ratio not in ASPECT_RATIOS:
+            raise refuse(self.label, "aspect_ratio", native_ratio, ", ".join(ASPECT_RATIOS))
+        if size is not None:
+            ratio = ratio_of(*size)
+            if ratio not in ASPECT_RATIOS:
+                raise refuse(self.label, "size", request.size, ACCEPTED)
+            if native_ratio is not None and native_ratio != ratio:
+                raise refuse(self.label, "aspect_ratio", native_ratio,
+                             f"a ratio that agrees with size={request.size!r} ({ratio})")
+            body["aspect_ratio"] = ratio
+        output_format = request.body.get("output_format")
+        if output_format is not None:
+            body["output_format"] = output_format
+        body.update(native)
+        return [body for _ in range(request.n)]
+
+    def parse(self, payload: Any, request: ImageRequest) -> ImageResult:
+        if not isinstance(payload, dict):
+            raise UpstreamError("bedrock: Stability answered with no JSON object",
+                                provider="bedrock")
+        reasons = payload.get("finish_reasons") or []
+        problems = ([redact_text(str(r)) for r in reasons if r is not None]
+                    if isinstance(reasons, list) else [])
+        filtered = [str(r) for r in problems if "filter" in str(r).lower()]
+        if filtered:
+            raise ContentPolicyError(f"bedrock: Stability refused the request ({filtered[0]}).",
+                                     provider="bedrock")
+        if problems:
+            raise UpstreamError(f"bedrock: Stability failed ({problems[0]})", provider="bedrock")
+        images = payload.get("images")
+        if not isinstance(images, list) or not images:
+            raise UpstreamError("bedrock: Stability returned no image", provider="bedrock")
+        data = [{"b64_json": b64} for b64 in images if isinstance(b64, str) and b64]
+        output_format = request.body.get("output_format") or "png"
+        return ImageResult(data=data, extra={"output_format": str(output_format).lower()})

@@ -1,0 +1,1 @@
+"""OpenRouter (``openrouter/<vendor>/<model>``): images through chat completions."""

@@ -1,0 +1,127 @@
+"""What OpenRouter's image and chat adapters share: the URL, attribution headers, errors.
+
+Attribution headers are per deployment (``litellm_params``): LiteLLM's generic
+``extra_headers`` mapping, or the shortcuts ``http_referer`` (sent as ``HTTP-Referer``) and
+``x_title`` (sent as ``X-Title``). Nothing is sent when none is configured.
+
+Errors arrive as ``{"error": {"code": <int>, "message", "metadata"}}`` with the HTTP status
+equal to ``code``: 402 (no credits) becomes an ``insufficient_quota`` error, a moderation 403
+or ``metadata.error_type == "content_policy_violation"`` a content-policy error, the rest
+follows the shared mapping (401 -> provider auth, 429 -> rate limit, 5xx -> upstream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from proxy.config import Deployment
+from proxy.errors import (
+    ContentPolicyError,
+    ProxyError,
+    UpstreamQuotaError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from proxy.providers.base import join_url
+from proxy.providers.upstream_errors import extract_message, map_http_error, retry_after_seconds
+from proxy.redact import redact_text
+
+PROVIDER = "openrouter"
+DEFAULT_BASE = "https://openrouter.ai/api/v1"
+MODALITIES = frozenset({"text", "image", "audio"})
+
+
+def chat_url(deployment: Deployment) -> str:
+    base = (deployment.params.api_base or DEFAULT_BASE).rstrip("/")
+    if urlsplit(base).path.endswith("/chat/completions"):
+        return base
+    return join_url(base, "chat/completions")
+
+
+def attribution_headers(deployment: Deployment) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    extra = deployment.param("extra_headers")
+    if isinstance(extra, Mapping):
+        headers.update({str(k): str(v) for k, v in extra.items()})
+    referer = deployment.param("http_referer")
+    if referer:
+        headers["HTTP-Referer"] = str(referer)
+    title = deployment.param("x_title")
+    if title:
+        headers["X-Title"] = str(title)
+    return headers
+
+
+def validate(deployment: Deployment) -> str | None:
+    """Config-time check of the OpenRouter-specific ``litellm_params``."""
+    extra = deployment.param("extra_headers")
+    if extra is not None and (
+        not isinstance(extra, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items())
+    ):
+        return "litellm_params.extra_headers: must map header names to strings"
+    for name in ("http_referer", "x_title"):
+        value = deployment.param(name)
+        if value is not None and not isinstance(value, str):
+            return f"litellm_params.{name}: must be a string"
+    modalities = deployment.param("modalities")
+    if modalities is not None and (
+        not isinstance(modalities, list) or not modalities or not set(modalities) <= MODALITIES
+    ):
+        return "litellm_params.modalities: must be a list drawn from 'text', 'image', 'audio'"
+    image_config = deployment.param("image_config")
+    if image_config is not None and not isinstance(image_config, Mapping):
+        return "litellm_params.image_config: must be a mapping"
+    return None
+
+
+def _is_moderation(message: str, metadata: Any) -> bool:
+    if isinstance(metadata, Mapping):
+        if metadata.get("error_type") == "content_policy_violation":
+            return True
+        if "reasons" in metadata or "flagged_input" in metadata:
+            return True
+    return "moderation" in message.lower() or "flagged" in message.lower()
+
+
+def map_error_body(
+    status: int, headers: Mapping[str, str], body: bytes, *, error: Mapping[str, Any] | None = None
+) -> ProxyError:
+    """An OpenRouter error (HTTP answer, or the ``error`` object of a stream chunk)."""
+    if error is not None:
+        message = redact_text(str(error.get("message") or ""))
+        metadata = error.get("metadata")
+    else:
+        message, _, parsed = extract_message(body)
+        inner = parsed.get("error") if isinstance(parsed, dict) else None
+        metadata = inner.get("metadata") if isinstance(inner, dict) else None
+    error_type = metadata.get("error_type") if isinstance(metadata, Mapping) else None
+    text = f"{PROVIDER}: {message or f'HTTP {status}'}"
+    if error_type == "content_policy_violation" or (
+        status == 403 and _is_moderation(message, metadata)
+    ):
+        reasons = metadata.get("reasons") if isinstance(metadata, Mapping) else None
+        if isinstance(reasons, list) and reasons:
+            text += f" (reasons: {', '.join(map(str, reasons))})"
+        return ContentPolicyError(text, provider=PROVIDER)
+    if status == 402:
+        return UpstreamQuotaError(
+            f"{PROVIDER}: the account has insufficient credits (402): {message}",
+            provider=PROVIDER,
+        )
+    if status in (524,) or error_type == "timeout":
+        return UpstreamTimeoutError(text, provider=PROVIDER)
+    if status == 529 or error_type == "provider_overloaded":
+        return UpstreamUnavailableError(
+            text, provider=PROVIDER, retry_after=retry_after_seconds(headers)
+        )
+    if error is not None:
+        # A mid-stream error: the HTTP status was already 200, the chunk's code tells.
+        code = error.get("code")
+        status = code if isinstance(code, int) and 400 <= code < 600 else 502
+        if error_type == "rate_limit_exceeded":
+            status = 429
+        return map_http_error(status, headers, b"", PROVIDER, message=message or "stream error")
+    return map_http_error(status, headers, body, PROVIDER, message=message or None)

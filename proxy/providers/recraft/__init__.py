@@ -1,0 +1,1 @@
+"""Recraft (``recraft/<model>``): OpenAI-shaped image generation with Recraft's own extras."""
