@@ -14,12 +14,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api import chat, health, images, mock_images, models, routing_admin
+from proxy.api import chat, files, health, images, metrics, models, routing_admin
 from proxy.api.endpoint import error_response
 from proxy.config import ProxyConfig
+from proxy.delivery.install import install_delivery
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
+from proxy.guardrails.setup import install_guardrails
 from proxy.keys.wiring import install_accounting
+from proxy.observability import install_observability
 
 log = logging.getLogger("proxy")
 
@@ -56,10 +59,13 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     app.state.on_startup = []
     app.state.on_shutdown = []
     app.state.readiness_checks = []
+    install_delivery(app, config)
 
-    for module in (images, chat, models, health, mock_images, routing_admin):
+    for module in (images, chat, models, health, files, routing_admin, metrics):
         app.include_router(module.router)
-    install_accounting(app, gateway)  # pricing, keys, budgets, spend logs
+    install_accounting(app, gateway)  # pricing, keys, budgets, spend logs (before metrics)
+    install_observability(app, gateway)
+    install_guardrails(app, gateway)
 
     @app.exception_handler(ProxyError)
     async def _proxy_error(request: Request, exc: ProxyError) -> Response:

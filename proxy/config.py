@@ -13,10 +13,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
 
 ENV_PREFIX = "os.environ/"
 DEFAULT_TIMEOUT = 600.0
@@ -74,6 +76,7 @@ class LiteLLMParams(_Section):
     tpm: int | None = Field(default=None, ge=0)
     max_parallel_requests: int | None = Field(default=None, ge=1)
     num_retries: int | None = Field(default=None, ge=0)
+    image_response_format: Literal["url", "b64_json"] | None = None  # chat images
 
     @field_validator("model")
     @classmethod
@@ -101,6 +104,9 @@ class GeneralSettings(_Section):
     allow_unauthenticated_access: bool = False
     max_request_size_mb: float = Field(default=16.0, gt=0)
     database_url: str | None = None
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    image_store: ImageStoreSettings | None = None
+    image_fetch: ImageFetchSettings | None = None
 
 
 ROUTING_STRATEGIES = (
@@ -128,6 +134,7 @@ class RouterSettings(_Section):
     routing_strategy: str = "simple-shuffle"
     routing_strategy_args: RoutingStrategyArgs = Field(default_factory=RoutingStrategyArgs)
     num_retries: int = Field(default=0, ge=0)
+    failover: bool = True  # a failure moves on to an untried deployment even past num_retries
     retry_after: float = Field(default=0.0, ge=0)  # minimum wait before a same-deployment retry
     retry_backoff_base: float = Field(default=0.5, ge=0)
     retry_backoff_max: float = Field(default=8.0, ge=0)
@@ -324,6 +331,7 @@ def parse_config(
     if problem:
         raise ConfigError(problem)
     warnings.extend(router_warnings)
+    validate_extensions(resolved)
     return ProxyConfig(
         deployments=tuple(deployments),
         general=raw.general_settings,
@@ -333,6 +341,15 @@ def parse_config(
         warnings=tuple(warnings),
         source=source,
     )
+
+
+def validate_extensions(resolved: dict[str, Any]) -> None:
+    """Sections owned by other packages, checked here so a bad entry stops start-up too."""
+    from proxy.guardrails.spec import parse_guardrails
+    from proxy.observability.settings import parse_observability
+
+    parse_guardrails(resolved.get("guardrails"))
+    parse_observability(resolved)
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> ProxyConfig:

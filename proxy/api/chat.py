@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import run
+from proxy.config import Deployment
+from proxy.context import RequestContext
+from proxy.delivery.chat import finish_chat, link_stream, linker, wants_links
 from proxy.dispatch import chat
+from proxy.dispatch.upstream import Upstream
 from proxy.schemas import ChatRequest
 
 router = APIRouter()
@@ -16,4 +22,14 @@ router = APIRouter()
 @router.post("/v1/chat/completions")
 @router.post("/chat/completions", include_in_schema=False)
 async def create_chat_completion(request: Request) -> Response:
-    return await run(request, "chat", ChatRequest.from_body, chat.complete, chat.open_stream)
+    async def streamed(
+        upstream: Upstream, ctx: RequestContext, body: ChatRequest, deployment: Deployment
+    ) -> AsyncIterator[bytes]:
+        chunks = await chat.open_stream(upstream, ctx, body, deployment)
+        if not wants_links(ctx, deployment):
+            return chunks
+        return link_stream(chunks, linker(request, ctx), ctx)
+
+    return await run(
+        request, "chat", ChatRequest.from_body, chat.complete, streamed, finish_chat
+    )

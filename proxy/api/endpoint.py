@@ -3,6 +3,7 @@ price -> respond, with every failure turned into an OpenAI error body."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -68,16 +69,42 @@ def fail(ctx: RequestContext, exc: ProxyError) -> None:
     ctx.error_message = exc.message
 
 
-async def _finish_stream(
-    gateway: Gateway, ctx: RequestContext, chunks: AsyncIterator[bytes]
-) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in chunks:
-            yield chunk
-    finally:
+class FinishingStream(StreamingResponse):
+    """An SSE response that always finishes its request (price, spend record, logs) and
+    closes the upstream stream, even when the client leaves before the body starts."""
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        finish: Callable[[], Awaitable[None]],
+        headers: dict[str, str],
+    ) -> None:
+        super().__init__(chunks, media_type="text/event-stream", headers=headers)
+        self._chunks = chunks
+        self._finish = finish
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await asyncio.shield(self._close())
+
+    async def _close(self) -> None:
+        try:
+            aclose = getattr(self._chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            await self._finish()
+
+
+def _stream_finisher(gateway: Gateway, ctx: RequestContext) -> Callable[[], Awaitable[None]]:
+    async def finish() -> None:
         ctx.finished = time.perf_counter()
         gateway.price(ctx)
         await gateway.hooks.after(ctx)
+
+    return finish
 
 
 async def run(
@@ -106,11 +133,7 @@ async def run(
                 lambda d: streamed(upstream, ctx, model_request, d),
             )
             headers = {**ctx.response_headers(), **SSE_HEADERS}
-            return StreamingResponse(
-                _finish_stream(gateway, ctx, chunks),
-                media_type="text/event-stream",
-                headers=headers,
-            )
+            return FinishingStream(chunks, _stream_finisher(gateway, ctx), headers)
         body = await gateway.router.execute(
             ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
         )

@@ -10,28 +10,34 @@ from starlette.responses import Response
 
 from proxy.api.endpoint import run
 from proxy.context import RequestContext
+from proxy.delivery.responses import deliver_images, image_hosts
 from proxy.dispatch import images
+from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
 
 router = APIRouter()
 
 
 def public_base(request: Request) -> str:
-    configured = request.app.state.gateway.config.general.model_extra.get("public_base_url")
+    configured = request.app.state.gateway.config.general.public_base_url
     return str(configured or request.base_url).rstrip("/")
 
 
 async def finish(
     request: Request, ctx: RequestContext, image_request: ImageRequest, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """Make proxy-relative image URLs absolute."""
-    base = None
-    for item in body["data"]:
-        url = item.get("url")
-        if isinstance(url, str) and url.startswith("/"):
-            base = base or public_base(request)
-            item["url"] = base + url
-    return body
+    """Give the client the ``response_format`` it asked for (download or store)."""
+    provider = ctx.provider or "provider"
+    spec = PROVIDERS.get(provider)
+    return await deliver_images(
+        body,
+        image_request.response_format,
+        request.app.state.delivery,
+        provider=provider,
+        hosts=image_hosts(spec.images) if spec is not None else (),
+        request_base=public_base(request),
+        ctx=ctx,
+    )
 
 
 @router.post("/v1/images/generations")

@@ -61,19 +61,39 @@ async def open_stream(
     upstream_request = adapter.build(request, deployment)
     upstream_request.stream = True
     stream = await upstream.open_stream(ctx, deployment, upstream_request, adapter)
-    return _relay(stream, adapter, ctx, request, deployment)
+    chunks = adapter.stream(iter_events(stream.chunks()), request, deployment)
+    # Wait for the first chunk before answering: an error the adapter finds there (a blocked
+    # prompt, a broken stream) is still a plain HTTP error, not a 200 with an error event.
+    try:
+        first = await anext(chunks, None)
+    except BaseException as exc:
+        await stream.aclose()
+        if isinstance(exc, JSON_ERRORS):
+            raise malformed(deployment.provider, type(exc).__name__) from None
+        raise
+    return _relay(stream, _prepend(first, chunks), ctx, request, deployment)
+
+
+async def _prepend(
+    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
+    if first is None:
+        return
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def _relay(
     stream: UpstreamStream,
-    adapter: ChatAdapter,
+    chunks: AsyncIterator[dict[str, Any]],
     ctx: RequestContext,
     request: ChatRequest,
     deployment: Deployment,
 ) -> AsyncIterator[bytes]:
     sent = False  # once a byte went out, a failure can no longer be retried
     try:
-        async for chunk in adapter.stream(iter_events(stream.chunks()), request, deployment):
+        async for chunk in chunks:
             usage = chunk.get("usage")
             if isinstance(usage, dict):
                 ctx.usage = usage

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ class Hold:
 class Accounting:
     def __init__(
         self,
+        price: Callable[[RequestContext], None],
         pricer: Pricer,
         keys: KeyService,
         writer: SpendWriter,
@@ -50,7 +52,8 @@ class Accounting:
         end_users: EndUserBudgets | None = None,
         store_prompts: bool = False,
     ) -> None:
-        self.pricer = pricer
+        self.price = price  # the gateway's pricer (whatever is installed there)
+        self.pricer = pricer  # the price table, for estimates
         self.keys = keys
         self.writer = writer
         self.end_users = end_users
@@ -64,7 +67,7 @@ class Accounting:
     async def before(self, ctx: RequestContext, request: Any) -> None:
         inputs = PriceInputs.from_request(request)
         ctx.extra[PRICE_INPUTS] = inputs
-        ctx.extra[PRICER] = self.pricer
+        ctx.extra[PRICER] = self.price
         if ctx.end_user is not None:
             ctx.end_user = clip(ctx.end_user)
         if self.store_prompts:
@@ -114,8 +117,8 @@ class Accounting:
         if ctx.extra.get(_DONE):
             return
         ctx.extra[_DONE] = True
-        if "cost_basis" not in ctx.extra:
-            self.pricer(ctx)
+        if ctx.status >= 400 and ctx.cost is None:
+            self.price(ctx)  # successes were priced by the endpoint; failures were not
         cost = ctx.cost
         if cost and ctx.model_group:
             self.observed[ctx.model_group] = max(self.observed.get(ctx.model_group, 0.0), cost)
@@ -151,7 +154,9 @@ class Accounting:
             completion_tokens=tokens.completion_tokens if tokens else 0,
             total_tokens=tokens.total if tokens else 0,
             cost=ctx.cost,
-            cost_basis=str(ctx.extra.get("cost_basis", "unknown")),
+            cost_basis=str(
+                ctx.extra.get("cost_basis") or ("unknown" if ctx.cost is None else "custom")
+            ),
             error_class=ctx.error_class,
             usage=ctx.usage if isinstance(ctx.usage, dict) else None,
             prompt=ctx.extra.get("prompt") if self.store_prompts else None,

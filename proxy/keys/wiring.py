@@ -100,7 +100,9 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
         end_users = EndUserBudgets(
             store, float(max_end_user), parse_duration(duration) if duration else None
         )
+    gateway.pricer = pricer
     accounting = Accounting(
+        gateway.price,
         pricer,
         keys,
         writer,
@@ -108,7 +110,6 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
         store_prompts=bool(setting(config, "store_prompts_in_spend_logs", False)),
     )
 
-    gateway.pricer = pricer
     gateway.auth.lookup = keys.lookup
     gateway.hooks.pre_call.insert(0, accounting.before)
     gateway.hooks.post_call.append(accounting.after)

@@ -100,7 +100,15 @@ def add_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 class ImageAdapter(Protocol):
-    """Translation for ``POST /v1/images/generations`` on one provider family."""
+    """Translation for ``POST /v1/images/generations`` on one provider family.
+
+    Optional attribute read by the delivery stage (``proxy.delivery``): ``image_hosts:
+    tuple[str, ...]``, the host names (or parent domains) the provider returns image URLs
+    from. When a client asks for ``b64_json`` and the provider answered with a URL, the
+    proxy downloads it only from these hosts (plus ``image_fetch.allowed_hosts``). Adapters
+    of base64-only providers leave it out (or ``()``); the delivery stage stores base64 and
+    hands out links when a client asks for ``url``. ``data:`` URIs in ``url`` are decoded.
+    """
 
     supports_stream: bool
 

@@ -175,13 +175,18 @@ class Router:
                 cooled = await self.cooldowns.record_failure(deployment, exc)
                 if cooled is not None:
                     run.cooled(deployment.id)
-                if not may_retry_elsewhere(exc) or retries >= retry_limit(
-                    self.settings, deployment
-                ):
+                if not may_retry_elsewhere(exc):
                     raise
-                delay = await self._retry_delay(run, deps, failed, retries + 1)
-                if delay is None:
-                    raise
+                if retries >= retry_limit(self.settings, deployment):
+                    # retries are spent: still fail over to an untried deployment at once
+                    if not (self.settings.failover and await self._untried(deps, failed)):
+                        raise
+                    delay = 0.0
+                else:
+                    wait = await self._retry_delay(run, deps, failed, retries + 1)
+                    if wait is None:
+                        raise
+                    delay = wait
             retries += 1
             run.ctx.retries += 1
             if delay > 0:
@@ -232,6 +237,10 @@ class Router:
             headers=retry_after_header(wait),
             retry_after=wait,
         )
+
+    async def _untried(self, deps: list[Deployment], failed: dict[str, ProxyError]) -> bool:
+        cooling = await self.cooldowns.active(deps)
+        return any(d.id not in failed for d in self._usable(deps, cooling, failed))
 
     async def _retry_delay(
         self,
@@ -307,32 +316,62 @@ class Router:
         await self.stats.record_latency(deployment, elapsed)
         run.attempted(name, deployment, None)
         if isinstance(result, AsyncIterator):
-            return cast(T, self._rest_of_stream(run, deployment, slot, first, result))
+            return cast(
+                T,
+                PrimedStream(first, result, lambda: self._stream_closed(run, deployment, slot)),
+            )
         await slot.release(total_tokens(ctx.usage))
         return result
 
-    async def _rest_of_stream(
+    async def _stream_closed(self, run: RequestRun, deployment: Deployment, slot: Slot) -> None:
+        await slot.release(total_tokens(run.ctx.usage))
+        if run.ctx.status >= 500:  # broke after bytes flowed: cannot retry, but counts
+            failure = UpstreamError(f"{deployment.provider} stream broke")
+            if await self.cooldowns.record_failure(deployment, failure) is not None:
+                run.cooled(deployment.id)
+
+
+class PrimedStream:
+    """The rest of a stream whose first chunk was already read.
+
+    Cleans up exactly once, whether or not anyone iterates it: a client can leave before the
+    response body starts, and an async generator that never started would never run its
+    ``finally``.
+    """
+
+    def __init__(
         self,
-        run: RequestRun,
-        deployment: Deployment,
-        slot: Slot,
         first: bytes | None,
         stream: AsyncIterator[bytes],
-    ) -> AsyncIterator[bytes]:
+        on_close: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._first = first
+        self._stream = stream
+        self._on_close = on_close
+        self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
         try:
-            if first is not None:
-                yield first
-            async for chunk in stream:
+            if self._first is not None:
+                yield self._first
+            async for chunk in self._stream:
                 yield chunk
         finally:
-            aclose = getattr(stream, "aclose", None)
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            aclose = getattr(self._stream, "aclose", None)
             if aclose is not None:
                 await aclose()
-            await slot.release(total_tokens(run.ctx.usage))
-            if run.ctx.status >= 500:  # broke after bytes flowed: cannot retry, but counts
-                failure = UpstreamError(f"{deployment.provider} stream broke")
-                if await self.cooldowns.record_failure(deployment, failure) is not None:
-                    run.cooled(deployment.id)
+        finally:
+            await self._on_close()
 
 
 async def _first_chunk(stream: AsyncIterator[bytes]) -> bytes | None:

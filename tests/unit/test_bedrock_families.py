@@ -167,7 +167,6 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("amazon.nova-canvas-v1:0", {"taskType": "INPAINTING"}, "taskType", "TEXT_IMAGE"),
     ("amazon.nova-canvas-v1:0", {"n": 2, "imageGenerationConfig": {"numberOfImages": 3}},
      "n", "numberOfImages=3"),
-    ("amazon.nova-canvas-v1:0", {"response_format": "url"}, "response_format", "b64_json"),
     ("amazon.nova-canvas-v1:0", {"background": "transparent"}, "background", "opaque"),
     ("amazon.nova-canvas-v1:0", {"moderation": "low"}, "moderation", "auto"),
     ("amazon.nova-canvas-v1:0", {"output_compression": 50}, "output_compression", "no"),

@@ -63,11 +63,9 @@ async def _images(body: dict[str, Any]) -> httpx.Response:
     n = int(body.get("n") or 1)
     data: list[dict[str, Any]] = []
     for i in range(n):
-        if body.get("response_format") == "url":
-            r, g, b = colour_for(prompt, i)
-            data.append({"url": f"/mock/images/{width}x{height}/{r:02x}{g:02x}{b:02x}.png"})
-        else:
-            data.append({"b64_json": await _png_b64(width, height, prompt, i)})
+        # Like GPT image models, the mock answers base64 only; the delivery stage stores the
+        # image and hands out a link when the client asked for ``url``.
+        data.append({"b64_json": await _png_b64(width, height, prompt, i)})
     usage = {
         "input_tokens": len(prompt.split()),
         "output_tokens": 0,

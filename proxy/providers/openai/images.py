@@ -30,6 +30,8 @@ class OpenAIImages:
     supports_stream = True
     default_base = "https://api.openai.com/v1"
     provider = "openai"
+    # Where dall-e ``url`` answers point; the delivery stage downloads only from these.
+    image_hosts: tuple[str, ...] = ("oaidalleapiprodscus.blob.core.windows.net",)
 
     def base_url(self, deployment: Deployment) -> str:
         return deployment.params.api_base or self.default_base

@@ -22,6 +22,7 @@ class NscaleImages(OpenAIImages):
     supports_stream = False
     default_base = "https://inference.api.nscale.com/v1"
     provider = "nscale"
+    image_hosts = ()  # base64 only
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
         body = super().payload(request, deployment)

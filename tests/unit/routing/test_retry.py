@@ -99,10 +99,33 @@ async def test_provider_auth_error_moves_to_another_deployment_never_the_same() 
     assert "tried" in info.value.message and "g-0" in info.value.message
 
 
-async def test_no_retries_by_default() -> None:
+async def test_no_retries_without_failover() -> None:
     router, _ = make_router({"g": [{}, {}]})
     script = Script({"g-0": [UpstreamError("x")], "g-1": [UpstreamError("x")]})
     with pytest.raises(UpstreamError):
+        await router.execute(ctx(), "g", script)
+    assert len(script.calls) == 1
+
+
+async def test_failover_by_default_tries_each_deployment_once_without_waiting() -> None:
+    router, clock = make_router({"g": [{}, {}, {}]}, failover=True)
+    script = Script({"g-0": [UpstreamError("x")], "g-1": [UpstreamError("y")], "g-2": [{"ok": 1}]})
+    c = ctx()
+    assert await router.execute(c, "g", script) == {"ok": 1}
+    assert sorted(script.calls) == ["g-0", "g-1", "g-2"]
+    assert c.retries == 2
+    assert clock.sleeps == []  # no backoff: each was a fresh deployment
+
+
+async def test_failover_never_repeats_a_lone_deployment_or_a_final_error() -> None:
+    router, _ = make_router({"g": [{}]}, failover=True)
+    script = Script({"g-0": [UpstreamError("x"), {"ok": 1}]})
+    with pytest.raises(UpstreamError):
+        await router.execute(ctx(), "g", script)
+    assert script.calls == ["g-0"]
+    router, _ = make_router({"g": [{}, {}]}, failover=True)
+    script = Script({"g-0": [UpstreamBadRequestError("bad")], "g-1": [{"ok": 1}]})
+    with pytest.raises(UpstreamBadRequestError):
         await router.execute(ctx(), "g", script)
     assert len(script.calls) == 1
 

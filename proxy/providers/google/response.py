@@ -1,0 +1,173 @@
+"""Reading a ``GenerateContentResponse``: parts, blocks and usage.
+
+Shared by the image and chat adapters. Thought parts (``thought: true``, the interim images
+and reasoning of thinking models) are never returned as answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# finishReason values that mean the output was withheld for policy reasons.
+POLICY_FINISH = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_RECITATION",
+    }
+)
+OK_FINISH = frozenset({"STOP", "FINISH_REASON_UNSPECIFIED"})
+
+
+@dataclass(slots=True)
+class InlineImage:
+    mime_type: str
+    data: str  # base64, as Google sent it
+
+    @property
+    def data_uri(self) -> str:
+        return f"data:{self.mime_type};base64,{self.data}"
+
+    @property
+    def format(self) -> str:
+        return self.mime_type.rpartition("/")[2] or "png"
+
+
+@dataclass(slots=True)
+class CandidateOutput:
+    texts: list[str] = field(default_factory=list)
+    images: list[InlineImage] = field(default_factory=list)
+    finish_reason: str | None = None
+    finish_message: str | None = None
+
+
+def prompt_block(body: dict[str, Any]) -> tuple[str, str | None] | None:
+    """``(blockReason, blockReasonMessage)`` when the prompt itself was blocked."""
+    feedback = body.get("promptFeedback")
+    if isinstance(feedback, dict) and feedback.get("blockReason"):
+        message = feedback.get("blockReasonMessage")
+        return str(feedback["blockReason"]), str(message) if message else None
+    return None
+
+
+def first_candidate(body: dict[str, Any]) -> CandidateOutput | None:
+    candidates = body.get("candidates")
+    if not isinstance(candidates, list) or not candidates:
+        return None
+    candidate = candidates[0]
+    if not isinstance(candidate, dict):
+        return None
+    return read_candidate(candidate)
+
+
+def read_candidate(candidate: dict[str, Any]) -> CandidateOutput:
+    out = CandidateOutput(
+        finish_reason=candidate.get("finishReason"), finish_message=candidate.get("finishMessage")
+    )
+    content = candidate.get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    for part in parts if isinstance(parts, list) else ():
+        if not isinstance(part, dict) or part.get("thought"):
+            continue
+        inline = part.get("inlineData") or part.get("inline_data")
+        if isinstance(inline, dict) and isinstance(inline.get("data"), str):
+            mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
+            out.images.append(InlineImage(str(mime), inline["data"]))
+        elif isinstance(part.get("text"), str):
+            out.texts.append(part["text"])
+    return out
+
+
+def _by_modality(details: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in details if isinstance(details, list) else ():
+        if isinstance(item, dict) and isinstance(item.get("tokenCount"), int):
+            key = str(item.get("modality", "MODALITY_UNSPECIFIED")).lower() + "_tokens"
+            out[key] = out.get(key, 0) + item["tokenCount"]
+    return out
+
+
+@dataclass(slots=True)
+class TokenCounts:
+    prompt: int
+    output: int
+    total: int
+    thoughts: int
+    cached: int
+    prompt_by_modality: dict[str, int]
+    output_by_modality: dict[str, int]
+
+
+def token_counts(body: dict[str, Any]) -> TokenCounts | None:
+    meta = body.get("usageMetadata")
+    if not isinstance(meta, dict):
+        return None
+
+    def count(name: str) -> int:
+        value = meta.get(name)
+        return value if isinstance(value, int) else 0
+
+    prompt = count("promptTokenCount") + count("toolUsePromptTokenCount")
+    thoughts = count("thoughtsTokenCount")
+    output = count("candidatesTokenCount") + thoughts
+    return TokenCounts(
+        prompt=prompt,
+        output=output,
+        total=count("totalTokenCount") or prompt + output,
+        thoughts=thoughts,
+        cached=count("cachedContentTokenCount"),
+        prompt_by_modality=_by_modality(meta.get("promptTokensDetails")),
+        output_by_modality=_by_modality(meta.get("candidatesTokensDetails")),
+    )
+
+
+def image_usage(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``usageMetadata`` as the usage object of an OpenAI ``ImagesResponse``."""
+    counts = token_counts(body)
+    if counts is None:
+        return None
+    output_details = dict(counts.output_by_modality)
+    if counts.thoughts:
+        output_details["reasoning_tokens"] = counts.thoughts
+    return {
+        "input_tokens": counts.prompt,
+        "output_tokens": counts.output,
+        "total_tokens": counts.total,
+        "input_tokens_details": {
+            "text_tokens": counts.prompt_by_modality.get("text_tokens", 0),
+            "image_tokens": counts.prompt_by_modality.get("image_tokens", 0),
+        },
+        "output_tokens_details": {
+            "text_tokens": output_details.pop("text_tokens", 0),
+            "image_tokens": output_details.pop("image_tokens", 0),
+            **output_details,
+        },
+    }
+
+
+def chat_usage(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``usageMetadata`` as an OpenAI chat ``usage`` object, image tokens broken out."""
+    counts = token_counts(body)
+    if counts is None:
+        return None
+    return {
+        "prompt_tokens": counts.prompt,
+        "completion_tokens": counts.output,
+        "total_tokens": counts.total,
+        "prompt_tokens_details": {
+            "cached_tokens": counts.cached,
+            "text_tokens": counts.prompt_by_modality.get("text_tokens", 0),
+            "image_tokens": counts.prompt_by_modality.get("image_tokens", 0),
+        },
+        "completion_tokens_details": {
+            "reasoning_tokens": counts.thoughts,
+            "text_tokens": counts.output_by_modality.get("text_tokens", 0),
+            "image_tokens": counts.output_by_modality.get("image_tokens", 0),
+        },
+    }
