@@ -3,7 +3,8 @@
 Settings (``general_settings`` unless noted):
 
 * ``database_url`` (or env ``DATABASE_URL``): ``postgresql://…`` or ``sqlite:///path``; default
-  a SQLite file ``image-proxy.sqlite3`` beside the config file.
+  a SQLite file ``image-proxy.sqlite3`` beside the config file (or in a temporary directory
+  when that one is read-only, as in the container image).
 * ``database_table_prefix``: default ``imgproxy_``.
 * ``store_prompts_in_spend_logs``: default false (prompts are not stored).
 * ``spend_spool_dir``: where unwritable records go at shutdown; default beside the config.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +51,27 @@ def config_dir(config: ProxyConfig) -> Path:
     return Path(config.source).resolve().parent if config.source != "<memory>" else Path.cwd()
 
 
-def database_url(config: ProxyConfig) -> str:
+def data_dir(config: ProxyConfig) -> Path:
+    """Beside the config file when that is writable, else a temporary directory (a container
+    whose config sits in a read-only directory still starts; set database_url to keep data)."""
+    home = config_dir(config)
+    if os.access(home, os.W_OK):
+        return home
+    fallback = Path(tempfile.gettempdir()) / "image-proxy"
+    log.warning(
+        "%s is not writable: keeping the SQLite database and spool in %s (set "
+        "general_settings.database_url to keep keys and spend logs across restarts)",
+        home,
+        fallback,
+    )
+    return fallback
+
+
+def database_url(config: ProxyConfig, home: Path) -> str:
     url = setting(config, "database_url") or os.environ.get("DATABASE_URL")
     if url:
         return str(url)
-    return "sqlite:///" + str(config_dir(config) / DEFAULT_DB_FILE)
+    return "sqlite:///" + str(home / DEFAULT_DB_FILE)
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -75,17 +93,19 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
     except ValueError as exc:
         log.error("config error: %s", exc)
         raise SystemExit(2) from None
-    url = database_url(config)
+    spool = setting(config, "spend_spool_dir")
+    url = setting(config, "database_url") or os.environ.get("DATABASE_URL")
+    home = data_dir(config) if not url or not spool else config_dir(config)
+    url = database_url(config, home)
     try:
         store = Store(url, str(setting(config, "database_table_prefix", DEFAULT_PREFIX)))
     except (ValueError, ImportError) as exc:
         log.error("config error: general_settings.database_url: %s", exc)
         raise SystemExit(2) from None
-    spool = setting(config, "spend_spool_dir")
     writer = SpendWriter(
         store,
         interval=float(setting(config, "spend_flush_interval", 0.5)),
-        spool_dir=Path(spool) if spool else config_dir(config) / "spend-spool",
+        spool_dir=Path(spool) if spool else home / "spend-spool",
     )
     keys = KeyService(
         store,
