@@ -11,6 +11,7 @@ or botocore (whichever it trusts) accepts what the proxy sends.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -49,7 +50,8 @@ DEPLOYMENTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "titan-temp": ("amazon.titan-image-generator-v1", {
         "aws_access_key_id": TEMP_AKID, "aws_secret_access_key": TEMP.secret,
         "aws_session_token": TEMP.token}, "amazon.titan-image-generator-v1"),
-    "ultra-us": ("us.stability.stable-image-ultra-v1:1", {}, "us.stability.stable-image-ultra-v1:1"),
+    "ultra-us": ("us.stability.stable-image-ultra-v1:1", {},
+                 "us.stability.stable-image-ultra-v1:1"),
     "sdxl": ("stability.stable-diffusion-xl-v1", {}, "stability.stable-diffusion-xl-v1"),
 }
 
@@ -70,6 +72,12 @@ def botocore_signature(rec: Received) -> str:
     aws.context["timestamp"] = rec.headers["x-amz-date"]
     auth = SigV4Auth(Credentials(access_key, key.secret, key.token), "bedrock", REGION)
     return str(auth.signature(auth.string_to_sign(aws, auth.canonical_request(aws)), aws))
+
+
+def sent_signature(rec: Received) -> str:
+    found = _AUTH.search(rec.headers["authorization"])
+    assert found
+    return found[3]
 
 
 class _Captured(Exception):
@@ -100,13 +108,28 @@ def header(request: AWSPreparedRequest, name: str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+INPUT_BLOCKED = ("This request has been blocked by our content filters. Please adjust your "
+                 "text prompt to submit a new request.")
+OUTPUT_BLOCKED = "All of the generated images have been blocked by our content filters."
+
+
 def answer(model_id: str, body: dict[str, Any]) -> dict[str, Any] | Response:
+    """Each family's documented answer; the prompt picks a refusal shape."""
+    prompt = str(body.get("prompt") or body.get("textToImageParams", {}).get("text")
+                 or body.get("text_prompts", [{}])[0].get("text"))
+    if "blocked-input" in prompt:
+        return aws_error("ValidationException", INPUT_BLOCKED, 400)
     if "titan" in model_id or "nova" in model_id or "a1b2c3" in model_id:
+        if "blocked-output" in prompt:  # RAI output deflection: HTTP 200 with `error`
+            return {"images": [], "error": OUTPUT_BLOCKED}
         count = body["imageGenerationConfig"]["numberOfImages"]
         return {"images": [png(f"canvas-{i}") for i in range(count)]}
     if "stable-diffusion-xl" in model_id:
+        reason = "CONTENT_FILTERED" if "blocked-output" in prompt else "SUCCESS"
         return {"result": "success",
-                "artifacts": [{"seed": 7, "base64": png("sdxl"), "finishReason": "SUCCESS"}]}
+                "artifacts": [{"seed": 7, "base64": png("sdxl"), "finishReason": reason}]}
+    if "blocked-output" in prompt:  # AWS's documented filtered answer: no `images` at all
+        return {"finish_reasons": ["Filter reason: output image"]}
     return {"seeds": [3], "finish_reasons": [None], "images": [png("v3")]}
 
 
@@ -117,7 +140,8 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
     model_list = [{"model_name": name,
                    "litellm_params": {"model": f"bedrock/{model}", **common, **extra}}
                   for name, (model, extra, _) in DEPLOYMENTS.items()]
-    return proxy_factory({"model_list": model_list},
+    router = {"num_retries": 1, "retry_backoff_base": 0, "retry_backoff_max": 0}
+    return proxy_factory({"model_list": model_list, "router_settings": router},
                          env={"AWS_EC2_METADATA_DISABLED": "true"})
 
 
@@ -134,8 +158,7 @@ def bedrock(fake: FakeUpstream) -> list[Received]:
 
     def handler(rec: Received) -> Response | dict[str, Any]:
         problem = verifier.problem(rec)
-        if problem is None and botocore_signature(rec) != _AUTH.search(
-                rec.headers["authorization"])[3]:  # type: ignore[index]
+        if problem is None and botocore_signature(rec) != sent_signature(rec):
             problem = "botocore computes a different signature"
         if problem:
             return aws_error("InvalidSignatureException", problem, 403)
@@ -175,3 +198,71 @@ def test_non_ascii_prompt_is_signed_over_the_exact_bytes(client: openai.OpenAI,
     client.images.generate(model="nova", prompt="un café à Tōkyō — 東京の灯台")
     (rec,) = bedrock
     assert rec.json()["textToImageParams"]["text"] == "un café à Tōkyō — 東京の灯台"
+
+
+@pytest.mark.parametrize("name", ["nova", "titan-temp", "ultra-us", "sdxl"])
+@pytest.mark.parametrize("prompt", ["blocked-input", "blocked-output"])
+def test_content_filter_refusal_in_every_shape(client: openai.OpenAI, bedrock: list[Received],
+                                               name: str, prompt: str) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.images.generate(model=name, prompt=f"a {prompt} scene")
+    assert info.value.code == "content_policy_violation"
+    assert "base64" not in info.value.message and png("sdxl") not in info.value.message
+    assert len(bedrock) == 1  # a refusal is final: never retried
+
+
+def test_throttled_call_is_retried_and_signed_afresh(client: openai.OpenAI,
+                                                     fake: FakeUpstream) -> None:
+    """One ThrottlingException, then success: the retry carries its own valid signature."""
+    verifier = SigV4Verifier(region=REGION, service="bedrock", keys=KEYS)
+    seen: list[Received] = []
+
+    def handler(rec: Received) -> Response | dict[str, Any]:
+        seen.append(rec)
+        assert verifier.problem(rec) is None
+        assert botocore_signature(rec) == sent_signature(rec)
+        if len(seen) == 1:
+            return aws_error("ThrottlingException",
+                             "Too many requests, please wait before trying again.", 429)
+        return answer("amazon.nova-canvas-v1:0", rec.json())
+
+    fake.route("POST", "/model/*", handler)
+    result = client.images.generate(model="nova", prompt="a lighthouse", n=2)
+    assert result.data is not None and len(result.data) == 2
+    assert len(seen) == 2 and seen[0].body == seen[1].body
+
+
+@pytest.mark.parametrize(("code", "body", "status", "sdk_error"), [
+    ("ThrottlingException", {"message": "Too many requests"}, 429, openai.RateLimitError),
+    ("ServiceQuotaExceededException", {"message": "quota"}, 400, openai.RateLimitError),
+    ("ValidationException", {"Message": "Malformed input request: 1 schema violations"}, 400,
+     openai.BadRequestError),
+    ("ModelTimeoutException", {"message": "Model has timed out"}, 408, openai.APIStatusError),
+    ("ServiceUnavailableException", {"Message": "Service Unavailable"}, 503,
+     openai.InternalServerError),
+    ("ModelNotReadyException", {"message": "Model is not ready"}, 429,
+     openai.InternalServerError),
+    ("AccessDeniedException", {"Message": "You don't have access to the model"}, 403,
+     openai.APIStatusError),
+])
+def test_error_classes_through_the_sdk(client: openai.OpenAI, fake: FakeUpstream, code: str,
+                                       body: dict[str, str], status: int,
+                                       sdk_error: type[Exception]) -> None:
+    fake.route("POST", "/model/*", lambda rec: Response(
+        json.dumps(body), status,
+        {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/com.amazon.bedrock/"},
+        media_type="application/json"))
+    with pytest.raises(sdk_error) as info:
+        client.images.generate(model="nova", prompt="a lighthouse")
+    error = info.value
+    assert isinstance(error, openai.APIStatusError)
+    assert error.status_code == EXPECTED_STATUS[code]
+    assert next(iter(body.values())) in error.message
+
+
+EXPECTED_STATUS = {
+    "ThrottlingException": 429, "ServiceQuotaExceededException": 429,
+    "ValidationException": 400, "ModelTimeoutException": 504,
+    "ServiceUnavailableException": 503, "ModelNotReadyException": 503,
+    "AccessDeniedException": 502,
+}
