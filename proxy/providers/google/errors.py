@@ -24,6 +24,7 @@ from proxy.errors import (
     UpstreamTimeoutError,
 )
 from proxy.providers.base import UpstreamResponse
+from proxy.providers.google.response import camel_keys
 from proxy.providers.upstream_errors import retry_after_seconds
 from proxy.redact import redact_text
 
@@ -61,7 +62,7 @@ def _error_object(body: bytes) -> dict[str, Any]:
     if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
         parsed = parsed[0]  # the non-SSE stream form wraps the error in an array
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-        error: dict[str, Any] = parsed["error"]
+        error: dict[str, Any] = camel_keys(parsed["error"])
         return error
     text = body.decode("utf-8", "replace").strip() if body else ""
     return {"message": text}
