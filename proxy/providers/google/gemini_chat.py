@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy.config import Deployment
-from proxy.errors import ProxyError, UpstreamError
+from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.base import ChatResult, UpstreamRequest, UpstreamResponse
 from proxy.providers.google.chat_params import request_body
 from proxy.providers.google.contents import to_contents
@@ -24,15 +24,17 @@ from proxy.providers.google.errors import blocked, map_google_error
 from proxy.providers.google.response import (
     CandidateOutput,
     InlineImage,
+    camel_keys,
     chat_usage,
     prompt_block,
     read_candidate,
 )
-from proxy.providers.google.settings import endpoint, stream_query
+from proxy.providers.google.settings import endpoint, is_image_model, stream_query
 from proxy.redact import redact_text
 from proxy.schemas import ChatRequest
 from proxy.sse import SSEEvent
 
+MAX_N = 8  # Gemini's own candidateCount limit, kept for the fan-out of image models
 FINISH = {
     "STOP": "stop",
     "FINISH_REASON_UNSPECIFIED": "stop",
@@ -70,7 +72,31 @@ class GeminiChat:
     def __init__(self, provider: str) -> None:
         self.provider = provider
 
+    def build_all(self, request: ChatRequest, deployment: Deployment) -> list[UpstreamRequest]:
+        """One call per choice for image models (they refuse ``candidateCount > 1``)."""
+        calls = self._fan_out(request, deployment)
+        return [self.build(request, deployment) for _ in range(calls)]
+
+    def _fan_out(self, request: ChatRequest, deployment: Deployment) -> int:
+        n = request.body.get("n")
+        if n is None:
+            return 1
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+            raise InvalidRequestError(f"'n' must be an integer from 1 to {MAX_N}.", param="n")
+        if n == 1 or not is_image_model(deployment.model):
+            return 1  # text models take candidateCount
+        if request.stream:
+            raise InvalidRequestError(
+                f"'n' > 1 with 'stream' is not supported for {deployment.model} (Google makes "
+                "one image answer per call); send n=1 or stream=false.",
+                param="n",
+                code="unsupported_parameter",
+            )
+        return n
+
     def build(self, request: ChatRequest, deployment: Deployment) -> UpstreamRequest:
+        if request.stream:
+            self._fan_out(request, deployment)  # refuses n > 1 for image models
         contents, system = to_contents(request.messages)
         body: dict[str, Any] = {"contents": contents}
         if system:
@@ -91,7 +117,7 @@ class GeminiChat:
     def parse(
         self, response: UpstreamResponse, request: ChatRequest, deployment: Deployment
     ) -> ChatResult:
-        body = response.json()
+        body = camel_keys(response.json())
         if not isinstance(body, dict):
             raise UpstreamError(f"{self.provider} answered with a non-object",
                                 provider=self.provider)
@@ -136,7 +162,7 @@ class GeminiChat:
         finished: dict[int, str] = {}
         last: dict[str, Any] | None = None
         async for event in events:
-            body = event.json()
+            body = camel_keys(event.json())
             if not isinstance(body, dict):
                 continue
             if isinstance(body.get("error"), dict):
