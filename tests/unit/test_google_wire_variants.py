@@ -255,3 +255,27 @@ def test_merge_chat_results_renumbers_and_sums() -> None:
     assert merged.usage is not None
     assert merged.usage["completion_tokens_details"]["image_tokens"] == 16
     assert merged.body["usage"] == merged.usage
+
+
+def test_output_without_modality_details_counts_as_image_tokens_only_for_image_answers() -> None:
+    meta = {"promptTokenCount": 7, "candidatesTokenCount": 1290, "totalTokenCount": 1297}
+    image_part = {"inlineData": {"mimeType": "image/png", "data": STANDARD}}
+    request = ImageRequest.from_body({"model": "m", "prompt": "p"})
+    dep = deployment("gemini/gemini-2.5-flash-image", api_key="k")
+
+    def answer(*parts: dict[str, Any]) -> dict[str, Any]:
+        return {"candidates": [{"content": {"role": "model", "parts": list(parts)},
+                                "finishReason": "STOP"}], "usageMetadata": meta}
+
+    only_image = GoogleImages("gemini").parse(response(answer(image_part)), request, dep)
+    assert only_image.usage is not None
+    assert only_image.usage["output_tokens_details"]["image_tokens"] == 1290
+    mixed = GoogleImages("gemini").parse(response(answer({"text": "hi"}, image_part)),
+                                         request, dep)
+    assert mixed.usage is not None
+    assert mixed.usage["output_tokens_details"]["image_tokens"] == 0  # unknown split
+    assert mixed.usage["output_tokens"] == 1290
+    chat = ChatRequest.from_body({"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    result = GeminiChat("gemini").parse(response(answer(image_part)), chat, dep)
+    assert result.usage is not None
+    assert result.usage["completion_tokens_details"]["image_tokens"] == 1290

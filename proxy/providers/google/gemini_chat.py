@@ -135,7 +135,8 @@ class GeminiChat:
             message.update(image_fields(candidate.images))
             choices.append({"index": index, "message": message,
                             "finish_reason": finish_reason(candidate.finish_reason)})
-        usage = chat_usage(body)
+        usage = chat_usage(body, images_only=all(c.images and not c.texts
+                                                 for _, c in candidates))
         out: dict[str, Any] = {
             "id": f"chatcmpl-{body.get('responseId') or uuid.uuid4().hex}",
             "object": "chat.completion",
@@ -161,6 +162,7 @@ class GeminiChat:
         started: set[int] = set()
         finished: dict[int, str] = {}
         last: dict[str, Any] | None = None
+        saw_text = saw_image = False
         async for event in events:
             body = camel_keys(event.json())
             if not isinstance(body, dict):
@@ -181,12 +183,16 @@ class GeminiChat:
                 break
             for index, candidate in _candidates(body):
                 for text in candidate.texts:
+                    if not text:
+                        continue
+                    saw_text = True
                     delta: dict[str, Any] = {"content": text}
                     if index not in started:
                         delta = {"role": "assistant", **delta}
                         started.add(index)
                     yield chunk(index, delta)
                 for image in candidate.images:
+                    saw_image = True
                     delta = image_fields([image])
                     if index not in started:
                         delta = {"role": "assistant", "content": "", **delta}
@@ -206,7 +212,8 @@ class GeminiChat:
                                 provider=self.provider)
         for index in sorted(finished):
             yield chunk(index, {}, finished[index])
-        usage = chat_usage(last) if last is not None else None
+        images_only = saw_image and not saw_text
+        usage = chat_usage(last, images_only=images_only) if last is not None else None
         if usage is not None:
             yield {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
                    "model": request.model, "choices": [], "usage": usage}

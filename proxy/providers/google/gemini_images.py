@@ -161,6 +161,6 @@ def parse_gemini_images(response: UpstreamResponse, provider: str) -> ImageResul
     formats = {image.format for image in candidate.images}
     return ImageResult(
         data=[{"b64_json": image.data} for image in candidate.images],
-        usage=image_usage(body),
+        usage=image_usage(body, images_only=not candidate.texts),
         extra={"output_format": formats.pop()} if len(formats) == 1 else {},
     )

@@ -140,7 +140,9 @@ class TokenCounts:
     output_by_modality: dict[str, int]
 
 
-def token_counts(body: dict[str, Any]) -> TokenCounts | None:
+def token_counts(body: dict[str, Any], *, images_only: bool = False) -> TokenCounts | None:
+    """``usageMetadata`` summed up. ``candidatesTokensDetails`` may be absent; when the answer
+    held images and no text (``images_only``) the output tokens are then all image tokens."""
     meta = body.get("usageMetadata")
     if not isinstance(meta, dict):
         return None
@@ -152,6 +154,9 @@ def token_counts(body: dict[str, Any]) -> TokenCounts | None:
     prompt = count("promptTokenCount") + count("toolUsePromptTokenCount")
     thoughts = count("thoughtsTokenCount")
     output = count("candidatesTokenCount") + thoughts
+    output_by_modality = _by_modality(meta.get("candidatesTokensDetails"))
+    if not output_by_modality and images_only and count("candidatesTokenCount"):
+        output_by_modality = {"image_tokens": count("candidatesTokenCount")}
     return TokenCounts(
         prompt=prompt,
         output=output,
@@ -159,13 +164,13 @@ def token_counts(body: dict[str, Any]) -> TokenCounts | None:
         thoughts=thoughts,
         cached=count("cachedContentTokenCount"),
         prompt_by_modality=_by_modality(meta.get("promptTokensDetails")),
-        output_by_modality=_by_modality(meta.get("candidatesTokensDetails")),
+        output_by_modality=output_by_modality,
     )
 
 
-def image_usage(body: dict[str, Any]) -> dict[str, Any] | None:
+def image_usage(body: dict[str, Any], *, images_only: bool = False) -> dict[str, Any] | None:
     """``usageMetadata`` as the usage object of an OpenAI ``ImagesResponse``."""
-    counts = token_counts(body)
+    counts = token_counts(body, images_only=images_only)
     if counts is None:
         return None
     output_details = dict(counts.output_by_modality)
@@ -187,9 +192,9 @@ def image_usage(body: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def chat_usage(body: dict[str, Any]) -> dict[str, Any] | None:
+def chat_usage(body: dict[str, Any], *, images_only: bool = False) -> dict[str, Any] | None:
     """``usageMetadata`` as an OpenAI chat ``usage`` object, image tokens broken out."""
-    counts = token_counts(body)
+    counts = token_counts(body, images_only=images_only)
     if counts is None:
         return None
     return {
