@@ -269,6 +269,22 @@ def test_vertex_global_with_adc_from_the_environment(
         assert google.google.issued[token] == adc_account.client_email
 
 
+def test_a_revoked_vertex_token_is_replaced_after_the_401(
+    client: openai.OpenAI, google: SdkWrittenGoogle, fake: FakeUpstream,
+    adc_account: ServiceAccount,
+) -> None:
+    messages: Any = [{"role": "user", "content": "a globe"}]
+    client.chat.completions.create(model="adc-vertex", messages=messages)
+    grants = google.google.token_requests.count(adc_account.client_email)
+    google.google.issued.clear()  # every token issued so far is revoked
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="adc-vertex", messages=messages)
+    assert info.value.code == "provider_authentication_failed"
+    completion = client.chat.completions.create(model="adc-vertex", messages=messages)
+    assert (completion.choices[0].message.model_extra or {})["image"]["url"]
+    assert google.google.token_requests.count(adc_account.client_email) == grants + 1
+
+
 @pytest.fixture(autouse=True)
 def _no_leaks(proxy: Any) -> Iterator[None]:
     yield
