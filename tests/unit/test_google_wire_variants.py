@@ -279,3 +279,11 @@ def test_output_without_modality_details_counts_as_image_tokens_only_for_image_a
     result = GeminiChat("gemini").parse(response(answer(image_part)), chat, dep)
     assert result.usage is not None
     assert result.usage["completion_tokens_details"]["image_tokens"] == 1290
+
+
+def test_imagen_models_refuse_chat_by_name() -> None:
+    chat = ChatRequest.from_body({"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    with pytest.raises(InvalidRequestError) as info:
+        GeminiChat("vertex_ai").build(chat, deployment("vertex_ai/imagen-4.0-generate-001",
+                                                       vertex_project="p"))
+    assert info.value.param == "model" and "Imagen" in info.value.message

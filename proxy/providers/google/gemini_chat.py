@@ -29,7 +29,7 @@ from proxy.providers.google.response import (
     prompt_block,
     read_candidate,
 )
-from proxy.providers.google.settings import endpoint, is_image_model, stream_query
+from proxy.providers.google.settings import endpoint, is_image_model, is_imagen, stream_query
 from proxy.redact import redact_text
 from proxy.schemas import ChatRequest
 from proxy.sse import SSEEvent
@@ -95,6 +95,12 @@ class GeminiChat:
         return n
 
     def build(self, request: ChatRequest, deployment: Deployment) -> UpstreamRequest:
+        if is_imagen(deployment.model):
+            raise InvalidRequestError(
+                f"The model '{deployment.model_name}' is an Imagen model: it serves "
+                "/v1/images/generations only, not chat completions.",
+                param="model",
+            )
         if request.stream:
             self._fan_out(request, deployment)  # refuses n > 1 for image models
         contents, system = to_contents(request.messages)
