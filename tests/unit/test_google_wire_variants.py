@@ -287,3 +287,12 @@ def test_imagen_models_refuse_chat_by_name() -> None:
         GeminiChat("vertex_ai").build(chat, deployment("vertex_ai/imagen-4.0-generate-001",
                                                        vertex_project="p"))
     assert info.value.param == "model" and "Imagen" in info.value.message
+
+
+def test_an_invalid_key_without_error_info_is_still_the_proxys_problem() -> None:
+    from proxy.errors import ProviderAuthError
+
+    body = {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                      "status": "INVALID_ARGUMENT"}}
+    error = map_google_error(response(body, 400), "gemini")
+    assert isinstance(error, ProviderAuthError) and error.status == 502

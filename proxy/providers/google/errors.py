@@ -51,6 +51,8 @@ _POLICY_TEXT = re.compile(
     r"blocked by .*(safety|filter)",
     re.IGNORECASE,
 )
+# The same, when the 400 comes without its ErrorInfo details.
+_KEY_TEXT = re.compile(r"\bapi key (not valid|invalid|expired)", re.IGNORECASE)
 _RETRY_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
@@ -90,7 +92,7 @@ def map_google_error(response: UpstreamResponse, provider: str) -> ProxyError:
     message = redact_text(str(error.get("message") or f"HTTP {http}"))
     text = f"{provider}: {message} ({status})"
     reasons = {str(d.get("reason")) for d in _details(error, "google.rpc.ErrorInfo")}
-    if status in AUTH or reasons & KEY_REASONS:
+    if status in AUTH or reasons & KEY_REASONS or (http == 400 and _KEY_TEXT.search(message)):
         return ProviderAuthError(
             f"{provider} rejected the proxy's credentials ({http} {status}): {message}",
             provider=provider,
