@@ -296,3 +296,17 @@ def test_an_invalid_key_without_error_info_is_still_the_proxys_problem() -> None
                       "status": "INVALID_ARGUMENT"}}
     error = map_google_error(response(body, 400), "gemini")
     assert isinstance(error, ProviderAuthError) and error.status == 502
+
+
+async def test_an_error_event_keeps_googles_status() -> None:
+    from proxy.errors import UpstreamRateLimitError
+
+    error = {"error": {"code": 429, "message": "Resource exhausted.",
+                       "status": "RESOURCE_EXHAUSTED"}}
+    payload = b"data: " + json.dumps(error).encode() + b"\r\n\r\n"
+    chat = ChatRequest.from_body({"model": "pub", "stream": True,
+                                  "messages": [{"role": "user", "content": "x"}]})
+    dep = deployment("gemini/gemini-2.5-flash-image", api_key="k")
+    with pytest.raises(UpstreamRateLimitError) as info:
+        [c async for c in GeminiChat("gemini").stream(_events(payload, 10), chat, dep)]
+    assert "Resource exhausted." in info.value.message

@@ -30,7 +30,6 @@ from proxy.providers.google.response import (
     read_candidate,
 )
 from proxy.providers.google.settings import endpoint, is_image_model, is_imagen, stream_query
-from proxy.redact import redact_text
 from proxy.schemas import ChatRequest
 from proxy.sse import SSEEvent
 
@@ -174,11 +173,11 @@ class GeminiChat:
             if not isinstance(body, dict):
                 continue
             if isinstance(body.get("error"), dict):
-                raise UpstreamError(
-                    f"{self.provider} stream failed: "
-                    f"{redact_text(str(body['error'].get('message', 'unknown error')))}",
-                    provider=self.provider,
-                )
+                # An error event: Google's status decides the class (a 429 before anything
+                # was sent is still a 429 the client and the router can act on).
+                code = body["error"].get("code")
+                http = code if isinstance(code, int) and 400 <= code < 600 else 500
+                raise map_google_error(UpstreamResponse(http, {}, event.data), self.provider)
             if "usageMetadata" in body:
                 last = body
             error = self._blocked_prompt(body)
