@@ -310,3 +310,19 @@ async def test_an_error_event_keeps_googles_status() -> None:
     with pytest.raises(UpstreamRateLimitError) as info:
         [c async for c in GeminiChat("gemini").stream(_events(payload, 10), chat, dep)]
     assert "Resource exhausted." in info.value.message
+
+
+async def test_out_of_tokens_before_any_output_is_length_not_a_block() -> None:
+    body = {"candidates": [{"finishReason": "MAX_TOKENS", "index": 0}],
+            "usageMetadata": {"promptTokenCount": 5, "thoughtsTokenCount": 50,
+                              "totalTokenCount": 55}}
+    chat = ChatRequest.from_body({"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    dep = deployment("gemini/gemini-3-pro-image", api_key="k")
+    result = GeminiChat("gemini").parse(response(body), chat, dep)
+    assert result.body["choices"] == [{"index": 0, "finish_reason": "length",
+                                       "message": {"role": "assistant", "content": ""}}]
+    assert result.usage is not None and result.usage["completion_tokens"] == 50
+    payload = b"data: " + json.dumps(body).encode() + b"\n\n"
+    streamed = ChatRequest.from_body({**chat.body, "stream": True})
+    chunks = [c async for c in GeminiChat("gemini").stream(_events(payload, 64), streamed, dep)]
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]] == [None, "length"]

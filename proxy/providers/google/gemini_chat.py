@@ -132,6 +132,8 @@ class GeminiChat:
         candidates = _candidates(body)
         if not any(c.texts or c.images for _, c in candidates):
             first = candidates[0][1] if candidates else CandidateOutput()
+            if first.finish_reason == "MAX_TOKENS":  # e.g. thinking used the whole budget
+                return self._empty(body, request, candidates)
             raise blocked(self.provider, "Gemini returned an empty answer",
                           first.finish_reason, first.finish_message)
         choices = []
@@ -148,6 +150,22 @@ class GeminiChat:
             "created": int(time.time()),
             "model": request.model,
             "choices": choices,
+        }
+        if usage is not None:
+            out["usage"] = usage
+        return ChatResult(body=out, usage=usage)
+
+    def _empty(self, body: dict[str, Any], request: ChatRequest,
+               candidates: list[tuple[int, CandidateOutput]]) -> ChatResult:
+        """Out of tokens before any output: an empty message with ``finish_reason: length``."""
+        usage = chat_usage(body)
+        out: dict[str, Any] = {
+            "id": f"chatcmpl-{body.get('responseId') or uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.model,
+            "choices": [{"index": index, "message": {"role": "assistant", "content": ""},
+                         "finish_reason": "length"} for index, _ in candidates],
         }
         if usage is not None:
             out["usage"] = usage
@@ -204,6 +222,9 @@ class GeminiChat:
                         started.add(index)
                     yield chunk(index, delta)
                 if candidate.finish_reason:
+                    if index not in started and candidate.finish_reason == "MAX_TOKENS":
+                        started.add(index)  # out of tokens before any output: "length"
+                        yield chunk(index, {"role": "assistant", "content": ""})
                     if index not in started:
                         raise blocked(self.provider, "Gemini returned an empty answer",
                                       candidate.finish_reason, candidate.finish_message)
