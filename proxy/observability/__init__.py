@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 def install_observability(app: FastAPI, gateway: Gateway) -> ObservabilitySettings:
     settings = parse_observability(dict(gateway.config.raw))
-    metrics = Metrics(gateway.router.model_names())
+    metrics = Metrics(
+        gateway.router.model_names(),
+        {d.id: d.model_name for d in gateway.config.deployments},
+    )
     app.state.metrics = metrics
     app.state.observability = settings
     app.add_middleware(InFlightMiddleware, metrics=metrics)

@@ -165,3 +165,49 @@ async def test_spend_retries_fallbacks_cooldowns_and_metrics_auth(app: Any) -> N
     assert sample(text, "image_proxy_cooldowns_total", deployment="broken-dep") == 1
     # the scrapes (two refused, one answered) are not model requests
     assert sample(text, "image_proxy_requests_total") == 2
+
+
+# --- real routing events: retries, fallbacks and cooldowns counted where they happened ------
+
+
+def test_routing_metrics_from_real_retries_fallbacks_and_cooldowns(
+    proxy_factory: Any, fake: FakeUpstream
+) -> None:
+    base = fake.base
+
+    def dep(name: str, path: str, dep_id: str) -> dict[str, Any]:
+        return {"model_name": name, "model_info": {"id": dep_id}, "litellm_params": {
+            "model": "openai/gpt-image-1", "api_key": UPSTREAM_KEY, "api_base": f"{base}{path}"}}
+
+    proxy = proxy_factory({
+        "model_list": [dep("dead", "/dead-a/v1", "dead-a"), dep("dead", "/dead-b/v1", "dead-b"),
+                       dep("good", "/v1", "good-1")],
+        "router_settings": {"num_retries": 0, "allowed_fails": 0, "cooldown_time": 60,
+                            "fallbacks": [{"dead": ["good"]}]},
+    })
+    route_images(fake)
+    for path in ("/dead-a/v1/images/generations", "/dead-b/v1/images/generations"):
+        fake.route("POST", path, lambda r: JSONResponse({"error": {"message": "down"}}, 503))
+    auth = {"authorization": f"Bearer {MASTER_KEY}"}
+    with httpx.Client(base_url=proxy.base_url, headers=auth, timeout=10) as c:
+        first = c.post(IMAGES, json={"model": "dead", "prompt": "a cat"})
+        # both dead deployments failed once (failover), rest, and "good" served the fallback
+        assert first.status_code == 200 and first.headers["x-model-id"] == "good-1"
+        assert first.headers["x-attempted-retries"] == "1"
+        assert first.headers["x-attempted-fallbacks"] == "1"
+        second = c.post(IMAGES, json={"model": "dead", "prompt": "a cat"})
+        assert second.headers["x-attempted-retries"] == "0"  # resting: straight to "good"
+        assert second.headers["x-attempted-fallbacks"] == "1"
+        text = c.get("/metrics").text
+    assert len(fake.received("/dead-a/v1/images/generations")) == 1
+    assert sample(text, "image_proxy_retries_total") == 1
+    assert sample(text, "image_proxy_retries_total", model_group="dead") == 1
+    assert sample(text, "image_proxy_fallbacks_total") == 2
+    assert sample(text, "image_proxy_fallbacks_total", model_group="dead") == 2  # asked for
+    assert sample(text, "image_proxy_cooldowns_total") == 2
+    for dep_id in ("dead-a", "dead-b"):  # labelled with the deployment's own group
+        assert sample(text, "image_proxy_cooldowns_total", model_group="dead",
+                      deployment=dep_id) == 1
+    assert sample(text, "image_proxy_requests_total", model_group="good", deployment="good-1",
+                  status="200") == 2
+    assert sample(text, "image_proxy_images_generated_total", model_group="good") == 2
