@@ -286,3 +286,51 @@ def test_stream_stalling_past_stream_timeout_ends_with_an_error(
             got.append(c.choices[0].delta.content or "")
     assert got == ["Hel"]
     assert time.monotonic() - started < 4  # cut by stream_timeout, not the upstream's end
+
+
+def _partial() -> dict[str, Any]:
+    return {"type": "image_generation.partial_image", "b64_json": PNG_B64, "created_at": 1,
+            "partial_image_index": 0, "size": "1024x1024", "quality": "low",
+            "background": "opaque", "output_format": "png"}
+
+
+def test_image_stream_failing_before_its_first_event_is_retried(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    calls: list[int] = []
+
+    def handler(r: Received) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            return error(502, "bad gateway")
+        done = {**_partial(), "type": "image_generation.completed"}
+        done.pop("partial_image_index")
+        body = sse([("image_generation.partial_image", _partial()),
+                    ("image_generation.completed", done)])
+        return StreamingResponse(iter([body]), media_type="text/event-stream")
+
+    fake.route("POST", "/lone/v1/images/generations", handler)
+    events = list(client.images.generate(model="lone", prompt="a fox", stream=True,
+                                         partial_images=1))
+    assert [e.type for e in events] == ["image_generation.partial_image",
+                                       "image_generation.completed"]
+    assert len(calls) == 2
+
+
+def test_image_stream_cut_midway_ends_with_an_error_and_is_not_retried(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    async def cut() -> Any:
+        yield sse([("image_generation.partial_image", _partial())])
+        await asyncio.sleep(0.05)
+        raise RuntimeError("connection dropped")
+
+    fake.route("POST", "/lone/v1/images/generations",
+               lambda r: StreamingResponse(cut(), media_type="text/event-stream"))
+    got: list[str] = []
+    with pytest.raises(openai.APIError):
+        for event in client.images.generate(model="lone", prompt="a fox", stream=True,
+                                            partial_images=1):
+            got.append(event.type)
+    assert got == ["image_generation.partial_image"]
+    assert len(fake.received()) == 1
