@@ -211,3 +211,58 @@ def test_routing_metrics_from_real_retries_fallbacks_and_cooldowns(
     assert sample(text, "image_proxy_requests_total", model_group="good", deployment="good-1",
                   status="200") == 2
     assert sample(text, "image_proxy_images_generated_total", model_group="good") == 2
+
+
+def test_sdk_script_with_streams_counts_exactly_right_after(
+    proxy_factory: Any, fake: FakeUpstream
+) -> None:
+    import openai
+    from starlette.responses import StreamingResponse
+
+    from tests.fakes.server import sse
+
+    cfg = config(fake.base)
+    cfg["model_list"].append({"model_name": "chat", "model_info": {"id": "chat-dep"},
+                              "litellm_params": {"model": "openai/gpt-4o-mini",
+                                                 "api_key": UPSTREAM_KEY,
+                                                 "api_base": f"{fake.base}/v1"}})
+    proxy = proxy_factory(cfg)
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+    done = {"type": "image_generation.completed", "b64_json": PNG_B64, "created_at": 1,
+            "size": "1024x1024", "quality": "low", "background": "opaque",
+            "output_format": "png", "usage": {"total_tokens": 2, "input_tokens": 1,
+                                              "output_tokens": 1}}
+
+    def images(r: Any) -> Any:
+        if r.json().get("stream"):
+            return StreamingResponse(iter([sse([("image_generation.completed", done)])]),
+                                     media_type="text/event-stream")
+        return {"created": 1, "data": [{"b64_json": PNG_B64}]}
+
+    fake.route("POST", IMAGES, images)
+    fake.route("POST", "/v1/chat/completions", lambda r: StreamingResponse(
+        iter([sse([(None, chunk)], done=True)]), media_type="text/event-stream"))
+    client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    scrape = f"{proxy.base_url}/metrics"
+
+    client.images.generate(model="img", prompt="a cat")
+    assert list(client.images.generate(model="img", prompt="a cat", stream=True))
+    text = httpx.get(scrape, timeout=10).text  # right after the stream: already counted
+    assert sample(text, "image_proxy_requests_total", endpoint="images", status="200") == 2
+    assert sample(text, "image_proxy_images_generated_total", model_group="img") == 2
+    assert sample(text, "image_proxy_in_flight_requests") == 0
+
+    assert list(client.chat.completions.create(
+        model="chat", stream=True, messages=[{"role": "user", "content": "hi"}]))
+    with pytest.raises(openai.BadRequestError):
+        list(client.images.generate(model="img", prompt="acme rockets", stream=True))
+    text = httpx.get(scrape, timeout=10).text
+    assert sample(text, "image_proxy_requests_total") == 4
+    assert sample(text, "image_proxy_requests_total", model_group="chat", deployment="chat-dep",
+                  endpoint="chat", status="200") == 1
+    assert sample(text, "image_proxy_requests_total", model_group="img", status="400") == 1
+    assert sample(text, "image_proxy_guardrail_blocks_total", guardrail="no-brands") == 1
+    assert sample(text, "image_proxy_request_duration_seconds_count") == 4
+    assert sample(text, "image_proxy_upstream_duration_seconds_count") == 3
+    assert sample(text, "image_proxy_in_flight_requests") == 0
