@@ -334,3 +334,24 @@ def test_image_stream_cut_midway_ends_with_an_error_and_is_not_retried(
             got.append(event.type)
     assert got == ["image_generation.partial_image"]
     assert len(fake.received()) == 1
+
+
+def test_usage_based_routing_all_at_rpm_is_a_429_with_retry_after(
+    proxy_factory: Any, fake: FakeUpstream
+) -> None:
+    base = fake.base
+    proxy = proxy_factory({
+        "model_list": [dep("limited", f"{base}/rpm-a/v1", "rpm-a", rpm=1),
+                       dep("limited", f"{base}/rpm-b/v1", "rpm-b", rpm=1)],
+        "router_settings": {"routing_strategy": "usage-based-routing-v2"},
+    }, name="proxy-usage")
+    fake.route("POST", "/rpm-a/v1/images/generations", image_ok)
+    fake.route("POST", "/rpm-b/v1/images/generations", image_ok)
+    client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    served = {generate(client, "limited").headers["x-model-id"] for _ in range(2)}
+    assert served == {"rpm-a", "rpm-b"}  # each took its one request of the minute
+    with pytest.raises(openai.RateLimitError) as info:
+        generate(client, "limited")
+    assert 0 < int(info.value.response.headers["retry-after"]) <= 60
+    assert "limited" in info.value.message
+    assert len(fake.received()) == 2
