@@ -57,6 +57,7 @@ def model_list(base: str) -> list[dict[str, Any]]:
         dep("pair", f"{base}/pair-b/v1", "pair-b", weight=0),
         dep("sluggish", f"{base}/sluggish/v1", "sluggish-1"),
         chat_dep("chat-stall", f"{base}/stall/v1", "stall-1"),
+        dep("patient", f"{base}/patient/v1", "patient-1", timeout=10),
     ]
 
 
@@ -355,3 +356,22 @@ def test_usage_based_routing_all_at_rpm_is_a_429_with_retry_after(
     assert 0 < int(info.value.response.headers["retry-after"]) <= 60
     assert "limited" in info.value.message
     assert len(fake.received()) == 2
+
+
+def test_the_first_stream_event_may_take_the_timeout_not_the_stream_timeout(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    """stream_timeout (0.5 s here) bounds the gaps between events; the wait for the first
+    one (an image stream renders before it sends anything) is bounded by timeout (10 s)."""
+    done = {**_partial(), "type": "image_generation.completed"}
+    done.pop("partial_image_index")
+
+    async def late_then_steady() -> Any:
+        await asyncio.sleep(1.2)  # the headers went out at once; the first event is late
+        yield sse([("image_generation.completed", done)])
+
+    fake.route("POST", "/patient/v1/images/generations",
+               lambda r: StreamingResponse(late_then_steady(), media_type="text/event-stream"))
+    events = list(client.images.generate(model="patient", prompt="a fox", stream=True))
+    assert [e.type for e in events] == ["image_generation.completed"]
+    assert len(fake.received()) == 1
