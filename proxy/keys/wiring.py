@@ -91,6 +91,11 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
         store,
         writer,
         known_models=list(config.groups()),
+        known_guardrails=[
+            str(g.get("guardrail_name"))
+            for g in config.raw.get("guardrails") or ()
+            if isinstance(g, dict)
+        ],
         ttl=float(setting(config, "key_cache_ttl", 30.0)),
     )
     end_users = None
