@@ -1,6 +1,6 @@
 """Cooldowns: a deployment that keeps failing rests, so routing skips it.
 
-- more than ``allowed_fails`` retryable failures (5xx, timeouts, connection errors) within a
+- ``allowed_fails`` retryable failures (5xx, timeouts, connection errors) within a
   sliding minute: rest ``cooldown_time`` seconds;
 - a ``cooldown`` error (the provider answered 401/403/404: misconfigured, will not heal by
   itself): rest ``cooldown_time`` at once;
@@ -101,7 +101,7 @@ class Cooldowns:
             return None
         await self.state.window_add(_fails_key(deployment.id), 1, FAIL_WINDOW)
         fails = await self.state.window_total(_fails_key(deployment.id), FAIL_WINDOW)
-        if fails > self.settings.allowed_fails:
+        if fails >= max(1, self.settings.allowed_fails):
             return await self.cool(
                 deployment, self.settings.cooldown_time, "too_many_failures", exc.status
             )

@@ -64,7 +64,7 @@ def model_list(base: str) -> list[dict[str, Any]]:
 ROUTER_KEYS = {
     "routing_strategy": "simple-shuffle",
     "num_retries": 2,
-    "allowed_fails": 1,
+    "allowed_fails": 2,
     "cooldown_time": 30,
     "timeout": 0.5,
     "stream_timeout": 0.5,
@@ -121,7 +121,7 @@ def test_retries_stop_once_the_deployment_cools_then_fallback_serves(
     try:
         raw = generate(client, "primary")
         assert raw.parse().data[0].b64_json == PNG_B64
-        # allowed_fails 1: the second failure in a minute rests primary-1, so the third
+        # allowed_fails 2: the second failure in a minute rests primary-1, so the third
         # attempt goes to the fallback instead of a resting deployment
         assert len(fake.received("/primary/v1/images/generations")) == 2
         assert raw.headers["x-model-group"] == "backup"
