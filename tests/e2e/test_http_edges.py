@@ -1,0 +1,202 @@
+"""curl-level edge cases through the real server: paths, methods, headers and odd bodies.
+
+Each answer is either the request served or an OpenAI error body; never a 500, a redirect
+built from the Host header, or a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from starlette.responses import JSONResponse
+
+from tests.conftest import MASTER_KEY
+from tests.fakes.server import FakeUpstream
+
+AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
+PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nedge-case-image").decode()
+
+
+@pytest.fixture(scope="module")
+def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
+    return proxy_factory({"model_list": [
+        {"model_name": "mock-image", "litellm_params": {"model": "mock/placeholder"}},
+        {"model_name": "gpt-image", "litellm_params": {
+            "model": "openai/gpt-image-1", "api_key": "sk-edge-upstream-2718",
+            "api_base": f"{upstream.base}/v1"}},
+    ]})
+
+
+def assert_openai_error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    err = response.json()["error"]
+    assert set(err) == {"message", "type", "param", "code"}
+    assert "Traceback" not in response.text
+    return dict(err)
+
+
+def image_body(**extra: Any) -> dict[str, Any]:
+    return {"model": "mock-image", "prompt": "edge", "size": "8x8", **extra}
+
+
+@pytest.mark.parametrize("path", ["/v1/images/generations/", "/images/generations/"])
+def test_trailing_slash_is_served_not_redirected(proxy: Any, path: str) -> None:
+    response = httpx.post(f"{proxy.base_url}{path}", json=image_body(),
+                          headers={**AUTH, "host": "evil.example"})
+    assert response.status_code == 200, response.text
+    assert "location" not in response.headers
+    assert len(response.json()["data"]) == 1
+
+
+def test_trailing_slash_on_chat_and_models(proxy: Any) -> None:
+    chat = httpx.post(f"{proxy.base_url}/v1/chat/completions/", headers=AUTH, json={
+        "model": "mock-image", "messages": [{"role": "user", "content": "hi"}]})
+    assert chat.status_code == 200, chat.text
+    listed = httpx.get(f"{proxy.base_url}/v1/models/", headers=AUTH)
+    assert listed.status_code == 200 and listed.json()["object"] == "list"
+    one = httpx.get(f"{proxy.base_url}/v1/models/mock-image/", headers=AUTH)
+    assert one.status_code == 200 and one.json()["id"] == "mock-image"
+    assert httpx.get(f"{proxy.base_url}/health/liveness/").status_code == 200
+
+
+def test_trailing_slash_still_needs_a_key(proxy: Any) -> None:
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations/", json=image_body())
+    assert_openai_error(response, 401)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "OPTIONS", "PATCH"])
+@pytest.mark.parametrize("path", ["/v1/images/generations", "/v1/chat/completions"])
+def test_wrong_method_is_an_openai_405(proxy: Any, method: str, path: str) -> None:
+    response = httpx.request(method, f"{proxy.base_url}{path}", headers=AUTH)
+    assert_openai_error(response, 405)
+    assert "POST" in response.headers["allow"]
+
+
+def test_head_on_a_post_route_is_405_without_a_body(proxy: Any) -> None:
+    response = httpx.head(f"{proxy.base_url}/v1/images/generations", headers=AUTH)
+    assert response.status_code == 405
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("path", ["/health/liveness", "/health/liveliness", "/health/readiness"])
+def test_health_answers_head(proxy: Any, path: str) -> None:
+    response = httpx.head(f"{proxy.base_url}{path}")
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # no content type at all
+        {"content-type": "text/plain"},
+        {"content-type": "application/x-www-form-urlencoded"},
+        {"content-type": "application/json; charset=utf-8"},
+    ],
+)
+def test_json_body_is_read_whatever_the_content_type_says(proxy: Any,
+                                                           headers: dict[str, str]) -> None:
+    content = b'{"model": "mock-image", "prompt": "edge", "size": "8x8"}'
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations", content=content,
+                          headers={**AUTH, **headers})
+    assert response.status_code == 200, response.text
+
+
+def test_chunked_body(proxy: Any) -> None:
+    def chunks() -> Any:
+        yield b'{"model": "mock-image", '
+        yield b'"prompt": "chunked", "size": "8x8"}'
+
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations", content=chunks(),
+                          headers=AUTH)
+    assert response.status_code == 200, response.text
+
+
+def test_duplicate_keys_take_the_last_value(proxy: Any) -> None:
+    content = b'{"model": "mock-image", "prompt": "x", "size": "4x4", "size": "8x16"}'
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations", content=content,
+                          headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json()["size"] == "8x16"
+
+
+@pytest.mark.parametrize("extra", [{"n": None}, {"size": None}, {"response_format": None},
+                                   {"quality": None, "style": None, "user": None},
+                                   {"stream": None}, {"stream": False}])
+def test_nulls_mean_the_default(proxy: Any, extra: dict[str, Any]) -> None:
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations",
+                          json={**image_body(), **extra}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["data"]) == 1
+
+
+@pytest.mark.parametrize("prompt", ["日本語の灯台 🎨", "nul\u0000byte", "rtl \u202e text",
+                                    "x" * 20_000])
+def test_unicode_and_long_prompts(proxy: Any, prompt: str) -> None:
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations",
+                          json=image_body(prompt=prompt), headers=AUTH)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b'{"model": "mock-image", "prompt": "\\ud800"}', "not valid JSON"),  # lone surrogate
+        (b'{"model": "mock-image", "prompt": "x", "n": 1e400}', "not valid JSON"),
+        (b'{"model": "mock-image", "prompt": "x", "n": NaN}', "not valid JSON"),
+        (b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "not valid JSON"),
+        (b'{"model": "mock-image", "prompt": "caf\xe9"}', "not valid JSON"),  # latin-1 byte
+        (b"\xef\xbb\xbf{}", "not valid JSON"),  # a byte-order mark
+        (b"null", "JSON object"),
+        (b'"a string"', "JSON object"),
+        (b'{"model": "mock-image", "prompt": "x", "n": 99999999999999999999999}', "'n'"),
+        (b'{"model": ["mock-image"], "prompt": "x"}', "model"),
+        (b'{"model": "mock-image", "prompt": "x", "stream": "true"}', "stream"),
+        (b'{"model": "mock-image", "prompt": "x", "size": 1024}', "size"),
+    ],
+)
+def test_malformed_bodies_are_400(proxy: Any, content: bytes, needle: str) -> None:
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations", content=content,
+                          headers=AUTH)
+    err = assert_openai_error(response, 400)
+    assert needle in err["message"] or err["param"] == needle.strip("'")
+
+
+@pytest.mark.parametrize("value", ["Bearer " + "a" * 8000, "Bearer sk-tést", "Basic Zm9vOmJhcg==",
+                                   "Bearer", "Token " + MASTER_KEY, MASTER_KEY])
+def test_odd_authorization_headers_are_401(proxy: Any, value: str) -> None:
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations", json=image_body(),
+                          headers={"authorization": value.encode("utf-8")})  # type: ignore[dict-item]
+    err = assert_openai_error(response, 401)
+    assert "a" * 100 not in err["message"] and "sk-t" not in err["message"]
+
+
+def test_long_unrelated_header_is_ignored(proxy: Any) -> None:
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations", json=image_body(),
+                          headers={**AUTH, "x-custom-trace": "t" * 8000})
+    assert response.status_code == 200, response.text
+
+
+def test_mock_bad_size_names_the_parameter(proxy: Any) -> None:
+    response = httpx.post(f"{proxy.base_url}/v1/images/generations",
+                          json=image_body(size="huge"), headers=AUTH)
+    err = assert_openai_error(response, 400)
+    assert err["param"] == "size"
+    assert err["message"].count("mock:") == 1
+
+
+def test_provider_400_keeps_param_and_code(proxy: Any, fake: FakeUpstream) -> None:
+    fake.route("POST", "/v1/images/generations", lambda r: JSONResponse({"error": {
+        "message": "Invalid value for size: '77x77'.", "type": "invalid_request_error",
+        "param": "size", "code": "invalid_value"}}, 400))
+    client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as info:
+        client.images.generate(model="gpt-image", prompt="x", size="77x77")  # type: ignore[arg-type]
+    assert info.value.param == "size"
+    assert info.value.code == "invalid_value"
+    assert "77x77" in info.value.message
