@@ -200,3 +200,63 @@ def test_provider_400_keeps_param_and_code(proxy: Any, fake: FakeUpstream) -> No
     assert info.value.param == "size"
     assert info.value.code == "invalid_value"
     assert "77x77" in info.value.message
+
+
+def test_client_disconnect_cancels_an_image_stream(proxy: Any, fake: FakeUpstream) -> None:
+    import asyncio
+    import json
+    import threading
+
+    from starlette.responses import StreamingResponse
+
+    closed = threading.Event()
+
+    async def endless() -> Any:
+        try:
+            for i in range(600):
+                event = {"type": "image_generation.partial_image", "b64_json": PNG_B64,
+                         "partial_image_index": i, "created_at": 1, "size": "1024x1024",
+                         "quality": "low", "background": "opaque", "output_format": "png"}
+                yield (f"event: image_generation.partial_image\ndata: {json.dumps(event)}\n\n"
+                       ).encode()
+                await asyncio.sleep(0.05)
+        finally:
+            closed.set()
+
+    fake.route("POST", "/v1/images/generations",
+               lambda r: StreamingResponse(endless(), media_type="text/event-stream"))
+    with httpx.stream("POST", f"{proxy.base_url}/v1/images/generations", headers=AUTH,
+                      json={"model": "gpt-image", "prompt": "x", "stream": True,
+                            "partial_images": 3}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        first = next(response.iter_raw())
+        assert first.startswith(b"event: image_generation.partial_image\ndata: ")
+    assert closed.wait(timeout=10), "upstream image stream was not cancelled"
+
+
+def test_azure_openai_sdk_can_use_the_proxy(proxy: Any, fake: FakeUpstream) -> None:
+    """AzureOpenAI sends ``/openai/deployments/{model}/…?api-version=`` with ``api-key``."""
+    azure = openai.AzureOpenAI(azure_endpoint=proxy.base_url, api_key=MASTER_KEY,
+                               api_version="2024-10-21", max_retries=0)
+    result = azure.images.generate(model="mock-image", prompt="x", size="8x16", n=2)
+    assert len(result.data) == 2
+    chat = azure.chat.completions.create(model="mock-image",
+                                         messages=[{"role": "user", "content": "hi"}])
+    assert chat.choices[0].message.content
+    chunks = list(azure.chat.completions.create(
+        model="mock-image", messages=[{"role": "user", "content": "hi"}], stream=True,
+        stream_options={"include_usage": True}))
+    assert chunks[-1].usage is not None
+    fake.route("POST", "/v1/images/generations", lambda r: {
+        "created": 1, "data": [{"b64_json": PNG_B64}]})
+    pinned = openai.AzureOpenAI(azure_endpoint=proxy.base_url, azure_deployment="gpt-image",
+                                api_key=MASTER_KEY, api_version="2024-10-21", max_retries=0)
+    assert pinned.images.generate(model="ignored", prompt="x").data[0].b64_json == PNG_B64
+    assert fake.received()[0].json()["model"] == "gpt-image-1"  # the path chose the model
+    wrong = openai.AzureOpenAI(azure_endpoint=proxy.base_url, api_key="sk-wrong",
+                               api_version="2024-10-21", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        wrong.images.generate(model="mock-image", prompt="x")
+    with pytest.raises(openai.NotFoundError):
+        azure.images.generate(model="no-such-deployment", prompt="x")
