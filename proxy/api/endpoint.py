@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import Upstream
-from proxy.errors import InternalError, PayloadTooLargeError, ProxyError
+from proxy.errors import ClientClosedError, InternalError, PayloadTooLargeError, ProxyError
 from proxy.gateway import Gateway
 from proxy.schemas import parse_json_object
 
@@ -45,11 +45,15 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        message = "The client closed the connection before sending its body."
+        raise ClientClosedError(message) from None
     return b"".join(chunks)
 
 

@@ -260,3 +260,23 @@ def test_azure_openai_sdk_can_use_the_proxy(proxy: Any, fake: FakeUpstream) -> N
         wrong.images.generate(model="mock-image", prompt="x")
     with pytest.raises(openai.NotFoundError):
         azure.images.generate(model="no-such-deployment", prompt="x")
+
+
+def test_client_leaving_mid_body_is_499_not_a_server_error(proxy: Any) -> None:
+    import json
+    import socket
+    import time
+
+    with socket.create_connection(("127.0.0.1", proxy.port)) as sock:
+        sock.sendall(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\n"
+                     b"Authorization: Bearer " + MASTER_KEY.encode() + b"\r\n"
+                     b"Content-Length: 1000\r\n\r\n{\"model\": ")
+    deadline = time.monotonic() + 10
+    records: list[dict[str, Any]] = []
+    while not records and time.monotonic() < deadline:
+        records = [json.loads(line) for line in proxy.logs().splitlines()
+                   if '"event":"request"' in line and '"status":499' in line]
+        time.sleep(0.05)
+    assert records, proxy.logs()[-2000:]
+    assert records[0]["error_class"] == "ClientClosedError"
+    assert "unhandled" not in proxy.logs()
