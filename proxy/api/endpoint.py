@@ -64,6 +64,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def error_response(exc: ProxyError, ctx: RequestContext | None = None) -> Response:
     headers = ctx.response_headers() if ctx is not None else {}
     headers.update(exc.headers)
+    if exc.status >= 500 and not exc.retryable and "retry-after" not in headers:
+        # Final for this request (provider refused our key, no usable deployment, …): the
+        # OpenAI SDKs would otherwise resend it twice, spending upstream calls for nothing.
+        headers["x-should-retry"] = "false"
     return Response(exc.body_bytes(), exc.status, headers, media_type="application/json")
 
 

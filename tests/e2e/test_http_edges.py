@@ -280,3 +280,15 @@ def test_client_leaving_mid_body_is_499_not_a_server_error(proxy: Any) -> None:
     assert records, proxy.logs()[-2000:]
     assert records[0]["error_class"] == "ClientClosedError"
     assert "unhandled" not in proxy.logs()
+
+
+def test_final_server_errors_tell_the_sdk_not_to_retry(proxy: Any, fake: FakeUpstream) -> None:
+    fake.route("POST", "/v1/images/generations", lambda r: JSONResponse({"error": {
+        "message": "Incorrect API key provided", "type": "invalid_request_error",
+        "param": None, "code": "invalid_api_key"}}, 401))
+    client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY)  # retries on
+    with pytest.raises(openai.InternalServerError) as info:
+        client.images.generate(model="gpt-image", prompt="x")
+    assert info.value.status_code == 502
+    assert info.value.response.headers["x-should-retry"] == "false"
+    assert len(fake.received()) == 1  # the SDK did not resend it
