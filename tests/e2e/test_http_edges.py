@@ -292,3 +292,39 @@ def test_final_server_errors_tell_the_sdk_not_to_retry(proxy: Any, fake: FakeUps
     assert info.value.status_code == 502
     assert info.value.response.headers["x-should-retry"] == "false"
     assert len(fake.received()) == 1  # the SDK did not resend it
+
+
+@pytest.mark.parametrize(("body", "media_type"), [
+    (b"", "text/event-stream"),
+    (b'{"created": 1, "data": [{"b64_json": "QQ=="}]}', "application/json"),  # stream ignored
+])
+def test_image_stream_without_an_image_is_502(proxy: Any, fake: FakeUpstream, body: bytes,
+                                              media_type: str) -> None:
+    from starlette.responses import Response
+
+    fake.route("POST", "/v1/images/generations", lambda r: Response(body, media_type=media_type))
+    client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    with pytest.raises(openai.APIStatusError) as info:
+        list(client.images.generate(model="gpt-image", prompt="x", stream=True))
+    assert info.value.status_code == 502
+    assert "without a completed image" in info.value.message
+
+
+def test_image_stream_cut_after_partials_ends_with_an_error_event(proxy: Any,
+                                                                  fake: FakeUpstream) -> None:
+    from starlette.responses import Response
+
+    from tests.fakes.server import sse
+
+    partial = {"type": "image_generation.partial_image", "b64_json": PNG_B64,
+               "partial_image_index": 0, "created_at": 1, "size": "1024x1024",
+               "quality": "low", "background": "opaque", "output_format": "png"}
+    fake.route("POST", "/v1/images/generations", lambda r: Response(
+        sse([("image_generation.partial_image", partial)]), media_type="text/event-stream"))
+    client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    seen: list[str] = []
+    with pytest.raises(openai.APIError, match="without a completed image"):
+        for event in client.images.generate(model="gpt-image", prompt="x", stream=True,
+                                            partial_images=1):
+            seen.append(event.type)
+    assert seen == ["image_generation.partial_image"]
