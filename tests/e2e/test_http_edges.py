@@ -28,6 +28,9 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
         {"model_name": "gpt-image", "litellm_params": {
             "model": "openai/gpt-image-1", "api_key": "sk-edge-upstream-2718",
             "api_base": f"{upstream.base}/v1"}},
+        {"model_name": "chat-model", "litellm_params": {
+            "model": "openai/gpt-4o-mini", "api_key": "sk-edge-upstream-2718",
+            "api_base": f"{upstream.base}/v1"}},
     ]})
 
 
@@ -328,3 +331,21 @@ def test_image_stream_cut_after_partials_ends_with_an_error_event(proxy: Any,
                                             partial_images=1):
             seen.append(event.type)
     assert seen == ["image_generation.partial_image"]
+
+
+@pytest.mark.parametrize(("body", "media_type"), [
+    (b"", "text/event-stream"),
+    (b": keep-alive\n\n", "text/event-stream"),
+    (b'{"id": "c", "object": "chat.completion", "choices": []}', "application/json"),
+])
+def test_chat_stream_without_a_chunk_is_502(proxy: Any, fake: FakeUpstream, body: bytes,
+                                            media_type: str) -> None:
+    from starlette.responses import Response
+
+    fake.route("POST", "/v1/chat/completions", lambda r: Response(body, media_type=media_type))
+    client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    with pytest.raises(openai.APIStatusError) as info:
+        list(client.chat.completions.create(
+            model="chat-model", messages=[{"role": "user", "content": "x"}], stream=True))
+    assert info.value.status_code == 502
+    assert "without a chunk" in info.value.message
