@@ -13,6 +13,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from proxy.api.disconnect import unless_disconnected
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import Upstream
@@ -135,15 +136,19 @@ async def run(
         await gateway.hooks.before(ctx, model_request)
         upstream = gateway.upstream
         if model_request.stream:
-            chunks = await gateway.router.execute(
-                ctx,
-                model_request.model,
-                lambda d: streamed(upstream, ctx, model_request, d),
+            chunks = await unless_disconnected(
+                request,
+                gateway.router.execute(
+                    ctx, model_request.model, lambda d: streamed(upstream, ctx, model_request, d)
+                ),
             )
             headers = {**ctx.response_headers(), **SSE_HEADERS}
             return FinishingStream(chunks, _stream_finisher(gateway, ctx), headers)
-        body = await gateway.router.execute(
-            ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
+        body = await unless_disconnected(
+            request,
+            gateway.router.execute(
+                ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
+            ),
         )
         if finish is not None:
             body = await finish(request, ctx, model_request, body)

@@ -349,3 +349,37 @@ def test_chat_stream_without_a_chunk_is_502(proxy: Any, fake: FakeUpstream, body
             model="chat-model", messages=[{"role": "user", "content": "x"}], stream=True))
     assert info.value.status_code == 502
     assert "without a chunk" in info.value.message
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/images/generations", {"model": "gpt-image", "prompt": "slow"}),
+    ("/v1/chat/completions", {"model": "chat-model",
+                              "messages": [{"role": "user", "content": "slow"}]}),
+    ("/v1/chat/completions", {"model": "chat-model", "stream": True,  # before its first chunk
+                              "messages": [{"role": "user", "content": "slow"}]}),
+])
+def test_client_leaving_cancels_a_pending_upstream_call(proxy: Any, fake: FakeUpstream,
+                                                        path: str, body: dict[str, Any]) -> None:
+    import asyncio
+    import threading
+
+    from starlette.responses import StreamingResponse
+
+    started, closed = threading.Event(), threading.Event()
+
+    async def never_finishes() -> Any:
+        try:
+            started.set()
+            for _ in range(600):  # an answer that takes 30 s to come
+                await asyncio.sleep(0.05)
+            yield b"{}"
+        finally:
+            closed.set()
+
+    fake.route("POST", path, lambda r: StreamingResponse(never_finishes(),
+                                                         media_type="application/json"))
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up and hangs up
+        httpx.post(f"{proxy.base_url}{path}", json=body, headers=AUTH,
+                   timeout=httpx.Timeout(10, read=0.5))
+    assert started.is_set()
+    assert closed.wait(timeout=10), "the upstream call outlived its client"
