@@ -22,6 +22,7 @@ from proxy.delivery.install import install_delivery
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
 from proxy.guardrails.setup import install_guardrails
+from proxy.keys.wiring import install_accounting
 from proxy.observability import install_observability
 
 log = logging.getLogger("proxy")
@@ -68,6 +69,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
 
     for module in (images, chat, models, health, files, routing_admin, metrics):
         app.include_router(module.router)
+    install_accounting(app, gateway)  # pricing, keys, budgets, spend logs (before metrics)
     install_observability(app, gateway)
     install_guardrails(app, gateway)
     app.add_middleware(StripTrailingSlash)  # outermost: routing sees the canonical path

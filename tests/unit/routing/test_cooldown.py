@@ -12,6 +12,7 @@ from proxy.errors import (
     UpstreamNotFoundError,
     UpstreamRateLimitError,
 )
+from proxy.routing.cooldown import RATE_LIMIT_REST
 from proxy.routing.errors import GroupCooledDownError
 from tests.unit.routing.helpers import Script, ctx, make_router
 
@@ -75,6 +76,25 @@ async def test_rate_limit_rests_only_for_retry_after() -> None:
         await router.execute(ctx(), "g", script)
     entry = (await router.cooldowns.active(router.groups["g"]))["g-0"]
     assert entry.rate_limited and entry.remaining(clock.time()) == 2
+
+
+async def test_rate_limit_without_retry_after_rests_briefly_not_cooldown_time() -> None:
+    router, clock = make_router({"g": PREFER_FIRST}, cooldown_time=30)
+    script = Script({"g-0": [UpstreamRateLimitError("429")], "g-1": [{"ok": 1}]})
+    with pytest.raises(UpstreamRateLimitError):
+        await router.execute(ctx(), "g", script)
+    entry = (await router.cooldowns.active(router.groups["g"]))["g-0"]
+    assert entry.rate_limited and entry.remaining(clock.time()) == RATE_LIMIT_REST
+
+
+async def test_rate_limited_lone_deployment_with_a_fallback_does_not_wait_cooldown_time() -> None:
+    router, clock = make_router({"g": [{}], "h": [{}]}, num_retries=1, cooldown_time=30,
+                                fallbacks=[{"g": ["h"]}])
+    script = Script({"g-0": [UpstreamRateLimitError("429"), {"ok": "g"}]})
+    c = ctx()
+    assert await router.execute(c, "g", script) == {"ok": "g"}
+    assert script.calls == ["g-0", "g-0"] and c.retries == 1
+    assert clock.sleeps == [RATE_LIMIT_REST]  # the short rest, not cooldown_time
 
 
 async def test_bad_requests_never_cool_down() -> None:
