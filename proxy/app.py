@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from proxy.api import chat, files, health, images, metrics, models, routing_admin
 from proxy.api.endpoint import error_response
+from proxy.api.paths import StripTrailingSlash
 from proxy.config import ProxyConfig
 from proxy.delivery.install import install_delivery
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
@@ -53,7 +54,12 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
             await gateway.aclose()
 
     app = FastAPI(
-        title="image-proxy", lifespan=lifespan, docs_url=None, redoc_url=None, **_no_telemetry()
+        title="image-proxy",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+        **_no_telemetry(),
     )
     app.state.gateway = gateway
     app.state.on_startup = []
@@ -66,6 +72,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     install_accounting(app, gateway)  # pricing, keys, budgets, spend logs (before metrics)
     install_observability(app, gateway)
     install_guardrails(app, gateway)
+    app.add_middleware(StripTrailingSlash)  # outermost: routing sees the canonical path
 
     @app.exception_handler(ProxyError)
     async def _proxy_error(request: Request, exc: ProxyError) -> Response:
@@ -81,7 +88,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     async def _http(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
             return error_response(NotFoundError(f"No route {request.url.path}.", code="not_found"))
-        err = ProxyError(str(exc.detail), status=exc.status_code)
+        err = ProxyError(str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {}))
         err.type = "invalid_request_error"
         return error_response(err)
 

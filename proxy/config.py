@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
 
 ENV_PREFIX = "os.environ/"
+_HTTP_URL = re.compile(r"\Ahttps?://[^/?#\s]+(/[^?#\s]*)?\Z")
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -83,6 +85,13 @@ class LiteLLMParams(_Section):
     def _model_not_empty(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("must not be empty")
+        return v
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base_is_http_url(cls, v: str | None) -> str | None:
+        if v is not None and not _HTTP_URL.match(v):
+            raise ValueError("must be an http(s) URL like https://host/v1 (no query string)")
         return v
 
 
@@ -358,11 +367,13 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Pr
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
+        where = f" line {mark.line + 1}:" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}:{where}: {problem}") from None
+        raise ConfigError(f"{p}:{where} {problem}") from None
     return parse_config(data, env=env, source=str(p))

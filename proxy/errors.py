@@ -100,6 +100,15 @@ class PayloadTooLargeError(ProxyError):
     code = "request_too_large"
 
 
+class ClientClosedError(ProxyError):
+    """The client left before its request was read (nginx's 499): nobody gets this answer,
+    but the request log and metrics should not count it as a server error."""
+
+    status = 499
+    type = "invalid_request_error"
+    code = "client_closed_request"
+
+
 class RateLimitError(ProxyError):
     """The caller's own limit (key rpm, budget): final, never retried."""
 

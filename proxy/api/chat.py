@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.config import Deployment
 from proxy.context import RequestContext
@@ -21,6 +22,7 @@ router = APIRouter()
 
 @router.post("/v1/chat/completions")
 @router.post("/chat/completions", include_in_schema=False)
+@router.post(f"{AZURE_PREFIX}/chat/completions", include_in_schema=False)
 async def create_chat_completion(request: Request) -> Response:
     async def streamed(
         upstream: Upstream, ctx: RequestContext, body: ChatRequest, deployment: Deployment
@@ -30,6 +32,5 @@ async def create_chat_completion(request: Request) -> Response:
             return chunks
         return link_stream(chunks, linker(request, ctx), ctx)
 
-    return await run(
-        request, "chat", ChatRequest.from_body, chat.complete, streamed, finish_chat
-    )
+    parse = model_from_path(request, ChatRequest.from_body)
+    return await run(request, "chat", parse, chat.complete, streamed, finish_chat)

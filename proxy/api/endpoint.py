@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from proxy.api.disconnect import unless_disconnected
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import Upstream
-from proxy.errors import InternalError, PayloadTooLargeError, ProxyError
+from proxy.errors import ClientClosedError, InternalError, PayloadTooLargeError, ProxyError
 from proxy.gateway import Gateway
 from proxy.schemas import parse_json_object
 
@@ -45,11 +46,15 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        message = "The client closed the connection before sending its body."
+        raise ClientClosedError(message) from None
     return b"".join(chunks)
 
 
@@ -60,6 +65,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def error_response(exc: ProxyError, ctx: RequestContext | None = None) -> Response:
     headers = ctx.response_headers() if ctx is not None else {}
     headers.update(exc.headers)
+    if exc.status >= 500 and not exc.retryable and "retry-after" not in headers:
+        # Final for this request (provider refused our key, no usable deployment, …): the
+        # OpenAI SDKs would otherwise resend it twice, spending upstream calls for nothing.
+        headers["x-should-retry"] = "false"
     return Response(exc.body_bytes(), exc.status, headers, media_type="application/json")
 
 
@@ -147,15 +156,19 @@ async def run(
         await gateway.hooks.before(ctx, model_request)
         upstream = gateway.upstream
         if model_request.stream:
-            chunks = await gateway.router.execute(
-                ctx,
-                model_request.model,
-                lambda d: streamed(upstream, ctx, model_request, d),
+            chunks = await unless_disconnected(
+                request,
+                gateway.router.execute(
+                    ctx, model_request.model, lambda d: streamed(upstream, ctx, model_request, d)
+                ),
             )
             headers = {**ctx.response_headers(), **SSE_HEADERS}
             return FinishingStream(chunks, _stream_finisher(gateway, ctx), headers)
-        body = await gateway.router.execute(
-            ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
+        body = await unless_disconnected(
+            request,
+            gateway.router.execute(
+                ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
+            ),
         )
         if finish is not None:
             body = await finish(request, ctx, model_request, body)

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.context import RequestContext
 from proxy.delivery.responses import deliver_images, image_hosts
@@ -42,7 +43,7 @@ async def finish(
 
 @router.post("/v1/images/generations")
 @router.post("/images/generations", include_in_schema=False)
+@router.post(f"{AZURE_PREFIX}/images/generations", include_in_schema=False)
 async def create_image(request: Request) -> Response:
-    return await run(
-        request, "images", ImageRequest.from_body, images.generate, images.open_stream, finish
-    )
+    parse = model_from_path(request, ImageRequest.from_body)
+    return await run(request, "images", parse, images.generate, images.open_stream, finish)

@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 
-FILE_ID = re.compile(r"^[A-Za-z0-9_-]{22,64}\.(png|jpg|webp|gif|avif|bin)$")
+FILE_ID = re.compile(r"\A[A-Za-z0-9_-]{22,64}\.(png|jpg|webp|gif|avif|bin)\Z")
 _DERIVE_LABEL = b"image-proxy/image-links/v1"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import JSON_ERRORS, Upstream, malformed
-from proxy.errors import InvalidRequestError, ProxyError
+from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.pricing.cost import add_stream_cost
 from proxy.providers.base import ChatAdapter, ChatResult, UpstreamRequest, merge_chat_results
 from proxy.providers.registry import PROVIDERS
@@ -74,6 +74,11 @@ async def open_stream(
         if isinstance(exc, JSON_ERRORS):
             raise malformed(deployment.provider, type(exc).__name__) from None
         raise
+    if first is None:  # not one chunk (a server that ignored ``stream``): not a 200
+        await stream.aclose()
+        raise UpstreamError(
+            f"{deployment.provider} ended the stream without a chunk", provider=deployment.provider
+        )
     return _relay(stream, _prepend(first, chunks), ctx, request, deployment)
 
 

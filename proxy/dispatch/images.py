@@ -73,6 +73,7 @@ async def _relay(
     deployment: Deployment,
 ) -> AsyncIterator[bytes]:
     sent = False  # once a byte went out, a failure can no longer be retried
+    ended = False  # a completed image or an error event: the stream told its outcome
     try:
         async for name, payload in adapter.stream(
             iter_events(stream.chunks()), request, deployment
@@ -80,12 +81,19 @@ async def _relay(
             if isinstance(payload, dict):
                 if isinstance(payload.get("error"), dict):
                     ctx.status, ctx.error_class = 502, "UpstreamStreamError"
+                    ended = True
                 elif name and name.endswith(".completed"):
                     ctx.images += 1
+                    ended = True
                     if isinstance(payload.get("usage"), dict):
                         ctx.usage = payload["usage"]
             sent = True
             yield frame(payload, name)
+        if not ended:  # never a 200 stream that silently carries no image
+            raise UpstreamError(
+                f"{deployment.provider} ended the image stream without a completed image",
+                provider=deployment.provider,
+            )
     except ProxyError as exc:
         if not sent:
             raise

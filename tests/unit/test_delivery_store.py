@@ -15,7 +15,7 @@ from proxy.delivery.fetch import ImageFetcher
 from proxy.delivery.formats import GIF, JPEG, PNG, UNKNOWN, WEBP, decode_data_uri, sniff_image
 from proxy.delivery.service import Delivery
 from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
-from proxy.delivery.signing import LinkSigner, derive_secret, new_file_id
+from proxy.delivery.signing import FILE_ID, LinkSigner, derive_secret, new_file_id
 from proxy.delivery.store_local import LocalImageStore
 from proxy.delivery.store_s3 import S3ImageStore
 from proxy.providers.mock.png import render_png
@@ -77,6 +77,15 @@ def test_signed_link_wrong_id() -> None:
     assert not SIGNER.verify(other, expires, sig)
     assert not SIGNER.verify(fid.replace(".png", ".gif"), expires, sig)
     assert not SIGNER.verify("../../etc/passwd", expires, sig)
+
+
+def test_file_ids_are_matched_whole() -> None:
+    """``$`` would let ``<id>.png\n`` through to the store as a file name."""
+    fid = new_file_id("png")
+    assert FILE_ID.match(fid)
+    assert not FILE_ID.match(fid + "\n")
+    expires, sig = _link(fid + "\n", int(time.time()) + 60)
+    assert not SIGNER.verify(fid + "\n", expires, sig)
 
 
 def test_configured_secret_wins_and_ids_are_unguessable() -> None:

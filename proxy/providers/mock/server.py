@@ -55,7 +55,7 @@ async def _images(body: dict[str, Any]) -> httpx.Response:
     if size is None:
         return _error(
             400,
-            f"mock: size must be WIDTHxHEIGHT up to {MAX_SIDE}, got {body.get('size')!r}",
+            f"size must be WIDTHxHEIGHT up to {MAX_SIDE}, got {body.get('size')!r}",
             "size",
         )
     width, height = size
@@ -175,12 +175,12 @@ async def handle(request: httpx.Request) -> httpx.Response:
     try:
         body = orjson.loads(await request.aread())
     except orjson.JSONDecodeError:
-        return _error(400, "mock: body is not JSON")
+        return _error(400, "body is not JSON")
     if request.url.path.endswith("/images/generations"):
         return await _images(body)
     if request.url.path.endswith("/chat/completions"):
         return await _chat(body)
-    return _error(404, f"mock: no route {request.url.path}")
+    return _error(404, f"no route {request.url.path}")
 
 
 def mock_transport() -> httpx.AsyncBaseTransport:
