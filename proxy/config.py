@@ -340,7 +340,7 @@ def parse_config(
     if problem:
         raise ConfigError(problem)
     warnings.extend(router_warnings)
-    validate_extensions(resolved)
+    warnings.extend(validate_extensions(resolved))
     return ProxyConfig(
         deployments=tuple(deployments),
         general=raw.general_settings,
@@ -352,13 +352,13 @@ def parse_config(
     )
 
 
-def validate_extensions(resolved: dict[str, Any]) -> None:
+def validate_extensions(resolved: dict[str, Any]) -> list[str]:
     """Sections owned by other packages, checked here so a bad entry stops start-up too."""
     from proxy.guardrails.spec import parse_guardrails
     from proxy.observability.settings import parse_observability
 
     parse_guardrails(resolved.get("guardrails"))
-    parse_observability(resolved)
+    return list(parse_observability(resolved).warnings)
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> ProxyConfig:

@@ -72,6 +72,7 @@ class ObservabilitySettings:
     callbacks: tuple[CallbackSpec, ...] = ()
     webhook: WebhookSettings | None = None
     metrics_require_auth: bool = False
+    warnings: tuple[str, ...] = ()  # LiteLLM integrations this proxy does not ship
 
 
 def parse_observability(raw: dict[str, Any]) -> ObservabilitySettings:
@@ -90,7 +91,8 @@ def parse_observability(raw: dict[str, Any]) -> ObservabilitySettings:
     options = litellm.get("callback_settings") or {}
     if not isinstance(options, dict):
         raise ConfigError("litellm_settings.callback_settings: must be a mapping")
-    callbacks = _callbacks(litellm, options)
+    skipped: list[str] = []
+    callbacks = _callbacks(litellm, options, skipped)
     webhook = None
     if any(c.name == "webhook" for c in callbacks):
         webhook = _webhook(options.get("webhook"))
@@ -103,6 +105,7 @@ def parse_observability(raw: dict[str, Any]) -> ObservabilitySettings:
         metrics_require_auth=_bool(
             litellm, "require_auth_for_metrics_endpoint", "litellm_settings"
         ),
+        warnings=tuple(skipped),
     )
 
 
@@ -129,7 +132,12 @@ def _names(litellm: dict[str, Any], key: str) -> list[tuple[str, str]]:
     return out
 
 
-def _callbacks(litellm: dict[str, Any], options: dict[str, Any]) -> tuple[CallbackSpec, ...]:
+def _callbacks(
+    litellm: dict[str, Any], options: dict[str, Any], skipped: list[str]
+) -> tuple[CallbackSpec, ...]:
+    """The callbacks to run. A bare name that is not built in (``langfuse``, ``datadog``…) is
+    one of LiteLLM's integrations: an existing config still loads, with a start-up warning
+    (and ``--check-config`` fails), instead of the proxy refusing to start."""
     wanted: dict[str, tuple[str, bool, bool]] = {}  # name -> (path, success, failure)
     for key, success, failure in (
         ("success_callback", True, False),
@@ -138,6 +146,12 @@ def _callbacks(litellm: dict[str, Any], options: dict[str, Any]) -> tuple[Callba
     ):
         for path, name in _names(litellm, key):
             if name in IGNORED_CALLBACKS:
+                continue
+            if "." not in name and name not in BUILTIN_CALLBACKS:
+                skipped.append(
+                    f"{path}: {name!r} is a LiteLLM integration image-proxy does not ship; "
+                    "not called (use the built-in webhook callback or a custom class)"
+                )
                 continue
             prev = wanted.get(name, (path, False, False))
             wanted[name] = (prev[0], prev[1] or success, prev[2] or failure)

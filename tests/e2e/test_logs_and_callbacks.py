@@ -255,8 +255,6 @@ def test_a_provider_echoing_the_prompt_does_not_put_it_in_logs_or_records(
 @pytest.mark.parametrize(
     ("settings", "problem"),
     [
-        ({"success_callback": ["langfuse"]},
-         "litellm_settings.success_callback[0]: unknown callback 'langfuse'"),
         ({"callbacks": ["no_such_module_xyz.Thing"]},
          "litellm_settings.callbacks[0]: cannot import module 'no_such_module_xyz'"),
         ({"callbacks": ["tests.fakes.recording_callback.Missing"]},
@@ -284,6 +282,20 @@ def test_bad_callback_settings_name_the_field(settings: dict[str, Any], problem:
     with pytest.raises(ConfigError) as exc:
         parse_config({"litellm_settings": settings}, env={})
     assert str(exc.value).startswith(problem), str(exc.value)
+
+
+def test_litellm_integrations_load_with_a_warning_not_an_exit() -> None:
+    config = parse_config(
+        {"litellm_settings": {"success_callback": ["langfuse", "prometheus"],
+                              "failure_callback": ["datadog"]}},
+        env={},
+    )
+    assert any(
+        w.startswith("litellm_settings.success_callback[0]: 'langfuse' is a LiteLLM integration")
+        for w in config.warnings
+    )
+    assert any("failure_callback[0]: 'datadog'" in w for w in config.warnings)
+    assert not any("prometheus" in w for w in config.warnings)  # /metrics is always on
 
 
 def test_bad_log_settings_name_the_field() -> None:
