@@ -22,6 +22,7 @@ from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
 from proxy.guardrails.setup import install_guardrails
 from proxy.observability import install_observability
+from proxy.state.install import install_shared_state
 
 log = logging.getLogger("proxy")
 
@@ -64,6 +65,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
         app.include_router(module.router)
     install_observability(app, gateway)
     install_guardrails(app, gateway)
+    install_shared_state(app, gateway)  # last: shares what the steps above installed
 
     @app.exception_handler(ProxyError)
     async def _proxy_error(request: Request, exc: ProxyError) -> Response:
