@@ -48,6 +48,7 @@ class Events:
         self.operation_timeout = operation_timeout
         self.handlers: dict[str, list[Handler]] = {}
         self.on_resync: list[Resync] = []
+        self.on_lost: list[Callable[[BaseException], None]] = []
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -90,6 +91,8 @@ class Events:
             except REDIS_ERRORS as exc:
                 if self.connected.is_set():
                     log.error("replica events: connection lost (%s)", type(exc).__name__)
+                    for lost in self.on_lost:
+                        lost(exc)
                 self.connected.clear()
                 first = False
             await asyncio.sleep(self.retry_interval)

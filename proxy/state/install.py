@@ -46,6 +46,7 @@ def install_shared_state(app: FastAPI, gateway: Gateway) -> Events | None:
         retry_interval=settings.retry_interval,
         operation_timeout=state.operation_timeout,
     )
+    events.on_lost.append(state.breaker.trip)  # no request needed to notice an outage
     app.state.shared_state = state
     app.state.replica_events = events
 
