@@ -112,7 +112,6 @@ def make_client(settings: RedisSettings) -> Redis:
         socket_connect_timeout=settings.connect_timeout,
         retry=Retry(NoBackoff(), 0),
         retry_on_timeout=False,
-        max_connections=64,
         client_name="image-proxy",
     )
     return client
