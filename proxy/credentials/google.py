@@ -80,6 +80,7 @@ class GoogleOAuth:
         self._label = label
         self._credentials: Any = None
         self._lock = asyncio.Lock()
+        self._revoked: str | None = None  # a token the upstream refused with 401
         self.refreshes = 0
 
     @property
@@ -90,7 +91,17 @@ class GoogleOAuth:
 
     def _current(self) -> Any:
         creds = self._credentials
-        return creds if creds is not None and creds.valid else None
+        if creds is None or not creds.valid or creds.token == self._revoked:
+            return None
+        return creds
+
+    def rejected(self, request: UpstreamRequest) -> None:
+        """Vertex answered 401 to ``request``: its token was revoked before its expiry, so
+        the next request mints a new one (google-auth's sessions refresh on 401 the same way)."""
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        creds = self._credentials
+        if creds is not None and token and token == creds.token:
+            self._revoked = token
 
     async def authorize(self, request: UpstreamRequest) -> None:
         creds = self._current()
@@ -150,6 +161,7 @@ class GoogleOAuth:
                 provider=self._label,
             ) from None
         self._credentials = creds
+        self._revoked = None
         self.refreshes += 1
         return creds
 

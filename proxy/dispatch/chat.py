@@ -9,7 +9,7 @@ from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import JSON_ERRORS, Upstream, malformed
 from proxy.errors import InvalidRequestError, ProxyError
-from proxy.providers.base import ChatAdapter
+from proxy.providers.base import ChatAdapter, ChatResult, UpstreamRequest, merge_chat_results
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ChatRequest
 from proxy.sse import DONE_FRAME, frame, iter_events
@@ -37,11 +37,14 @@ async def complete(
     upstream: Upstream, ctx: RequestContext, request: ChatRequest, deployment: Deployment
 ) -> dict[str, Any]:
     adapter = chat_adapter(deployment)
-    (response,) = await upstream.send_all(
-        ctx, deployment, [adapter.build(request, deployment)], adapter
+    build_all = getattr(adapter, "build_all", None)
+    requests: list[UpstreamRequest] = (
+        build_all(request, deployment) if build_all else [adapter.build(request, deployment)]
     )
+    responses = await upstream.send_all(ctx, deployment, requests, adapter)
     try:
-        result = adapter.parse(response, request, deployment)
+        results: list[ChatResult] = [adapter.parse(r, request, deployment) for r in responses]
+        result = results[0] if len(results) == 1 else merge_chat_results(results)
     except ProxyError:
         raise
     except JSON_ERRORS as exc:

@@ -95,13 +95,13 @@ def test_invoke_url(model: str, params: dict[str, Any], url: str) -> None:
 
 MAPPINGS: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = [
     ("stability.stable-diffusion-xl-v1", {},
-     [{"text_prompts": [{"text": "a lighthouse at dawn", "weight": 1.0}]}]),
+     [{"text_prompts": [{"text": "a lighthouse at dawn", "weight": 1.0}], "samples": 1}]),
     ("stability.stable-diffusion-xl-v1",
      {"n": 2, "size": "1344x768", "quality": "standard", "negative_prompt": "blurry",
       "cfg_scale": 9, "steps": 40, "style_preset": "photographic", "seed": 7},
      [{"text_prompts": [{"text": "a lighthouse at dawn", "weight": 1.0},
                         {"text": "blurry", "weight": -1.0}],
-       "width": 1344, "height": 768, "cfg_scale": 9, "steps": 40,
+       "width": 1344, "height": 768, "samples": 1, "cfg_scale": 9, "steps": 40,
        "style_preset": "photographic", "seed": 7}] * 2),
     ("stability.sd3-5-large-v1:0", {"size": "1536x1024", "output_format": "jpeg"},
      [{"prompt": "a lighthouse at dawn", "aspect_ratio": "3:2", "output_format": "jpeg"}]),
@@ -159,6 +159,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("amazon.titan-image-generator-v2:0", {"size": "1536x1024"}, "size", "1173x640"),
     ("amazon.titan-image-generator-v2:0", {"style": "PHOTOREALISM"}, "style", "no style"),
     ("amazon.nova-canvas-v1:0", {"n": 6}, "n", "1 to 5"),
+    ("stability.stable-diffusion-xl-v1", {"samples": 2}, "samples", "use n"),
     ("amazon.nova-canvas-v1:0", {"size": "1000x1000"}, "size", "multiples of 16"),
     ("amazon.nova-canvas-v1:0", {"size": "2048x2048"}, "size", "4,194,304"),
     ("amazon.nova-canvas-v1:0", {"size": "4096x512"}, "size", "1:4"),

@@ -105,3 +105,21 @@ async def test_adc_is_loaded_off_the_loop_and_its_absence_is_a_provider_auth_err
     assert "Application Default Credentials" in info.value.message
     assert "default credentials were not found" in info.value.message
     assert threads and threads[0] != threading.get_ident()
+
+
+async def test_a_token_vertex_refused_with_401_is_replaced_once(google: GoogleFake) -> None:
+    sa = google.service_account("revoked")
+    creds = GoogleOAuth(sa.info)
+    first = request()
+    await creds.authorize(first)
+    creds.rejected(request())  # a request without this token's header changes nothing
+    again = request()
+    await creds.authorize(again)
+    assert again.headers == first.headers and len(google.token_requests) == 1
+    creds.rejected(first)
+    fresh, reused = request(), request()
+    await creds.authorize(fresh)
+    await creds.authorize(reused)
+    assert fresh.headers["authorization"] != first.headers["authorization"]
+    assert reused.headers == fresh.headers
+    assert google.token_requests == [sa.client_email, sa.client_email]

@@ -94,8 +94,8 @@ def generation_config(request: ChatRequest, model: str) -> dict[str, Any]:
     if stop is not None:
         config["stopSequences"] = [stop] if isinstance(stop, str) else stop
     n = body.get("n")
-    if n is not None and n != 1:
-        config["candidateCount"] = n
+    if n is not None and n != 1 and not is_image_model(model):
+        config["candidateCount"] = n  # image models refuse it: GeminiChat fans out instead
     modalities = body.get("modalities")
     if modalities is not None:
         if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities):

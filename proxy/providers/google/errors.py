@@ -24,6 +24,7 @@ from proxy.errors import (
     UpstreamTimeoutError,
 )
 from proxy.providers.base import UpstreamResponse
+from proxy.providers.google.response import camel_keys
 from proxy.providers.upstream_errors import retry_after_seconds
 from proxy.redact import redact_text
 
@@ -50,6 +51,8 @@ _POLICY_TEXT = re.compile(
     r"blocked by .*(safety|filter)",
     re.IGNORECASE,
 )
+# The same, when the 400 comes without its ErrorInfo details.
+_KEY_TEXT = re.compile(r"\bapi key (not valid|invalid|expired)", re.IGNORECASE)
 _RETRY_DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
@@ -61,7 +64,7 @@ def _error_object(body: bytes) -> dict[str, Any]:
     if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
         parsed = parsed[0]  # the non-SSE stream form wraps the error in an array
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-        error: dict[str, Any] = parsed["error"]
+        error: dict[str, Any] = camel_keys(parsed["error"])
         return error
     text = body.decode("utf-8", "replace").strip() if body else ""
     return {"message": text}
@@ -89,7 +92,7 @@ def map_google_error(response: UpstreamResponse, provider: str) -> ProxyError:
     message = redact_text(str(error.get("message") or f"HTTP {http}"))
     text = f"{provider}: {message} ({status})"
     reasons = {str(d.get("reason")) for d in _details(error, "google.rpc.ErrorInfo")}
-    if status in AUTH or reasons & KEY_REASONS:
+    if status in AUTH or reasons & KEY_REASONS or (http == 400 and _KEY_TEXT.search(message)):
         return ProviderAuthError(
             f"{provider} rejected the proxy's credentials ({http} {status}): {message}",
             provider=provider,

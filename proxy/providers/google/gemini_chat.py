@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy.config import Deployment
-from proxy.errors import ProxyError, UpstreamError
+from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.base import ChatResult, UpstreamRequest, UpstreamResponse
 from proxy.providers.google.chat_params import request_body
 from proxy.providers.google.contents import to_contents
@@ -24,15 +24,16 @@ from proxy.providers.google.errors import blocked, map_google_error
 from proxy.providers.google.response import (
     CandidateOutput,
     InlineImage,
+    camel_keys,
     chat_usage,
     prompt_block,
     read_candidate,
 )
-from proxy.providers.google.settings import endpoint, stream_query
-from proxy.redact import redact_text
+from proxy.providers.google.settings import endpoint, is_image_model, is_imagen, stream_query
 from proxy.schemas import ChatRequest
 from proxy.sse import SSEEvent
 
+MAX_N = 8  # Gemini's own candidateCount limit, kept for the fan-out of image models
 FINISH = {
     "STOP": "stop",
     "FINISH_REASON_UNSPECIFIED": "stop",
@@ -70,7 +71,37 @@ class GeminiChat:
     def __init__(self, provider: str) -> None:
         self.provider = provider
 
+    def build_all(self, request: ChatRequest, deployment: Deployment) -> list[UpstreamRequest]:
+        """One call per choice for image models (they refuse ``candidateCount > 1``)."""
+        calls = self._fan_out(request, deployment)
+        return [self.build(request, deployment) for _ in range(calls)]
+
+    def _fan_out(self, request: ChatRequest, deployment: Deployment) -> int:
+        n = request.body.get("n")
+        if n is None:
+            return 1
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+            raise InvalidRequestError(f"'n' must be an integer from 1 to {MAX_N}.", param="n")
+        if n == 1 or not is_image_model(deployment.model):
+            return 1  # text models take candidateCount
+        if request.stream:
+            raise InvalidRequestError(
+                f"'n' > 1 with 'stream' is not supported for {deployment.model} (Google makes "
+                "one image answer per call); send n=1 or stream=false.",
+                param="n",
+                code="unsupported_parameter",
+            )
+        return n
+
     def build(self, request: ChatRequest, deployment: Deployment) -> UpstreamRequest:
+        if is_imagen(deployment.model):
+            raise InvalidRequestError(
+                f"The model '{deployment.model_name}' is an Imagen model: it serves "
+                "/v1/images/generations only, not chat completions.",
+                param="model",
+            )
+        if request.stream:
+            self._fan_out(request, deployment)  # refuses n > 1 for image models
         contents, system = to_contents(request.messages)
         body: dict[str, Any] = {"contents": contents}
         if system:
@@ -91,7 +122,7 @@ class GeminiChat:
     def parse(
         self, response: UpstreamResponse, request: ChatRequest, deployment: Deployment
     ) -> ChatResult:
-        body = response.json()
+        body = camel_keys(response.json())
         if not isinstance(body, dict):
             raise UpstreamError(f"{self.provider} answered with a non-object",
                                 provider=self.provider)
@@ -101,6 +132,8 @@ class GeminiChat:
         candidates = _candidates(body)
         if not any(c.texts or c.images for _, c in candidates):
             first = candidates[0][1] if candidates else CandidateOutput()
+            if first.finish_reason == "MAX_TOKENS":  # e.g. thinking used the whole budget
+                return self._empty(body, request, candidates)
             raise blocked(self.provider, "Gemini returned an empty answer",
                           first.finish_reason, first.finish_message)
         choices = []
@@ -109,13 +142,30 @@ class GeminiChat:
             message.update(image_fields(candidate.images))
             choices.append({"index": index, "message": message,
                             "finish_reason": finish_reason(candidate.finish_reason)})
-        usage = chat_usage(body)
+        usage = chat_usage(body, images_only=all(c.images and not c.texts
+                                                 for _, c in candidates))
         out: dict[str, Any] = {
             "id": f"chatcmpl-{body.get('responseId') or uuid.uuid4().hex}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": request.model,
             "choices": choices,
+        }
+        if usage is not None:
+            out["usage"] = usage
+        return ChatResult(body=out, usage=usage)
+
+    def _empty(self, body: dict[str, Any], request: ChatRequest,
+               candidates: list[tuple[int, CandidateOutput]]) -> ChatResult:
+        """Out of tokens before any output: an empty message with ``finish_reason: length``."""
+        usage = chat_usage(body)
+        out: dict[str, Any] = {
+            "id": f"chatcmpl-{body.get('responseId') or uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.model,
+            "choices": [{"index": index, "message": {"role": "assistant", "content": ""},
+                         "finish_reason": "length"} for index, _ in candidates],
         }
         if usage is not None:
             out["usage"] = usage
@@ -135,16 +185,17 @@ class GeminiChat:
         started: set[int] = set()
         finished: dict[int, str] = {}
         last: dict[str, Any] | None = None
+        saw_text = saw_image = False
         async for event in events:
-            body = event.json()
+            body = camel_keys(event.json())
             if not isinstance(body, dict):
                 continue
             if isinstance(body.get("error"), dict):
-                raise UpstreamError(
-                    f"{self.provider} stream failed: "
-                    f"{redact_text(str(body['error'].get('message', 'unknown error')))}",
-                    provider=self.provider,
-                )
+                # An error event: Google's status decides the class (a 429 before anything
+                # was sent is still a 429 the client and the router can act on).
+                code = body["error"].get("code")
+                http = code if isinstance(code, int) and 400 <= code < 600 else 500
+                raise map_google_error(UpstreamResponse(http, {}, event.data), self.provider)
             if "usageMetadata" in body:
                 last = body
             error = self._blocked_prompt(body)
@@ -155,18 +206,25 @@ class GeminiChat:
                 break
             for index, candidate in _candidates(body):
                 for text in candidate.texts:
+                    if not text:
+                        continue
+                    saw_text = True
                     delta: dict[str, Any] = {"content": text}
                     if index not in started:
                         delta = {"role": "assistant", **delta}
                         started.add(index)
                     yield chunk(index, delta)
                 for image in candidate.images:
+                    saw_image = True
                     delta = image_fields([image])
                     if index not in started:
                         delta = {"role": "assistant", "content": "", **delta}
                         started.add(index)
                     yield chunk(index, delta)
                 if candidate.finish_reason:
+                    if index not in started and candidate.finish_reason == "MAX_TOKENS":
+                        started.add(index)  # out of tokens before any output: "length"
+                        yield chunk(index, {"role": "assistant", "content": ""})
                     if index not in started:
                         raise blocked(self.provider, "Gemini returned an empty answer",
                                       candidate.finish_reason, candidate.finish_message)
@@ -180,7 +238,8 @@ class GeminiChat:
                                 provider=self.provider)
         for index in sorted(finished):
             yield chunk(index, {}, finished[index])
-        usage = chat_usage(last) if last is not None else None
+        images_only = saw_image and not saw_text
+        usage = chat_usage(last, images_only=images_only) if last is not None else None
         if usage is not None:
             yield {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
                    "model": request.model, "choices": [], "usage": usage}

@@ -25,7 +25,12 @@ from proxy.providers.google.image_params import (
     output_mime,
     refuse_unsupported,
 )
-from proxy.providers.google.response import first_candidate, image_usage, prompt_block
+from proxy.providers.google.response import (
+    camel_keys,
+    first_candidate,
+    image_usage,
+    prompt_block,
+)
 from proxy.providers.google.settings import endpoint, model_name
 from proxy.providers.google.sizes import aspect_ratio, gemini_ratios, resolution_tier
 from proxy.schemas import ImageRequest
@@ -141,7 +146,7 @@ def build_gemini_images(request: ImageRequest, deployment: Deployment) -> list[U
 
 
 def parse_gemini_images(response: UpstreamResponse, provider: str) -> ImageResult:
-    body = response.json()
+    body = camel_keys(response.json())
     if not isinstance(body, dict):
         raise UpstreamError(f"{provider} answered with a non-object", provider=provider)
     block = prompt_block(body)
@@ -156,6 +161,6 @@ def parse_gemini_images(response: UpstreamResponse, provider: str) -> ImageResul
     formats = {image.format for image in candidate.images}
     return ImageResult(
         data=[{"b64_json": image.data} for image in candidate.images],
-        usage=image_usage(body),
+        usage=image_usage(body, images_only=not candidate.texts),
         extra={"output_format": formats.pop()} if len(formats) == 1 else {},
     )

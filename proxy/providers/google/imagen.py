@@ -21,6 +21,7 @@ from proxy.providers.google.image_params import (
     output_mime,
     refuse_unsupported,
 )
+from proxy.providers.google.response import camel_keys, standard_b64
 from proxy.providers.google.settings import endpoint
 from proxy.providers.google.sizes import IMAGEN_RATIOS, aspect_ratio, resolution_tier
 from proxy.schemas import ImageRequest
@@ -93,7 +94,7 @@ def build_imagen(request: ImageRequest, deployment: Deployment) -> list[Upstream
 
 
 def parse_imagen(response: UpstreamResponse, provider: str) -> ImageResult:
-    body = response.json()
+    body = camel_keys(response.json())
     if not isinstance(body, dict):
         raise UpstreamError(f"{provider} answered with a non-object", provider=provider)
     predictions = body.get("predictions")
@@ -104,7 +105,7 @@ def parse_imagen(response: UpstreamResponse, provider: str) -> ImageResult:
         if not isinstance(item, dict):
             continue
         if isinstance(item.get("bytesBase64Encoded"), str):
-            entry: dict[str, Any] = {"b64_json": item["bytesBase64Encoded"]}
+            entry: dict[str, Any] = {"b64_json": standard_b64(item["bytesBase64Encoded"])}
         elif isinstance(item.get("gcsUri"), str):
             entry = {"url": item["gcsUri"]}
         else:

@@ -57,5 +57,6 @@ def validate_vertex(deployment: Deployment) -> str | None:
                     "private_key and token_uri")
     if not is_express(deployment) and not vertex_target(deployment).project:
         return (f"litellm_params.{PROJECT_PARAMS[0]}: required for vertex_ai (or give "
-                "vertex_credentials holding a project_id, or an api_key for express mode)")
+                "vertex_credentials holding a project_id, set GOOGLE_CLOUD_PROJECT or "
+                "GOOGLE_APPLICATION_CREDENTIALS, or an api_key for express mode)")
     return None

@@ -2,12 +2,20 @@
 
 Shared by the image and chat adapters. Thought parts (``thought: true``, the interim images
 and reasoning of thinking models) are never returned as answers.
+
+Google answers in lowerCamelCase with standard base64; bodies written with google-genai's own
+types (``model_dump(mode="json")``, as some servers and test doubles do) use snake_case keys and
+URL-safe base64. ``camel_keys`` and ``standard_b64`` accept both, so neither an image nor a
+block reason nor the usage is lost to the spelling.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
+
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 
 # finishReason values that mean the output was withheld for policy reasons.
 POLICY_FINISH = frozenset(
@@ -23,6 +31,34 @@ POLICY_FINISH = frozenset(
     }
 )
 OK_FINISH = frozenset({"STOP", "FINISH_REASON_UNSPECIFIED"})
+
+
+@functools.lru_cache(maxsize=512)
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def camel_keys(value: Any) -> Any:
+    """``value`` with every snake_case object key spelled lowerCamelCase (strings untouched)."""
+    if isinstance(value, dict):
+        return {
+            (_camel(k) if isinstance(k, str) and "_" in k.strip("_") else k): camel_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [camel_keys(v) for v in value]
+    return value
+
+
+def standard_b64(data: str) -> str:
+    """Standard, padded base64 from standard or URL-safe base64 (line breaks dropped)."""
+    if "-" in data or "_" in data:
+        data = data.translate(_URLSAFE_TO_STANDARD)
+    if "\n" in data or "\r" in data or " " in data:
+        data = "".join(data.split())
+    pad = -len(data) % 4
+    return data + "=" * pad if pad else data
 
 
 @dataclass(slots=True)
@@ -75,10 +111,10 @@ def read_candidate(candidate: dict[str, Any]) -> CandidateOutput:
     for part in parts if isinstance(parts, list) else ():
         if not isinstance(part, dict) or part.get("thought"):
             continue
-        inline = part.get("inlineData") or part.get("inline_data")
+        inline = part.get("inlineData")
         if isinstance(inline, dict) and isinstance(inline.get("data"), str):
-            mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
-            out.images.append(InlineImage(str(mime), inline["data"]))
+            mime = inline.get("mimeType") or "image/png"
+            out.images.append(InlineImage(str(mime), standard_b64(inline["data"])))
         elif isinstance(part.get("text"), str):
             out.texts.append(part["text"])
     return out
@@ -104,7 +140,9 @@ class TokenCounts:
     output_by_modality: dict[str, int]
 
 
-def token_counts(body: dict[str, Any]) -> TokenCounts | None:
+def token_counts(body: dict[str, Any], *, images_only: bool = False) -> TokenCounts | None:
+    """``usageMetadata`` summed up. ``candidatesTokensDetails`` may be absent; when the answer
+    held images and no text (``images_only``) the output tokens are then all image tokens."""
     meta = body.get("usageMetadata")
     if not isinstance(meta, dict):
         return None
@@ -116,6 +154,9 @@ def token_counts(body: dict[str, Any]) -> TokenCounts | None:
     prompt = count("promptTokenCount") + count("toolUsePromptTokenCount")
     thoughts = count("thoughtsTokenCount")
     output = count("candidatesTokenCount") + thoughts
+    output_by_modality = _by_modality(meta.get("candidatesTokensDetails"))
+    if not output_by_modality and images_only and count("candidatesTokenCount"):
+        output_by_modality = {"image_tokens": count("candidatesTokenCount")}
     return TokenCounts(
         prompt=prompt,
         output=output,
@@ -123,13 +164,13 @@ def token_counts(body: dict[str, Any]) -> TokenCounts | None:
         thoughts=thoughts,
         cached=count("cachedContentTokenCount"),
         prompt_by_modality=_by_modality(meta.get("promptTokensDetails")),
-        output_by_modality=_by_modality(meta.get("candidatesTokensDetails")),
+        output_by_modality=output_by_modality,
     )
 
 
-def image_usage(body: dict[str, Any]) -> dict[str, Any] | None:
+def image_usage(body: dict[str, Any], *, images_only: bool = False) -> dict[str, Any] | None:
     """``usageMetadata`` as the usage object of an OpenAI ``ImagesResponse``."""
-    counts = token_counts(body)
+    counts = token_counts(body, images_only=images_only)
     if counts is None:
         return None
     output_details = dict(counts.output_by_modality)
@@ -151,9 +192,9 @@ def image_usage(body: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def chat_usage(body: dict[str, Any]) -> dict[str, Any] | None:
+def chat_usage(body: dict[str, Any], *, images_only: bool = False) -> dict[str, Any] | None:
     """``usageMetadata`` as an OpenAI chat ``usage`` object, image tokens broken out."""
-    counts = token_counts(body)
+    counts = token_counts(body, images_only=images_only)
     if counts is None:
         return None
     return {
