@@ -21,6 +21,7 @@ from proxy.delivery.install import install_delivery
 from proxy.errors import InvalidRequestError, NotFoundError, ProxyError
 from proxy.gateway import Gateway
 from proxy.guardrails.setup import install_guardrails
+from proxy.keys.wiring import install_accounting
 from proxy.observability import install_observability
 from proxy.state.install import install_shared_state
 
@@ -63,6 +64,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
 
     for module in (images, chat, models, health, files, routing_admin, metrics):
         app.include_router(module.router)
+    install_accounting(app, gateway)  # pricing, keys, budgets, spend logs (before metrics)
     install_observability(app, gateway)
     install_guardrails(app, gateway)
     install_shared_state(app, gateway)  # last: shares what the steps above installed

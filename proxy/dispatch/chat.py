@@ -9,6 +9,7 @@ from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import JSON_ERRORS, Upstream, malformed
 from proxy.errors import InvalidRequestError, ProxyError
+from proxy.pricing.cost import add_stream_cost
 from proxy.providers.base import ChatAdapter, ChatResult, UpstreamRequest, merge_chat_results
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ChatRequest
@@ -101,6 +102,7 @@ async def _relay(
                 ctx.usage = usage
                 if not request.include_usage and not chunk.get("choices"):
                     continue  # the client did not ask for the usage chunk
+                add_stream_cost(ctx, usage)
             if isinstance(chunk.get("error"), dict):
                 ctx.status, ctx.error_class = 502, "UpstreamStreamError"
             for choice in chunk.get("choices") or ():

@@ -93,7 +93,8 @@ def check_scripted_counts(text: str) -> None:
     assert sample(text, "image_proxy_upstream_duration_seconds_count", deployment="img-dep") == 3
     assert sample(text, "image_proxy_gateway_overhead_seconds_count", endpoint="images") == 4
     assert sample(text, "image_proxy_in_flight_requests") == 0
-    assert sample(text, "image_proxy_spend_usd_total") == 0  # no price without a pricer
+    # gpt-image-1 answering without usage: priced per image at the highest tier, 6 x $0.167
+    assert sample(text, "image_proxy_spend_usd_total") == pytest.approx(6 * 0.167)
 
 
 def test_metrics_count_exactly_the_scripted_requests(
