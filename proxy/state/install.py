@@ -62,4 +62,8 @@ def install_shared_state(app: FastAPI, gateway: Gateway) -> Events | None:
     app.state.on_startup.append(start)
     app.state.on_shutdown.append(stop)
     app.state.readiness_checks.append(("redis", lambda: state.healthy))
+
+    from proxy.keys.replicas import install_replica_keys
+
+    install_replica_keys(app, gateway, state, events)  # key limits, budgets, key changes
     return events
