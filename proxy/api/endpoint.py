@@ -71,7 +71,10 @@ def fail(ctx: RequestContext, exc: ProxyError) -> None:
 
 class FinishingStream(StreamingResponse):
     """An SSE response that always finishes its request (price, spend record, logs) and
-    closes the upstream stream, even when the client leaves before the body starts."""
+    closes the upstream stream, even when the client leaves before the body starts.
+
+    A stream that runs to its end is finished before the response's last (empty) body
+    message, so the request is logged and counted by the time the client sees the end."""
 
     def __init__(
         self,
@@ -79,9 +82,14 @@ class FinishingStream(StreamingResponse):
         finish: Callable[[], Awaitable[None]],
         headers: dict[str, str],
     ) -> None:
-        super().__init__(chunks, media_type="text/event-stream", headers=headers)
         self._chunks = chunks
-        self._finish = finish
+        self._finish = _once(finish)
+        super().__init__(self._body(), media_type="text/event-stream", headers=headers)
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            yield chunk
+        await self._finish()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -96,6 +104,18 @@ class FinishingStream(StreamingResponse):
                 await aclose()
         finally:
             await self._finish()
+
+
+def _once(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    done = False
+
+    async def call() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            await fn()
+
+    return call
 
 
 def _stream_finisher(gateway: Gateway, ctx: RequestContext) -> Callable[[], Awaitable[None]]:

@@ -21,6 +21,7 @@ from proxy.delivery.store import ImageStore, StoreError
 from proxy.delivery.store_local import LocalImageStore
 from proxy.delivery.store_s3 import S3ImageStore
 from proxy.errors import ProxyError, UpstreamError
+from proxy.paths import local_path
 
 if TYPE_CHECKING:
     from proxy.config import ProxyConfig
@@ -76,7 +77,7 @@ class Delivery:
         if store_settings.type == "s3":
             store = S3ImageStore(store_settings)
         else:
-            store = LocalImageStore(store_settings.path)
+            store = LocalImageStore(str(local_path(config, store_settings.path, "image-store")))
         secret = derive_secret(store_settings.signing_secret, general.master_key)
         if not store_settings.signing_secret and not general.master_key:
             log.warning("image links use a per-process secret: set image_store.signing_secret "

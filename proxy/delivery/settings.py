@@ -26,7 +26,8 @@ class ImageStoreSettings(_Strict):
     purge_interval_seconds: float = Field(default=300.0, gt=0)
     signing_secret: str | None = Field(default=None, min_length=16)
     # local
-    path: str = "./image-store"  # relative to the working directory; created on first use
+    path: str | None = None  # default: image-store/ beside the config file; relative paths
+    # resolve against the config file's folder; created on first use
     # s3 (any S3-compatible service)
     bucket: str | None = None
     prefix: str = "images/"

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from proxy.errors import ContentPolicyError, ServiceUnavailableError
+from proxy.errors import ContentPolicyError
 
 
 class GuardrailParams(BaseModel):
@@ -117,18 +117,15 @@ class GuardrailBlockedError(ContentPolicyError):
         return out
 
 
-class GuardrailUnavailableError(ServiceUnavailableError):
-    """A guardrail with ``on_error: block`` could not decide: the request is refused (503)."""
-
-    code = "guardrail_unavailable"
+class GuardrailUnavailableError(GuardrailBlockedError):
+    """A guardrail with ``on_error: block`` could not decide: the request is blocked like any
+    other guardrail block (400 ``content_policy_violation``, the guardrail's name and why)."""
 
     def __init__(self, guardrail: str, problem: str) -> None:
         super().__init__(
-            f"Guardrail '{guardrail}' could not check the request ({problem}); "
-            "the request was not sent.",
+            guardrail, f"the guardrail service failed ({problem}) and its on_error is 'block'"
         )
-        self.guardrail = guardrail
-
+        self.problem = problem
 
 
 class Guardrail(ABC):

@@ -2,16 +2,21 @@
 
 All prompt texts go in one call (``input`` as an array). Without ``categories`` a result with
 ``flagged: true`` blocks; with ``categories`` only those categories block (a typo in a
-category name is refused at start-up rather than silently never matching).
+category name is refused at start-up rather than silently never matching). Without
+``api_base`` the ``OPENAI_API_BASE`` / ``OPENAI_BASE_URL`` environment variables are used, as
+the OpenAI SDK and LiteLLM do, else ``https://api.openai.com``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import httpx
 from pydantic import field_validator
 
 from proxy.guardrails.base import (
+    GuardrailParams,
     GuardrailServiceError,
     GuardSubject,
     HTTPGuardrailParams,
@@ -46,7 +51,12 @@ class ModerationParams(HTTPGuardrailParams):
 
 
 def moderations_url(api_base: str | None) -> str:
-    base = (api_base or OPENAI_BASE).rstrip("/")
+    base = (
+        api_base
+        or os.environ.get("OPENAI_API_BASE")
+        or os.environ.get("OPENAI_BASE_URL")
+        or OPENAI_BASE
+    ).rstrip("/")
     return f"{base}/moderations" if base.endswith("/v1") else f"{base}/v1/moderations"
 
 
@@ -54,15 +64,18 @@ def moderations_url(api_base: str | None) -> str:
 class OpenAIModerationGuardrail(HTTPGuardrail):
     Params = ModerationParams
 
+    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient) -> None:
+        super().__init__(name, params, http)
+        assert isinstance(params, ModerationParams)
+        self.url = moderations_url(params.api_base)
+
     async def check(self, subject: GuardSubject) -> Verdict:
         params = self.params
         assert isinstance(params, ModerationParams)
         texts = subject.texts
         if not texts:
             return Verdict.allow()
-        body = await self.post_json(
-            moderations_url(params.api_base), {"model": params.model, "input": texts}
-        )
+        body = await self.post_json(self.url, {"model": params.model, "input": texts})
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list) or not results:
             raise GuardrailServiceError("the moderation answer has no results")

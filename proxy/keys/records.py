@@ -27,6 +27,7 @@ class KeyFields(BaseModel):
     metadata: dict[str, Any] | None = None
     user_id: str | None = Field(default=None, max_length=256)
     key_alias: str | None = Field(default=None, min_length=1, max_length=256)
+    guardrails: list[str] | None = None  # pinned: the key's holder cannot switch them off
 
     @field_validator("budget_duration", "duration")
     @classmethod
@@ -102,6 +103,7 @@ class KeyState:
             models=tuple(self.row.get("models") or ()),
             user_id=self.row.get("user_id"),
             metadata=dict(self.row.get("metadata") or {}),
+            guardrails=tuple((self.row.get("metadata") or {}).get("guardrails") or ()),
         )
 
     def public(self) -> dict[str, Any]:
@@ -120,6 +122,7 @@ class KeyState:
             "rpm_limit": r.get("rpm_limit"),
             "expires": iso(self.expires_at),
             "metadata": r.get("metadata") or {},
+            "guardrails": list((r.get("metadata") or {}).get("guardrails") or []),
             "user_id": r.get("user_id"),
             "created_at": iso(r.get("created_at")),
             "updated_at": iso(r.get("updated_at")),

@@ -53,12 +53,14 @@ class KeyService:
         writer: SpendWriter,
         *,
         known_models: Sequence[str] = (),
+        known_guardrails: Sequence[str] = (),
         ttl: float = 30.0,
         negative_ttl: float = 5.0,
     ) -> None:
         self.store = store
         self.writer = writer
         self.known_models = set(known_models)
+        self.known_guardrails = set(known_guardrails)
         self.ttl = ttl
         self.negative_ttl = negative_ttl
         self.cache: dict[str, KeyState] = {}
@@ -187,6 +189,14 @@ class KeyService:
                 param="models",
             )
 
+    def _check_guardrails(self, names: list[str] | None) -> None:
+        unknown = sorted(set(names or ()) - self.known_guardrails)
+        if unknown:
+            raise InvalidRequestError(
+                f"guardrails: {', '.join(repr(n) for n in unknown)} not configured.",
+                param="guardrails",
+            )
+
     async def _check_alias(self, alias: str | None, own_hash: str | None = None) -> None:
         if alias is None:
             return
@@ -202,6 +212,7 @@ class KeyService:
 
     async def generate(self, fields: KeyFields) -> tuple[str, KeyState]:
         self._check_models(fields.models)
+        self._check_guardrails(fields.guardrails)
         await self._check_alias(fields.key_alias)
         key = new_key()
         now = time.time()
@@ -219,7 +230,7 @@ class KeyService:
             "spend": 0.0,
             "rpm_limit": fields.rpm_limit,
             "expires_at": _expiry(fields, now),
-            "metadata": fields.metadata or {},
+            "metadata": with_guardrails(fields.metadata or {}, fields.guardrails),
             "user_id": fields.user_id,
             "created_at": now,
             "updated_at": now,
@@ -259,8 +270,15 @@ class KeyService:
         for name in ("max_budget", "rpm_limit", "user_id"):
             if name in given:
                 values[name] = getattr(fields, name)
-        if "metadata" in given:
-            values["metadata"] = fields.metadata or {}
+        if "metadata" in given or "guardrails" in given:
+            self._check_guardrails(fields.guardrails)
+            if "metadata" in given:
+                metadata = fields.metadata or {}
+            else:
+                current = await self.store.get_key(key_hash)
+                metadata = dict((current or {}).get("metadata") or {})
+            pinned = fields.guardrails if "guardrails" in given else metadata.get("guardrails")
+            values["metadata"] = with_guardrails(metadata, pinned)
         if "budget_duration" in given:
             values["budget_duration"] = fields.budget_duration
             values["budget_reset_at"] = (
@@ -300,3 +318,11 @@ def _expiry(fields: KeyFields, now: float) -> float | None:
     if fields.duration is not None:
         return now + parse_duration(fields.duration)
     return None
+
+
+def with_guardrails(metadata: dict[str, Any], guardrails: list[str] | None) -> dict[str, Any]:
+    """Key-pinned guardrails live in the key's metadata (where LiteLLM keeps them too)."""
+    out = {k: v for k, v in metadata.items() if k != "guardrails"}
+    if guardrails:
+        out["guardrails"] = list(guardrails)
+    return out

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from proxy.keys.accounting import Accounting
 from proxy.keys.durations import parse_duration
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
+from proxy.paths import config_dir, data_dir
 from proxy.pricing.cost import Pricer
 from proxy.store.database import Store, describe, engine_url
 from proxy.store.schema import DEFAULT_PREFIX
@@ -45,26 +45,6 @@ def setting(config: ProxyConfig, name: str, default: Any = None) -> Any:
     value = getattr(config.general, name, None) if name in type(config.general).model_fields \
         else extra.get(name)
     return default if value is None else value
-
-
-def config_dir(config: ProxyConfig) -> Path:
-    return Path(config.source).resolve().parent if config.source != "<memory>" else Path.cwd()
-
-
-def data_dir(config: ProxyConfig) -> Path:
-    """Beside the config file when that is writable, else a temporary directory (a container
-    whose config sits in a read-only directory still starts; set database_url to keep data)."""
-    home = config_dir(config)
-    if os.access(home, os.W_OK):
-        return home
-    fallback = Path(tempfile.gettempdir()) / "image-proxy"
-    log.warning(
-        "%s is not writable: keeping the SQLite database and spool in %s (set "
-        "general_settings.database_url to keep keys and spend logs across restarts)",
-        home,
-        fallback,
-    )
-    return fallback
 
 
 def database_url(config: ProxyConfig, home: Path) -> str:
@@ -111,6 +91,11 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
         store,
         writer,
         known_models=list(config.groups()),
+        known_guardrails=[
+            str(g.get("guardrail_name"))
+            for g in config.raw.get("guardrails") or ()
+            if isinstance(g, dict)
+        ],
         ttl=float(setting(config, "key_cache_ttl", 30.0)),
     )
     end_users = None

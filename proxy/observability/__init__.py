@@ -14,7 +14,7 @@ from proxy.guardrails.engine import prompt_parts
 from proxy.observability.callbacks import Callbacks
 from proxy.observability.logging import log_request
 from proxy.observability.metrics import InFlightMiddleware, Metrics
-from proxy.observability.record import capture_prompt
+from proxy.observability.record import capture_prompt, remember_prompt
 from proxy.observability.settings import ObservabilitySettings, parse_observability
 
 if TYPE_CHECKING:
@@ -26,17 +26,22 @@ if TYPE_CHECKING:
 
 def install_observability(app: FastAPI, gateway: Gateway) -> ObservabilitySettings:
     settings = parse_observability(dict(gateway.config.raw))
-    metrics = Metrics(gateway.router.model_names())
+    metrics = Metrics(
+        gateway.router.model_names(),
+        {d.id: d.model_name for d in gateway.config.deployments},
+    )
     app.state.metrics = metrics
     app.state.observability = settings
     app.add_middleware(InFlightMiddleware, metrics=metrics)
 
-    if settings.log_prompts:
+    async def keep_prompt(ctx: RequestContext, request: Any) -> None:
+        texts = [p.text for p in prompt_parts(request)]
+        if settings.log_prompts:
+            capture_prompt(ctx, texts)
+        else:  # only to scrub a provider's echo of it from the logged error message
+            remember_prompt(ctx, texts)
 
-        async def keep_prompt(ctx: RequestContext, request: Any) -> None:
-            capture_prompt(ctx, [p.text for p in prompt_parts(request)])
-
-        gateway.hooks.pre_call.insert(0, keep_prompt)
+    gateway.hooks.pre_call.insert(0, keep_prompt)
 
     gateway.hooks.post_call.append(metrics.observe)
     gateway.hooks.post_call.append(log_request)

@@ -6,10 +6,10 @@
   receiver takes it. A request only ever appends to the queue; when the queue is full the
   oldest record is dropped and counted. Records carry ``request_id`` so a receiver can
   de-duplicate a batch it stored but failed to acknowledge.
-- custom: ``package.module.Class`` with ``async def on_success(self, record)`` and/or
-  ``async def on_failure(self, record)``; each call runs as its own task (at most
-  ``MAX_PENDING`` at once, beyond that records are dropped and counted) and exceptions are
-  logged, never raised into the request.
+- custom: ``package.module.Class`` (or an instance, ``package.module.handler``) with
+  ``async def on_success(self, record)`` and/or ``async def on_failure(self, record)``;
+  each call runs as its own task (at most ``MAX_PENDING`` at once, beyond that records are
+  dropped and counted) and exceptions are logged, never raised into the request.
 """
 
 from __future__ import annotations
@@ -144,9 +144,12 @@ class WebhookSink:
 
 class CustomSink:
     def __init__(self, spec: CallbackSpec, dropped: Dropped = _no_drop) -> None:
-        assert spec.cls is not None
         self.name = spec.name
-        self.instance = spec.cls(**spec.kwargs)
+        if spec.instance is not None:
+            self.instance = spec.instance
+        else:
+            assert spec.cls is not None
+            self.instance = spec.cls(**spec.kwargs)
         self.spec = spec
         self.dropped = dropped
         self.pending: set[asyncio.Task[None]] = set()

@@ -10,7 +10,7 @@ series without bound.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -32,12 +32,15 @@ def multiprocess_dir() -> str | None:
 
 
 class Metrics:
-    def __init__(self, model_groups: Collection[str] = ()) -> None:
+    def __init__(
+        self, model_groups: Collection[str] = (), deployment_groups: Mapping[str, str] = {}
+    ) -> None:
         self.multiprocess = multiprocess_dir() is not None
         # Multiprocess samples live in files, not in a registry; single-process metrics get
         # a registry of their own so several apps in one process never collide.
         self.registry: CollectorRegistry | None = None if self.multiprocess else CollectorRegistry()
-        self.groups = set(model_groups)
+        self.groups = set(model_groups) | set(deployment_groups.values())
+        self.deployment_groups = dict(deployment_groups)  # deployment id -> its model group
         reg = self.registry
         p = PREFIX
         self.requests = Counter(
@@ -100,12 +103,17 @@ class Metrics:
         if ctx.deployment_id:
             self.upstream_seconds.labels(group, deployment).observe(ctx.upstream_seconds)
             self.overhead_seconds.labels(ctx.endpoint).observe(ctx.overhead)
+        # retries and fallbacks count against the group the client asked for (a fallback
+        # answer is served, and counted in requests_total, by another group)
+        asked = self.group_label(ctx.extra.get("requested_model") or ctx.model_group)
         if ctx.retries:
-            self.retries.labels(group).inc(ctx.retries)
+            self.retries.labels(asked).inc(ctx.retries)
         if ctx.fallbacks:
-            self.fallbacks.labels(group).inc(ctx.fallbacks)
+            self.fallbacks.labels(asked).inc(ctx.fallbacks)
         for item in ctx.extra.get("cooldowns", []) or []:
-            self.cooldowns.labels(group, _deployment_of(item)).inc()
+            cooled = _deployment_of(item)
+            owner = self.deployment_groups.get(cooled)
+            self.cooldowns.labels(self.group_label(owner) if owner else group, cooled).inc()
         blocked = ctx.extra.get("guardrail_blocked")
         if isinstance(blocked, str):
             self.guardrail_blocks.labels(blocked, ctx.endpoint).inc()

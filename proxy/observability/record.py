@@ -18,6 +18,8 @@ CURRENT_ROUTE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "proxy_route", default=None
 )
 PROMPT_KEY = "logged_prompt"
+PROMPT_TEXTS_KEY = "_prompt_texts"  # kept (never logged) to scrub echoes from error messages
+MIN_SCRUBBED = 8
 MAX_PROMPT_CHARS = 2000
 MAX_ERROR_CHARS = 300
 
@@ -52,7 +54,7 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "cost": ctx.cost,
         "usage": _usage(ctx.usage),
         "error_class": ctx.error_class,
-        "error": redact_text(ctx.error_message, MAX_ERROR_CHARS) if ctx.error_message else None,
+        "error": _error_text(ctx),
         "guardrails": list(ctx.guardrails),
         "guardrail_blocked": ctx.extra.get("guardrail_blocked"),
     }
@@ -77,6 +79,23 @@ def _usage(usage: Any) -> dict[str, Any] | None:
             if nested:
                 out[str(k)] = nested
     return out
+
+
+def _error_text(ctx: RequestContext) -> str | None:
+    """The error message, without the prompt when a provider echoed it back (unless prompt
+    logging is on), keys masked and base64 removed."""
+    message = ctx.error_message
+    if not message:
+        return None
+    if PROMPT_KEY not in ctx.extra:
+        for text in sorted(ctx.extra.get(PROMPT_TEXTS_KEY, ()), key=len, reverse=True):
+            if len(text) >= MIN_SCRUBBED and text in message:
+                message = message.replace(text, f"<prompt, {len(text)} chars>")
+    return redact_text(message, MAX_ERROR_CHARS)
+
+
+def remember_prompt(ctx: RequestContext, parts: list[str]) -> None:
+    ctx.extra[PROMPT_TEXTS_KEY] = tuple(p.strip() for p in parts if p.strip())
 
 
 def capture_prompt(ctx: RequestContext, parts: list[str]) -> None:

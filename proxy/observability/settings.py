@@ -60,6 +60,7 @@ class CallbackSpec:
     on_success: bool
     on_failure: bool
     cls: type | None = None  # the imported class of a custom callback
+    instance: Any = None  # or the imported instance (LiteLLM's ``module.handler_instance``)
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,15 +146,24 @@ def _callbacks(litellm: dict[str, Any], options: dict[str, Any]) -> tuple[Callba
         if name in BUILTIN_CALLBACKS:
             specs.append(CallbackSpec(name, success, failure))
         else:
-            cls = import_callback(name, path, success, failure)
+            target = import_callback(name, path, success, failure)
             kwargs = options.get(name) or {}
             if not isinstance(kwargs, dict):
                 raise ConfigError(f"litellm_settings.callback_settings.{name}: must be a mapping")
-            specs.append(CallbackSpec(name, success, failure, cls, dict(kwargs)))
+            if isinstance(target, type):
+                specs.append(CallbackSpec(name, success, failure, target, kwargs=dict(kwargs)))
+            elif kwargs:
+                raise ConfigError(
+                    f"litellm_settings.callback_settings.{name}: {name} is an instance, "
+                    "not a class; it takes no settings"
+                )
+            else:
+                specs.append(CallbackSpec(name, success, failure, instance=target))
     return tuple(specs)
 
 
-def import_callback(name: str, path: str, success: bool, failure: bool) -> type:
+def import_callback(name: str, path: str, success: bool, failure: bool) -> Any:
+    """The class (or ready-made instance) a custom callback's import path names."""
     module_name, dot, attr = name.rpartition(".")
     if not dot:
         raise ConfigError(
@@ -164,16 +174,16 @@ def import_callback(name: str, path: str, success: bool, failure: bool) -> type:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"{path}: cannot import module {module_name!r} ({exc})") from None
-    cls = getattr(module, attr, None)
-    if not isinstance(cls, type):
+    target = getattr(module, attr, None)
+    if target is None or inspect.ismodule(target) or inspect.isroutine(target):
         raise ConfigError(f"{path}: {module_name!r} has no class {attr!r}")
     needed = [m for m, on in (("on_success", success), ("on_failure", failure)) if on]
-    present = [m for m in needed if inspect.iscoroutinefunction(getattr(cls, m, None))]
+    present = [m for m in needed if inspect.iscoroutinefunction(getattr(target, m, None))]
     if not present or (not (success and failure) and len(present) != len(needed)):
         raise ConfigError(
             f"{path}: {name} must define async {' / '.join(needed)}"
         )
-    return cls
+    return target
 
 
 def _webhook(value: Any) -> WebhookSettings:

@@ -1,10 +1,11 @@
 """Cooldowns: a deployment that keeps failing rests, so routing skips it.
 
-- more than ``allowed_fails`` retryable failures (5xx, timeouts, connection errors) within a
+- ``allowed_fails`` retryable failures (5xx, timeouts, connection errors) within a
   sliding minute: rest ``cooldown_time`` seconds;
 - a ``cooldown`` error (the provider answered 401/403/404: misconfigured, will not heal by
   itself): rest ``cooldown_time`` at once;
-- a 429 from the provider: rest only for its ``Retry-After`` (``cooldown_time`` without one).
+- a 429 from the provider: rest only for its ``Retry-After``; without one, a short
+  ``RATE_LIMIT_REST`` (capped by ``cooldown_time``): a rate limit is not a broken deployment.
 
 A deployment that is the only one of its group, with no fallback configured, never rests:
 resting would only turn the provider's own error into a 503 with nowhere else to go.
@@ -23,6 +24,7 @@ from proxy.errors import ProxyError
 from proxy.state.base import Clock, StateStore
 
 FAIL_WINDOW = 60.0
+RATE_LIMIT_REST = 1.0  # seconds a 429 without Retry-After rests its deployment
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,9 @@ class Cooldowns:
         if self.settings.disable_cooldowns or not self.may_cool(deployment):
             return None
         if exc.status == 429 and exc.retryable:
-            seconds = exc.retry_after if exc.retry_after is not None else None
-            rest = seconds if seconds is not None else self.settings.cooldown_time
+            rest = exc.retry_after
+            if rest is None:
+                rest = min(RATE_LIMIT_REST, self.settings.cooldown_time)
             return await self.cool(deployment, rest, exc.code or "rate_limited", 429, True)
         if exc.cooldown:
             return await self.cool(
@@ -98,7 +101,7 @@ class Cooldowns:
             return None
         await self.state.window_add(_fails_key(deployment.id), 1, FAIL_WINDOW)
         fails = await self.state.window_total(_fails_key(deployment.id), FAIL_WINDOW)
-        if fails > self.settings.allowed_fails:
+        if fails >= max(1, self.settings.allowed_fails):
             return await self.cool(
                 deployment, self.settings.cooldown_time, "too_many_failures", exc.status
             )

@@ -1,7 +1,8 @@
 """``router_settings`` checks at start-up, and the LiteLLM spellings kept elsewhere.
 
 LiteLLM also reads ``num_retries``, ``request_timeout`` and the fallback lists from
-``litellm_settings``; they apply here too unless ``router_settings`` sets its own. Router keys
+``litellm_settings``; they apply here too unless ``router_settings`` sets its own, and so do
+the other router keys operators put there (``timeout``, ``stream_timeout``, ...). Router keys
 LiteLLM has but this proxy does not implement produce a start-up warning instead of being
 ignored in silence.
 """
@@ -16,6 +17,12 @@ from proxy.routing.fallbacks import check_fallbacks
 FROM_LITELLM_SETTINGS = {
     "num_retries": "num_retries",
     "request_timeout": "timeout",
+    "timeout": "timeout",
+    "stream_timeout": "stream_timeout",
+    "routing_strategy": "routing_strategy",
+    "retry_after": "retry_after",
+    "max_fallbacks": "max_fallbacks",
+    "disable_cooldowns": "disable_cooldowns",
     "fallbacks": "fallbacks",
     "default_fallbacks": "default_fallbacks",
     "content_policy_fallbacks": "content_policy_fallbacks",

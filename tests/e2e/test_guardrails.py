@@ -222,11 +222,10 @@ def test_opt_in_webhook_allows_and_denies(
 def test_failing_webhook_on_error_block_refuses(
     client: openai.OpenAI, served: FakeUpstream, stream: bool
 ) -> None:
-    with pytest.raises(openai.InternalServerError) as exc:
+    with pytest.raises(openai.BadRequestError) as exc:
         request(client, "image", "a cat", stream=stream, guardrails=["policy-closed"])
-    assert exc.value.status_code == 503
-    assert exc.value.body["code"] == "guardrail_unavailable"  # type: ignore[index]
-    assert "policy-closed" in exc.value.body["message"]  # type: ignore[index]
+    assert_blocked(exc, "policy-closed")  # on_error: block is a block like any other
+    assert "HTTP 500" in exc.value.body["reason"]  # type: ignore[index]
     assert upstream_calls(served) == []
     assert len(served.received("/policy-broken")) == 1
 
@@ -236,8 +235,9 @@ def test_unreachable_webhook_on_error_block_refuses(
 ) -> None:
     served.route("POST", "/policy-broken", lambda r: _stall())
     started = time.monotonic()
-    with pytest.raises(openai.InternalServerError) as exc:
+    with pytest.raises(openai.BadRequestError) as exc:
         request(client, "chat", "a cat", stream=False, guardrails=["policy-closed"])
+    assert_blocked(exc, "policy-closed")
     assert "0.5s" in exc.value.body["message"]  # type: ignore[index]
     assert time.monotonic() - started < 10
     assert upstream_calls(served) == []
@@ -310,7 +310,7 @@ def test_moderation_service_error_blocks_by_default(
 ) -> None:
     served.route("POST", "/moderation/v1/moderations",
                  lambda r: JSONResponse({"error": {"message": "bad key"}}, 401))
-    with pytest.raises(openai.InternalServerError) as exc:
+    with pytest.raises(openai.BadRequestError) as exc:
         request(client, "image", "a cat", stream=False, guardrails=["moderation"])
-    assert exc.value.body["code"] == "guardrail_unavailable"  # type: ignore[index]
+    assert_blocked(exc, "moderation")
     assert upstream_calls(served) == []

@@ -214,6 +214,44 @@ def test_failure_only_callback_sees_only_failures(
     assert ok not in path.read_text()
 
 
+def test_custom_callback_given_as_an_instance(
+    proxy_factory: Any, fake: FakeUpstream, tmp_path: Path
+) -> None:
+    path = tmp_path / "instance.jsonl"
+    proxy = proxy_factory(
+        {"model_list": models(fake.base), "litellm_settings": {
+            "callbacks": ["tests.fakes.recording_callback.handler_instance"]}},
+        env={"RECORDING_CALLBACK_PATH": str(path)})
+    route(fake)
+    ok = post(proxy.base_url).headers["x-request-id"]
+    bad = post(proxy.base_url, model="broken").headers["x-request-id"]
+    wait_for(lambda: path.exists() and len(path.read_text().splitlines()) == 2,
+             what="both records")
+    hooks = {json.loads(x)["request_id"]: json.loads(x)["hook"]
+             for x in path.read_text().splitlines()}
+    assert hooks == {ok: "on_success", bad: "on_failure"}
+
+
+def test_a_provider_echoing_the_prompt_does_not_put_it_in_logs_or_records(
+    proxy_factory: Any, fake: FakeUpstream, tmp_path: Path
+) -> None:
+    path = tmp_path / "records.jsonl"
+    name = "tests.fakes.recording_callback.RecordingCallback"
+    proxy = proxy_factory({"model_list": models(fake.base), "litellm_settings": {
+        "callbacks": [name], "callback_settings": {name: {"path": str(path)}}}})
+    prompt = "a heron painted by the unmistakable Zyx Quorble"
+    fake.route("POST", IMAGES, lambda r: JSONResponse({"error": {
+        "message": f"Invalid prompt: '{r.json()['prompt']}' is not allowed",
+        "type": "invalid_request_error"}}, 400))
+    r = post(proxy.base_url, prompt=prompt)
+    assert r.status_code == 400 and prompt in r.json()["error"]["message"]  # the caller's own
+    rid = r.headers["x-request-id"]
+    line = wait_for(lambda: request_lines(proxy).get(rid), what="the request line")
+    assert line["status"] == 400 and "Invalid prompt" in line["error"]
+    wait_for(lambda: path.exists() and rid in path.read_text(), what="the callback record")
+    assert "Quorble" not in proxy.logs() and "Quorble" not in path.read_text()
+
+
 @pytest.mark.parametrize(
     ("settings", "problem"),
     [
@@ -223,6 +261,10 @@ def test_failure_only_callback_sees_only_failures(
          "litellm_settings.callbacks[0]: cannot import module 'no_such_module_xyz'"),
         ({"callbacks": ["tests.fakes.recording_callback.Missing"]},
          "litellm_settings.callbacks[0]: 'tests.fakes.recording_callback' has no class"),
+        ({"callbacks": ["tests.fakes.recording_callback.handler_instance"],
+          "callback_settings": {"tests.fakes.recording_callback.handler_instance": {"x": 1}}},
+         "litellm_settings.callback_settings.tests.fakes.recording_callback.handler_instance: "
+         "tests.fakes.recording_callback.handler_instance is an instance"),
         ({"failure_callback": ["tests.fakes.recording_callback.SuccessOnly"]},
          "litellm_settings.failure_callback[0]: tests.fakes.recording_callback.SuccessOnly "
          "must define async on_failure"),

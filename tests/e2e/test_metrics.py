@@ -166,3 +166,104 @@ async def test_spend_retries_fallbacks_cooldowns_and_metrics_auth(app: Any) -> N
     assert sample(text, "image_proxy_cooldowns_total", deployment="broken-dep") == 1
     # the scrapes (two refused, one answered) are not model requests
     assert sample(text, "image_proxy_requests_total") == 2
+
+
+# --- real routing events: retries, fallbacks and cooldowns counted where they happened ------
+
+
+def test_routing_metrics_from_real_retries_fallbacks_and_cooldowns(
+    proxy_factory: Any, fake: FakeUpstream
+) -> None:
+    base = fake.base
+
+    def dep(name: str, path: str, dep_id: str) -> dict[str, Any]:
+        return {"model_name": name, "model_info": {"id": dep_id}, "litellm_params": {
+            "model": "openai/gpt-image-1", "api_key": UPSTREAM_KEY, "api_base": f"{base}{path}"}}
+
+    proxy = proxy_factory({
+        "model_list": [dep("dead", "/dead-a/v1", "dead-a"), dep("dead", "/dead-b/v1", "dead-b"),
+                       dep("good", "/v1", "good-1")],
+        "router_settings": {"num_retries": 0, "allowed_fails": 0, "cooldown_time": 60,
+                            "fallbacks": [{"dead": ["good"]}]},
+    })
+    route_images(fake)
+    for path in ("/dead-a/v1/images/generations", "/dead-b/v1/images/generations"):
+        fake.route("POST", path, lambda r: JSONResponse({"error": {"message": "down"}}, 503))
+    auth = {"authorization": f"Bearer {MASTER_KEY}"}
+    with httpx.Client(base_url=proxy.base_url, headers=auth, timeout=10) as c:
+        first = c.post(IMAGES, json={"model": "dead", "prompt": "a cat"})
+        # both dead deployments failed once (failover), rest, and "good" served the fallback
+        assert first.status_code == 200 and first.headers["x-model-id"] == "good-1"
+        assert first.headers["x-attempted-retries"] == "1"
+        assert first.headers["x-attempted-fallbacks"] == "1"
+        second = c.post(IMAGES, json={"model": "dead", "prompt": "a cat"})
+        assert second.headers["x-attempted-retries"] == "0"  # resting: straight to "good"
+        assert second.headers["x-attempted-fallbacks"] == "1"
+        text = c.get("/metrics").text
+    assert len(fake.received("/dead-a/v1/images/generations")) == 1
+    assert sample(text, "image_proxy_retries_total") == 1
+    assert sample(text, "image_proxy_retries_total", model_group="dead") == 1
+    assert sample(text, "image_proxy_fallbacks_total") == 2
+    assert sample(text, "image_proxy_fallbacks_total", model_group="dead") == 2  # asked for
+    assert sample(text, "image_proxy_cooldowns_total") == 2
+    for dep_id in ("dead-a", "dead-b"):  # labelled with the deployment's own group
+        assert sample(text, "image_proxy_cooldowns_total", model_group="dead",
+                      deployment=dep_id) == 1
+    assert sample(text, "image_proxy_requests_total", model_group="good", deployment="good-1",
+                  status="200") == 2
+    assert sample(text, "image_proxy_images_generated_total", model_group="good") == 2
+
+
+def test_sdk_script_with_streams_counts_exactly_right_after(
+    proxy_factory: Any, fake: FakeUpstream
+) -> None:
+    import openai
+    from starlette.responses import StreamingResponse
+
+    from tests.fakes.server import sse
+
+    cfg = config(fake.base)
+    cfg["model_list"].append({"model_name": "chat", "model_info": {"id": "chat-dep"},
+                              "litellm_params": {"model": "openai/gpt-4o-mini",
+                                                 "api_key": UPSTREAM_KEY,
+                                                 "api_base": f"{fake.base}/v1"}})
+    proxy = proxy_factory(cfg)
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+    done = {"type": "image_generation.completed", "b64_json": PNG_B64, "created_at": 1,
+            "size": "1024x1024", "quality": "low", "background": "opaque",
+            "output_format": "png", "usage": {"total_tokens": 2, "input_tokens": 1,
+                                              "output_tokens": 1}}
+
+    def images(r: Any) -> Any:
+        if r.json().get("stream"):
+            return StreamingResponse(iter([sse([("image_generation.completed", done)])]),
+                                     media_type="text/event-stream")
+        return {"created": 1, "data": [{"b64_json": PNG_B64}]}
+
+    fake.route("POST", IMAGES, images)
+    fake.route("POST", "/v1/chat/completions", lambda r: StreamingResponse(
+        iter([sse([(None, chunk)], done=True)]), media_type="text/event-stream"))
+    client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    scrape = f"{proxy.base_url}/metrics"
+
+    client.images.generate(model="img", prompt="a cat")
+    assert list(client.images.generate(model="img", prompt="a cat", stream=True))
+    text = httpx.get(scrape, timeout=10).text  # right after the stream: already counted
+    assert sample(text, "image_proxy_requests_total", endpoint="images", status="200") == 2
+    assert sample(text, "image_proxy_images_generated_total", model_group="img") == 2
+    assert sample(text, "image_proxy_in_flight_requests") == 0
+
+    assert list(client.chat.completions.create(
+        model="chat", stream=True, messages=[{"role": "user", "content": "hi"}]))
+    with pytest.raises(openai.BadRequestError):
+        list(client.images.generate(model="img", prompt="acme rockets", stream=True))
+    text = httpx.get(scrape, timeout=10).text
+    assert sample(text, "image_proxy_requests_total") == 4
+    assert sample(text, "image_proxy_requests_total", model_group="chat", deployment="chat-dep",
+                  endpoint="chat", status="200") == 1
+    assert sample(text, "image_proxy_requests_total", model_group="img", status="400") == 1
+    assert sample(text, "image_proxy_guardrail_blocks_total", guardrail="no-brands") == 1
+    assert sample(text, "image_proxy_request_duration_seconds_count") == 4
+    assert sample(text, "image_proxy_upstream_duration_seconds_count") == 3
+    assert sample(text, "image_proxy_in_flight_requests") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +33,17 @@ class SuccessOnly:
 class NotAsync:
     def on_success(self, record: dict[str, Any]) -> None:
         return None
+
+
+class EnvPathRecorder(RecordingCallback):
+    """Writes where ``RECORDING_CALLBACK_PATH`` says, read at call time."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def _append(self, record: dict[str, Any]) -> None:
+        self.path = Path(os.environ["RECORDING_CALLBACK_PATH"])
+        super()._append(record)
+
+
+handler_instance = EnvPathRecorder()  # LiteLLM style: the import path names an instance

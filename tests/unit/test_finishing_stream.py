@@ -74,3 +74,30 @@ def test_normal_stream_finishes_once() -> None:
     events, sent = run_case(fail_on_send=0)
     assert b"".join(sent) == b"data: 2\n\n"
     assert events.count("finished") == 1 and events.count("slot released") == 1
+
+
+def test_request_is_finished_before_the_response_ends() -> None:
+    """Logs, metrics and callbacks are done when the client sees the end of the stream, so a
+    scrape right after a stream counts it."""
+    order: list[str] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"data: 1\n\n"
+
+    async def finish() -> None:
+        order.append("finished")
+
+    async def main() -> None:
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                order.append("response ended")
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+
+        scope = {"type": "http", "asgi": {"spec_version": "2.0"}, "method": "POST"}
+        await FinishingStream(chunks(), finish, {})(scope, receive, send)
+
+    asyncio.run(main())
+    assert order == ["finished", "response ended"]

@@ -12,19 +12,20 @@ from proxy.errors import (
     UpstreamNotFoundError,
     UpstreamRateLimitError,
 )
+from proxy.routing.cooldown import RATE_LIMIT_REST
 from proxy.routing.errors import GroupCooledDownError
 from tests.unit.routing.helpers import Script, ctx, make_router
 
 PREFER_FIRST = [{"weight": 1}, {"weight": 0}]  # g-0 is always tried first while usable
 
 
-async def test_more_than_allowed_fails_in_a_minute_cools_down() -> None:
-    router, clock = make_router({"g": PREFER_FIRST}, allowed_fails=1, cooldown_time=30)
+async def test_allowed_fails_in_a_minute_cools_down() -> None:
+    router, clock = make_router({"g": PREFER_FIRST}, allowed_fails=2, cooldown_time=30)
     script = Script({"g-0": [UpstreamError("boom")], "g-1": [{"ok": 1}]})
     c1 = ctx()
     with pytest.raises(UpstreamError):
         await router.execute(c1, "g", script)
-    assert c1.extra["cooldowns"] == []  # one failure is allowed
+    assert c1.extra["cooldowns"] == []  # one failure of the two allowed
     clock.advance(10)
     c2 = ctx()
     with pytest.raises(UpstreamError):
@@ -39,7 +40,7 @@ async def test_more_than_allowed_fails_in_a_minute_cools_down() -> None:
 
 
 async def test_failures_more_than_a_minute_apart_do_not_cool() -> None:
-    router, clock = make_router({"g": PREFER_FIRST}, allowed_fails=1, cooldown_time=30)
+    router, clock = make_router({"g": PREFER_FIRST}, allowed_fails=2, cooldown_time=30)
     script = Script({"g-0": [UpstreamError("boom")]})
     for _ in range(4):
         c = ctx()
@@ -75,6 +76,25 @@ async def test_rate_limit_rests_only_for_retry_after() -> None:
         await router.execute(ctx(), "g", script)
     entry = (await router.cooldowns.active(router.groups["g"]))["g-0"]
     assert entry.rate_limited and entry.remaining(clock.time()) == 2
+
+
+async def test_rate_limit_without_retry_after_rests_briefly_not_cooldown_time() -> None:
+    router, clock = make_router({"g": PREFER_FIRST}, cooldown_time=30)
+    script = Script({"g-0": [UpstreamRateLimitError("429")], "g-1": [{"ok": 1}]})
+    with pytest.raises(UpstreamRateLimitError):
+        await router.execute(ctx(), "g", script)
+    entry = (await router.cooldowns.active(router.groups["g"]))["g-0"]
+    assert entry.rate_limited and entry.remaining(clock.time()) == RATE_LIMIT_REST
+
+
+async def test_rate_limited_lone_deployment_with_a_fallback_does_not_wait_cooldown_time() -> None:
+    router, clock = make_router({"g": [{}], "h": [{}]}, num_retries=1, cooldown_time=30,
+                                fallbacks=[{"g": ["h"]}])
+    script = Script({"g-0": [UpstreamRateLimitError("429"), {"ok": "g"}]})
+    c = ctx()
+    assert await router.execute(c, "g", script) == {"ok": "g"}
+    assert script.calls == ["g-0", "g-0"] and c.retries == 1
+    assert clock.sleeps == [RATE_LIMIT_REST]  # the short rest, not cooldown_time
 
 
 async def test_bad_requests_never_cool_down() -> None:

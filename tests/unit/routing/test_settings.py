@@ -71,3 +71,21 @@ def test_unimplemented_litellm_keys_warn() -> None:
         {"model_list": MODELS, "router_settings": {"retry_policy": {"x": 1}}}, env={}
     )
     assert any("router_settings.retry_policy" in w for w in cfg.warnings)
+
+
+def test_timeouts_and_other_router_keys_under_litellm_settings() -> None:
+    cfg = parse_config(
+        {
+            "model_list": MODELS,
+            "litellm_settings": {
+                "timeout": 12, "stream_timeout": 4, "allowed_fails": 1,
+                "content_policy_fallbacks": [{"a": ["b"]}], "max_fallbacks": 2,
+            },
+        },
+        env={},
+    )
+    assert cfg.router.timeout == 12 and cfg.router.stream_timeout == 4
+    assert cfg.router.allowed_fails == 1 and cfg.router.max_fallbacks == 2
+    assert cfg.router.content_policy_fallbacks == [{"a": ["b"]}]
+    assert cfg.deployments[0].timeout == 12
+    assert cfg.deployments[0].params.stream_timeout == 4
