@@ -88,11 +88,13 @@ class Events:
                         await self._resync()
                     first = False
                     await self._receive(pubsub)
-            except REDIS_ERRORS as exc:
+            except Exception as exc:  # the listener outlives any one failure
                 if self.connected.is_set():
                     log.error("replica events: connection lost (%s)", type(exc).__name__)
                     for lost in self.on_lost:
                         lost(exc)
+                elif not isinstance(exc, REDIS_ERRORS):
+                    log.error("replica events: %s; retrying", type(exc).__name__)
                 self.connected.clear()
                 first = False
             await asyncio.sleep(self.retry_interval)
