@@ -24,6 +24,7 @@ from proxy.gateway import Gateway
 from proxy.guardrails.setup import install_guardrails
 from proxy.keys.wiring import install_accounting
 from proxy.observability import install_observability
+from proxy.state.install import install_shared_state
 
 log = logging.getLogger("proxy")
 
@@ -72,6 +73,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> FastAPI:
     install_accounting(app, gateway)  # pricing, keys, budgets, spend logs (before metrics)
     install_observability(app, gateway)
     install_guardrails(app, gateway)
+    install_shared_state(app, gateway)  # last: shares what the steps above installed
     app.add_middleware(StripTrailingSlash)  # outermost: routing sees the canonical path
 
     @app.exception_handler(ProxyError)

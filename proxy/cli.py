@@ -12,6 +12,7 @@ from dataclasses import replace
 from proxy.config import ConfigError, ProxyConfig, load_config
 from proxy.observability.logging import configure_logging
 from proxy.observability.settings import parse_observability
+from proxy.state.settings import redis_settings
 
 EXIT_CONFIG = 2
 log = logging.getLogger("proxy")
@@ -110,6 +111,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["PROXY_LOG_LEVEL"] = args.log_level
     if args.workers > 1:
         prepare_multiprocess_metrics()
+        if redis_settings(config.router) is None:
+            log.warning(
+                "--workers %d without router_settings.redis_host/redis_url: every worker keeps "
+                "its own rate limits, budget reservations and cooldowns",
+                args.workers,
+            )
         uvicorn.run(
             "proxy.asgi:app",
             host=args.host,

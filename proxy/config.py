@@ -158,6 +158,16 @@ class RouterSettings(_Section):
     default_fallbacks: list[str] = Field(default_factory=list)
     content_policy_fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
     max_fallbacks: int = Field(default=5, ge=0)
+    # shared state for several replicas (proxy/state/settings.py); unset: in-process state
+    redis_url: str | None = None
+    redis_host: str | None = None
+    redis_port: int | None = Field(default=None, ge=1, le=65535)
+    redis_password: str | None = None
+    redis_db: int | None = Field(default=None, ge=0)
+    redis_key_prefix: str = Field(default="imgproxy:", max_length=200)
+    redis_socket_timeout: float = Field(default=0.5, gt=0)  # seconds per operation
+    redis_connect_timeout: float = Field(default=0.5, gt=0)
+    redis_retry_interval: float = Field(default=2.0, gt=0)  # breaker: probe this often
 
     @field_validator("routing_strategy")
     @classmethod

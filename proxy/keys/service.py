@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from proxy.auth import hash_key
@@ -66,6 +66,8 @@ class KeyService:
         self.cache: dict[str, KeyState] = {}
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        # (op, key hash) after a key is created / changed / deleted here (replica events)
+        self.changed: list[Callable[[str, str], Awaitable[None]]] = []
         writer.listeners.append(self._flushed)
 
     # --- the request path -----------------------------------------------------------------
@@ -146,6 +148,24 @@ class KeyService:
                 state.loaded_at = time.monotonic()
                 state.refreshing = False
 
+    async def reload(self, key_hash: str) -> None:
+        """Another replica changed this key: re-read it if held here, forget any miss."""
+        self._unknown.pop(key_hash, None)
+        if key_hash in self.cache:
+            await self._refresh(key_hash)
+
+    def forget(self, key_hash: str) -> None:
+        """Another replica deleted this key."""
+        self.cache.pop(key_hash, None)
+        self._unknown[key_hash] = time.monotonic()
+
+    async def _announce(self, op: str, key_hash: str) -> None:
+        for listener in self.changed:
+            try:
+                await listener(op, key_hash)
+            except Exception as exc:
+                log.error("key change listener failed (%s)", type(exc).__name__)
+
     def roll_budget(self, state: KeyState, now: float) -> None:
         old_period = state.budget.period
         if state.budget.roll(now):
@@ -217,7 +237,9 @@ class KeyService:
         }
         await self.store.insert_key(row)
         log.info("key generated: %s alias=%s", row["key_name"], fields.key_alias)
-        return key, self._cache_row(row)
+        state = self._cache_row(row)
+        await self._announce("created", state.key_hash)
+        return key, state
 
     async def resolve(self, key_or_hash: str) -> str | None:
         """The hash of a key given as the key itself, its hash, or its alias."""
@@ -270,13 +292,15 @@ class KeyService:
             if row is None:
                 self.cache.pop(key_hash, None)
                 return None
-            return self._cache_row(row)
+            state = self._cache_row(row)
+        await self._announce("changed", key_hash)
+        return state
 
     async def delete(self, hashes: Sequence[str]) -> list[str]:
         deleted = await self.store.delete_keys(list(dict.fromkeys(hashes)))
         for h in deleted:
-            self.cache.pop(h, None)
-            self._unknown[h] = time.monotonic()
+            self.forget(h)
+            await self._announce("deleted", h)
         return deleted
 
     async def list(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:

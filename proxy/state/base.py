@@ -10,6 +10,7 @@ command or one short Lua script and N replicas share the same counters:
 - ``window_add`` / ``window_total`` / ``window_reserve``: a sliding window as a sorted set
   scored by time (``ZADD`` / ``ZREMRANGEBYSCORE`` / sum of members); ``window_reserve`` is the
   check-and-add in one step (a Lua script) so concurrent requests cannot overshoot a limit.
+- ``reserve_below``: a counter's check-and-add (budgets), one Lua script.
 
 Values are strings or floats; the routing code owns the key names. The clock is injectable so
 tests drive time by hand.
@@ -71,6 +72,14 @@ class StateStore(Protocol):
     ) -> float | None:
         """Add ``amount`` if the window stays within ``limit``: ``None`` when added, else
         the seconds until enough of the window has expired to make room."""
+        ...
+
+    async def reserve_below(
+        self, key: str, amount: float, limit: float, ttl: float, floor: float = 0.0
+    ) -> float | None:
+        """Add ``amount`` to the counter ``key`` if it is below ``limit`` (a counter that is
+        missing or below ``floor`` first becomes ``floor``): ``None`` when added, else the
+        counter's value. Budgets: the counter is spend plus reservations in flight."""
         ...
 
     async def aclose(self) -> None: ...

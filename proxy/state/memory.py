@@ -74,6 +74,16 @@ class MemoryState:
                 return max(0.0, at + window - now)
         return window
 
+    async def reserve_below(
+        self, key: str, amount: float, limit: float, ttl: float, floor: float = 0.0
+    ) -> float | None:
+        current = self._live(key)
+        value = max(float(current) if current is not None else 0.0, floor)
+        if value >= limit:
+            return value
+        self._values[key] = (repr(value + amount), self.clock.time() + ttl)
+        return None
+
     async def aclose(self) -> None:
         self._values.clear()
         self._windows.clear()
