@@ -6,9 +6,13 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from dataclasses import replace
 
 from proxy.config import ConfigError, ProxyConfig, load_config
+from proxy.observability.logging import configure_logging
+from proxy.observability.settings import parse_observability
+from proxy.state.settings import redis_settings
 
 EXIT_CONFIG = 2
 log = logging.getLogger("proxy")
@@ -20,7 +24,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default=os.environ.get("PROXY_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("PROXY_PORT", "4000")))
     p.add_argument("--workers", type=int, default=int(os.environ.get("PROXY_WORKERS", "1")))
-    p.add_argument("--log-level", default=os.environ.get("PROXY_LOG_LEVEL", "info"))
+    p.add_argument(
+        "--log-level",
+        default=os.environ.get("PROXY_LOG_LEVEL"),
+        help="debug, info, warning, error (default: general_settings.log_level, else info)",
+    )
     p.add_argument(
         "--backlog",
         type=int,
@@ -66,10 +74,22 @@ def check_config(config: ProxyConfig) -> int:
     return EXIT_CONFIG if problems else 0
 
 
+def log_level(flag: str | None, config: ProxyConfig) -> str:
+    configured = config.general.model_extra.get("log_level") if config.general.model_extra else None
+    return (flag or configured or "info").lower()
+
+
+def prepare_multiprocess_metrics() -> None:
+    """Workers share Prometheus samples through files; give them a fresh directory."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="image-proxy-metrics-")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     config = load_or_exit(args.config)
+    args.log_level = log_level(args.log_level, config)
+    configure_logging(parse_observability(dict(config.raw)), args.log_level)
     if args.check_config:
         raise SystemExit(check_config(config))
     if args.allow_unauthenticated and not config.general.master_key:
@@ -94,13 +114,22 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     os.environ["PROXY_CONFIG"] = args.config
+    os.environ["PROXY_LOG_LEVEL"] = args.log_level
     if args.workers > 1:
+        prepare_multiprocess_metrics()
+        if redis_settings(config.router) is None:
+            log.warning(
+                "--workers %d without router_settings.redis_host/redis_url: every worker keeps "
+                "its own rate limits, budget reservations and cooldowns",
+                args.workers,
+            )
         uvicorn.run(
             "proxy.asgi:app",
             host=args.host,
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
+            log_config=None,  # uvicorn's lines go through the proxy's log format
             access_log=False,
             backlog=args.backlog,
         )
@@ -112,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             log_level=args.log_level,
+            log_config=None,  # uvicorn's lines go through the proxy's log format
             access_log=False,
             backlog=args.backlog,
         )

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
+
 ENV_PREFIX = "os.environ/"
+_HTTP_URL = re.compile(r"\Ahttps?://[^/?#\s]+(/[^?#\s]*)?\Z")
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -74,12 +78,20 @@ class LiteLLMParams(_Section):
     tpm: int | None = Field(default=None, ge=0)
     max_parallel_requests: int | None = Field(default=None, ge=1)
     num_retries: int | None = Field(default=None, ge=0)
+    image_response_format: Literal["url", "b64_json"] | None = None  # chat images
 
     @field_validator("model")
     @classmethod
     def _model_not_empty(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("must not be empty")
+        return v
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base_is_http_url(cls, v: str | None) -> str | None:
+        if v is not None and not _HTTP_URL.match(v):
+            raise ValueError("must be an http(s) URL like https://host/v1 (no query string)")
         return v
 
 
@@ -101,12 +113,70 @@ class GeneralSettings(_Section):
     allow_unauthenticated_access: bool = False
     max_request_size_mb: float = Field(default=16.0, gt=0)
     database_url: str | None = None
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    image_store: ImageStoreSettings | None = None
+    image_fetch: ImageFetchSettings | None = None
+
+
+ROUTING_STRATEGIES = (
+    "simple-shuffle",
+    "least-busy",
+    "latency-based-routing",
+    "usage-based-routing",
+)
+STRATEGY_ALIASES = {"usage-based-routing-v2": "usage-based-routing", "shuffle": "simple-shuffle"}
+DEFAULT_REQUEST_DEADLINE = 900.0
+
+
+class RoutingStrategyArgs(_Section):
+    """``router_settings.routing_strategy_args`` (latency-based routing)."""
+
+    ttl: float = Field(default=3600.0, gt=0)  # forget a latency not refreshed for this long
+    lowest_latency_buffer: float = Field(default=0.0, ge=0)  # pick among those within +x%
+    exploration_rate: float = Field(default=0.05, ge=0, le=1)
+    latency_smoothing: float = Field(default=0.3, gt=0, le=1)  # weight of the newest sample
 
 
 class RouterSettings(_Section):
+    """LiteLLM's ``router_settings``; every key and default is documented in the README."""
+
     routing_strategy: str = "simple-shuffle"
+    routing_strategy_args: RoutingStrategyArgs = Field(default_factory=RoutingStrategyArgs)
     num_retries: int = Field(default=0, ge=0)
+    failover: bool = True  # a failure moves on to an untried deployment even past num_retries
+    retry_after: float = Field(default=0.0, ge=0)  # minimum wait before a same-deployment retry
+    retry_backoff_base: float = Field(default=0.5, ge=0)
+    retry_backoff_max: float = Field(default=8.0, ge=0)
     timeout: float | None = Field(default=None, gt=0)
+    stream_timeout: float | None = Field(default=None, gt=0)
+    request_deadline: float | None = Field(default=None, gt=0)
+    allowed_fails: int = Field(default=3, ge=0)
+    cooldown_time: float = Field(default=5.0, ge=0)
+    disable_cooldowns: bool = False
+    default_max_parallel_requests: int | None = Field(default=None, ge=1)
+    fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
+    default_fallbacks: list[str] = Field(default_factory=list)
+    content_policy_fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
+    max_fallbacks: int = Field(default=5, ge=0)
+    # shared state for several replicas (proxy/state/settings.py); unset: in-process state
+    redis_url: str | None = None
+    redis_host: str | None = None
+    redis_port: int | None = Field(default=None, ge=1, le=65535)
+    redis_password: str | None = None
+    redis_db: int | None = Field(default=None, ge=0)
+    redis_key_prefix: str = Field(default="imgproxy:", max_length=200)
+    redis_socket_timeout: float = Field(default=0.5, gt=0)  # seconds per operation
+    redis_connect_timeout: float = Field(default=0.5, gt=0)
+    redis_retry_interval: float = Field(default=2.0, gt=0)  # breaker: probe this often
+
+    @field_validator("routing_strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        v = STRATEGY_ALIASES.get(v, v)
+        if v not in ROUTING_STRATEGIES:
+            known = ", ".join(ROUTING_STRATEGIES)
+            raise ValueError(f"unknown routing strategy {v!r} (known: {known})")
+        return v
 
 
 class RawConfig(BaseModel):
@@ -225,6 +295,9 @@ def parse_config(
             if res.missing:
                 path, var = res.missing[0]
                 raise ConfigError(f"{path}: environment variable {var} is not set")
+    from proxy.routing.settings import check_router_settings, with_litellm_router_keys
+
+    resolved = with_litellm_router_keys(resolved)
     try:
         raw = RawConfig.model_validate(resolved)
     except ValidationError as exc:
@@ -250,12 +323,16 @@ def parse_config(
             dep_id = f"{dep_id}-{i}"
         seen_ids.add(dep_id)
         timeout = entry.litellm_params.timeout or raw.router_settings.timeout or DEFAULT_TIMEOUT
+        params = entry.litellm_params
+        if params.stream_timeout is None and raw.router_settings.stream_timeout is not None:
+            default_gap = raw.router_settings.stream_timeout
+            params = params.model_copy(update={"stream_timeout": default_gap})
         dep = Deployment(
             index=i,
             model_name=entry.model_name,
             provider=provider,
             model=model,
-            params=entry.litellm_params,
+            params=params,
             info=entry.model_info,
             id=dep_id,
             timeout=float(timeout),
@@ -267,6 +344,13 @@ def parse_config(
         if not dep.available:
             warnings.append(dep.missing_env_message())
         deployments.append(dep)
+    problem, router_warnings = check_router_settings(
+        raw.router_settings, {d.model_name for d in deployments}
+    )
+    if problem:
+        raise ConfigError(problem)
+    warnings.extend(router_warnings)
+    warnings.extend(validate_extensions(resolved))
     return ProxyConfig(
         deployments=tuple(deployments),
         general=raw.general_settings,
@@ -278,17 +362,28 @@ def parse_config(
     )
 
 
+def validate_extensions(resolved: dict[str, Any]) -> list[str]:
+    """Sections owned by other packages, checked here so a bad entry stops start-up too."""
+    from proxy.guardrails.spec import parse_guardrails
+    from proxy.observability.settings import parse_observability
+
+    parse_guardrails(resolved.get("guardrails"))
+    return list(parse_observability(resolved).warnings)
+
+
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> ProxyConfig:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
+        where = f" line {mark.line + 1}:" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{p}:{where}: {problem}") from None
+        raise ConfigError(f"{p}:{where} {problem}") from None
     return parse_config(data, env=env, source=str(p))

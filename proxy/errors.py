@@ -100,6 +100,15 @@ class PayloadTooLargeError(ProxyError):
     code = "request_too_large"
 
 
+class ClientClosedError(ProxyError):
+    """The client left before its request was read (nginx's 499): nobody gets this answer,
+    but the request log and metrics should not count it as a server error."""
+
+    status = 499
+    type = "invalid_request_error"
+    code = "client_closed_request"
+
+
 class RateLimitError(ProxyError):
     """The caller's own limit (key rpm, budget): final, never retried."""
 
@@ -156,6 +165,21 @@ class ProviderAuthError(ProxyError):
     status = 502
     type = "provider_auth_error"
     code = "provider_authentication_failed"
+    cooldown = True
+
+
+class UpstreamQuotaError(ProxyError):
+    """The provider account is out of credits: an operator problem.
+
+    OpenRouter answers 402, Nscale 429 "insufficient credit".
+
+    Shaped like OpenAI's own ``insufficient_quota`` (429); not worth retrying on the same
+    deployment, which should rest.
+    """
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
     cooldown = True
 
 

@@ -12,6 +12,7 @@ from proxy.dispatch.upstream import Upstream
 from proxy.hooks import Hooks
 from proxy.providers.mock.server import handle as mock_handler
 from proxy.routing.router import Router
+from proxy.state.install import build_state
 from proxy.transport import Transport
 
 Pricer = Callable[[RequestContext], None]
@@ -30,7 +31,7 @@ class Gateway:
     @classmethod
     def build(cls, config: ProxyConfig) -> Gateway:
         transport = Transport(local={"mock": mock_handler})
-        router = Router(config)
+        router = Router(config, state=build_state(config))
         auth = Authenticator(
             config.general.master_key, open_access=config.general.allow_unauthenticated_access
         )
@@ -40,6 +41,7 @@ class Gateway:
             router=router,
             transport=transport,
             upstream=Upstream(transport, router.credentials),
+            hooks=Hooks(pre_call=[router.fallbacks.take_from_request]),
         )
 
     def price(self, ctx: RequestContext) -> None:

@@ -11,6 +11,7 @@ see ``UpstreamTimeoutError`` / ``UpstreamConnectionError``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from urllib.parse import urlencode
@@ -35,7 +36,11 @@ def full_url(req: UpstreamRequest) -> str:
 
 
 class UpstreamStream:
-    """An open streaming response; iterate ``chunks()`` then ``aclose()``."""
+    """An open streaming response; iterate ``chunks()`` then ``aclose()``.
+
+    ``gap`` (the deployment's ``stream_timeout``) bounds the wait for every chunk after the
+    first; ``first`` (the deployment's ``timeout``) bounds the wait for the first, since a
+    provider may render for a while before its first event."""
 
     def __init__(
         self,
@@ -44,16 +49,33 @@ class UpstreamStream:
         chunks: AsyncIterator[bytes],
         close: Callable[[], Awaitable[None]],
         provider: str,
+        gap: float | None = None,
+        first: float | None = None,
     ) -> None:
         self.status = status
         self.headers = headers
         self._chunks = chunks
         self._close = close
         self._provider = provider
+        self._gap = gap
+        self._first = first
+
+    async def _timed(self) -> AsyncIterator[bytes]:
+        it = aiter(self._chunks)
+        limit = self._first
+        while True:
+            try:
+                async with asyncio.timeout(limit):
+                    chunk = await anext(it)
+            except StopAsyncIteration:
+                return
+            limit = self._gap
+            yield chunk
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._chunks:
+            timed = self._gap is not None or self._first is not None
+            async for chunk in self._timed() if timed else self._chunks:
                 yield chunk
         except (TimeoutError, httpx.TimeoutException):
             raise UpstreamTimeoutError(
@@ -168,10 +190,11 @@ class Transport:
             return UpstreamStream(
                 local.status_code, local.headers, local.aiter_raw(), local.aclose, provider
             )
-        # No total deadline on a stream (it may legitimately run long): the first byte must
-        # come within ``timeout`` and each later read within ``stream_timeout``.
-        first = self._timeout(timeout, read=stream_timeout or timeout)
-        response = await self._request(req, first, provider, timeout)
+        # No total deadline on a stream (it may legitimately run long): the headers and the
+        # first body chunk must each come within ``timeout``, each later chunk within
+        # ``stream_timeout`` (the chunk limits are enforced by ``UpstreamStream``).
+        read = max(timeout, stream_timeout or 0.0)
+        response = await self._request(req, self._timeout(timeout, read=read), provider, timeout)
 
         async def close() -> None:
             if response.content.at_eof():
@@ -180,7 +203,13 @@ class Transport:
                 response.close()  # stopped early: drop the connection so the upstream sees it
 
         return UpstreamStream(
-            response.status, response.headers, response.content.iter_any(), close, provider
+            response.status,
+            response.headers,
+            response.content.iter_any(),
+            close,
+            provider,
+            gap=stream_timeout,
+            first=timeout,
         )
 
     async def aclose(self) -> None:

@@ -42,3 +42,9 @@ def proxy_factory(
     yield start
     for proc in started:
         proc.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log scan (tests/test_zz_log_secrets.py) runs after every other test."""
+    last = [i for i in items if i.nodeid.startswith("tests/test_zz_log_secrets.py")]
+    items[:] = [i for i in items if i not in last] + last

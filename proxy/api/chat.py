@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
+from proxy.config import Deployment
+from proxy.context import RequestContext
+from proxy.delivery.chat import finish_chat, link_stream, linker, wants_links
 from proxy.dispatch import chat
+from proxy.dispatch.upstream import Upstream
 from proxy.schemas import ChatRequest
 
 router = APIRouter()
 
 
 async def create_chat_completion(request: Request) -> Response:
-    return await run(request, "chat", ChatRequest.from_body, chat.complete, chat.open_stream)
+    async def streamed(
+        upstream: Upstream, ctx: RequestContext, body: ChatRequest, deployment: Deployment
+    ) -> AsyncIterator[bytes]:
+        chunks = await chat.open_stream(upstream, ctx, body, deployment)
+        if not wants_links(ctx, deployment):
+            return chunks
+        return link_stream(chunks, linker(request, ctx), ctx)
+
+    parse = model_from_path(request, ChatRequest.from_body)
+    return await run(request, "chat", parse, chat.complete, streamed, finish_chat)
 
 
 # Plain Starlette routes: the pipeline reads the request itself, so FastAPI's dependency
 # and body machinery would be per-request work for nothing (bench/: ~20% of the CPU).
-router.add_route("/v1/chat/completions", create_chat_completion, methods=["POST"])
-router.add_route("/chat/completions", create_chat_completion, methods=["POST"])
+for _path in ("/v1/chat/completions", "/chat/completions", f"{AZURE_PREFIX}/chat/completions"):
+    router.add_route(_path, create_chat_completion, methods=["POST"])

@@ -3,19 +3,21 @@ price -> respond, with every failure turned into an OpenAI error body."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from proxy.api.disconnect import unless_disconnected
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import Upstream
-from proxy.errors import InternalError, PayloadTooLargeError, ProxyError
+from proxy.errors import ClientClosedError, InternalError, PayloadTooLargeError, ProxyError
 from proxy.gateway import Gateway
 from proxy.schemas import parse_json_object
 
@@ -44,11 +46,15 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        message = "The client closed the connection before sending its body."
+        raise ClientClosedError(message) from None
     return b"".join(chunks)
 
 
@@ -59,6 +65,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def error_response(exc: ProxyError, ctx: RequestContext | None = None) -> Response:
     headers = ctx.response_headers() if ctx is not None else {}
     headers.update(exc.headers)
+    if exc.status >= 500 and not exc.retryable and "retry-after" not in headers:
+        # Final for this request (provider refused our key, no usable deployment, …): the
+        # OpenAI SDKs would otherwise resend it twice, spending upstream calls for nothing.
+        headers["x-should-retry"] = "false"
     return Response(exc.body_bytes(), exc.status, headers, media_type="application/json")
 
 
@@ -68,16 +78,62 @@ def fail(ctx: RequestContext, exc: ProxyError) -> None:
     ctx.error_message = exc.message
 
 
-async def _finish_stream(
-    gateway: Gateway, ctx: RequestContext, chunks: AsyncIterator[bytes]
-) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in chunks:
+class FinishingStream(StreamingResponse):
+    """An SSE response that always finishes its request (price, spend record, logs) and
+    closes the upstream stream, even when the client leaves before the body starts.
+
+    A stream that runs to its end is finished before the response's last (empty) body
+    message, so the request is logged and counted by the time the client sees the end."""
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        finish: Callable[[], Awaitable[None]],
+        headers: dict[str, str],
+    ) -> None:
+        self._chunks = chunks
+        self._finish = _once(finish)
+        super().__init__(self._body(), media_type="text/event-stream", headers=headers)
+
+    async def _body(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
             yield chunk
-    finally:
+        await self._finish()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await asyncio.shield(self._close())
+
+    async def _close(self) -> None:
+        try:
+            aclose = getattr(self._chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            await self._finish()
+
+
+def _once(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    done = False
+
+    async def call() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            await fn()
+
+    return call
+
+
+def _stream_finisher(gateway: Gateway, ctx: RequestContext) -> Callable[[], Awaitable[None]]:
+    async def finish() -> None:
         ctx.finished = time.perf_counter()
         gateway.price(ctx)
         await gateway.hooks.after(ctx)
+
+    return finish
 
 
 async def run(
@@ -100,19 +156,19 @@ async def run(
         await gateway.hooks.before(ctx, model_request)
         upstream = gateway.upstream
         if model_request.stream:
-            chunks = await gateway.router.execute(
-                ctx,
-                model_request.model,
-                lambda d: streamed(upstream, ctx, model_request, d),
+            chunks = await unless_disconnected(
+                request,
+                gateway.router.execute(
+                    ctx, model_request.model, lambda d: streamed(upstream, ctx, model_request, d)
+                ),
             )
             headers = {**ctx.response_headers(), **SSE_HEADERS}
-            return StreamingResponse(
-                _finish_stream(gateway, ctx, chunks),
-                media_type="text/event-stream",
-                headers=headers,
-            )
-        body = await gateway.router.execute(
-            ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
+            return FinishingStream(chunks, _stream_finisher(gateway, ctx), headers)
+        body = await unless_disconnected(
+            request,
+            gateway.router.execute(
+                ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
+            ),
         )
         if finish is not None:
             body = await finish(request, ctx, model_request, body)

@@ -12,13 +12,13 @@ from proxy.gateway import Gateway
 router = APIRouter()
 
 
-@router.get("/health/liveness")
-@router.get("/health/liveliness", include_in_schema=False)
+@router.api_route("/health/liveness", methods=["GET", "HEAD"])
+@router.api_route("/health/liveliness", methods=["GET", "HEAD"], include_in_schema=False)
 async def liveness() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/health/readiness")
+@router.api_route("/health/readiness", methods=["GET", "HEAD"])
 async def readiness(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     deployments = gateway.config.deployments

@@ -8,39 +8,45 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.context import RequestContext
+from proxy.delivery.responses import deliver_images, image_hosts
 from proxy.dispatch import images
+from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
 
 router = APIRouter()
 
 
 def public_base(request: Request) -> str:
-    configured = request.app.state.gateway.config.general.model_extra.get("public_base_url")
+    configured = request.app.state.gateway.config.general.public_base_url
     return str(configured or request.base_url).rstrip("/")
 
 
 async def finish(
     request: Request, ctx: RequestContext, image_request: ImageRequest, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """Make proxy-relative image URLs absolute."""
-    base = None
-    for item in body["data"]:
-        url = item.get("url")
-        if isinstance(url, str) and url.startswith("/"):
-            base = base or public_base(request)
-            item["url"] = base + url
-    return body
+    """Give the client the ``response_format`` it asked for (download or store)."""
+    provider = ctx.provider or "provider"
+    spec = PROVIDERS.get(provider)
+    return await deliver_images(
+        body,
+        image_request.response_format,
+        request.app.state.delivery,
+        provider=provider,
+        hosts=image_hosts(spec.images) if spec is not None else (),
+        request_base=public_base(request),
+        ctx=ctx,
+    )
 
 
 async def create_image(request: Request) -> Response:
-    return await run(
-        request, "images", ImageRequest.from_body, images.generate, images.open_stream, finish
-    )
+    parse = model_from_path(request, ImageRequest.from_body)
+    return await run(request, "images", parse, images.generate, images.open_stream, finish)
 
 
 # Plain Starlette routes: the pipeline reads the request itself, so FastAPI's dependency
 # and body machinery would be per-request work for nothing (bench/: ~20% of the CPU).
-router.add_route("/v1/images/generations", create_image, methods=["POST"])
-router.add_route("/images/generations", create_image, methods=["POST"])
+for _path in ("/v1/images/generations", "/images/generations", f"{AZURE_PREFIX}/images/generations"):
+    router.add_route(_path, create_image, methods=["POST"])

@@ -14,6 +14,7 @@ several. Signing itself is botocore's ``SigV4Auth``: never hand-rolled.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,11 @@ SERVICE = "bedrock"
 ROLE_REFRESH_MARGIN = 300.0  # renew assumed-role keys this long before they expire
 CHAIN_RECHECK = 60.0  # re-read botocore's refreshable chain/profile keys this often
 DEFAULT_SESSION_NAME = "image-proxy"
+# botocore's Bedrock API key variable (``AWS_BEARER_TOKEN_`` + the signing name): used, as
+# botocore uses it, when the deployment configures no AWS credentials of its own.
+BEARER_ENV = "AWS_BEARER_TOKEN_BEDROCK"
+AWS_AUTH_PARAMS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                   "aws_profile_name", "aws_role_name")
 STS_CONFIG = Config(connect_timeout=10, read_timeout=30, retries={"max_attempts": 2})
 
 
@@ -222,9 +228,12 @@ def base_source(deployment: Deployment) -> CredentialSource:
 
 def bedrock_credentials(deployment: Deployment) -> Credentials:
     """The credentials strategy a Bedrock deployment's parameters ask for (the region was
-    checked when the config loaded)."""
+    checked when the config loaded): ``api_key`` (or, with no AWS credentials configured,
+    ``AWS_BEARER_TOKEN_BEDROCK``) as a bearer token, else SigV4."""
     region = urls.region(deployment) or ""
     api_key = deployment.params.api_key
+    if not api_key and not any(deployment.param(p) for p in AWS_AUTH_PARAMS):
+        api_key = os.environ.get(BEARER_ENV) or None
     if api_key:
         return HeaderKey("authorization", f"Bearer {api_key}")
     source = base_source(deployment)

@@ -8,6 +8,10 @@ from proxy.providers.base import UpstreamRequest
 
 
 class Credentials(Protocol):
+    """Optional method read by the dispatch stage: ``rejected(request)``, called when the
+    upstream answered 401 to a request these credentials authorized (a token that was revoked
+    before its expiry), so the next request mints a new one instead of failing until then."""
+
     async def authorize(self, request: UpstreamRequest) -> None: ...
 
 

@@ -8,8 +8,9 @@ from typing import Any
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import JSON_ERRORS, Upstream, malformed
-from proxy.errors import InvalidRequestError, ProxyError
-from proxy.providers.base import ChatAdapter
+from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
+from proxy.pricing.cost import add_stream_cost
+from proxy.providers.base import ChatAdapter, ChatResult, UpstreamRequest, merge_chat_results
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ChatRequest
 from proxy.sse import DONE_FRAME, frame, iter_events
@@ -37,11 +38,14 @@ async def complete(
     upstream: Upstream, ctx: RequestContext, request: ChatRequest, deployment: Deployment
 ) -> dict[str, Any]:
     adapter = chat_adapter(deployment)
-    (response,) = await upstream.send_all(
-        ctx, deployment, [adapter.build(request, deployment)], adapter
+    build_all = getattr(adapter, "build_all", None)
+    requests: list[UpstreamRequest] = (
+        build_all(request, deployment) if build_all else [adapter.build(request, deployment)]
     )
+    responses = await upstream.send_all(ctx, deployment, requests, adapter)
     try:
-        result = adapter.parse(response, request, deployment)
+        results: list[ChatResult] = [adapter.parse(r, request, deployment) for r in responses]
+        result = results[0] if len(results) == 1 else merge_chat_results(results)
     except ProxyError:
         raise
     except JSON_ERRORS as exc:
@@ -60,36 +64,68 @@ async def open_stream(
     upstream_request = adapter.build(request, deployment)
     upstream_request.stream = True
     stream = await upstream.open_stream(ctx, deployment, upstream_request, adapter)
-    return _relay(stream, adapter, ctx, request, deployment)
+    chunks = adapter.stream(iter_events(stream.chunks()), request, deployment)
+    # Wait for the first chunk before answering: an error the adapter finds there (a blocked
+    # prompt, a broken stream) is still a plain HTTP error, not a 200 with an error event.
+    try:
+        first = await anext(chunks, None)
+    except BaseException as exc:
+        await stream.aclose()
+        if isinstance(exc, JSON_ERRORS):
+            raise malformed(deployment.provider, type(exc).__name__) from None
+        raise
+    if first is None:  # not one chunk (a server that ignored ``stream``): not a 200
+        await stream.aclose()
+        raise UpstreamError(
+            f"{deployment.provider} ended the stream without a chunk", provider=deployment.provider
+        )
+    return _relay(stream, _prepend(first, chunks), ctx, request, deployment)
+
+
+async def _prepend(
+    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
+    if first is None:
+        return
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def _relay(
     stream: UpstreamStream,
-    adapter: ChatAdapter,
+    chunks: AsyncIterator[dict[str, Any]],
     ctx: RequestContext,
     request: ChatRequest,
     deployment: Deployment,
 ) -> AsyncIterator[bytes]:
+    sent = False  # once a byte went out, a failure can no longer be retried
     try:
-        async for chunk in adapter.stream(iter_events(stream.chunks()), request, deployment):
+        async for chunk in chunks:
             usage = chunk.get("usage")
             if isinstance(usage, dict):
                 ctx.usage = usage
                 if not request.include_usage and not chunk.get("choices"):
                     continue  # the client did not ask for the usage chunk
+                add_stream_cost(ctx, usage)
             if isinstance(chunk.get("error"), dict):
                 ctx.status, ctx.error_class = 502, "UpstreamStreamError"
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") if isinstance(choice, dict) else None
                 if isinstance(delta, dict):
                     ctx.images += count_images(delta)
+            sent = True
             yield frame(chunk)
         yield DONE_FRAME
     except ProxyError as exc:
+        if not sent:
+            raise
         ctx.status, ctx.error_class = exc.status, exc.error_class
         yield frame(exc.body())
     except JSON_ERRORS as exc:
         err = malformed(deployment.provider, type(exc).__name__)
+        if not sent:
+            raise err from None
         ctx.status, ctx.error_class = err.status, err.error_class
         yield frame(err.body())
     finally:

@@ -72,6 +72,8 @@ async def _relay(
     request: ImageRequest,
     deployment: Deployment,
 ) -> AsyncIterator[bytes]:
+    sent = False  # once a byte went out, a failure can no longer be retried
+    ended = False  # a completed image or an error event: the stream told its outcome
     try:
         async for name, payload in adapter.stream(
             iter_events(stream.chunks()), request, deployment
@@ -79,16 +81,28 @@ async def _relay(
             if isinstance(payload, dict):
                 if isinstance(payload.get("error"), dict):
                     ctx.status, ctx.error_class = 502, "UpstreamStreamError"
+                    ended = True
                 elif name and name.endswith(".completed"):
                     ctx.images += 1
+                    ended = True
                     if isinstance(payload.get("usage"), dict):
                         ctx.usage = payload["usage"]
+            sent = True
             yield frame(payload, name)
+        if not ended:  # never a 200 stream that silently carries no image
+            raise UpstreamError(
+                f"{deployment.provider} ended the image stream without a completed image",
+                provider=deployment.provider,
+            )
     except ProxyError as exc:
+        if not sent:
+            raise
         ctx.status, ctx.error_class = exc.status, exc.error_class
         yield frame(exc.body(), "error")
     except JSON_ERRORS as exc:
         err = malformed(deployment.provider, type(exc).__name__)
+        if not sent:
+            raise err from None
         ctx.status, ctx.error_class = err.status, err.error_class
         yield frame(err.body(), "error")
     finally:

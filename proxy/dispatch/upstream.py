@@ -28,6 +28,11 @@ class Upstream:
     async def _authorize(self, deployment: Deployment, request: UpstreamRequest) -> None:
         await self.credentials[deployment.id].authorize(request)
 
+    def _unauthorized(self, deployment: Deployment, request: UpstreamRequest) -> None:
+        rejected = getattr(self.credentials[deployment.id], "rejected", None)
+        if rejected is not None:
+            rejected(request)
+
     async def send_all(
         self,
         ctx: RequestContext,
@@ -50,6 +55,9 @@ class Upstream:
             raise group.exceptions[0] from None
         finally:
             ctx.upstream_seconds += time.perf_counter() - started
+        for request, response in zip(requests, responses, strict=True):
+            if response.status == 401:
+                self._unauthorized(deployment, request)
         for response in responses:
             if response.status >= 400:
                 raise adapter.map_error(response, deployment)
@@ -74,6 +82,8 @@ class Upstream:
             )
         finally:
             ctx.upstream_seconds += time.perf_counter() - started
+        if stream.status == 401:
+            self._unauthorized(deployment, request)
         if stream.status >= 400:
             try:
                 response = await stream.read()

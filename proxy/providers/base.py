@@ -84,6 +84,24 @@ def merge_image_results(results: list[ImageResult]) -> dict[str, Any]:
     return body
 
 
+def merge_chat_results(results: list[ChatResult]) -> ChatResult:
+    """One ``chat.completion`` from the answers of a fanned-out request (``n`` calls of one
+    choice each): the choices renumbered in order, the usage summed."""
+    body = dict(results[0].body)
+    choices: list[Any] = []
+    usage: dict[str, Any] | None = None
+    for r in results:
+        for choice in r.body.get("choices") or ():
+            choices.append({**choice, "index": len(choices)} if isinstance(choice, dict)
+                           else choice)
+        if r.usage:
+            usage = r.usage if usage is None else add_usage(usage, r.usage)
+    body["choices"] = choices
+    if usage is not None:
+        body["usage"] = usage
+    return ChatResult(body=body, usage=usage)
+
+
 def add_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Sum two usage objects key by key (nested details included)."""
     out = dict(a)
@@ -100,7 +118,15 @@ def add_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 class ImageAdapter(Protocol):
-    """Translation for ``POST /v1/images/generations`` on one provider family."""
+    """Translation for ``POST /v1/images/generations`` on one provider family.
+
+    Optional attribute read by the delivery stage (``proxy.delivery``): ``image_hosts:
+    tuple[str, ...]``, the host names (or parent domains) the provider returns image URLs
+    from. When a client asks for ``b64_json`` and the provider answered with a URL, the
+    proxy downloads it only from these hosts (plus ``image_fetch.allowed_hosts``). Adapters
+    of base64-only providers leave it out (or ``()``); the delivery stage stores base64 and
+    hands out links when a client asks for ``url``. ``data:`` URIs in ``url`` are decoded.
+    """
 
     supports_stream: bool
 
@@ -114,7 +140,13 @@ class ImageAdapter(Protocol):
 
 
 class ChatAdapter(Protocol):
-    """Translation for ``POST /v1/chat/completions`` on one provider family."""
+    """Translation for ``POST /v1/chat/completions`` on one provider family.
+
+    Optional method read by the dispatch stage: ``build_all(request, deployment) ->
+    list[UpstreamRequest]`` for a provider that must fan ``n`` out into several calls (Gemini
+    image models refuse ``candidateCount > 1``); the answers are parsed one by one and merged
+    with ``merge_chat_results``.
+    """
 
     def build(self, request: ChatRequest, deployment: Deployment) -> UpstreamRequest: ...
 

@@ -14,6 +14,9 @@ from proxy.config import Deployment
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter
 from proxy.providers.bedrock import images as bedrock
+from proxy.providers.google import provider as google
+from proxy.providers.google.gemini_chat import GeminiChat
+from proxy.providers.google.images import GoogleImages
 from proxy.providers.mock.adapters import MockChat, MockImages
 from proxy.providers.openai import azure
 from proxy.providers.openai.azure import AzureChat, AzureImages
@@ -80,5 +83,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec(
             "bedrock", bedrock.BedrockImages(), None, _bedrock_credentials, bedrock.validate
         ),
+        ProviderSpec("gemini", GoogleImages("gemini"), GeminiChat("gemini"),
+                     google.gemini_credentials, google.validate_gemini),
+        ProviderSpec("vertex_ai", GoogleImages("vertex_ai"), GeminiChat("vertex_ai"),
+                     google.vertex_credentials, google.validate_vertex),
     )
 }

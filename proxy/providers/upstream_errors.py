@@ -86,6 +86,13 @@ def extract_message(body: bytes) -> tuple[str, str | None, Any]:
     return redact_text(message), (str(code) if code is not None else None), parsed
 
 
+def error_field(parsed: Any, name: str) -> str | None:
+    """A short string field of the provider's error object (``param``, ``code``), if any."""
+    err = parsed.get("error", parsed) if isinstance(parsed, dict) else None
+    value = err.get(name) if isinstance(err, dict) else None
+    return redact_text(value) if isinstance(value, str) and 0 < len(value) <= 200 else None
+
+
 def map_http_error(
     status: int,
     headers: Mapping[str, str],
@@ -95,7 +102,7 @@ def map_http_error(
     message: str | None = None,
     code: str | None = None,
 ) -> ProxyError:
-    found_message, found_code, _ = extract_message(body)
+    found_message, found_code, parsed = extract_message(body)
     message = message or found_message or f"HTTP {status}"
     code = code or found_code
     text = f"{provider}: {message}"
@@ -116,8 +123,13 @@ def map_http_error(
             text, provider=provider, retry_after=retry_after, headers=hdrs
         )
     if 400 <= status < 500:
+        # The caller must change the request: keep the provider's pointer to what is wrong.
         return UpstreamBadRequestError(
-            text, provider=provider, status=400 if status != 413 else 413
+            text,
+            provider=provider,
+            status=400 if status != 413 else 413,
+            param=error_field(parsed, "param"),
+            code=error_field(parsed, "code") if code == found_code else code,
         )
     if status == 503:
         return UpstreamUnavailableError(

@@ -180,7 +180,7 @@ def test_family_mapping_reaches_the_wire(client: openai.OpenAI, bedrock: FakeBed
     assert sd35 == {"prompt": "a red fox", "aspect_ratio": "3:2", "output_format": "jpeg",
                     "negative_prompt": "fog"}
     assert sdxl == {"text_prompts": [{"text": "a red fox", "weight": 1.0}], "width": 1344,
-                    "height": 768, "cfg_scale": 9, "style_preset": "photographic"}
+                    "height": 768, "samples": 1, "cfg_scale": 9, "style_preset": "photographic"}
 
 
 def test_inference_profile_id(client: openai.OpenAI, bedrock: FakeBedrock) -> None:

@@ -80,7 +80,8 @@ def test_bad_image_input_is_400(proxy: Any, body: bytes, needle: str) -> None:
 
 @pytest.mark.parametrize("field", ["api_base", "base_url", "api_key", "vertex_project",
                                    "vertex_credentials", "aws_secret_access_key",
-                                   "aws_region_name", "api_version"])
+                                   "aws_region_name", "api_version", "azure_endpoint",
+                                   "azure_ad_token", "client_secret", "organization"])
 def test_client_cannot_redirect_credentials(proxy: Any, fake: FakeUpstream, field: str) -> None:
     body = {"model": "gpt-image", "prompt": "x", field: "http://169.254.169.254/"}
     err = assert_error(post(proxy, "/v1/images/generations", httpx.Request(

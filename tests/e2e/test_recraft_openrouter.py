@@ -488,3 +488,25 @@ def test_openrouter_chat_stream_mid_stream_error(client: openai.OpenAI, fake: Fa
             got.append(chunk)
     assert "Provider disconnected unexpectedly" in info.value.message
     assert [c.choices[0].delta.content for c in got] == ["Start"]
+
+
+def test_openrouter_chat_image_model_asks_for_images_by_default(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    """OpenRouter only draws when ``modalities`` includes "image": a plain chat request to an
+    image model (no ``modalities`` from the client or the deployment) still gets its image."""
+    url = f"data:image/png;base64,{PNG_B64}"
+
+    def handler(req: Received) -> Any:
+        if (problem := checked(req)) is not None:
+            return problem
+        drawn = "image" in (req.json().get("modalities") or [])
+        return or_answer([or_image(url)] if drawn else [], "text only")
+
+    fake.route("POST", OR_PATH, handler)
+    result = client.chat.completions.create(
+        model="nano-banana", messages=[{"role": "user", "content": "Draw a sunset"}]
+    )
+    extra = result.choices[0].message.model_extra or {}
+    assert extra["image"] == {"url": url, "detail": "auto"}
+    assert fake.received()[0].json()["modalities"] == ["image", "text"]

@@ -17,6 +17,7 @@ from tests.fakes.server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LOG_DIR = Path(os.environ.get("PROXY_TEST_LOG_DIR", "/tmp/image-proxy-test-logs"))
+STARTED: list[ProxyProcess] = []  # every proxy of this session, for the final log scan
 
 
 class ProxyProcess:
@@ -37,6 +38,8 @@ class ProxyProcess:
         self.env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
         self.args = args or []
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_start = 0
+        self.log_end: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -48,6 +51,8 @@ class ProxyProcess:
 
     def start(self, timeout: float = 20) -> ProxyProcess:
         self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self.log_start = self._log.tell()  # the file may hold earlier runs' lines
+        STARTED.append(self)
         self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
                                      env=self.env, cwd=REPO)
         deadline = time.monotonic() + timeout
@@ -64,7 +69,13 @@ class ProxyProcess:
         raise RuntimeError(f"proxy did not become ready: {self.logs()}")
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        """What this process logged (not earlier runs that used the same file)."""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as f:
+            f.seek(getattr(self, "log_start", 0))
+            data = f.read() if self.log_end is None else f.read(self.log_end - self.log_start)
+        return data.decode(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
         if self.proc is None:
@@ -77,6 +88,7 @@ class ProxyProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        self.log_end = self.log_path.stat().st_size
         return self.proc.returncode
 
 

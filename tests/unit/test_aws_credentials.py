@@ -232,3 +232,18 @@ async def test_bearer_api_key() -> None:
     req = new_request()
     await bedrock_credentials(deployment(api_key="bedrock-api-key-1")).authorize(req)
     assert req.headers["authorization"] == "Bearer bedrock-api-key-1"
+
+
+async def test_bearer_token_from_the_environment_like_botocore(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``AWS_BEARER_TOKEN_BEDROCK`` is the Bedrock API key when the deployment names no AWS
+    credentials; configured keys, profiles and roles still win, as in botocore."""
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "env-bedrock-key-2")
+    req = new_request()
+    await bedrock_credentials(deployment()).authorize(req)
+    assert req.headers["authorization"] == "Bearer env-bedrock-key-2"
+    static = bedrock_credentials(deployment(aws_access_key_id=AKID, aws_secret_access_key=SECRET))
+    assert isinstance(static, SigV4Credentials)
+    assert isinstance(bedrock_credentials(deployment(aws_profile_name="p")), SigV4Credentials)
+    monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK")
+    assert isinstance(bedrock_credentials(deployment()), SigV4Credentials)

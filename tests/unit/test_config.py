@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from proxy.config import ConfigError, parse_config
+from proxy.config import ConfigError, load_config, parse_config
 
 
 def cfg(*entries: dict, **top: object) -> dict:
@@ -72,3 +74,35 @@ def test_default_timeout_is_long_and_overridable() -> None:
 def test_general_settings_env_missing_is_fatal() -> None:
     with pytest.raises(ConfigError, match=r"general_settings\.master_key"):
         parse_config(cfg(general_settings={"master_key": "os.environ/NOPE_MASTER"}), env={})
+
+
+@pytest.mark.parametrize("api_base", ["not a url", "ftp://host/v1", "http://", "host:9997/v1",
+                                      "https://h/v1?key=sk-in-query-1234", "https://h/v1\n"])
+def test_api_base_must_be_an_http_url(api_base: str) -> None:
+    entry = {"model_name": "m", "litellm_params": {"model": "openai/x", "api_base": api_base}}
+    with pytest.raises(ConfigError, match=r"model_list\[0\]\.litellm_params\.api_base: ") as info:
+        parse_config(cfg(entry))
+    assert "sk-in-query" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_api_base_from_the_environment_is_checked_too() -> None:
+    entry = {"model_name": "m", "litellm_params": {"model": "openai/x",
+                                                   "api_base": "os.environ/BASE"}}
+    with pytest.raises(ConfigError, match=r"litellm_params\.api_base"):
+        parse_config(cfg(entry), env={"BASE": "localhost:8000"})
+    (dep,) = parse_config(cfg(entry), env={"BASE": "http://localhost:8000/v1"}).deployments
+    assert dep.params.api_base == "http://localhost:8000/v1"
+
+
+def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"model_list: []\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"latin1\.yaml: not UTF-8"):
+        load_config(latin1)
+    control = tmp_path / "control.yaml"
+    control.write_bytes(b"a: \x01\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(control)
+    assert str(info.value) == f"{control}: invalid YAML"
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path)

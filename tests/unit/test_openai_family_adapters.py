@@ -86,6 +86,32 @@ def test_azure_urls(api_base: str, url: str, query: Any, has_model: bool) -> Non
     assert ("model" in payload) is has_model
 
 
+def test_gpt_image_behind_an_azure_deployment_name_gets_no_response_format() -> None:
+    (dep,) = parse_config({"model_list": [{
+        "model_name": "g", "model_info": {"base_model": "azure/gpt-image-1"},
+        "litellm_params": {"model": "azure/my-images", "api_base": "https://r.openai.azure.com",
+                           "api_key": "k"}}]}).deployments
+    req = ImageRequest.from_body({"model": "g", "prompt": "p", "response_format": "url"})
+    adapter = PROVIDERS["azure"].images
+    assert adapter is not None
+    (upstream,) = adapter.build(req, dep)
+    assert "response_format" not in orjson.loads(upstream.body)
+    _, dalle = build("azure/my-images", {"prompt": "p", "response_format": "url"},
+                     api_base="https://r.openai.azure.com", api_key="k")
+    assert dalle["response_format"] == "url"  # without base_model: a dall-e deployment
+
+
+def test_provider_400_keeps_param_and_code() -> None:
+    raw = orjson.dumps({"error": {"message": "bad", "type": "invalid_request_error",
+                                  "param": "size", "code": "invalid_value"}})
+    err = map_http_error(400, {}, raw, "openai")
+    assert (err.param, err.code) == ("size", "invalid_value")
+    bare = map_http_error(400, {}, orjson.dumps({"error": {"message": "bad",
+                                                           "type": "invalid_request_error"}}),
+                          "openai")
+    assert (bare.param, bare.code) == (None, None)
+
+
 def test_xinference_refuses_unsupported_and_bad_size() -> None:
     with pytest.raises(InvalidRequestError, match="style"):
         build("xinference/u", {"prompt": "p", "style": "vivid"})

@@ -15,13 +15,14 @@ from proxy.errors import (
     ProviderAuthError,
     UpstreamBadRequestError,
     UpstreamError,
+    UpstreamQuotaError,
     UpstreamRateLimitError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
 from proxy.providers.base import UpstreamResponse
 from proxy.providers.openrouter.chat import OpenRouterChat
-from proxy.providers.openrouter.common import UpstreamQuotaError, chat_url
+from proxy.providers.openrouter.common import chat_url
 from proxy.providers.openrouter.image_config import aspect_ratio_for, build_image_config
 from proxy.providers.openrouter.images import OpenRouterImages, image_item
 from proxy.schemas import ChatRequest, ImageRequest
@@ -309,6 +310,22 @@ def test_chat_payload_uses_deployment_defaults() -> None:
         {"model": "or", "messages": [{"role": "user", "content": "x"}], "modalities": ["text"]}
     )
     assert orjson.loads(CHAT.build(request, dep).body or b"")["modalities"] == ["text"]
+
+
+@pytest.mark.parametrize(("model", "modalities"), [
+    ("openrouter/google/gemini-2.5-flash-image", ["image", "text"]),
+    ("openrouter/google/gemini-3-pro-image-preview", ["image", "text"]),
+    ("openrouter/openai/gpt-5-image-mini", ["image", "text"]),
+    ("openrouter/google/gemini-2.5-flash", None),
+    ("openrouter/anthropic/claude-sonnet-4.5", None),
+    ("openrouter/black-forest-labs/flux.2-pro", None),  # image-only: configure ["image"]
+])
+def test_chat_asks_image_models_for_images(model: str, modalities: list[str] | None) -> None:
+    """OpenRouter answers with images only when ``modalities`` asks for them; a chat request
+    to an image model that names none gets ``["image", "text"]``, a text model nothing."""
+    request = ChatRequest.from_body({"model": "or", "messages": [{"role": "user", "content": "x"}]})
+    body = orjson.loads(CHAT.build(request, deployment(model)).body or b"")
+    assert body.get("modalities") == modalities
 
 
 async def collect(raw: bytes, split: int = 7) -> list[dict[str, Any]]:

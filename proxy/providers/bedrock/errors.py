@@ -44,7 +44,7 @@ THROTTLE_CODES = frozenset({"ThrottlingException", "ServiceQuotaExceededExceptio
 UNAVAILABLE_CODES = frozenset({"ModelNotReadyException", "ServiceUnavailableException"})
 CONTENT_FILTER = re.compile(
     r"content filter|blocked by our content|responsible ai|moderation|"
-    r"filter reason|content policy|inappropriate content",
+    r"filter reason|content policy|inappropriate content|safety system",
     re.IGNORECASE,
 )
 

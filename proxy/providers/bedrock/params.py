@@ -71,10 +71,8 @@ def check_common(
 ) -> None:
     """Refuse the OpenAI parameters this family has no way to honour."""
     body = request.body
-    if request.response_format == "url":
-        raise refuse(
-            family, "response_format", "url", "b64_json only (Bedrock returns image bytes)"
-        )
+    # ``response_format: url`` is honoured by the delivery stage (the bytes are stored and
+    # linked), so it is not refused here.
     background = body.get("background")
     if background not in (None, "auto", "opaque"):
         raise refuse(family, "background", background, "auto or opaque (no transparency)")

@@ -1,11 +1,11 @@
 """Stability SDXL 1.0 on Bedrock (``stability.stable-diffusion-xl-v1``).
 
 Body ``{"text_prompts": [{"text", "weight"}], "width", "height", ...}``, answer
-``{"artifacts": [{"base64", "seed", "finishReason"}]}``. Bedrock makes one image per call, so
-``n`` fans out into ``n`` parallel invocations. ``size`` must be one of SDXL's nine sizes;
-native fields (``cfg_scale``, ``steps``, ``seed``, ``sampler``, ``style_preset``,
-``clip_guidance_preset``, ``extras``…) pass through; ``negative_prompt`` becomes a
-negative-weight text prompt.
+``{"artifacts": [{"base64", "seed", "finishReason"}]}``. Bedrock makes one image per call
+(``samples`` must be 1, and is sent as 1), so ``n`` fans out into ``n`` parallel
+invocations. ``size`` must be one of SDXL's nine sizes; native fields (``cfg_scale``,
+``steps``, ``seed``, ``sampler``, ``style_preset``, ``clip_guidance_preset``, ``extras``…)
+pass through; ``negative_prompt`` becomes a negative-weight text prompt.
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ class StabilitySDXL:
             if size not in SIZES:
                 raise refuse(self.label, "size", request.size, ACCEPTED_SIZES)
             body["width"], body["height"] = size
+        samples = native.pop("samples", 1)
+        if samples != 1:
+            raise refuse(self.label, "samples", samples, "1 image per call (use n for more)")
+        body["samples"] = 1
         body.update(native)
         return [body for _ in range(request.n)]
 

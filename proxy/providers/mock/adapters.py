@@ -15,6 +15,7 @@ class MockImages(OpenAIImages):
     supports_stream = False
     default_base = MOCK_BASE
     provider = "mock"
+    image_hosts = ()  # always base64; the delivery stage stores it for ``url``
 
     def base_url(self, deployment: Deployment) -> str:
         return MOCK_BASE  # never a network address, whatever the config says

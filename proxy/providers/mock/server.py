@@ -55,7 +55,7 @@ async def _images(body: dict[str, Any]) -> httpx.Response:
     if size is None:
         return _error(
             400,
-            f"mock: size must be WIDTHxHEIGHT up to {MAX_SIDE}, got {body.get('size')!r}",
+            f"size must be WIDTHxHEIGHT up to {MAX_SIDE}, got {body.get('size')!r}",
             "size",
         )
     width, height = size
@@ -63,11 +63,9 @@ async def _images(body: dict[str, Any]) -> httpx.Response:
     n = int(body.get("n") or 1)
     data: list[dict[str, Any]] = []
     for i in range(n):
-        if body.get("response_format") == "url":
-            r, g, b = colour_for(prompt, i)
-            data.append({"url": f"/mock/images/{width}x{height}/{r:02x}{g:02x}{b:02x}.png"})
-        else:
-            data.append({"b64_json": await _png_b64(width, height, prompt, i)})
+        # Like GPT image models, the mock answers base64 only; the delivery stage stores the
+        # image and hands out a link when the client asked for ``url``.
+        data.append({"b64_json": await _png_b64(width, height, prompt, i)})
     usage = {
         "input_tokens": len(prompt.split()),
         "output_tokens": 0,
@@ -177,12 +175,12 @@ async def handle(request: httpx.Request) -> httpx.Response:
     try:
         body = orjson.loads(await request.aread())
     except orjson.JSONDecodeError:
-        return _error(400, "mock: body is not JSON")
+        return _error(400, "body is not JSON")
     if request.url.path.endswith("/images/generations"):
         return await _images(body)
     if request.url.path.endswith("/chat/completions"):
         return await _chat(body)
-    return _error(404, f"mock: no route {request.url.path}")
+    return _error(404, f"no route {request.url.path}")
 
 
 def mock_transport() -> httpx.AsyncBaseTransport:

@@ -51,6 +51,7 @@ def _strip_model(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]
 
 class AzureImages(OpenAIImages):
     provider = "azure"
+    image_hosts = ("blob.core.windows.net",)  # dall-e on Azure: per-region storage accounts
 
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
         url, query = azure_url(deployment, "images/generations")

@@ -27,10 +27,21 @@ def is_gpt_image(model: str) -> bool:
     return name.startswith(("gpt-image", "chatgpt-image"))
 
 
+def serves_gpt_image(deployment: Deployment) -> bool:
+    """The deployment's model id, or LiteLLM's ``model_info.base_model`` for deployments
+    whose name says nothing (Azure: ``azure/my-images`` with ``base_model: gpt-image-1``)."""
+    base_model = (deployment.info.model_extra or {}).get("base_model")
+    return is_gpt_image(deployment.model) or (
+        isinstance(base_model, str) and is_gpt_image(base_model)
+    )
+
+
 class OpenAIImages:
     supports_stream = True
     default_base = "https://api.openai.com/v1"
     provider = "openai"
+    # Where dall-e ``url`` answers point; the delivery stage downloads only from these.
+    image_hosts: tuple[str, ...] = ("oaidalleapiprodscus.blob.core.windows.net",)
 
     def base_url(self, deployment: Deployment) -> str:
         return deployment.params.api_base or self.default_base
@@ -41,7 +52,7 @@ class OpenAIImages:
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
         body = dict(request.body)
         body["model"] = deployment.model
-        if is_gpt_image(deployment.model):
+        if serves_gpt_image(deployment):
             # GPT image models always answer base64 and reject ``response_format``; the
             # delivery stage turns base64 into a URL when the client asked for one.
             body.pop("response_format", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.config import Deployment
-from proxy.errors import ProxyError, RateLimitError
+from proxy.errors import ProxyError, UpstreamQuotaError
 from proxy.providers.base import UpstreamResponse
 from proxy.providers.openai.images import OpenAIImages
 from proxy.providers.upstream_errors import map_http_error
@@ -22,6 +22,7 @@ class NscaleImages(OpenAIImages):
     supports_stream = False
     default_base = "https://inference.api.nscale.com/v1"
     provider = "nscale"
+    image_hosts = ()  # base64 only
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
         body = super().payload(request, deployment)
@@ -34,5 +35,5 @@ class NscaleImages(OpenAIImages):
         error = map_http_error(response.status, response.headers, response.body, self.provider)
         if response.status == 429 and "credit" in error.message.lower():
             # Nscale answers 429 for exhausted credit too: retrying will not help.
-            return RateLimitError(error.message, code="insufficient_quota", provider=self.provider)
+            return UpstreamQuotaError(error.message, provider=self.provider)
         return error

@@ -50,6 +50,7 @@ class XinferenceImages(OpenAIImages):
     supports_stream = False
     default_base = "http://127.0.0.1:9997/v1"
     provider = "xinference"
+    image_hosts = ()  # always asked for base64
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
         for name in UNSUPPORTED:

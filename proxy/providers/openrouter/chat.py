@@ -3,13 +3,16 @@
 OpenRouter puts generated images in ``message.images[]`` (``delta.images`` when streaming).
 Both shapes clients read are returned: ``images[]`` as OpenRouter sends it and ``image``
 (the first one, ``{"url", "detail": "auto"}``). The deployment's ``modalities`` and
-``image_config`` apply when the request gives none. SSE comment lines
-(``: OPENROUTER PROCESSING``) never reach the adapter (the SSE parser drops comments); a
-mid-stream error chunk ends the stream with an OpenAI error frame.
+``image_config`` apply when the request gives none; with neither, a model whose id names it an
+image model (``google/gemini-2.5-flash-image``, ``openai/gpt-5-image-mini``) is asked for
+``["image", "text"]``, since OpenRouter only returns images when ``modalities`` asks for
+them. SSE comment lines (``: OPENROUTER PROCESSING``) never reach the adapter (the SSE parser
+drops comments); a mid-stream error chunk ends the stream with an OpenAI error frame.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +28,10 @@ from proxy.providers.openrouter.common import (
 )
 from proxy.schemas import ChatRequest
 from proxy.sse import SSEEvent
+
+# "image" as a word of the model id: gemini-2.5-flash-image(-preview), gpt-5-image(-mini), ...
+IMAGE_MODEL = re.compile(r"(?:^|[/._-])image(?:$|[._:-])", re.IGNORECASE)
+IMAGE_AND_TEXT = ["image", "text"]
 
 
 def add_first_image(message: dict[str, Any]) -> None:
@@ -51,6 +58,8 @@ class OpenRouterChat(OpenAIChat):
             default = deployment.param(key)
             if default is not None and key not in body:
                 body[key] = default
+        if "modalities" not in body and IMAGE_MODEL.search(deployment.model):
+            body["modalities"] = list(IMAGE_AND_TEXT)
         return body
 
     def build(self, request: ChatRequest, deployment: Deployment) -> UpstreamRequest:

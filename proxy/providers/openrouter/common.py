@@ -20,6 +20,7 @@ from proxy.config import Deployment
 from proxy.errors import (
     ContentPolicyError,
     ProxyError,
+    UpstreamQuotaError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
@@ -30,19 +31,6 @@ from proxy.redact import redact_text
 PROVIDER = "openrouter"
 DEFAULT_BASE = "https://openrouter.ai/api/v1"
 MODALITIES = frozenset({"text", "image", "audio"})
-
-
-class UpstreamQuotaError(ProxyError):
-    """The provider account is out of credits (OpenRouter 402): an operator problem.
-
-    Shaped like OpenAI's own ``insufficient_quota`` (429); not worth retrying on the same
-    deployment, which should rest.
-    """
-
-    status = 429
-    type = "insufficient_quota"
-    code = "insufficient_quota"
-    cooldown = True
 
 
 def chat_url(deployment: Deployment) -> str:

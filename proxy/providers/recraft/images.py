@@ -70,6 +70,7 @@ def validate(deployment: Deployment) -> str | None:
 class RecraftImages:
     supports_stream = False
     provider = PROVIDER
+    image_hosts = ("img.recraft.ai",)  # where Recraft's (about 24 h) image URLs live
 
     def url(self, deployment: Deployment) -> str:
         return images_url(deployment.params.api_base or DEFAULT_BASE)

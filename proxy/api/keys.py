@@ -1,0 +1,106 @@
+"""Virtual keys admin API (master key only): generate, info, update, delete, list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from proxy.api.admin import admin, body_model, page_params, paged, require_master
+from proxy.api.endpoint import json_response
+from proxy.errors import InvalidRequestError, NotFoundError
+from proxy.gateway import Gateway
+from proxy.keys.records import KeyDelete, KeyFields, KeyUpdate
+from proxy.keys.service import KeyService
+
+router = APIRouter()
+
+
+def key_service(request: Request) -> KeyService:
+    service: KeyService = request.app.state.keys
+    return service
+
+
+def not_found() -> NotFoundError:
+    return NotFoundError("No such key.", param="key", code="key_not_found")
+
+
+@router.post("/key/generate")
+async def generate(request: Request) -> Response:
+    async def handle() -> Response:
+        await require_master(request)
+        fields = await body_model(request, KeyFields)
+        key, state = await key_service(request).generate(fields)
+        return json_response({"key": key, **state.public()})
+
+    return await admin(request, handle)
+
+
+@router.get("/key/info")
+async def info(request: Request) -> Response:
+    async def handle() -> Response:
+        gateway: Gateway = request.app.state.gateway
+        caller = await gateway.auth.authenticate(request)
+        service = key_service(request)
+        wanted = request.query_params.get("key")
+        if not wanted:
+            if caller.is_master:
+                raise InvalidRequestError("'key' is required.", param="key")
+            key_hash: str | None = caller.key_hash  # a key may always read itself
+        else:
+            await require_master(request)
+            key_hash = await service.resolve(wanted[:512])
+        state = await service.info(key_hash) if key_hash else None
+        if state is None:
+            raise not_found()
+        return json_response({"key": state.key_hash, "info": state.public()})
+
+    return await admin(request, handle)
+
+
+@router.post("/key/update")
+async def update(request: Request) -> Response:
+    async def handle() -> Response:
+        await require_master(request)
+        fields = await body_model(request, KeyUpdate)
+        service = key_service(request)
+        key_hash = await service.resolve(fields.key)
+        state = await service.update(key_hash, fields) if key_hash else None
+        if state is None:
+            raise not_found()
+        return json_response(state.public())
+
+    return await admin(request, handle)
+
+
+@router.post("/key/delete")
+async def delete(request: Request) -> Response:
+    async def handle() -> Response:
+        await require_master(request)
+        body = await body_model(request, KeyDelete)
+        if not body.keys and not body.key_aliases:
+            raise InvalidRequestError("Give 'keys' (keys or key hashes) or 'key_aliases'.")
+        service = key_service(request)
+        hashes = []
+        for value in [*body.keys, *body.key_aliases]:
+            h = await service.resolve(value)
+            if h is not None:
+                hashes.append(h)
+        deleted = await service.delete(hashes)
+        if not deleted:
+            raise not_found()
+        return json_response({"deleted_keys": deleted})
+
+    return await admin(request, handle)
+
+
+@router.get("/key/list")
+async def list_keys(request: Request) -> Response:
+    async def handle() -> Response:
+        await require_master(request)
+        page, size = page_params(request)
+        items, total = await key_service(request).list((page - 1) * size, size)
+        return json_response(paged(items, total, page, size, name="keys"))
+
+    return await admin(request, handle)
+

@@ -1,0 +1,32 @@
+"""GET /metrics: Prometheus exposition (behind the master key when
+``litellm_settings.require_auth_for_metrics_endpoint`` is true)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+
+from proxy.errors import PermissionDeniedError
+from proxy.gateway import Gateway
+from proxy.observability.metrics import Metrics
+from proxy.observability.settings import ObservabilitySettings
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics/", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    settings: ObservabilitySettings = request.app.state.observability
+    if settings.metrics_require_auth:
+        gateway: Gateway = request.app.state.gateway
+        key = await gateway.auth.authenticate(request)
+        if not key.is_master:
+            raise PermissionDeniedError("/metrics needs the master key.", code="forbidden")
+    registry: Metrics = request.app.state.metrics
+    body = await asyncio.to_thread(registry.exposition)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,75 @@
+"""Router state for operators (master key only): cooldowns, in-flight calls, latencies.
+
+``GET /router/cooldowns`` lists every deployment with its cooldown (if resting), in-flight
+count and smoothed latency; ``DELETE /router/cooldowns/{deployment_id}`` ends a cooldown by
+hand (after fixing a key, say). Deployment ids only: no parameter, URL or key is shown.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from proxy.api.endpoint import error_response, json_response
+from proxy.errors import NotFoundError, PermissionDeniedError, ProxyError
+from proxy.gateway import Gateway
+
+router = APIRouter()
+
+
+async def _require_master(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    key = await gateway.auth.authenticate(request)
+    if not gateway.auth.is_master(key):
+        raise PermissionDeniedError("Only the master key may read or change router state.")
+    return gateway
+
+
+@router.get("/router/cooldowns")
+async def cooldowns(request: Request) -> Response:
+    try:
+        gateway = await _require_master(request)
+    except ProxyError as exc:
+        return error_response(exc)
+    r = gateway.router
+    deployments = list(r.config.deployments)
+    active = await r.cooldowns.active(deployments)
+    in_flight = await r.stats.in_flight(deployments)
+    latencies = await r.stats.latencies(deployments)
+    now = r.clock.time()
+    rows = []
+    for d, busy, latency in zip(deployments, in_flight, latencies, strict=True):
+        entry = active.get(d.id)
+        rows.append(
+            {
+                "deployment_id": d.id,
+                "model_group": d.model_name,
+                "provider": d.provider,
+                "available": d.available,
+                "cooling_down": entry is not None,
+                "cooldown": entry.as_dict(now) if entry is not None else None,
+                "in_flight": int(busy),
+                "latency_seconds": round(latency, 4) if latency is not None else None,
+            }
+        )
+    return json_response(
+        {
+            "routing_strategy": r.settings.routing_strategy,
+            "cooling_down": [row["deployment_id"] for row in rows if row["cooling_down"]],
+            "deployments": rows,
+        }
+    )
+
+
+@router.delete("/router/cooldowns/{deployment_id}")
+async def clear_cooldown(request: Request, deployment_id: str) -> Response:
+    try:
+        gateway = await _require_master(request)
+        deployment = gateway.router.deployment(deployment_id)
+        if deployment is None:
+            raise NotFoundError(f"No deployment with id '{deployment_id}'.", code="not_found")
+    except ProxyError as exc:
+        return error_response(exc)
+    await gateway.router.cooldowns.clear(deployment)
+    return json_response({"deployment_id": deployment_id, "cooling_down": False})

@@ -1,0 +1,1 @@
+"""Image delivery: ``response_format`` honoured for every provider, through an image store."""

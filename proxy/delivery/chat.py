@@ -1,0 +1,96 @@
+"""Chat images as links: ``image_response_format: url`` per request or per deployment.
+
+A request may carry ``image_response_format`` (``url`` or ``b64_json``); a pre-call hook takes
+it out of the body (so it never reaches the provider) and keeps it on the request context.
+Otherwise the deployment's ``litellm_params.image_response_format`` decides; the default keeps
+the provider's data URIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from proxy.config import Deployment
+from proxy.context import RequestContext
+from proxy.delivery.responses import CHAT_IMAGE_FORMATS, ChatImageLinker
+from proxy.delivery.service import Delivery
+from proxy.errors import InvalidRequestError, ProxyError
+from proxy.gateway import Gateway
+from proxy.schemas import ChatRequest, ImageRequest
+from proxy.sse import frame
+
+PARAM = "image_response_format"
+_CTX_KEY = "image_response_format"
+_DATA_PREFIX = b"data: {"
+_IMAGE_MARK = b'"data:image/'
+
+
+async def take_image_format(ctx: RequestContext, request: Any) -> None:
+    """Pre-call hook: move ``image_response_format`` from a chat body onto the context.
+
+    Also refuses ``response_format: url`` on streamed image requests: streamed images
+    arrive as base64 events, and a format the proxy cannot honour is never dropped silently.
+    """
+    if isinstance(request, ImageRequest) and request.stream and request.response_format == "url":
+        raise InvalidRequestError(
+            "'response_format': 'url' is not available with 'stream': true (streamed images "
+            "arrive as base64); drop one of them.",
+            param="response_format",
+        )
+    if not isinstance(request, ChatRequest) or PARAM not in request.body:
+        return
+    value = request.body.pop(PARAM)
+    if value is not None and value not in CHAT_IMAGE_FORMATS:
+        raise InvalidRequestError(
+            f"'{PARAM}' must be 'url' or 'b64_json', got {value!r}.", param=PARAM
+        )
+    if value is not None:
+        ctx.extra[_CTX_KEY] = value
+
+
+def deployment_of(gateway: Gateway, ctx: RequestContext) -> Deployment | None:
+    """The deployment that answered (after retries and fallbacks)."""
+    return gateway.router.deployment(ctx.deployment_id) if ctx.deployment_id else None
+
+
+def wants_links(ctx: RequestContext, deployment: Deployment | None) -> bool:
+    chosen = ctx.extra.get(_CTX_KEY)
+    if chosen is None and deployment is not None:
+        chosen = deployment.param(PARAM)
+    return chosen == "url"
+
+
+def linker(request: Request, ctx: RequestContext) -> ChatImageLinker:
+    delivery: Delivery = request.app.state.delivery
+    return ChatImageLinker(delivery, str(request.base_url), ctx.provider or "provider")
+
+
+async def finish_chat(
+    request: Request, ctx: RequestContext, chat_request: ChatRequest, body: dict[str, Any]
+) -> dict[str, Any]:
+    if not wants_links(ctx, deployment_of(request.app.state.gateway, ctx)):
+        return body
+    return await linker(request, ctx).rewrite_completion(body)
+
+
+async def link_stream(
+    chunks: AsyncIterator[bytes], images: ChatImageLinker, ctx: RequestContext
+) -> AsyncIterator[bytes]:
+    """Relay SSE frames, rewriting the ones that carry data-URI images."""
+    try:
+        async for chunk in chunks:
+            if chunk.startswith(_DATA_PREFIX) and _IMAGE_MARK in chunk:
+                payload = orjson.loads(chunk[len(b"data: ") :])
+                chunk = frame(await images.rewrite_chunk(payload))
+            yield chunk
+    except ProxyError as exc:
+        ctx.status, ctx.error_class = exc.status, exc.error_class
+        yield frame(exc.body())
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,45 @@
+"""Shared plumbing of guardrails that call a service: one pooled client, JSON in and out.
+
+Every failure (network, timeout, non-2xx, unreadable JSON) becomes ``GuardrailServiceError``
+with a short description that never contains the service's credentials or the prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from proxy.guardrails.base import Guardrail, GuardrailServiceError, HTTPGuardrailParams
+
+
+class HTTPGuardrail(Guardrail):
+    def headers(self) -> dict[str, str]:
+        params = self.params
+        assert isinstance(params, HTTPGuardrailParams)
+        out = {"content-type": "application/json", **params.headers}
+        if params.api_key:
+            out["authorization"] = f"Bearer {params.api_key}"
+        return out
+
+    async def post_json(self, url: str, payload: dict[str, Any]) -> Any:
+        params = self.params
+        assert isinstance(params, HTTPGuardrailParams)
+        try:
+            response = await self.http.post(
+                url,
+                content=orjson.dumps(payload),
+                headers=self.headers(),
+                timeout=httpx.Timeout(params.timeout),
+            )
+        except httpx.TimeoutException:
+            raise GuardrailServiceError(f"no answer within {params.timeout:g}s") from None
+        except httpx.HTTPError as exc:
+            raise GuardrailServiceError(f"unreachable ({type(exc).__name__})") from None
+        if response.status_code >= 300:
+            raise GuardrailServiceError(f"the service answered HTTP {response.status_code}")
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise GuardrailServiceError("the service answered with invalid JSON") from None

@@ -1,0 +1,34 @@
+"""Wiring: build the guardrails named in the config and register the pre-call hook."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+from proxy.guardrails.engine import GuardrailEngine
+from proxy.guardrails.spec import parse_guardrails
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from proxy.gateway import Gateway
+
+MAX_CONNECTIONS = 100
+
+
+def install_guardrails(app: FastAPI, gateway: Gateway) -> GuardrailEngine:
+    specs = parse_guardrails(gateway.config.raw.get("guardrails"))
+    http = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20),
+        follow_redirects=False,
+        trust_env=False,
+        headers={"user-agent": "image-proxy-guardrails"},
+    )
+    engine = GuardrailEngine(specs, http)
+    # Always installed, even with no guardrails configured: the hook also removes the
+    # request's "guardrails" field and refuses unknown names.
+    gateway.hooks.pre_call.append(engine.pre_call)
+    app.state.guardrails = engine
+    app.state.on_shutdown.append(http.aclose)
+    return engine

@@ -1,0 +1,178 @@
+"""The two hooks around every model request: enforce before, account after.
+
+``before`` (a pre_call hook) records the billing parameters, then for a virtual key checks, in
+this order: model allowed (403), requests per minute (429 + Retry-After), key budget (429
+naming the budget and its reset), end-user budget (429); and reserves the request's
+estimated cost on each budget. ``after`` (a post_call hook, success or failure, streams
+included) prices the request if nothing did yet, settles the reservations and queues exactly
+one spend record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.context import RequestContext
+from proxy.errors import PermissionDeniedError
+from proxy.keys.budget import Budget
+from proxy.keys.end_users import EndUserBudgets
+from proxy.keys.service import KeyService
+from proxy.pricing.cost import PRICE_INPUTS, PRICER, PriceInputs, Pricer
+from proxy.pricing.usage import normalize
+from proxy.store.records import SpendRecord, clip
+from proxy.store.writer import SpendWriter
+
+log = logging.getLogger("proxy.keys")
+
+PROMPT_LIMIT = 10_000
+_HOLDS = "budget_holds"
+_DONE = "spend_recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    budget: Budget
+    estimate: float
+    period: int
+    is_key: bool = False
+
+
+class Accounting:
+    def __init__(
+        self,
+        price: Callable[[RequestContext], None],
+        pricer: Pricer,
+        keys: KeyService,
+        writer: SpendWriter,
+        *,
+        end_users: EndUserBudgets | None = None,
+        store_prompts: bool = False,
+    ) -> None:
+        self.price = price  # the gateway's pricer (whatever is installed there)
+        self.pricer = pricer  # the price table, for estimates
+        self.keys = keys
+        self.writer = writer
+        self.end_users = end_users
+        self.store_prompts = store_prompts
+        self.observed: dict[str, float] = {}  # model group -> highest cost seen
+        if end_users is not None:
+            writer.listeners.append(end_users.flushed)
+
+    # --- before ---------------------------------------------------------------------------
+
+    async def before(self, ctx: RequestContext, request: Any) -> None:
+        inputs = PriceInputs.from_request(request)
+        ctx.extra[PRICE_INPUTS] = inputs
+        ctx.extra[PRICER] = self.price
+        if ctx.end_user is not None:
+            ctx.end_user = clip(ctx.end_user)
+        if self.store_prompts:
+            ctx.extra["prompt"] = prompt_text(request)
+        now = time.time()
+        end_user_budget = None
+        if self.end_users is not None and ctx.end_user:
+            end_user_budget = await self.end_users.budget(ctx.end_user, now)
+        group = ctx.model_group or ""
+        estimate = self.estimate(group, inputs, ctx.endpoint)
+        holds: list[Hold] = []
+        key = ctx.key
+        state = None
+        if key is not None and not key.is_master:
+            if key.models and group not in key.models:
+                raise PermissionDeniedError(
+                    f"This key may not use model '{group}' (allowed: {', '.join(key.models)}).",
+                    param="model",
+                    code="model_not_allowed",
+                )
+            state = self.keys.state(key.key_hash)
+        if state is not None:
+            if state.rpm is not None:
+                state.rpm.hit(f"key '{state.info().alias}'")
+            self.keys.roll_budget(state, now)
+            state.budget.admit(estimate, now)
+            holds.append(Hold(state.budget, estimate, state.budget.period, is_key=True))
+        if end_user_budget is not None and self.end_users is not None:
+            try:
+                end_user_budget.admit(estimate, now)
+            except Exception:
+                for hold in holds:
+                    hold.budget.settle(hold.estimate, None, hold.period)
+                raise
+            holds.append(Hold(end_user_budget, estimate, self.end_users.period_of(ctx.wall_time)))
+        ctx.extra[_HOLDS] = holds
+
+    def estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float:
+        guess = self.pricer.estimate(group, inputs, endpoint)
+        if guess is None:
+            guess = self.observed.get(group, 0.0) * max(1, inputs.n)
+        return guess
+
+    # --- after ----------------------------------------------------------------------------
+
+    def after(self, ctx: RequestContext) -> None:
+        if ctx.extra.get(_DONE):
+            return
+        ctx.extra[_DONE] = True
+        if ctx.status >= 400 and ctx.cost is None:
+            self.price(ctx)  # successes were priced by the endpoint; failures were not
+        cost = ctx.cost
+        if cost and ctx.model_group:
+            self.observed[ctx.model_group] = max(self.observed.get(ctx.model_group, 0.0), cost)
+        key_period = 0
+        for hold in ctx.extra.get(_HOLDS, ()):
+            hold.budget.settle(hold.estimate, cost, hold.period)
+            if hold.is_key:
+                key_period = hold.period
+        self.writer.submit(self.record(ctx, key_period))
+
+    def record(self, ctx: RequestContext, key_period: int) -> SpendRecord:
+        key = ctx.key
+        tokens = normalize(ctx.usage)
+        return SpendRecord(
+            request_id=ctx.request_id,
+            time=ctx.wall_time,
+            endpoint=ctx.endpoint,
+            status=ctx.status,
+            key_hash=key.key_hash if key is not None and not key.is_master else None,
+            key_alias=key.alias if key is not None else None,
+            user_id=key.user_id if key is not None else None,
+            end_user=ctx.end_user,
+            model_group=clip(ctx.model_group),
+            deployment_id=ctx.deployment_id,
+            provider=ctx.provider,
+            stream=ctx.stream,
+            latency_ms=round(ctx.latency * 1000, 3),
+            upstream_ms=round(ctx.upstream_seconds * 1000, 3),
+            retries=ctx.retries,
+            fallbacks=ctx.fallbacks,
+            images=ctx.images,
+            prompt_tokens=tokens.prompt_tokens if tokens else 0,
+            completion_tokens=tokens.completion_tokens if tokens else 0,
+            total_tokens=tokens.total if tokens else 0,
+            cost=ctx.cost,
+            cost_basis=str(
+                ctx.extra.get("cost_basis") or ("unknown" if ctx.cost is None else "custom")
+            ),
+            error_class=ctx.error_class,
+            usage=ctx.usage if isinstance(ctx.usage, dict) else None,
+            prompt=ctx.extra.get("prompt") if self.store_prompts else None,
+            key_period=key_period,
+        )
+
+
+def prompt_text(request: Any) -> str | None:
+    """The prompt's text only (never image data), clipped."""
+    prompt = getattr(request, "prompt", None)
+    if isinstance(prompt, str):
+        return prompt[:PROMPT_LIMIT]
+    messages = getattr(request, "messages", None)
+    text_of = getattr(request, "text_of", None)
+    if isinstance(messages, list) and callable(text_of):
+        parts = [f"{m.get('role')}: {text_of(m)}" for m in messages if isinstance(m, dict)]
+        return "\n".join(parts)[:PROMPT_LIMIT]
+    return None
+

@@ -1,0 +1,129 @@
+"""Virtual keys: the admin API's request bodies and the stored record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from proxy.context import KeyInfo
+from proxy.keys.budget import Budget, RpmWindow
+from proxy.keys.durations import iso, parse_duration, parse_expiry
+
+
+class KeyFields(BaseModel):
+    """Fields an admin may set on a key (unknown fields are refused with a 400)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[str] | None = None
+    max_budget: float | None = Field(default=None, ge=0)
+    budget_duration: str | None = None
+    rpm_limit: int | None = Field(default=None, ge=0)
+    expires: str | None = None
+    duration: str | None = None  # LiteLLM's name for "expires after"
+    metadata: dict[str, Any] | None = None
+    user_id: str | None = Field(default=None, max_length=256)
+    key_alias: str | None = Field(default=None, min_length=1, max_length=256)
+    guardrails: list[str] | None = None  # pinned: the key's holder cannot switch them off
+
+    @field_validator("budget_duration", "duration")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
+
+    @field_validator("expires")
+    @classmethod
+    def _expires(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_expiry(v)
+        return v
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and any(not isinstance(m, str) or not m for m in v):
+            raise ValueError("every model must be a non-empty string")
+        return v
+
+
+class KeyUpdate(KeyFields):
+    key: str = Field(min_length=1, max_length=512)
+
+
+class KeyDelete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keys: list[str] = Field(default_factory=list, max_length=1000)
+    key_aliases: list[str] = Field(default_factory=list, max_length=1000)
+
+
+@dataclass
+class KeyState:
+    """One key as this process sees it: the stored record plus live budget and rate state."""
+
+    row: dict[str, Any]
+    budget: Budget
+    rpm: RpmWindow | None
+    loaded_at: float = field(default_factory=time.monotonic)
+    refreshing: bool = False
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> KeyState:
+        alias = row.get("key_alias") or row["key_name"]
+        duration = parse_duration(row["budget_duration"]) if row.get("budget_duration") else None
+        budget = Budget(
+            owner=f"key '{alias}'",
+            max_budget=row.get("max_budget"),
+            duration=duration,
+            reset_at=row.get("budget_reset_at"),
+            period=int(row.get("budget_period") or 0),
+            stored=float(row.get("spend") or 0.0),
+        )
+        rpm = RpmWindow(int(row["rpm_limit"])) if row.get("rpm_limit") is not None else None
+        return cls(row=row, budget=budget, rpm=rpm)
+
+    @property
+    def key_hash(self) -> str:
+        return str(self.row["key_hash"])
+
+    @property
+    def expires_at(self) -> float | None:
+        value = self.row.get("expires_at")
+        return float(value) if value is not None else None
+
+    def info(self) -> KeyInfo:
+        return KeyInfo(
+            key_hash=self.key_hash,
+            alias=self.row.get("key_alias") or self.row["key_name"],
+            models=tuple(self.row.get("models") or ()),
+            user_id=self.row.get("user_id"),
+            metadata=dict(self.row.get("metadata") or {}),
+            guardrails=tuple((self.row.get("metadata") or {}).get("guardrails") or ()),
+        )
+
+    def public(self) -> dict[str, Any]:
+        """The admin API view: never the key itself, only its hash and a masked name."""
+        r = self.row
+        return {
+            "key_hash": r["key_hash"],
+            "key_name": r["key_name"],
+            "key_alias": r.get("key_alias"),
+            "models": list(r.get("models") or []),
+            "max_budget": r.get("max_budget"),
+            "budget_duration": r.get("budget_duration"),
+            "budget_reset_at": iso(self.budget.reset_at),
+            "spend": round(self.budget.spend, 10),
+            "reserved": round(self.budget.reserved, 10),
+            "rpm_limit": r.get("rpm_limit"),
+            "expires": iso(self.expires_at),
+            "metadata": r.get("metadata") or {},
+            "guardrails": list((r.get("metadata") or {}).get("guardrails") or []),
+            "user_id": r.get("user_id"),
+            "created_at": iso(r.get("created_at")),
+            "updated_at": iso(r.get("updated_at")),
+        }

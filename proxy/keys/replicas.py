@@ -1,0 +1,157 @@
+"""Virtual keys across replicas: rate limits and budgets on the shared state store, and key
+changes published to every replica.
+
+Installed only with shared state (``router_settings.redis_*``). Two hooks stand right behind
+``Accounting``'s:
+
+* ``before`` (pre-call, after ``Accounting.before`` admitted the request locally): the key's
+  ``rpm_limit`` is checked and counted in one shared sliding minute; each budget the request
+  holds (the key's, the end user's) reserves its estimate on one shared counter — spend plus
+  reservations in flight — only while that counter is below ``max_budget``, in one atomic
+  step. The counter starts from (and never falls below) the spend this replica knows from the
+  database, so a Redis that lost it rebuilds it.
+* ``after`` (post-call, after ``Accounting.after`` priced the request): each reservation is
+  replaced by the actual cost.
+
+The local checks keep running first: a replica's own view never exceeds the shared one, so
+they never refuse what the shared one would admit, and they are what still enforces while
+Redis is unreachable.
+
+Key changes: the replica that generates, updates or deletes a key publishes it; the others drop
+a deleted key at once and re-read a changed one from the database. A replica that was cut off
+from the events re-reads every key it holds when it reconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+
+from proxy.context import RequestContext
+from proxy.errors import RateLimitError
+from proxy.keys.accounting import Accounting, Hold
+from proxy.keys.budget import BudgetExceededError
+from proxy.keys.durations import iso
+from proxy.keys.service import KeyService
+from proxy.state.base import StateStore
+from proxy.state.events import Events
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+
+log = logging.getLogger("proxy.keys")
+
+KEY_TOPIC = "key"
+MINUTE = 60.0
+BUDGET_TTL = 3600.0  # an idle counter is rebuilt from the database's spend after this
+_TAKEN = "shared_budget_holds"
+
+
+def _budget_counter(ctx: RequestContext, hold: Hold) -> str:
+    if hold.is_key and ctx.key is not None:
+        return f"budget:key:{ctx.key.key_hash}:{hold.period}"
+    return f"budget:user:{ctx.end_user}:{hold.period}"
+
+
+class ReplicaKeys:
+    def __init__(self, state: StateStore, events: Events, keys: KeyService) -> None:
+        self.state = state
+        self.events = events
+        self.keys = keys
+        keys.changed.append(self.publish)
+        events.subscribe(KEY_TOPIC, self.on_event)
+        events.on_resync.append(self.resync)
+
+    # --- limits ---------------------------------------------------------------------------
+
+    async def before(self, ctx: RequestContext, request: Any) -> None:
+        key = ctx.key
+        if key is None or key.is_master:
+            return
+        state = self.keys.state(key.key_hash)
+        if state is None:
+            return
+        taken: list[tuple[str, float]] = []
+        ctx.extra[_TAKEN] = taken
+        if state.rpm is not None:
+            limit = state.rpm.limit
+            wait = await self.state.window_reserve(f"rpm:key:{key.key_hash}", 1, limit, MINUTE)
+            if wait is not None:
+                seconds = max(1, math.ceil(wait))
+                raise RateLimitError(
+                    f"Rate limit exceeded for key '{key.alias}': rpm_limit {limit} requests "
+                    f"per minute across all replicas; retry after {seconds} s.",
+                    headers={"retry-after": str(seconds)},
+                    retry_after=seconds,
+                )
+        holds: list[Hold] = list(ctx.extra.get("budget_holds", ()))
+        for hold in holds:
+            budget = hold.budget
+            if budget.max_budget is None:
+                continue
+            counter = _budget_counter(ctx, hold)
+            committed = await self.state.reserve_below(
+                counter, hold.estimate, budget.max_budget, BUDGET_TTL, floor=budget.spend
+            )
+            if committed is not None:
+                raise self._exceeded(hold, committed)
+            taken.append((counter, hold.estimate))
+
+    @staticmethod
+    def _exceeded(hold: Hold, committed: float) -> BudgetExceededError:
+        budget = hold.budget
+        assert budget.max_budget is not None
+        headers: dict[str, str] = {}
+        if budget.reset_at is not None:
+            when = f"it resets at {iso(budget.reset_at)}"
+            headers["retry-after"] = str(max(1, math.ceil(budget.reset_at - time.time())))
+        else:
+            when = "it has no budget_duration, so it does not reset"
+        return BudgetExceededError(
+            f"Budget exceeded for {budget.owner}: spend plus requests in flight across all "
+            f"replicas ${committed:.6f} of max_budget ${budget.max_budget:.6f}; {when}.",
+            headers=headers,
+        )
+
+    async def after(self, ctx: RequestContext) -> None:
+        taken: list[tuple[str, float]] = ctx.extra.pop(_TAKEN, None) or []
+        cost = ctx.cost or 0.0
+        for counter, estimate in taken:
+            if cost != estimate:
+                await self.state.incr(counter, cost - estimate, BUDGET_TTL)
+
+    # --- key changes ----------------------------------------------------------------------
+
+    async def publish(self, op: str, key_hash: str) -> None:
+        await self.events.publish(KEY_TOPIC, op=op, key_hash=key_hash)
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        key_hash = event.get("key_hash")
+        if not isinstance(key_hash, str):
+            return
+        if event.get("op") == "deleted":
+            self.keys.forget(key_hash)
+        else:
+            await self.keys.reload(key_hash)
+
+    async def resync(self) -> None:
+        for key_hash in list(self.keys.cache):
+            await self.keys.reload(key_hash)
+
+
+def install_replica_keys(app: FastAPI, gateway: Gateway, state: StateStore, events: Events) -> None:
+    """Stand the shared hooks right behind Accounting's (when keys are installed)."""
+    keys: KeyService | None = getattr(app.state, "keys", None)
+    accounting: Accounting | None = getattr(app.state, "accounting", None)
+    if keys is None or accounting is None:
+        return
+    replica = ReplicaKeys(state, events, keys)
+    pre = gateway.hooks.pre_call
+    pre.insert(pre.index(accounting.before) + 1, replica.before)
+    post = gateway.hooks.post_call
+    post.insert(post.index(accounting.after) + 1, replica.after)
+    app.state.replica_keys = replica

@@ -1,0 +1,177 @@
+"""Plugs pricing, the store, keys and spend logs into the app (one call from create_app).
+
+Settings (``general_settings`` unless noted):
+
+* ``database_url`` (or env ``DATABASE_URL``): ``postgresql://…`` or ``sqlite:///path``; default
+  a SQLite file ``image-proxy.sqlite3`` beside the config file (or in a temporary directory
+  when that one is read-only, as in the container image).
+* ``database_table_prefix``: default ``imgproxy_``.
+* ``store_prompts_in_spend_logs``: default false (prompts are not stored).
+* ``spend_spool_dir``: where unwritable records go at shutdown; default beside the config.
+* ``spend_flush_interval`` (seconds, default 0.5), ``key_cache_ttl`` (seconds, default 30).
+* ``litellm_settings.max_end_user_budget`` / ``litellm_settings.end_user_budget_duration``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from proxy.config import ProxyConfig
+from proxy.gateway import Gateway
+from proxy.keys.accounting import Accounting
+from proxy.keys.durations import parse_duration
+from proxy.keys.end_users import EndUserBudgets
+from proxy.keys.service import KeyService
+from proxy.paths import config_dir, data_dir
+from proxy.pricing.cost import Pricer
+from proxy.store.database import Store, describe, engine_url
+from proxy.store.schema import DEFAULT_PREFIX
+from proxy.store.writer import SpendWriter
+
+log = logging.getLogger("proxy.store")
+
+DEFAULT_DB_FILE = "image-proxy.sqlite3"
+MIGRATION_RETRY = 5.0
+
+
+def setting(config: ProxyConfig, name: str, default: Any = None) -> Any:
+    extra = config.general.model_extra or {}
+    value = getattr(config.general, name, None) if name in type(config.general).model_fields \
+        else extra.get(name)
+    return default if value is None else value
+
+
+def database_url(config: ProxyConfig, home: Path) -> str:
+    url = setting(config, "database_url") or os.environ.get("DATABASE_URL")
+    if url:
+        return str(url)
+    return "sqlite:///" + str(home / DEFAULT_DB_FILE)
+
+
+def sqlite_file(url: str) -> Path | None:
+    full = engine_url(url)
+    prefix = "sqlite+aiosqlite:///"
+    if full.startswith(prefix) and ":memory:" not in full:
+        return Path(full[len(prefix) :])
+    return None
+
+
+def install_accounting(app: FastAPI, gateway: Gateway) -> None:
+    from proxy.api import keys as keys_api
+    from proxy.api import spend as spend_api
+
+    config = gateway.config
+    pricer = Pricer(config)
+    try:
+        pricer.validate()
+    except ValueError as exc:
+        log.error("config error: %s", exc)
+        raise SystemExit(2) from None
+    spool = setting(config, "spend_spool_dir")
+    url = setting(config, "database_url") or os.environ.get("DATABASE_URL")
+    home = data_dir(config) if not url or not spool else config_dir(config)
+    url = database_url(config, home)
+    try:
+        store = Store(url, str(setting(config, "database_table_prefix", DEFAULT_PREFIX)))
+    except (ValueError, ImportError) as exc:
+        log.error("config error: general_settings.database_url: %s", exc)
+        raise SystemExit(2) from None
+    writer = SpendWriter(
+        store,
+        interval=float(setting(config, "spend_flush_interval", 0.5)),
+        spool_dir=Path(spool) if spool else home / "spend-spool",
+    )
+    keys = KeyService(
+        store,
+        writer,
+        known_models=list(config.groups()),
+        known_guardrails=[
+            str(g.get("guardrail_name"))
+            for g in config.raw.get("guardrails") or ()
+            if isinstance(g, dict)
+        ],
+        ttl=float(setting(config, "key_cache_ttl", 30.0)),
+    )
+    end_users = None
+    max_end_user = config.litellm_settings.get("max_end_user_budget")
+    if max_end_user is not None:
+        duration = config.litellm_settings.get("end_user_budget_duration")
+        end_users = EndUserBudgets(
+            store, float(max_end_user), parse_duration(duration) if duration else None
+        )
+    gateway.pricer = pricer
+    accounting = Accounting(
+        gateway.price,
+        pricer,
+        keys,
+        writer,
+        end_users=end_users,
+        store_prompts=bool(setting(config, "store_prompts_in_spend_logs", False)),
+    )
+
+    gateway.auth.lookup = keys.lookup
+    gateway.hooks.pre_call.insert(0, accounting.before)
+    gateway.hooks.post_call.append(accounting.after)
+    app.state.store = store
+    app.state.spend_writer = writer
+    app.state.keys = keys
+    app.state.accounting = accounting
+    app.include_router(keys_api.router)
+    app.include_router(spend_api.router)
+
+    state: dict[str, Any] = {"migrated": False, "task": None}
+
+    async def migrate_until_done() -> None:
+        pause = MIGRATION_RETRY
+        while True:
+            try:
+                await asyncio.wait_for(store.migrate(), 30)
+                state["migrated"] = True
+                log.info("database ready: %s", describe(url))
+                writer.start()
+                return
+            except Exception as exc:
+                log.error(
+                    "database %s unavailable (%s); serving anyway, records are kept, retrying",
+                    describe(url),
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
+
+    async def start() -> None:
+        path = sqlite_file(url)
+        if path is not None:
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await writer.restore()
+        try:
+            await asyncio.wait_for(store.migrate(), 10)
+            state["migrated"] = True
+            writer.start()
+            log.info("database ready: %s", describe(url))
+        except Exception as exc:
+            log.error("database %s unavailable at start-up (%s)", describe(url), type(exc).__name__)
+            state["task"] = asyncio.create_task(migrate_until_done())
+
+    async def stop() -> None:
+        task = state["task"]
+        if task is not None and not task.done():
+            task.cancel()
+        if state["migrated"]:
+            await writer.drain()
+        elif writer.pending:
+            await writer.spool()
+        try:
+            await asyncio.wait_for(store.aclose(), 5)
+        except Exception as exc:
+            log.error("closing the database failed (%s)", type(exc).__name__)
+
+    app.state.on_startup.append(start)
+    app.state.on_shutdown.append(stop)
+    app.state.readiness_checks.append(("database", lambda: state["migrated"] and writer.healthy))

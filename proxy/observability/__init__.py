@@ -1,0 +1,70 @@
+"""Observability: structured request logs, Prometheus metrics and callbacks.
+
+All three read the finished ``RequestContext`` in post-call hooks; nothing here touches the
+request path beyond appending to a queue or bumping a counter.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from proxy.guardrails.engine import prompt_parts
+from proxy.observability.callbacks import Callbacks
+from proxy.observability.logging import log_request
+from proxy.observability.metrics import InFlightMiddleware, Metrics
+from proxy.observability.record import capture_prompt, remember_prompt
+from proxy.observability.settings import ObservabilitySettings, parse_observability
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from proxy.context import RequestContext
+    from proxy.gateway import Gateway
+
+
+def install_observability(app: FastAPI, gateway: Gateway) -> ObservabilitySettings:
+    settings = parse_observability(dict(gateway.config.raw))
+    metrics = Metrics(
+        gateway.router.model_names(),
+        {d.id: d.model_name for d in gateway.config.deployments},
+    )
+    app.state.metrics = metrics
+    app.state.observability = settings
+    app.add_middleware(InFlightMiddleware, metrics=metrics)
+
+    async def keep_prompt(ctx: RequestContext, request: Any) -> None:
+        texts = [p.text for p in prompt_parts(request)]
+        if settings.log_prompts:
+            capture_prompt(ctx, texts)
+        else:  # only to scrub a provider's echo of it from the logged error message
+            remember_prompt(ctx, texts)
+
+    gateway.hooks.pre_call.insert(0, keep_prompt)
+
+    gateway.hooks.post_call.append(metrics.observe)
+    gateway.hooks.post_call.append(log_request)
+
+    http = None
+    if settings.webhook is not None:
+        http = httpx.AsyncClient(follow_redirects=False, trust_env=False,
+                                 headers={"user-agent": "image-proxy-callbacks"})
+
+    def dropped(name: str, n: int) -> None:
+        metrics.callback_dropped.labels(name).inc(n)
+
+    callbacks = Callbacks(settings, http, dropped)
+    app.state.callbacks = callbacks
+    if callbacks:
+        gateway.hooks.post_call.append(callbacks.on_request)
+        app.state.on_startup.append(callbacks.start)
+        app.state.on_shutdown.append(callbacks.stop)
+    if http is not None:
+        app.state.on_shutdown.append(http.aclose)
+
+    async def worker_exit() -> None:
+        metrics.worker_exit()
+
+    app.state.on_shutdown.append(worker_exit)
+    return settings

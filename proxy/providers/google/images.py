@@ -1,0 +1,35 @@
+"""``/v1/images/generations`` for ``gemini/…`` and ``vertex_ai/…``: Imagen or Gemini by family."""
+
+from __future__ import annotations
+
+from proxy.config import Deployment
+from proxy.errors import ProxyError
+from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.google.errors import map_google_error
+from proxy.providers.google.gemini_images import build_gemini_images, parse_gemini_images
+from proxy.providers.google.imagen import build_imagen, parse_imagen
+from proxy.providers.google.settings import is_imagen
+from proxy.schemas import ImageRequest
+
+
+class GoogleImages:
+    # Google sends no partial images: a stream would only delay the one final event.
+    supports_stream = False
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+
+    def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
+        if is_imagen(deployment.model):
+            return build_imagen(request, deployment)
+        return build_gemini_images(request, deployment)
+
+    def parse(
+        self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
+    ) -> ImageResult:
+        if is_imagen(deployment.model):
+            return parse_imagen(response, self.provider)
+        return parse_gemini_images(response, self.provider)
+
+    def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
+        return map_google_error(response, self.provider)

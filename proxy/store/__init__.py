@@ -1,0 +1,1 @@
+"""Keys and spend logs: SQLite by default, PostgreSQL by URL; batched, lossless writes."""

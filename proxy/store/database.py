@@ -1,0 +1,342 @@
+"""The database behind keys and spend logs: SQLite by default, PostgreSQL by URL.
+
+SQLAlchemy 2 async (aiosqlite / asyncpg). Every statement is built with SQLAlchemy Core, so
+every value travels as a bound parameter; no SQL text is ever assembled from input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from proxy.store.records import BudgetReset, Op, SpendRecord
+from proxy.store.schema import DEFAULT_PREFIX, MIGRATIONS, Tables, make_tables
+
+log = logging.getLogger("proxy.store")
+
+QUERY_TIMEOUT = 10.0
+DB_ERRORS = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
+MIGRATION_LOCK = 7_305_118_233  # pg_advisory_xact_lock id for migrations
+
+
+def engine_url(url: str) -> str:
+    """``postgresql://`` -> asyncpg, ``sqlite:///path`` or a bare path -> aiosqlite."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    if url.startswith("postgresql+asyncpg://") or url.startswith("sqlite+aiosqlite://"):
+        return url
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if "://" in url:
+        raise ValueError("only postgresql:// and sqlite:/// URLs are supported")
+    return "sqlite+aiosqlite:///" + str(Path(url).expanduser())
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for logs."""
+    return sa.engine.make_url(engine_url(url)).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    key_hash: str | None = None
+    key_alias: str | None = None
+    end_user: str | None = None
+    model_group: str | None = None
+    status: int | None = None
+    start: float | None = None
+    end: float | None = None
+
+
+class Store:
+    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
+        self.url = engine_url(url)
+        self.t: Tables = make_tables(prefix)
+        self.dialect = "postgresql" if self.url.startswith("postgresql") else "sqlite"
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "postgresql":
+            kwargs.update(
+                pool_size=5,
+                max_overflow=5,
+                pool_pre_ping=True,
+                pool_timeout=5,
+                connect_args={"timeout": 5, "command_timeout": 30},
+            )
+        else:
+            kwargs.update(connect_args={"timeout": 30})
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+    # --- schema ---------------------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(
+                lambda c: self.t.metadata.create_all(c, tables=[self.t.migrations], checkfirst=True)
+            )
+        version = 0
+        for number, name, step in MIGRATIONS:
+            async with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    await conn.execute(
+                        sa.select(sa.func.pg_advisory_xact_lock(sa.literal(MIGRATION_LOCK)))
+                    )
+                done = await conn.scalar(
+                    sa.select(self.t.migrations.c.version).where(
+                        self.t.migrations.c.version == number
+                    )
+                )
+                if done is None:
+                    await step(conn, self.t)
+                    await conn.execute(
+                        self._insert(self.t.migrations)
+                        .values(version=number, name=name, applied_at=time.time())
+                        .on_conflict_do_nothing()
+                    )
+                    log.info("database migration %d (%s) applied", number, name)
+            version = number
+        return version
+
+    async def drop_all(self) -> None:
+        """Remove every table of this prefix (tests)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(lambda c: self.t.metadata.drop_all(c, checkfirst=True))
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # --- keys -----------------------------------------------------------------------------
+
+    async def insert_key(self, row: dict[str, Any]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.insert(self.t.keys).values(**row))
+
+    async def get_key(self, key_hash: str) -> dict[str, Any] | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash))
+            ).mappings().first()
+        return _plain(row) if row else None
+
+    async def key_hash_for_alias(self, alias: str) -> str | None:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                sa.select(self.t.keys.c.key_hash).where(self.t.keys.c.key_alias == alias)
+            )
+        return str(found) if found is not None else None
+
+    async def update_key(self, key_hash: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(self.t.keys).where(self.t.keys.c.key_hash == key_hash).values(**values)
+            )
+            row = (
+                await conn.execute(sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash))
+            ).mappings().first()
+        return _plain(row) if row else None
+
+    async def delete_keys(self, hashes: Sequence[str]) -> list[str]:
+        if not hashes:
+            return []
+        async with self.engine.begin() as conn:
+            found = (
+                await conn.execute(
+                    sa.select(self.t.keys.c.key_hash).where(self.t.keys.c.key_hash.in_(hashes))
+                )
+            ).scalars().all()
+            if found:
+                await conn.execute(sa.delete(self.t.keys).where(self.t.keys.c.key_hash.in_(found)))
+        return [str(h) for h in found]
+
+    async def list_keys(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        k = self.t.keys
+        async with self.engine.connect() as conn:
+            total = await conn.scalar(sa.select(sa.func.count()).select_from(k))
+            rows = (
+                await conn.execute(
+                    sa.select(k).order_by(k.c.created_at, k.c.key_hash).offset(offset).limit(limit)
+                )
+            ).mappings().all()
+        return [_plain(r) for r in rows], int(total or 0)
+
+    # --- spend ----------------------------------------------------------------------------
+
+    async def write(self, ops: Sequence[Op]) -> int:
+        """Apply spend records and budget resets in order, in one transaction.
+
+        Records are inserted with ``ON CONFLICT DO NOTHING``; only the ones actually inserted
+        add to their key's spend, so replaying a batch (after a lost commit acknowledgement,
+        or from the shutdown spool) never counts anything twice. Returns rows inserted.
+        """
+        inserted = 0
+        async with self.engine.begin() as conn:
+            chunk: list[SpendRecord] = []
+            for op in ops:
+                if isinstance(op, SpendRecord):
+                    chunk.append(op)
+                    continue
+                inserted += await self._write_records(conn, chunk)
+                chunk = []
+                await self._reset_budget(conn, op)
+            inserted += await self._write_records(conn, chunk)
+        return inserted
+
+    async def _write_records(self, conn: AsyncConnection, records: list[SpendRecord]) -> int:
+        if not records:
+            return 0
+        logs = self.t.spend_logs
+        stmt = (
+            self._insert(logs)
+            .on_conflict_do_nothing(index_elements=[logs.c.request_id])
+            .returning(logs.c.request_id)
+        )
+        new = set((await conn.execute(stmt, [r.row() for r in records])).scalars().all())
+        spend: dict[tuple[str, int], float] = {}
+        for r in records:
+            if r.request_id in new and r.key_hash and r.cost:
+                slot = (r.key_hash, r.key_period)
+                spend[slot] = spend.get(slot, 0.0) + r.cost
+        keys = self.t.keys
+        for (key_hash, period), amount in spend.items():
+            await conn.execute(
+                sa.update(keys)
+                .where(keys.c.key_hash == key_hash, keys.c.budget_period == period)
+                .values(spend=keys.c.spend + amount)
+            )
+        return len(new)
+
+    async def _reset_budget(self, conn: AsyncConnection, op: BudgetReset) -> None:
+        keys = self.t.keys
+        await conn.execute(
+            sa.update(keys)
+            .where(keys.c.key_hash == op.key_hash, keys.c.budget_period == op.period)
+            .values(spend=0.0, budget_period=op.period + 1, budget_reset_at=op.next_reset_at)
+        )
+
+    def _where(self, f: LogFilter) -> list[Any]:
+        c = self.t.spend_logs.c
+        out: list[Any] = []
+        if f.key_hash is not None:
+            out.append(c.key_hash == f.key_hash)
+        if f.key_alias is not None:
+            out.append(c.key_alias == f.key_alias)
+        if f.end_user is not None:
+            out.append(c.end_user == f.end_user)
+        if f.model_group is not None:
+            out.append(c.model_group == f.model_group)
+        if f.status is not None:
+            out.append(c.status == f.status)
+        if f.start is not None:
+            out.append(c.time >= f.start)
+        if f.end is not None:
+            out.append(c.time < f.end)
+        return out
+
+    async def query_logs(
+        self, f: LogFilter, offset: int, limit: int
+    ) -> tuple[list[SpendRecord], int]:
+        logs = self.t.spend_logs
+        where = self._where(f)
+        async with self.engine.connect() as conn:
+            total = await conn.scalar(sa.select(sa.func.count()).select_from(logs).where(*where))
+            rows = (
+                await conn.execute(
+                    sa.select(logs)
+                    .where(*where)
+                    .order_by(logs.c.time.desc(), logs.c.request_id)
+                    .offset(offset)
+                    .limit(limit)
+                )
+            ).mappings().all()
+        return [SpendRecord.from_row(_plain(r)) for r in rows], int(total or 0)
+
+    async def totals(self, f: LogFilter) -> dict[str, Any]:
+        c = self.t.spend_logs.c
+        stmt = sa.select(
+            sa.func.coalesce(sa.func.sum(c.cost), 0.0),
+            sa.func.count(),
+            sa.func.count(c.cost),
+            sa.func.coalesce(sa.func.sum(c.images), 0),
+            sa.func.coalesce(sa.func.sum(c.total_tokens), 0),
+        ).where(*self._where(f))
+        async with self.engine.connect() as conn:
+            spend, requests, priced, images, tokens = (await conn.execute(stmt)).one()
+        return {
+            "spend": float(spend),
+            "requests": int(requests),
+            "requests_cost_unknown": int(requests) - int(priced),
+            "images": int(images),
+            "total_tokens": int(tokens),
+        }
+
+    async def spend_by_end_user(
+        self, f: LogFilter, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        c = self.t.spend_logs.c
+        where = [*self._where(f), c.end_user.is_not(None)]
+        spend = sa.func.coalesce(sa.func.sum(c.cost), 0.0).label("spend")
+        grouped = (
+            sa.select(
+                c.end_user,
+                spend,
+                sa.func.count().label("requests"),
+                sa.func.coalesce(sa.func.sum(c.images), 0).label("images"),
+                sa.func.max(c.time).label("last_seen"),
+            )
+            .where(*where)
+            .group_by(c.end_user)
+        )
+        async with self.engine.connect() as conn:
+            total = await conn.scalar(
+                sa.select(sa.func.count(sa.distinct(c.end_user))).where(*where)
+            )
+            rows = (
+                await conn.execute(
+                    grouped.order_by(spend.desc(), c.end_user).offset(offset).limit(limit)
+                )
+            ).mappings().all()
+        return [_plain(r) for r in rows], int(total or 0)
+
+    async def end_user_spend(self, end_user: str, since: float | None) -> float:
+        c = self.t.spend_logs.c
+        where = [c.end_user == end_user]
+        if since is not None:
+            where.append(c.time >= since)
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(c.cost), 0.0)).where(*where)
+            )
+        return float(value or 0.0)
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """A result row as a dict with plain ``str`` keys (SQLAlchemy may hand str subclasses)."""
+    return {str(k): v for k, v in row.items()}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+async def with_timeout(coro: Any, seconds: float = QUERY_TIMEOUT) -> Any:
+    return await asyncio.wait_for(coro, seconds)

@@ -1,0 +1,74 @@
+"""What the store writes: one spend record per request, and budget-period resets."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MAX_TEXT = 256
+
+
+def clip(value: str | None, limit: int = MAX_TEXT) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
+
+
+@dataclass(slots=True)
+class SpendRecord:
+    request_id: str
+    time: float
+    endpoint: str
+    status: int
+    key_hash: str | None = None
+    key_alias: str | None = None
+    user_id: str | None = None
+    end_user: str | None = None
+    model_group: str | None = None
+    deployment_id: str | None = None
+    provider: str | None = None
+    stream: bool = False
+    latency_ms: float = 0.0
+    upstream_ms: float = 0.0
+    retries: int = 0
+    fallbacks: int = 0
+    images: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost: float | None = None
+    cost_basis: str = "unknown"
+    error_class: str | None = None
+    usage: dict[str, Any] | None = None
+    prompt: str | None = None
+    # Not stored: the key's budget period the cost belongs to (guards the spend increment).
+    key_period: int = 0
+
+    def row(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("key_period")
+        for k in ("key_alias", "user_id", "end_user", "model_group", "deployment_id"):
+            out[k] = clip(out[k])
+        return out
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SpendRecord:
+        fields = {k: row[k] for k in cls.__dataclass_fields__ if k in row}
+        return cls(**fields)
+
+    def public(self) -> dict[str, Any]:
+        """The API shape: everything but internal fields, with an ISO timestamp."""
+        out = self.row()
+        out["time_iso"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetReset:
+    """Start a key's next budget period (spend back to 0) if it is still in ``period``."""
+
+    key_hash: str
+    period: int
+    next_reset_at: float | None
+
+
+Op = SpendRecord | BudgetReset

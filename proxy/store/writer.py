@@ -1,0 +1,225 @@
+"""Spend records leave the request path here: queued in memory, written in batches.
+
+* ``submit`` only appends to a queue; the request never waits for the database.
+* A background task writes everything queued (in batches of ``batch_size``, looping until the
+  queue is empty, never "the first N and the rest later") every ``interval`` seconds, or
+  sooner when a batch is full.
+* An op leaves the queue only after the transaction that wrote it committed. When the
+  database is down the queue keeps growing and the writer retries with backoff; nothing is
+  dropped. Writes are idempotent (``request_id`` is the primary key), so a retry after an
+  unknown outcome cannot count twice.
+* ``drain`` (graceful shutdown) writes everything; what still cannot be written by the
+  deadline goes to a spool file (JSON lines, one per process and shutdown) that the next
+  start-up replays first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import orjson
+
+from proxy.store.database import Store
+from proxy.store.records import BudgetReset, Op, SpendRecord
+
+log = logging.getLogger("proxy.store")
+
+Listener = Callable[[Sequence[Op]], None]
+
+
+def encode_op(op: Op) -> bytes:
+    kind = "record" if isinstance(op, SpendRecord) else "reset"
+    return orjson.dumps({"type": kind, **dataclasses.asdict(op)})
+
+
+def decode_op(line: bytes) -> Op:
+    data = orjson.loads(line)
+    kind = data.pop("type")
+    return SpendRecord(**data) if kind == "record" else BudgetReset(**data)
+
+
+class SpendWriter:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        interval: float = 0.5,
+        batch_size: int = 500,
+        spool_dir: Path | None = None,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.interval = interval
+        self.batch_size = batch_size
+        self.spool_dir = spool_dir
+        self._replaying: list[Path] = []
+        self.max_backoff = max_backoff
+        self.queue: deque[Op] = deque()
+        self.listeners: list[Listener] = []
+        self.written = 0
+        self.healthy = True
+        self._failures = 0
+        self._wake = asyncio.Event()
+        self.lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def submit(self, op: Op) -> None:
+        self.queue.append(op)
+        if len(self.queue) >= self.batch_size:
+            self._wake.set()
+        if len(self.queue) % 10_000 == 0:
+            log.warning("spend writer: %d records waiting for the database", len(self.queue))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="spend-writer")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            delay = self.interval
+            if self._failures:
+                delay = min(self.max_backoff, self.interval * 2 ** min(self._failures, 10))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+            if self._stopping:
+                return
+            await self.flush()
+
+    async def flush(self) -> bool:
+        """Write everything queued now; False when the database refused (ops kept)."""
+        async with self.lock:
+            while self.queue:
+                batch = [self.queue[i] for i in range(min(self.batch_size, len(self.queue)))]
+                try:
+                    self.written += await self.store.write(batch)
+                except Exception as exc:
+                    self._failed(exc)
+                    return False
+                for _ in batch:
+                    self.queue.popleft()
+                self._recovered()
+                for listener in self.listeners:
+                    listener(batch)
+            if self._replaying:
+                await self._forget_replayed()
+            return True
+
+    def _failed(self, exc: Exception) -> None:
+        self._failures += 1
+        if self.healthy:
+            log.error(
+                "spend writer: database write failed (%s); %d records kept, retrying",
+                type(exc).__name__,
+                len(self.queue),
+            )
+        self.healthy = False
+
+    def _recovered(self) -> None:
+        if not self.healthy:
+            log.warning("spend writer: database writes recovered")
+        self.healthy = True
+        self._failures = 0
+
+    async def drain(self, deadline: float = 10.0) -> None:
+        """Graceful shutdown: write everything, spooling what the database will not take."""
+        until = time.monotonic() + deadline
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            # Let a write in progress finish (cancelling it mid-transaction could wedge the
+            # connection); cancel only a task stuck past the deadline.
+            done, _ = await asyncio.wait({self._task}, timeout=deadline)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+        pause = 0.1
+        while self.queue and not await self.flush() and time.monotonic() < until:
+            await asyncio.sleep(min(pause, max(0.0, until - time.monotonic())))
+            pause = min(pause * 2, 2.0)
+        if self.queue:
+            await self.spool()
+
+    async def spool(self) -> None:
+        if not self.spool_dir:
+            log.error("spend writer: %d records lost: database down, no spool dir", self.pending)
+            return
+        ops = list(self.queue)
+        path = await asyncio.to_thread(_write_spool, self.spool_dir, [encode_op(o) for o in ops])
+        self.queue.clear()
+        log.error(
+            "spend writer: database unreachable at shutdown; %d records spooled to %s "
+            "(replayed at next start)",
+            len(ops),
+            path,
+        )
+
+    async def restore(self) -> int:
+        """Queue the ops earlier runs spooled, ahead of anything new.
+
+        The spool files are removed only once everything queued has been written, so a crash
+        meanwhile replays them again (harmless: writes are idempotent).
+        """
+        if not self.spool_dir:
+            return 0
+        files, ops = await asyncio.to_thread(_read_spools, self.spool_dir)
+        if ops:
+            self.queue.extendleft(reversed(ops))
+            log.warning("spend writer: replaying %d spooled records", len(ops))
+        self._replaying = files
+        return len(ops)
+
+    async def _forget_replayed(self) -> None:
+        files, self._replaying = self._replaying, []
+        await asyncio.to_thread(_unlink_all, files)
+
+
+SPOOL_GLOB = "spend-spool-*.jsonl"
+
+
+def _write_spool(directory: Path, lines: list[bytes]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"spend-spool-{os.getpid()}-{time.time_ns()}.jsonl"
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        for line in lines:
+            f.write(line + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+    return path
+
+
+def _unlink_all(files: list[Path]) -> None:
+    for f in files:
+        f.unlink(missing_ok=True)
+
+
+def _read_spools(directory: Path) -> tuple[list[Path], list[Op]]:
+    if not directory.is_dir():
+        return [], []
+    files = sorted(directory.glob(SPOOL_GLOB))
+    ops: list[Op] = []
+    for path in files:
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                try:
+                    ops.append(decode_op(line))
+                except (orjson.JSONDecodeError, TypeError, KeyError):
+                    log.error("spend writer: skipping an unreadable line in %s", path.name)
+    return files, ops

@@ -1,0 +1,51 @@
+"""Storage backends for the storage tests: SQLite always, PostgreSQL when TEST_DATABASE_URL
+names one. Every test gets its own table prefix and drops its tables afterwards, so parallel
+runs on one database never collide."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from proxy.store.database import Store
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def backends() -> list[object]:
+    pg = pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not PG_URL.startswith(("postgresql://", "postgres://")),
+            reason="TEST_DATABASE_URL does not name a PostgreSQL database",
+        ),
+    )
+    return ["sqlite", pg]
+
+
+def unique_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:12]}_"
+
+
+def backend_url(backend: str, tmp_path: Path) -> str:
+    return PG_URL if backend == "postgresql" else f"sqlite:///{tmp_path / 'spend.sqlite3'}"
+
+
+@pytest.fixture(params=backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+    s = Store(backend_url(backend, tmp_path), unique_prefix())
+    await s.migrate()
+    try:
+        yield s
+    finally:
+        await s.drop_all()
+        await s.aclose()

@@ -1,0 +1,177 @@
+"""The store and the batched writer, on SQLite and (when available) PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from proxy.store.database import LogFilter, Store
+from proxy.store.records import BudgetReset, Op, SpendRecord
+from proxy.store.schema import LATEST
+from proxy.store.writer import SpendWriter
+
+
+def key_row(key_hash: str, alias: str | None = None, **kw: Any) -> dict[str, Any]:
+    now = time.time()
+    return {"key_hash": key_hash, "key_name": "sk-...abcd", "key_alias": alias, "models": [],
+            "max_budget": None, "budget_duration": None, "budget_reset_at": None,
+            "budget_period": 0, "spend": 0.0, "rpm_limit": None, "expires_at": None,
+            "metadata": {}, "user_id": None, "created_at": now, "updated_at": now, **kw}
+
+
+def record(**kw: Any) -> SpendRecord:
+    base: dict[str, Any] = {"request_id": uuid.uuid4().hex, "time": time.time(),
+                            "endpoint": "images", "status": 200}
+    return SpendRecord(**{**base, **kw})
+
+
+async def test_migrations_are_versioned_and_idempotent(store: Store) -> None:
+    assert await store.migrate() == LATEST
+    assert await store.migrate() == LATEST
+    async with store.engine.connect() as conn:
+        versions = (await conn.execute(sa.select(store.t.migrations.c.version))).scalars().all()
+    assert versions == [1]
+
+
+async def test_replayed_batch_never_counts_twice(store: Store) -> None:
+    await store.insert_key(key_row("h" * 64, "team-a"))
+    batch: list[Op] = [record(key_hash="h" * 64, cost=0.04) for _ in range(5)]
+    assert await store.write(batch) == 5
+    assert await store.write(batch) == 0  # e.g. the commit's acknowledgement was lost
+    key = await store.get_key("h" * 64)
+    assert key is not None and key["spend"] == pytest.approx(0.2)
+    _, total = await store.query_logs(LogFilter(), 0, 100)
+    assert total == 5
+
+
+async def test_budget_reset_is_ordered_with_records(store: Store) -> None:
+    h = "a" * 64
+    await store.insert_key(key_row(h, max_budget=1.0, budget_duration="1d"))
+    await store.write([
+        record(key_hash=h, cost=0.3, key_period=0),
+        BudgetReset(h, 0, time.time() + 86400),
+        record(key_hash=h, cost=0.1, key_period=1),
+        record(key_hash=h, cost=5.0, key_period=0),  # a straggler from the old period
+        BudgetReset(h, 0, time.time()),  # a second replica's duplicate reset: no effect
+    ])
+    key = await store.get_key(h)
+    assert key is not None
+    assert key["spend"] == pytest.approx(0.1) and key["budget_period"] == 1
+
+
+async def test_filters_pagination_and_totals(store: Store) -> None:
+    t0 = 1_700_000_000.0
+    recs = [
+        record(time=t0 + i, key_hash="k1" if i % 2 else "k2", key_alias="a1" if i % 2 else "a2",
+               end_user=f"user-{i % 3}", model_group="dalle" if i < 6 else "gpt",
+               cost=0.01 * i if i != 9 else None, images=1, total_tokens=10)
+        for i in range(10)
+    ]
+    recs.append(record(time=t0 + 20, status=401, error_class="AuthenticationError"))
+    await store.write(recs)
+    page1, total = await store.query_logs(LogFilter(), 0, 4)
+    page3, _ = await store.query_logs(LogFilter(), 8, 4)
+    assert total == 11 and len(page1) == 4 and len(page3) == 3
+    assert page1[0].status == 401  # newest first
+    assert {r.request_id for r in page1}.isdisjoint(r.request_id for r in page3)
+    odd, n = await store.query_logs(LogFilter(key_alias="a1"), 0, 100)
+    assert n == 5 and all(r.key_hash == "k1" for r in odd)
+    _, n = await store.query_logs(LogFilter(key_hash="k2", model_group="dalle"), 0, 100)
+    assert n == 3  # 0, 2, 4
+    _, n = await store.query_logs(LogFilter(start=t0 + 3, end=t0 + 7), 0, 100)
+    assert n == 4
+    _, n = await store.query_logs(LogFilter(end_user="user-1", status=200), 0, 100)
+    assert n == 3  # 1, 4, 7
+    totals = await store.totals(LogFilter())
+    assert totals["spend"] == pytest.approx(0.01 * (45 - 9))
+    assert totals["requests"] == 11 and totals["requests_cost_unknown"] == 2
+    assert totals["images"] == 10
+    users, n_users = await store.spend_by_end_user(LogFilter(), 0, 10)
+    assert n_users == 3
+    assert users[0]["end_user"] == "user-2" and users[0]["spend"] == pytest.approx(0.15)
+    assert await store.end_user_spend("user-0", t0 + 1) == pytest.approx(0.03 + 0.06)
+
+
+async def test_hostile_strings_are_data(store: Store) -> None:
+    evil = "x' OR '1'='1'; DROP TABLE imgproxy_keys; --"
+    await store.write([record(end_user=evil, key_alias=evil, cost=0.5)])
+    assert (await store.query_logs(LogFilter(key_alias="x' OR '1'='1"), 0, 10))[1] == 0
+    rows, n = await store.query_logs(LogFilter(end_user=evil), 0, 10)
+    assert n == 1 and rows[0].end_user == evil
+    assert await store.key_hash_for_alias(evil) is None
+
+
+class FlakyStore:
+    """The real store behind a switch that makes writes fail like an unreachable database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.down = True
+        self.attempts = 0
+
+    async def write(self, ops: Sequence[Op]) -> int:
+        self.attempts += 1
+        if self.down:
+            raise ConnectionRefusedError("database down")
+        return await self.store.write(ops)
+
+
+async def test_writer_keeps_everything_while_the_database_is_down(store: Store) -> None:
+    flaky = FlakyStore(store)
+    writer = SpendWriter(flaky, batch_size=100)  # type: ignore[arg-type]
+    acked: list[int] = []
+    writer.listeners.append(lambda ops: acked.append(len(ops)))
+    for _ in range(1234):
+        writer.submit(record(cost=0.001))
+    assert await writer.flush() is False and writer.pending == 1234 and not writer.healthy
+    assert await writer.flush() is False and writer.pending == 1234
+    flaky.down = False
+    assert await writer.flush() is True
+    assert writer.pending == 0 and writer.healthy and sum(acked) == 1234
+    assert max(acked) == 100  # batched, and every batch written, not only the first
+    assert (await store.totals(LogFilter()))["requests"] == 1234
+
+
+async def test_drain_spools_what_cannot_be_written_and_next_start_replays(
+    store: Store, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    flaky = FlakyStore(store)
+    writer = SpendWriter(flaky, spool_dir=spool)  # type: ignore[arg-type]
+    records = [record(cost=0.002, key_hash=None) for _ in range(50)]
+    for r in records:
+        writer.submit(r)
+    await writer.drain(deadline=0.3)
+    assert writer.pending == 0 and len(list(spool.glob("*.jsonl"))) == 1
+    assert (await store.totals(LogFilter()))["requests"] == 0
+
+    again = SpendWriter(store, spool_dir=spool)  # the next start-up, database back
+    assert await again.restore() == 50
+    again.submit(record())
+    assert await again.flush() is True
+    assert list(spool.glob("*.jsonl")) == []
+    rows, total = await store.query_logs(LogFilter(), 0, 100)
+    assert total == 51
+    assert {r.request_id for r in records} <= {r.request_id for r in rows}
+
+
+async def test_background_writer_flushes_and_drain_writes_the_rest(store: Store) -> None:
+    writer = SpendWriter(store, interval=0.05)
+    writer.start()
+    for _ in range(20):
+        writer.submit(record())
+    deadline = time.monotonic() + 10
+    while writer.pending and time.monotonic() < deadline:  # the task flushes by itself
+        await asyncio.sleep(0.02)
+    assert writer.pending == 0
+    for _ in range(7):
+        writer.submit(record())
+    await writer.drain()
+    assert (await store.totals(LogFilter()))["requests"] == 27
