@@ -48,5 +48,6 @@ async def create_image(request: Request) -> Response:
 
 # Plain Starlette routes: the pipeline reads the request itself, so FastAPI's dependency
 # and body machinery would be per-request work for nothing (bench/: ~20% of the CPU).
-for _path in ("/v1/images/generations", "/images/generations", f"{AZURE_PREFIX}/images/generations"):
+for _path in ("/v1/images/generations", "/images/generations"):
     router.add_route(_path, create_image, methods=["POST"])
+router.add_route(f"{AZURE_PREFIX}/images/generations", create_image, methods=["POST"])
