@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 MAX_TEXT = 256
@@ -44,8 +45,11 @@ class SpendRecord:
     key_period: int = 0
 
     def row(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("key_period")
+        # Field by field, not dataclasses.asdict: that deep-copies recursively and was 4% of
+        # the proxy's CPU per request (bench/, py-spy). ``usage`` is copied one level deep.
+        out = {name: getattr(self, name) for name in ROW_FIELDS}
+        if self.usage is not None:
+            out["usage"] = copy.deepcopy(self.usage)
         for k in ("key_alias", "user_id", "end_user", "model_group", "deployment_id"):
             out[k] = clip(out[k])
         return out
@@ -60,6 +64,9 @@ class SpendRecord:
         out = self.row()
         out["time_iso"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
         return out
+
+
+ROW_FIELDS = tuple(name for name in SpendRecord.__dataclass_fields__ if name != "key_period")
 
 
 @dataclass(frozen=True, slots=True)
