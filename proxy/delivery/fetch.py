@@ -33,7 +33,7 @@ import httpcore
 import httpx
 
 from proxy.delivery.formats import sniff_image
-from proxy.delivery.settings import ImageFetchSettings
+from proxy.delivery.settings import ImageFetchSettings, is_ip_literal
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -101,17 +101,11 @@ def host_allowed(host: str, patterns: Iterable[str]) -> bool:
     host = host.lower().rstrip(".")
     for p in patterns:
         p = p.lower().strip(".")
-        if host == p or (not _is_ip(p) and not _is_ip(host) and host.endswith("." + p)):
+        if host == p:
+            return True
+        if not is_ip_literal(p) and not is_ip_literal(host) and host.endswith("." + p):
             return True
     return False
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):

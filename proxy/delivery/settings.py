@@ -70,7 +70,7 @@ class ImageFetchSettings(_Strict):
         out = []
         for host in v:
             h = host.strip().lower().strip(".").strip("[]")
-            if not h or "/" in h or "@" in h or (":" in h and not _is_ip(h)):
+            if not h or "/" in h or "@" in h or (":" in h and not is_ip_literal(h)):
                 raise ValueError(f"{host!r} is not a host name")
             out.append(h)
         return tuple(out)
@@ -86,7 +86,7 @@ class ImageFetchSettings(_Strict):
         return v
 
 
-def _is_ip(text: str) -> bool:
+def is_ip_literal(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
