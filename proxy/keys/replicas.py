@@ -38,10 +38,10 @@ from proxy.keys.budget import BudgetExceededError
 from proxy.keys.durations import iso
 from proxy.keys.service import KeyService
 from proxy.state.base import StateStore
-from proxy.state.events import Events
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
+    from proxy.state.events import Events
 
 log = logging.getLogger("proxy.keys")
 

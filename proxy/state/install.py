@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from proxy.config import ProxyConfig
-from proxy.state.events import Events
-from proxy.state.redis import RedisState, make_client
 from proxy.state.settings import redis_settings
-from proxy.state.shared import SharedState
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the redis client library loads only when a Redis is configured
     from proxy.gateway import Gateway
+    from proxy.state.events import Events
+    from proxy.state.shared import SharedState
 
 log = logging.getLogger("proxy.state")
 
@@ -26,6 +25,9 @@ def build_state(config: ProxyConfig) -> SharedState | None:
     settings = redis_settings(config.router)
     if settings is None:
         return None
+    from proxy.state.redis import RedisState, make_client
+    from proxy.state.shared import SharedState
+
     client = make_client(settings)
     return SharedState(
         RedisState(client, settings.key_prefix),
@@ -35,11 +37,14 @@ def build_state(config: ProxyConfig) -> SharedState | None:
 
 
 def install_shared_state(app: FastAPI, gateway: Gateway) -> Events | None:
-    state = gateway.router.state
-    if not isinstance(state, SharedState):
-        return None
     settings = redis_settings(gateway.config.router)
-    assert settings is not None
+    if settings is None:
+        return None
+    from proxy.state.events import Events
+    from proxy.state.shared import SharedState
+
+    state = gateway.router.state
+    assert isinstance(state, SharedState)
     events = Events(
         state.redis.client,
         settings.key_prefix + "events",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from proxy.config import Deployment
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials
-from proxy.credentials.google import GoogleOAuth
 from proxy.providers.google.settings import (
     CREDENTIALS_PARAMS,
     PROJECT_PARAMS,
@@ -26,6 +25,8 @@ def vertex_credentials(deployment: Deployment) -> Credentials:
     if is_express(deployment):
         return HeaderKey("x-goog-api-key", deployment.params.api_key or "")
     raw = deployment.param(*CREDENTIALS_PARAMS)
+    from proxy.credentials.google import GoogleOAuth  # google-auth loads only when used
+
     return GoogleOAuth(credentials_info(raw) if raw else None, label="vertex_ai")
 
 
