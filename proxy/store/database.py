@@ -202,15 +202,25 @@ class Store:
         if not records:
             return 0
         logs = self.t.spend_logs
-        stmt = (
-            self._insert(logs)
-            .on_conflict_do_nothing(index_elements=[logs.c.request_id])
-            .returning(logs.c.request_id)
+        # Which of these are already stored (a replayed batch): one indexed lookup. The rest
+        # go in as a plain executemany, which the driver runs off the event loop; an
+        # INSERT ... RETURNING over many rows would be built row by row on the loop instead.
+        ids = [r.request_id for r in records]
+        stored = set(
+            (await conn.execute(sa.select(logs.c.request_id).where(logs.c.request_id.in_(ids))))
+            .scalars()
+            .all()
         )
-        new = set((await conn.execute(stmt, [r.row() for r in records])).scalars().all())
-        spend: dict[tuple[str, int], float] = {}
+        fresh: dict[str, SpendRecord] = {}
         for r in records:
-            if r.request_id in new and r.key_hash and r.cost:
+            if r.request_id not in stored:
+                fresh.setdefault(r.request_id, r)
+        if fresh:
+            stmt = self._insert(logs).on_conflict_do_nothing(index_elements=[logs.c.request_id])
+            await conn.execute(stmt, [r.row() for r in fresh.values()])
+        spend: dict[tuple[str, int], float] = {}
+        for r in fresh.values():
+            if r.key_hash and r.cost:
                 slot = (r.key_hash, r.key_period)
                 spend[slot] = spend.get(slot, 0.0) + r.cost
         keys = self.t.keys
@@ -220,7 +230,7 @@ class Store:
                 .where(keys.c.key_hash == key_hash, keys.c.budget_period == period)
                 .values(spend=keys.c.spend + amount)
             )
-        return len(new)
+        return len(fresh)
 
     async def _reset_budget(self, conn: AsyncConnection, op: BudgetReset) -> None:
         keys = self.t.keys
