@@ -7,6 +7,7 @@ checked here and exposed as attributes. Every problem is a 400 naming the parame
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +138,17 @@ class ImageRequest:
             stream=_optional_bool(body, "stream"),
             user=_optional_str(body, "user"),
         )
+
+    def refuse_unsupported(self, unsupported: Mapping[str, str], where: str) -> None:
+        """A 400 for the first given parameter of ``unsupported`` (name -> why), never a
+        silent drop: ``'<name>' is not supported <where>: <why>.``"""
+        for name, hint in unsupported.items():
+            if self.body.get(name) is not None:
+                raise InvalidRequestError(
+                    f"'{name}' is not supported {where}: {hint}.",
+                    param=name,
+                    code="unsupported_parameter",
+                )
 
     def params(self, *exclude: str) -> dict[str, Any]:
         """The client's parameters minus ``model`` and anything named."""

@@ -46,8 +46,6 @@ async def complete(
     try:
         results: list[ChatResult] = [adapter.parse(r, request, deployment) for r in responses]
         result = results[0] if len(results) == 1 else merge_chat_results(results)
-    except ProxyError:
-        raise
     except JSON_ERRORS as exc:
         raise malformed(deployment.provider, type(exc).__name__) from None
     ctx.usage = result.usage

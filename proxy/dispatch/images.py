@@ -40,8 +40,6 @@ async def generate(
     )
     try:
         results = [adapter.parse(r, request, deployment) for r in responses]
-    except ProxyError:
-        raise
     except JSON_ERRORS as exc:
         raise malformed(deployment.provider, type(exc).__name__) from None
     body = merge_image_results(results)

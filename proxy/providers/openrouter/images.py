@@ -97,13 +97,7 @@ class OpenRouterImages:
     provider = PROVIDER
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
-        for name, hint in UNSUPPORTED.items():
-            if request.body.get(name) is not None:
-                raise InvalidRequestError(
-                    f"'{name}' is not supported for OpenRouter image models: {hint}.",
-                    param=name,
-                    code="unsupported_parameter",
-                )
+        request.refuse_unsupported(UNSUPPORTED, "for OpenRouter image models")
         modalities = request.body.get("modalities") or deployment.param("modalities")
         if modalities is None:
             modalities = DEFAULT_MODALITIES

@@ -82,13 +82,7 @@ class RecraftImages:
         return size_family(deployment.model)
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
-        for name, hint in UNSUPPORTED.items():
-            if request.body.get(name) is not None:
-                raise InvalidRequestError(
-                    f"'{name}' is not supported by Recraft: {hint}.",
-                    param=name,
-                    code="unsupported_parameter",
-                )
+        request.refuse_unsupported(UNSUPPORTED, "by Recraft")
         if request.n > MAX_N:
             raise InvalidRequestError(
                 f"'n' must be between 1 and {MAX_N} for Recraft, got {request.n}.", param="n"
