@@ -2,8 +2,8 @@
 every other log line of the process (uvicorn runs with ``log_config=None`` so its lines
 reach the same handler).
 
-Lines are handed to a background thread (``QueueHandler`` / ``QueueListener``), so a slow
-stdout never stalls the event loop. Every free-text message passes through ``redact_text``
+Lines are handed to a background thread (``LogSink``), so a slow stdout never stalls the event
+loop. Every free-text message passes through ``redact_text``
 (keys masked, base64 runs replaced by their size) as a last line of defence.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import atexit
 import logging
-import logging.handlers
 import queue
 import sys
+import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -79,21 +79,80 @@ def _text_value(value: Any) -> str:
 
 
 class LogSink:
-    """The stdout writer thread; one per process, replaced when logging is reconfigured."""
+    """The stdout writer thread; one per process, replaced when logging is reconfigured.
+
+    The request path only enqueues: a request's line goes over as its record dict and is
+    serialised here; any other line (rare) is formatted by the thread that logged it, as
+    ``QueueHandler`` would, so no argument is read after the caller moved on. The thread
+    drains whatever queued up and writes it with one call, not one write and flush per line.
+    """
 
     current: LogSink | None = None
+    BATCH = 512
 
-    def __init__(self, formatter: logging.Formatter) -> None:
-        target = logging.StreamHandler(sys.stdout)
-        target.setFormatter(formatter)
-        self.queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        self.handler = logging.handlers.QueueHandler(self.queue)
-        self.listener = logging.handlers.QueueListener(self.queue, target)
-        self.listener.start()
+    def __init__(self, formatter: logging.Formatter, stream: IO[str] | None = None) -> None:
+        self.formatter = formatter
+        self.stream = stream if stream is not None else sys.stdout
+        self.queue: queue.SimpleQueue[logging.LogRecord | str | None] = queue.SimpleQueue()
+        self.handler = _Enqueue(self)
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._write_forever, name="log-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _write_forever(self) -> None:
+        q = self.queue
+        while True:
+            item = q.get()
+            batch = [item]
+            while item is not None and len(batch) < self.BATCH:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                batch.append(item)
+            lines = [self._line(i) for i in batch if i is not None]
+            if lines:
+                self._write("\n".join(lines) + "\n")
+            if batch[-1] is None:
+                return
+
+    def _line(self, item: logging.LogRecord | str) -> str:
+        if isinstance(item, str):
+            return item
+        try:
+            return self.formatter.format(item)
+        except Exception as exc:  # a line that cannot be formatted must not stop the writer
+            return f"log line dropped: {type(exc).__name__}"
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except Exception:  # stdout closed or full: nothing better to do than drop the lines
+            pass
 
     def stop(self) -> None:
-        if self.listener._thread is not None:  # flushes what is queued
-            self.listener.stop()
+        """Write what is queued, then end the thread."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self.queue.put(None)
+            thread.join()
+
+
+class _Enqueue(logging.Handler):
+    def __init__(self, sink: LogSink) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(getattr(record, RECORD_ATTR, None), dict):
+            self.sink.queue.put(record)  # the record dict is complete: serialised off-loop
+            return
+        try:
+            self.sink.queue.put(self.sink.formatter.format(record))
+        except Exception:
+            self.handleError(record)
 
 
 def configure_logging(settings: ObservabilitySettings, level: str) -> LogSink:
@@ -114,6 +173,12 @@ def configure_logging(settings: ObservabilitySettings, level: str) -> LogSink:
         previous.stop()
     root.addHandler(sink.handler)
     root.setLevel(level.upper())
+    # Nothing the formats print needs the caller's file, line, thread or process: skip
+    # looking them up for every record (the logging HOWTO's "Optimization" switches).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     return sink
 
 
