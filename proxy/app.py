@@ -6,14 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api import chat, files, health, images, metrics, models, routing_admin
 from proxy.api.endpoint import error_response
-from proxy.api.paths import StripTrailingSlash
+from proxy.api.front import GatewayApp
 from proxy.config import ProxyConfig
 from proxy.delivery.install import install_delivery
 from proxy.errors import NotFoundError, ProxyError
@@ -42,11 +41,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(err)
 
 
-def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> Starlette:
+def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> GatewayApp:
     gateway = gateway or Gateway.build(config)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: GatewayApp) -> AsyncIterator[None]:
         for start in app.state.on_startup:
             await start()
         settle_heap()
@@ -60,11 +59,10 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> Starlette
                     log.error("shutdown step failed: %s", type(exc).__name__)
             await gateway.aclose()
 
-    app = Starlette(
+    app = GatewayApp(
         lifespan=lifespan,
         exception_handlers={ProxyError: proxy_error, HTTPException: http_error},
     )
-    app.router.redirect_slashes = False  # StripTrailingSlash serves those paths directly
     app.state.gateway = gateway
     app.state.on_startup = []
     app.state.on_shutdown = []
@@ -73,9 +71,10 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> Starlette
 
     for module in (images, chat, models, health, files, routing_admin, metrics):
         app.router.routes.extend(module.routes)
+    for path, endpoint in (*images.direct, *chat.direct):
+        app.serve_directly(path, endpoint)
     install_accounting(app, gateway)  # pricing, keys, budgets, spend logs (before metrics)
     install_observability(app, gateway)
     install_guardrails(app, gateway)
     install_shared_state(app, gateway)  # last: shares what the steps above installed
-    app.add_middleware(StripTrailingSlash)  # outermost: routing sees the canonical path
     return app

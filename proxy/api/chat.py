@@ -33,3 +33,5 @@ async def create_chat_completion(request: Request) -> Response:
 
 PATHS = ("/v1/chat/completions", "/chat/completions", f"{AZURE_PREFIX}/chat/completions")
 routes = [route(path, create_chat_completion, "POST") for path in PATHS]
+# Exact paths the front door (proxy.api.front) hands straight to the handler.
+direct = [(path, create_chat_completion) for path in PATHS if "{" not in path]

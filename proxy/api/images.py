@@ -46,3 +46,5 @@ async def create_image(request: Request) -> Response:
 
 PATHS = ("/v1/images/generations", "/images/generations", f"{AZURE_PREFIX}/images/generations")
 routes = [route(path, create_image, "POST") for path in PATHS]
+# Exact paths the front door (proxy.api.front) hands straight to the handler.
+direct = [(path, create_image) for path in PATHS if "{" not in path]

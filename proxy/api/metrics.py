@@ -28,4 +28,4 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-routes = [route("/metrics", metrics, "GET")]  # "/metrics/" too: StripTrailingSlash
+routes = [route("/metrics", metrics, "GET")]  # "/metrics/" too: the front door drops the slash

@@ -13,18 +13,17 @@ import httpx
 from proxy.guardrails.engine import prompt_parts
 from proxy.observability.callbacks import Callbacks
 from proxy.observability.logging import log_request
-from proxy.observability.metrics import InFlightMiddleware, Metrics
+from proxy.observability.metrics import Metrics
 from proxy.observability.record import capture_prompt, remember_prompt
 from proxy.observability.settings import ObservabilitySettings, parse_observability
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
-
+    from proxy.api.front import GatewayApp
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
 
 
-def install_observability(app: Starlette, gateway: Gateway) -> ObservabilitySettings:
+def install_observability(app: GatewayApp, gateway: Gateway) -> ObservabilitySettings:
     settings = parse_observability(dict(gateway.config.raw))
     metrics = Metrics(
         gateway.router.model_names(),
@@ -32,7 +31,7 @@ def install_observability(app: Starlette, gateway: Gateway) -> ObservabilitySett
     )
     app.state.metrics = metrics
     app.state.observability = settings
-    app.add_middleware(InFlightMiddleware, metrics=metrics)
+    app.in_flight = metrics.in_flight
 
     async def keep_prompt(ctx: RequestContext, request: Any) -> None:
         texts = [p.text for p in prompt_parts(request)]

@@ -1,4 +1,4 @@
-"""Prometheus metrics, filled by a post-call hook and an in-flight middleware.
+"""Prometheus metrics, filled by a post-call hook and the front door.
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (the CLI sets one up for ``--workers`` > 1) every worker
 writes its samples to that directory and ``/metrics`` aggregates them, whichever worker answers
@@ -15,16 +15,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prom_multiprocess
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proxy.context import RequestContext
-from proxy.observability.record import CURRENT_ROUTE
 
 PREFIX = "image_proxy"
 UNKNOWN = "unknown"
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 OVERHEAD_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
-NOT_IN_FLIGHT = ("/metrics", "/health")
 
 
 def multiprocess_dir() -> str | None:
@@ -142,28 +139,3 @@ def _deployment_of(item: Any) -> str:
         value = item.get("deployment_id") or item.get("deployment") or item.get("id")
         return str(value) if value else ""
     return str(getattr(item, "deployment_id", "") or "")
-
-
-class InFlightMiddleware:
-    """Counts requests in flight (until the last body byte, streams included) and makes the
-    HTTP path available to the request record."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        token = CURRENT_ROUTE.set(path)
-        counted = not path.startswith(NOT_IN_FLIGHT)
-        if counted:
-            self.metrics.in_flight.inc()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            if counted:
-                self.metrics.in_flight.dec()
-            CURRENT_ROUTE.reset(token)
