@@ -66,18 +66,14 @@ class GatewayApp(Starlette):
             endpoint = self.direct.get(path) if scope["method"] == "POST" else None
             if endpoint is None or scope.get("root_path"):
                 await super().__call__(scope, receive, send)
-            else:
+            else:  # the handler answers its own errors; a ProxyError raised before is one too
                 scope["app"] = self
-                await self._serve(endpoint, scope, receive, send)
+                try:
+                    response = await endpoint(Request(scope, receive, send))
+                except ProxyError as exc:
+                    response = error_response(exc)
+                await response(scope, receive, send)
         finally:
             if in_flight is not None:
                 in_flight.dec()
             CURRENT_ROUTE.reset(token)
-
-    @staticmethod
-    async def _serve(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            response = await endpoint(Request(scope, receive, send))
-        except ProxyError as exc:
-            response = error_response(exc)
-        await response(scope, receive, send)

@@ -11,7 +11,7 @@ from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.api.routes import route
 from proxy.context import RequestContext
-from proxy.delivery.responses import deliver_images, image_hosts
+from proxy.delivery.responses import FORMATS, deliver_images, image_hosts
 from proxy.dispatch import images
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
@@ -26,6 +26,8 @@ async def finish(
     request: Request, ctx: RequestContext, image_request: ImageRequest, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Give the client the ``response_format`` it asked for (download or store)."""
+    if image_request.response_format not in FORMATS:
+        return body  # nothing to convert (and no link base to work out)
     provider = ctx.provider or "provider"
     spec = PROVIDERS.get(provider)
     return await deliver_images(

@@ -52,6 +52,9 @@ def _bad_base64(provider: str) -> UpstreamError:
                          provider=provider)
 
 
+FORMATS = ("url", "b64_json")  # a response_format the proxy delivers; otherwise as returned
+
+
 async def deliver_images(
     body: dict[str, Any],
     want: str | None,
@@ -63,7 +66,7 @@ async def deliver_images(
     ctx: RequestContext | None = None,
 ) -> dict[str, Any]:
     """Rewrite ``body["data"]`` in place so every item is in the ``want`` format."""
-    if want not in ("url", "b64_json"):
+    if want not in FORMATS:
         return body
     started = time.perf_counter()
 

@@ -43,13 +43,14 @@ class Upstream:
         """Send every request (concurrently when several); the first failure wins."""
         for request in requests:
             await self._authorize(deployment, request)
+        send, timeout, provider = self.transport.send, deployment.timeout, deployment.provider
         started = time.perf_counter()
         try:
             if len(requests) == 1:
-                responses = [await self._send(deployment, requests[0])]
+                responses = [await send(requests[0], timeout, provider)]
             else:
                 async with asyncio.TaskGroup() as tg:
-                    tasks = [tg.create_task(self._send(deployment, r)) for r in requests]
+                    tasks = [tg.create_task(send(r, timeout, provider)) for r in requests]
                 responses = [t.result() for t in tasks]
         except* ProxyError as group:
             raise group.exceptions[0] from None
@@ -62,9 +63,6 @@ class Upstream:
             if response.status >= 400:
                 raise adapter.map_error(response, deployment)
         return responses
-
-    async def _send(self, deployment: Deployment, request: UpstreamRequest) -> UpstreamResponse:
-        return await self.transport.send(request, deployment.timeout, deployment.provider)
 
     async def open_stream(
         self,
