@@ -6,15 +6,13 @@ API key is asked. Any bad link (unknown id, wrong signature, expired) is the sam
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import error_response
+from proxy.api.routes import route
 from proxy.delivery.service import Delivery
 from proxy.errors import NotFoundError, ProxyError
-
-router = APIRouter()
 
 SAFE_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -23,8 +21,8 @@ SAFE_HEADERS = {
 }
 
 
-@router.api_route("/v1/images/files/{file_id}", methods=["GET", "HEAD"], include_in_schema=False)
-async def image_file(request: Request, file_id: str) -> Response:
+async def image_file(request: Request) -> Response:
+    file_id: str = request.path_params["file_id"]
     delivery: Delivery = request.app.state.delivery
     query = request.query_params
     try:
@@ -45,3 +43,6 @@ async def image_file(request: Request, file_id: str) -> Response:
     if request.method == "HEAD":
         response.headers["content-length"] = str(len(image.data))
     return response
+
+
+routes = [route("/v1/images/files/{file_id}", image_file, "GET", "HEAD")]

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import json_response
+from proxy.api.routes import route
 from proxy.gateway import Gateway
 
-router = APIRouter()
 
-
-@router.api_route("/health/liveness", methods=["GET", "HEAD"])
-@router.api_route("/health/liveliness", methods=["GET", "HEAD"], include_in_schema=False)
-async def liveness() -> Response:
+async def liveness(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
-@router.api_route("/health/readiness", methods=["GET", "HEAD"])
 async def readiness(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     deployments = gateway.config.deployments
@@ -34,3 +29,10 @@ async def readiness(request: Request) -> Response:
             "deployments_usable": usable,
         }
     )
+
+
+routes = [
+    route("/health/liveness", liveness, "GET", "HEAD"),
+    route("/health/liveliness", liveness, "GET", "HEAD"),
+    route("/health/readiness", readiness, "GET", "HEAD"),
+]

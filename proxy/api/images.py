@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
+from proxy.api.routes import route
 from proxy.context import RequestContext
 from proxy.delivery.responses import deliver_images, image_hosts
 from proxy.dispatch import images
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
-
-router = APIRouter()
 
 
 def public_base(request: Request) -> str:
@@ -46,8 +44,5 @@ async def create_image(request: Request) -> Response:
     return await run(request, "images", parse, images.generate, images.open_stream, finish)
 
 
-# Plain Starlette routes: the pipeline reads the request itself, so FastAPI's dependency
-# and body machinery would be per-request work for nothing (bench/: ~20% of the CPU).
-for _path in ("/v1/images/generations", "/images/generations"):
-    router.add_route(_path, create_image, methods=["POST"])
-router.add_route(f"{AZURE_PREFIX}/images/generations", create_image, methods=["POST"])
+PATHS = ("/v1/images/generations", "/images/generations", f"{AZURE_PREFIX}/images/generations")
+routes = [route(path, create_image, "POST") for path in PATHS]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.admin import admin, body_model, page_params, paged, require_master
 from proxy.api.endpoint import json_response
+from proxy.api.routes import route
 from proxy.errors import InvalidRequestError, NotFoundError
 from proxy.gateway import Gateway
 from proxy.keys.records import KeyDelete, KeyFields, KeyUpdate
 from proxy.keys.service import KeyService
-
-router = APIRouter()
 
 
 def key_service(request: Request) -> KeyService:
@@ -25,7 +23,6 @@ def not_found() -> NotFoundError:
     return NotFoundError("No such key.", param="key", code="key_not_found")
 
 
-@router.post("/key/generate")
 async def generate(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
@@ -36,7 +33,6 @@ async def generate(request: Request) -> Response:
     return await admin(request, handle)
 
 
-@router.get("/key/info")
 async def info(request: Request) -> Response:
     async def handle() -> Response:
         gateway: Gateway = request.app.state.gateway
@@ -58,7 +54,6 @@ async def info(request: Request) -> Response:
     return await admin(request, handle)
 
 
-@router.post("/key/update")
 async def update(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
@@ -73,7 +68,6 @@ async def update(request: Request) -> Response:
     return await admin(request, handle)
 
 
-@router.post("/key/delete")
 async def delete(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
@@ -94,7 +88,6 @@ async def delete(request: Request) -> Response:
     return await admin(request, handle)
 
 
-@router.get("/key/list")
 async def list_keys(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
@@ -104,3 +97,11 @@ async def list_keys(request: Request) -> Response:
 
     return await admin(request, handle)
 
+
+routes = [
+    route("/key/generate", generate, "POST"),
+    route("/key/info", info, "GET"),
+    route("/key/update", update, "POST"),
+    route("/key/delete", delete, "POST"),
+    route("/key/list", list_keys, "GET"),
+]

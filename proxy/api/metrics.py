@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
+from proxy.api.routes import route
 from proxy.errors import PermissionDeniedError
 from proxy.gateway import Gateway
 from proxy.observability.metrics import Metrics
 from proxy.observability.settings import ObservabilitySettings
 
-router = APIRouter()
 
-
-@router.get("/metrics", include_in_schema=False)
-@router.get("/metrics/", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     settings: ObservabilitySettings = request.app.state.observability
     if settings.metrics_require_auth:
@@ -30,3 +26,6 @@ async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
     body = await asyncio.to_thread(registry.exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [route("/metrics", metrics, "GET")]  # "/metrics/" too: StripTrailingSlash

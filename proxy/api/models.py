@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import error_response, json_response
+from proxy.api.routes import route
 from proxy.errors import NotFoundError, ProxyError
 from proxy.gateway import Gateway
-
-router = APIRouter()
 
 
 def _card(name: str) -> dict[str, Any]:
@@ -24,8 +22,6 @@ def visible_models(gateway: Gateway, allowed: tuple[str, ...]) -> list[str]:
     return [n for n in names if not allowed or n in allowed]
 
 
-@router.get("/v1/models")
-@router.get("/models", include_in_schema=False)
 async def list_models(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     try:
@@ -36,9 +32,8 @@ async def list_models(request: Request) -> Response:
     return json_response({"object": "list", "data": [_card(n) for n in names]})
 
 
-@router.get("/v1/models/{model_id:path}")
-@router.get("/models/{model_id:path}", include_in_schema=False)
-async def get_model(request: Request, model_id: str) -> Response:
+async def get_model(request: Request) -> Response:
+    model_id: str = request.path_params["model_id"]
     gateway: Gateway = request.app.state.gateway
     try:
         key = await gateway.auth.authenticate(request)
@@ -47,3 +42,11 @@ async def get_model(request: Request, model_id: str) -> Response:
     except ProxyError as exc:
         return error_response(exc)
     return json_response(_card(model_id))
+
+
+routes = [
+    route("/v1/models", list_models, "GET"),
+    route("/models", list_models, "GET"),
+    route("/v1/models/{model_id:path}", get_model, "GET"),
+    route("/models/{model_id:path}", get_model, "GET"),
+]

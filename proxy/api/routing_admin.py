@@ -7,15 +7,13 @@ hand (after fixing a key, say). Deployment ids only: no parameter, URL or key is
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import error_response, json_response
+from proxy.api.routes import route
 from proxy.errors import NotFoundError, PermissionDeniedError, ProxyError
 from proxy.gateway import Gateway
-
-router = APIRouter()
 
 
 async def _require_master(request: Request) -> Gateway:
@@ -26,7 +24,6 @@ async def _require_master(request: Request) -> Gateway:
     return gateway
 
 
-@router.get("/router/cooldowns")
 async def cooldowns(request: Request) -> Response:
     try:
         gateway = await _require_master(request)
@@ -62,8 +59,8 @@ async def cooldowns(request: Request) -> Response:
     )
 
 
-@router.delete("/router/cooldowns/{deployment_id}")
-async def clear_cooldown(request: Request, deployment_id: str) -> Response:
+async def clear_cooldown(request: Request) -> Response:
+    deployment_id: str = request.path_params["deployment_id"]
     try:
         gateway = await _require_master(request)
         deployment = gateway.router.deployment(deployment_id)
@@ -73,3 +70,9 @@ async def clear_cooldown(request: Request, deployment_id: str) -> Response:
         return error_response(exc)
     await gateway.router.cooldowns.clear(deployment)
     return json_response({"deployment_id": deployment_id, "cooling_down": False})
+
+
+routes = [
+    route("/router/cooldowns", cooldowns, "GET"),
+    route("/router/cooldowns/{deployment_id}", clear_cooldown, "DELETE"),
+]

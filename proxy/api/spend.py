@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,11 +17,10 @@ from proxy.api.admin import (
     require_master,
 )
 from proxy.api.endpoint import json_response
+from proxy.api.routes import route
 from proxy.keys.service import KeyService
 from proxy.store.database import LogFilter, Store, with_timeout
 from proxy.store.writer import SpendWriter
-
-router = APIRouter()
 
 
 async def log_filter(request: Request) -> LogFilter:
@@ -53,7 +51,6 @@ async def fresh_store(request: Request) -> Store:
     return store
 
 
-@router.get("/spend/logs")
 async def spend_logs(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
@@ -66,7 +63,6 @@ async def spend_logs(request: Request) -> Response:
     return await admin(request, handle)
 
 
-@router.get("/spend/users")
 async def spend_users(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
@@ -79,7 +75,6 @@ async def spend_users(request: Request) -> Response:
     return await admin(request, handle)
 
 
-@router.get("/global/spend")
 async def global_spend(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
@@ -90,3 +85,10 @@ async def global_spend(request: Request) -> Response:
         return json_response({**totals, "records_pending": writer.pending})
 
     return await admin(request, handle)
+
+
+routes = [
+    route("/spend/logs", spend_logs, "GET"),
+    route("/spend/users", spend_users, "GET"),
+    route("/global/spend", global_spend, "GET"),
+]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from proxy.config import ProxyConfig
 from proxy.delivery.chat import take_image_format
 from proxy.delivery.service import Delivery
 
 
-def install_delivery(app: FastAPI, config: ProxyConfig) -> Delivery:
+def install_delivery(app: Starlette, config: ProxyConfig) -> Delivery:
     """Create the delivery service for ``app``, tied to the app's lifespan and hooks."""
     delivery = Delivery.from_config(config)
     app.state.delivery = delivery

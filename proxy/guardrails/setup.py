@@ -10,14 +10,14 @@ from proxy.guardrails.engine import GuardrailEngine
 from proxy.guardrails.spec import parse_guardrails
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from starlette.applications import Starlette
 
     from proxy.gateway import Gateway
 
 MAX_CONNECTIONS = 100
 
 
-def install_guardrails(app: FastAPI, gateway: Gateway) -> GuardrailEngine:
+def install_guardrails(app: Starlette, gateway: Gateway) -> GuardrailEngine:
     specs = parse_guardrails(gateway.config.raw.get("guardrails"))
     http = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20),

@@ -29,7 +29,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from proxy.context import RequestContext
 from proxy.errors import RateLimitError
@@ -143,7 +143,9 @@ class ReplicaKeys:
             await self.keys.reload(key_hash)
 
 
-def install_replica_keys(app: FastAPI, gateway: Gateway, state: StateStore, events: Events) -> None:
+def install_replica_keys(
+    app: Starlette, gateway: Gateway, state: StateStore, events: Events
+) -> None:
     """Stand the shared hooks right behind Accounting's (when keys are installed)."""
     keys: KeyService | None = getattr(app.state, "keys", None)
     accounting: Accounting | None = getattr(app.state, "accounting", None)

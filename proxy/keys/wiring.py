@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from proxy.config import ProxyConfig
 from proxy.gateway import Gateway
@@ -62,7 +62,7 @@ def sqlite_file(url: str) -> Path | None:
     return None
 
 
-def install_accounting(app: FastAPI, gateway: Gateway) -> None:
+def install_accounting(app: Starlette, gateway: Gateway) -> None:
     from proxy.api import keys as keys_api
     from proxy.api import spend as spend_api
 
@@ -122,8 +122,8 @@ def install_accounting(app: FastAPI, gateway: Gateway) -> None:
     app.state.spend_writer = writer
     app.state.keys = keys
     app.state.accounting = accounting
-    app.include_router(keys_api.router)
-    app.include_router(spend_api.router)
+    app.router.routes.extend(keys_api.routes)
+    app.router.routes.extend(spend_api.routes)
 
     state: dict[str, Any] = {"migrated": False, "task": None}
 

@@ -18,13 +18,13 @@ from proxy.observability.record import capture_prompt, remember_prompt
 from proxy.observability.settings import ObservabilitySettings, parse_observability
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from starlette.applications import Starlette
 
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
 
 
-def install_observability(app: FastAPI, gateway: Gateway) -> ObservabilitySettings:
+def install_observability(app: Starlette, gateway: Gateway) -> ObservabilitySettings:
     settings = parse_observability(dict(gateway.config.raw))
     metrics = Metrics(
         gateway.router.model_names(),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from proxy.config import ProxyConfig
 from proxy.state.settings import redis_settings
@@ -36,7 +36,7 @@ def build_state(config: ProxyConfig) -> SharedState | None:
     )
 
 
-def install_shared_state(app: FastAPI, gateway: Gateway) -> Events | None:
+def install_shared_state(app: Starlette, gateway: Gateway) -> Events | None:
     settings = redis_settings(gateway.config.router)
     if settings is None:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import httpx
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from proxy.app import create_app
 from proxy.context import KeyInfo
@@ -15,7 +15,7 @@ from tests.unit.routing.helpers import make_config
 MASTER = "sk-master-admin-test"
 
 
-def app_with_virtual_key() -> tuple[FastAPI, Gateway]:
+def app_with_virtual_key() -> tuple[Starlette, Gateway]:
     config = make_config({"g": [{}, {}]})
     general = config.general.model_copy(update={"master_key": MASTER})
     app = create_app(replace(config, general=general))
