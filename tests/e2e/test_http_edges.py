@@ -86,6 +86,21 @@ def test_head_on_a_post_route_is_405_without_a_body(proxy: Any) -> None:
     assert response.content == b""
 
 
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/mock-image", "/metrics"])
+def test_other_get_routes_do_not_answer_head(proxy: Any, path: str) -> None:
+    response = httpx.head(f"{proxy.base_url}{path}", headers=AUTH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_unknown_route_is_an_openai_404(proxy: Any, method: str) -> None:
+    response = httpx.request(method, f"{proxy.base_url}/v1/nope/", headers=AUTH)
+    err = assert_openai_error(response, 404)
+    assert err == {"message": "No route /v1/nope.", "type": "invalid_request_error",
+                   "param": None, "code": "not_found"}
+
+
 @pytest.mark.parametrize("path", ["/health/liveness", "/health/liveliness", "/health/readiness"])
 def test_health_answers_head(proxy: Any, path: str) -> None:
     response = httpx.head(f"{proxy.base_url}{path}")
