@@ -130,8 +130,9 @@ class PinnedClient:
         t = self.settings.timeout_seconds
         request = httpcore.Request(
             "GET",
-            httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
-                         target=url.raw_path),
+            httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
             headers=[
                 (b"host", url.netloc),
                 (b"accept", b"image/*"),
@@ -142,8 +143,9 @@ class PinnedClient:
         )
         response = await self._pool.handle_async_request(request)
         try:
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                       for k, v in response.headers}
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+            }
             if response.status in REDIRECTS:
                 return response.status, headers.get("location"), b""
             if response.status != 200:

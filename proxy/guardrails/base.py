@@ -135,9 +135,7 @@ class Guardrail(ABC):
     Params: ClassVar[type[GuardrailParams]] = GuardrailParams
     needs_http: ClassVar[bool] = False  # True: built with the shared HTTP client
 
-    def __init__(
-        self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None
-    ) -> None:
+    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None) -> None:
         self.name = name
         self.params = params
         self.http = http

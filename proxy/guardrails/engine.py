@@ -64,9 +64,7 @@ def message_texts(content: Any) -> list[str]:
 
 
 class GuardrailEngine:
-    def __init__(
-        self, specs: tuple[GuardrailSpec, ...], http: httpx.AsyncClient | None
-    ) -> None:
+    def __init__(self, specs: tuple[GuardrailSpec, ...], http: httpx.AsyncClient | None) -> None:
         self.guardrails: dict[str, Guardrail] = {
             s.name: s.cls(s.name, s.params, http) for s in specs
         }

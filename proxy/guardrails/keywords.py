@@ -56,9 +56,7 @@ class KeywordParams(GuardrailParams):
 class KeywordGuardrail(Guardrail):
     Params = KeywordParams
 
-    def __init__(
-        self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None
-    ) -> None:
+    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None) -> None:
         super().__init__(name, params, http)
         assert isinstance(params, KeywordParams)
         self.terms = [(t, compile_term(t), bool(_REGEX.match(t))) for t in params.blocked]

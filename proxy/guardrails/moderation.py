@@ -66,9 +66,7 @@ def moderations_url(api_base: str | None) -> str:
 class OpenAIModerationGuardrail(HTTPGuardrail):
     Params = ModerationParams
 
-    def __init__(
-        self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None
-    ) -> None:
+    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None) -> None:
         super().__init__(name, params, http)
         assert isinstance(params, ModerationParams)
         self.url = moderations_url(params.api_base)
