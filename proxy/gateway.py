@@ -10,7 +10,7 @@ from proxy.config import ProxyConfig
 from proxy.context import RequestContext
 from proxy.dispatch.upstream import Upstream
 from proxy.hooks import Hooks
-from proxy.providers.mock.server import handle as mock_handler
+from proxy.providers import mock
 from proxy.routing.router import Router
 from proxy.state.install import build_state
 from proxy.transport import Transport
@@ -30,7 +30,8 @@ class Gateway:
 
     @classmethod
     def build(cls, config: ProxyConfig) -> Gateway:
-        transport = Transport(local={"mock": mock_handler})
+        transport = Transport(local={"mock": mock.handle})
+        mock.preload(config)
         router = Router(config, state=build_state(config))
         auth = Authenticator(
             config.general.master_key, open_access=config.general.allow_unauthenticated_access

@@ -3,7 +3,8 @@
 aiohttp's connection pool holds its throughput as concurrency grows (httpx's own pool loses
 it), so the hot path uses it directly. URLs are sent exactly as built (``encoded=True``):
 a request signed over its URL (SigV4) must not be re-quoted on the way out. Redirects are
-never followed. ``mock://`` URLs go to in-process handlers instead of the network.
+never followed. ``mock://`` URLs go to in-process handlers instead of the network
+(``proxy.transport_local``, httpx-based, loaded only when such a handler is called).
 
 Network failures map onto the error family here, once: adapters and the router only ever
 see ``UpstreamTimeoutError`` / ``UpstreamConnectionError``.
@@ -14,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlencode
 
 import aiohttp
-import httpx
 from yarl import URL
 
 from proxy.errors import UpstreamConnectionError, UpstreamTimeoutError
@@ -25,7 +26,9 @@ from proxy.providers.base import UpstreamRequest, UpstreamResponse
 
 CONNECT_TIMEOUT = 10.0
 NO_CONTENT_TYPE = ("content-type",)
-LocalHandler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+if TYPE_CHECKING:
+    from proxy.transport_local import LocalHandler
 
 
 def full_url(req: UpstreamRequest) -> str:
@@ -41,6 +44,10 @@ class UpstreamStream:
     ``gap`` (the deployment's ``stream_timeout``) bounds the wait for every chunk after the
     first; ``first`` (the deployment's ``timeout``) bounds the wait for the first, since a
     provider may render for a while before its first event."""
+
+    # What reading a chunk raises when the upstream stalls / the connection breaks.
+    stalled: ClassVar[tuple[type[Exception], ...]] = (TimeoutError,)
+    broken: ClassVar[tuple[type[Exception], ...]] = (aiohttp.ClientError,)
 
     def __init__(
         self,
@@ -77,11 +84,11 @@ class UpstreamStream:
             timed = self._gap is not None or self._first is not None
             async for chunk in self._timed() if timed else self._chunks:
                 yield chunk
-        except (TimeoutError, httpx.TimeoutException):
+        except self.stalled:
             raise UpstreamTimeoutError(
                 f"{self._provider} stream stalled past the stream timeout", provider=self._provider
             ) from None
-        except (aiohttp.ClientError, httpx.TransportError) as exc:
+        except self.broken as exc:
             raise UpstreamConnectionError(
                 f"{self._provider} stream broke: {type(exc).__name__}", provider=self._provider
             ) from None
@@ -98,7 +105,6 @@ class Transport:
     def __init__(self, local: dict[str, LocalHandler] | None = None) -> None:
         self._local = {f"{scheme}://": h for scheme, h in (local or {}).items()}
         self._session: aiohttp.ClientSession | None = None
-        self._httpx: httpx.AsyncClient | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -113,13 +119,6 @@ class Transport:
                 trust_env=False,
             )
         return self._session
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """An httpx client for auxiliary calls (not the request hot path)."""
-        if self._httpx is None:
-            self._httpx = httpx.AsyncClient(follow_redirects=False, trust_env=False)
-        return self._httpx
 
     def _local_handler(self, url: str) -> LocalHandler | None:
         for prefix, handler in self._local.items():
@@ -164,8 +163,9 @@ class Transport:
     async def send(self, req: UpstreamRequest, timeout: float, provider: str) -> UpstreamResponse:
         handler = self._local_handler(req.url)
         if handler is not None:
-            local = await handler(_httpx_request(req))
-            return UpstreamResponse(local.status_code, local.headers, await local.aread())
+            from proxy import transport_local
+
+            return await transport_local.send(handler, req)
         response = await self._request(req, self._timeout(timeout), provider, timeout)
         try:
             body = await response.read()
@@ -186,10 +186,9 @@ class Transport:
     ) -> UpstreamStream:
         handler = self._local_handler(req.url)
         if handler is not None:
-            local = await handler(_httpx_request(req))
-            return UpstreamStream(
-                local.status_code, local.headers, local.aiter_raw(), local.aclose, provider
-            )
+            from proxy import transport_local
+
+            return await transport_local.open_stream(handler, req, provider)
         # No total deadline on a stream (it may legitimately run long): the headers and the
         # first body chunk must each come within ``timeout``, each later chunk within
         # ``stream_timeout`` (the chunk limits are enforced by ``UpstreamStream``).
@@ -215,9 +214,3 @@ class Transport:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
-        if self._httpx is not None:
-            await self._httpx.aclose()
-
-
-def _httpx_request(req: UpstreamRequest) -> httpx.Request:
-    return httpx.Request(req.method, full_url(req), headers=req.headers, content=req.body)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from proxy.errors import ContentPolicyError
+
+if TYPE_CHECKING:  # httpx loads only when a guardrail calls a service
+    import httpx
 
 
 class GuardrailParams(BaseModel):
@@ -131,8 +133,9 @@ class GuardrailUnavailableError(GuardrailBlockedError):
 class Guardrail(ABC):
     kind: ClassVar[str]
     Params: ClassVar[type[GuardrailParams]] = GuardrailParams
+    needs_http: ClassVar[bool] = False  # True: built with the shared HTTP client
 
-    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient) -> None:
+    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None) -> None:
         self.name = name
         self.params = params
         self.http = http

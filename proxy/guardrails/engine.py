@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError, ServiceUnavailableError
@@ -29,6 +27,9 @@ from proxy.guardrails.base import (
     Verdict,
 )
 from proxy.guardrails.spec import GuardrailSpec
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("proxy.guardrails")
 
@@ -63,7 +64,7 @@ def message_texts(content: Any) -> list[str]:
 
 
 class GuardrailEngine:
-    def __init__(self, specs: tuple[GuardrailSpec, ...], http: httpx.AsyncClient) -> None:
+    def __init__(self, specs: tuple[GuardrailSpec, ...], http: httpx.AsyncClient | None) -> None:
         self.guardrails: dict[str, Guardrail] = {
             s.name: s.cls(s.name, s.params, http) for s in specs
         }

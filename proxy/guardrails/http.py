@@ -1,5 +1,8 @@
 """Shared plumbing of guardrails that call a service: one pooled client, JSON in and out.
 
+The client (httpx) is made by ``install_guardrails`` only when such a guardrail is configured,
+so a gateway without one never loads httpx.
+
 Every failure (network, timeout, non-2xx, unreadable JSON) becomes ``GuardrailServiceError``
 with a short description that never contains the service's credentials or the prompt.
 """
@@ -8,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import orjson
 
 from proxy.guardrails.base import Guardrail, GuardrailServiceError, HTTPGuardrailParams
 
 
 class HTTPGuardrail(Guardrail):
+    needs_http = True
+
     def headers(self) -> dict[str, str]:
         params = self.params
         assert isinstance(params, HTTPGuardrailParams)
@@ -24,8 +28,11 @@ class HTTPGuardrail(Guardrail):
         return out
 
     async def post_json(self, url: str, payload: dict[str, Any]) -> Any:
+        import httpx  # loaded with the client at start-up: only a lookup here
+
         params = self.params
         assert isinstance(params, HTTPGuardrailParams)
+        assert self.http is not None, "install_guardrails makes the client for HTTP guardrails"
         try:
             response = await self.http.post(
                 url,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import Field, field_validator
 
 from proxy.guardrails.base import Guardrail, GuardrailParams, GuardSubject, Verdict, register
+
+if TYPE_CHECKING:
+    import httpx
 
 _REGEX = re.compile(r"^/(.+)/([imsx]*)$", re.DOTALL)
 _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
@@ -53,7 +56,7 @@ class KeywordParams(GuardrailParams):
 class KeywordGuardrail(Guardrail):
     Params = KeywordParams
 
-    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient) -> None:
+    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None) -> None:
         super().__init__(name, params, http)
         assert isinstance(params, KeywordParams)
         self.terms = [(t, compile_term(t), bool(_REGEX.match(t))) for t in params.blocked]

@@ -10,9 +10,8 @@ the OpenAI SDK and LiteLLM do, else ``https://api.openai.com``.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import field_validator
 
 from proxy.guardrails.base import (
@@ -24,6 +23,9 @@ from proxy.guardrails.base import (
     register,
 )
 from proxy.guardrails.http import HTTPGuardrail
+
+if TYPE_CHECKING:
+    import httpx
 
 OPENAI_BASE = "https://api.openai.com"
 CATEGORIES = frozenset(
@@ -64,7 +66,7 @@ def moderations_url(api_base: str | None) -> str:
 class OpenAIModerationGuardrail(HTTPGuardrail):
     Params = ModerationParams
 
-    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient) -> None:
+    def __init__(self, name: str, params: GuardrailParams, http: httpx.AsyncClient | None) -> None:
         super().__init__(name, params, http)
         assert isinstance(params, ModerationParams)
         self.url = moderations_url(params.api_base)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from proxy.guardrails.engine import prompt_parts
 from proxy.observability.callbacks import Callbacks
 from proxy.observability.logging import log_request
@@ -47,8 +45,11 @@ def install_observability(app: GatewayApp, gateway: Gateway) -> ObservabilitySet
 
     http = None
     if settings.webhook is not None:
-        http = httpx.AsyncClient(follow_redirects=False, trust_env=False,
-                                 headers={"user-agent": "image-proxy-callbacks"})
+        import httpx  # only a webhook needs it
+
+        http = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False, headers={"user-agent": "image-proxy-callbacks"}
+        )
 
     def dropped(name: str, n: int) -> None:
         metrics.callback_dropped.labels(name).inc(n)

@@ -20,14 +20,16 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from proxy.context import RequestContext
 from proxy.observability.logging import cached_record
 from proxy.observability.settings import CallbackSpec, ObservabilitySettings, WebhookSettings
+
+if TYPE_CHECKING:  # httpx loads only when a webhook is configured (its client is made then)
+    import httpx
 
 log = logging.getLogger("proxy.callbacks")
 
@@ -113,6 +115,8 @@ class WebhookSink:
                 return
 
     async def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        import httpx  # loaded with the client at start-up: only a lookup here
+
         s = self.settings
         body = orjson.dumps(batch)
         headers = {"content-type": "application/json", **s.headers}

@@ -2,4 +2,33 @@
 
 It exists so the quickstart works with no provider keys and so users can test their own
 apps offline. It is not a model: the picture is a flat colour derived from the prompt.
+
+The server (``server.py``) is an httpx handler on the transport's ``mock://`` scheme. It and
+httpx load with a config that has a mock deployment (``preload``), otherwise on first use.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+    from proxy.config import ProxyConfig
+
+MOCK_BASE = "mock://local/v1"
+
+
+async def handle(request: httpx.Request) -> httpx.Response:
+    """The transport's ``mock://`` handler."""
+    from proxy.providers.mock.server import handle as serve
+
+    return await serve(request)
+
+
+def preload(config: ProxyConfig) -> None:
+    """Load the mock server and the transport's in-process path at start-up, not on the
+    event loop at the first request, when the config has a mock deployment."""
+    if any(d.provider == "mock" for d in config.deployments):
+        import proxy.providers.mock.server
+        import proxy.transport_local  # noqa: F401

@@ -1,6 +1,6 @@
 """The mock "upstream": an in-process httpx transport that answers like an OpenAI server.
 
-Mounted on the shared client for the ``mock://`` scheme, so mock requests go through the same
+Called by the transport for the ``mock://`` scheme, so mock requests go through the same
 adapter, transport, cost and logging path as real ones. Rendering runs in a worker thread.
 """
 
@@ -20,7 +20,6 @@ import orjson
 from proxy.providers.mock.png import MAX_SIDE, colour_for, render_png
 from proxy.sse import DONE_FRAME, frame
 
-MOCK_BASE = "mock://local/v1"
 MOCK_TEXT = "This is a placeholder image from the image-proxy mock provider."
 CHAT_IMAGE_SIDE = 256
 _SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
