@@ -1,7 +1,8 @@
 """The database behind keys and spend logs: SQLite by default, PostgreSQL by URL.
 
-SQLAlchemy 2 async (aiosqlite / asyncpg). Every statement is built with SQLAlchemy Core, so
-every value travels as a bound parameter; no SQL text is ever assembled from input.
+SQLAlchemy 2 Core on aiosqlite / asyncpg (``proxy.store.engine``). Every statement is built
+with SQLAlchemy Core, so every value travels as a bound parameter; no SQL text is ever
+assembled from input.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from proxy.store.engine import AsyncConnection, AsyncEngine
 from proxy.store.records import BudgetReset, Op, SpendRecord
 from proxy.store.schema import DEFAULT_PREFIX, MIGRATIONS, Tables, make_tables
 
@@ -85,7 +86,7 @@ class Store:
             from sqlalchemy.dialects import sqlite
 
             self._insert_into = sqlite.insert
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self.engine = AsyncEngine(self.url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+
+from proxy.store.engine import AsyncConnection
 
 DEFAULT_PREFIX = "imgproxy_"
 

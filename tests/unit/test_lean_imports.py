@@ -142,6 +142,8 @@ NOT_NEEDED = (
     "trio",
     "opentelemetry",
     "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.orm",  # the store runs Core statements only (proxy.store.engine)
+    "sqlalchemy.ext.asyncio",
 )
 
 
