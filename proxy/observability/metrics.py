@@ -38,6 +38,7 @@ class Metrics:
         self.registry: CollectorRegistry | None = None if self.multiprocess else CollectorRegistry()
         self.groups = set(model_groups) | set(deployment_groups.values())
         self.deployment_groups = dict(deployment_groups)  # deployment id -> its model group
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         reg = self.registry
         p = PREFIX
         self.requests = Counter(
@@ -91,22 +92,31 @@ class Metrics:
             return ""
         return group if group in self.groups else UNKNOWN
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per label set (all are bounded)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, ctx: RequestContext) -> None:
         """Post-call hook."""
         group = self.group_label(ctx.model_group)
         deployment = ctx.deployment_id or ""
-        self.requests.labels(group, deployment, ctx.endpoint, str(ctx.status)).inc()
-        self.request_seconds.labels(group, ctx.endpoint).observe(ctx.latency)
+        child = self._child
+        child(self.requests, group, deployment, ctx.endpoint, str(ctx.status)).inc()
+        child(self.request_seconds, group, ctx.endpoint).observe(ctx.latency)
         if ctx.deployment_id:
-            self.upstream_seconds.labels(group, deployment).observe(ctx.upstream_seconds)
-            self.overhead_seconds.labels(ctx.endpoint).observe(ctx.overhead)
+            child(self.upstream_seconds, group, deployment).observe(ctx.upstream_seconds)
+            child(self.overhead_seconds, ctx.endpoint).observe(ctx.overhead)
         # retries and fallbacks count against the group the client asked for (a fallback
         # answer is served, and counted in requests_total, by another group)
         asked = self.group_label(ctx.extra.get("requested_model") or ctx.model_group)
         if ctx.retries:
-            self.retries.labels(asked).inc(ctx.retries)
+            child(self.retries, asked).inc(ctx.retries)
         if ctx.fallbacks:
-            self.fallbacks.labels(asked).inc(ctx.fallbacks)
+            child(self.fallbacks, asked).inc(ctx.fallbacks)
         for item in ctx.extra.get("cooldowns", []) or []:
             cooled = _deployment_of(item)
             owner = self.deployment_groups.get(cooled)
@@ -115,9 +125,9 @@ class Metrics:
         if isinstance(blocked, str):
             self.guardrail_blocks.labels(blocked, ctx.endpoint).inc()
         if ctx.images:
-            self.images.labels(group, deployment).inc(ctx.images)
+            child(self.images, group, deployment).inc(ctx.images)
         if ctx.cost:
-            self.spend.labels(group).inc(ctx.cost)
+            child(self.spend, group).inc(ctx.cost)
 
     def exposition(self) -> bytes:
         """The text exposition (reads files in multiprocess mode: call off the event loop)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
@@ -65,7 +66,8 @@ class Store:
         self.url = engine_url(url)
         self.t: Tables = make_tables(prefix)
         self.dialect = "postgresql" if self.url.startswith("postgresql") else "sqlite"
-        kwargs: dict[str, Any] = {}
+        # JSON columns (usage, metadata) serialised by orjson rather than the json module.
+        kwargs: dict[str, Any] = {"json_serializer": _json_text}
         if self.dialect == "postgresql":
             kwargs.update(
                 pool_size=5,
@@ -349,6 +351,10 @@ class Store:
 def _plain(row: Any) -> dict[str, Any]:
     """A result row as a dict with plain ``str`` keys (SQLAlchemy may hand str subclasses)."""
     return {str(k): v for k, v in row.items()}
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
