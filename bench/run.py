@@ -105,7 +105,7 @@ def build_targets(a: argparse.Namespace) -> list[Target]:
 
 def versions(targets: list[Target]) -> str:
     out = [f"python {sys.version.split()[0]}"]
-    for mod in ("fastapi", "uvicorn", "aiohttp", "orjson", "pydantic"):
+    for mod in ("starlette", "uvicorn", "aiohttp", "orjson", "pydantic", "sqlalchemy"):
         try:
             from importlib.metadata import version
 

@@ -1,11 +1,11 @@
 """A client that hangs up cancels its upstream call.
 
-Starlette notices a disconnect only while a streaming body is being sent. A request whose
-answer is still being produced (a non-streamed image or chat call, or a stream before its
-first chunk) keeps running after the client left, spending upstream calls nobody will read.
-``unless_disconnected`` runs that work in the request's own task while one small watcher
-waits for the client's ``http.disconnect`` and, when the client goes first, cancels the work
-(and with it the upstream request) where it stands.
+A request whose answer is still being produced (a non-streamed image or chat call, or a
+stream before its first chunk) would keep running after the client left, spending upstream
+calls nobody will read. ``unless_disconnected`` runs that work (and then the stream itself,
+``FinishingStream``) in the request's own task while one small watcher waits for the
+client's ``http.disconnect`` and, when the client goes first, cancels the work (and with it
+the upstream request) where it stands.
 
 The work stays in the request's task rather than a task of its own: with thousands of slow
 requests in flight, a second task per request plus the wait machinery to race the two was a
@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from starlette.requests import Request
+from starlette.types import Receive
 
 from proxy.errors import ClientClosedError
 
@@ -33,9 +33,9 @@ class _Watch:
     def __init__(self) -> None:
         self.left = False
 
-    async def run(self, request: Request, owner: asyncio.Task[Any]) -> None:
+    async def run(self, receive: Receive, owner: asyncio.Task[Any]) -> None:
         try:
-            while (await request.receive())["type"] != "http.disconnect":
+            while (await receive())["type"] != "http.disconnect":
                 pass
         except Exception:  # the server's receive failed: nothing left to watch
             return
@@ -43,12 +43,14 @@ class _Watch:
         owner.cancel()
 
 
-async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
+async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
+    """``work``'s result, or ``ClientClosedError`` once the client hung up (``work`` is
+    cancelled where it stands). ``receive`` is the request's ASGI receive, its body read."""
     owner = asyncio.current_task()
     if owner is None:  # not inside a task (cannot happen under an ASGI server)
         return await work
     watch = _Watch()
-    watcher = asyncio.get_running_loop().create_task(watch.run(request, owner))
+    watcher = asyncio.get_running_loop().create_task(watch.run(receive, owner))
     try:
         return await work
     except asyncio.CancelledError:

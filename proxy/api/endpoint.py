@@ -101,10 +101,17 @@ class FinishingStream(StreamingResponse):
         await self._finish()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Streamed in the request's own task with the one disconnect watcher the gateway
+        # uses everywhere: Starlette's own path (the server speaks ASGI 2.3) starts an anyio
+        # task group and two tasks per stream, and the first byte waited a loop turn for them.
         try:
-            await super().__call__(scope, receive, send)
+            await unless_disconnected(receive, self.stream_response(send))
+        except ClientClosedError:
+            pass  # the client left mid-stream: the stream was cancelled where it stood
         finally:
             await asyncio.shield(self._close())
+        if self.background is not None:
+            await self.background()
 
     async def _close(self) -> None:
         try:
@@ -157,7 +164,7 @@ async def run(
         upstream = gateway.upstream
         if model_request.stream:
             chunks = await unless_disconnected(
-                request,
+                request.receive,
                 gateway.router.execute(
                     ctx, model_request.model, lambda d: streamed(upstream, ctx, model_request, d)
                 ),
@@ -165,7 +172,7 @@ async def run(
             headers = {**ctx.response_headers(), **SSE_HEADERS}
             return FinishingStream(chunks, _stream_finisher(gateway, ctx), headers)
         body = await unless_disconnected(
-            request,
+            request.receive,
             gateway.router.execute(
                 ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
             ),
