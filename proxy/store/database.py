@@ -27,6 +27,7 @@ from proxy.store.schema import DEFAULT_PREFIX, MIGRATIONS, Tables, make_tables
 log = logging.getLogger("proxy.store")
 
 QUERY_TIMEOUT = 10.0
+INSERT_SLICE = 50  # spend rows per INSERT statement (the loop is free between slices)
 DB_ERRORS = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
 MIGRATION_LOCK = 7_305_118_233  # pg_advisory_xact_lock id for migrations
 
@@ -48,6 +49,29 @@ def engine_url(url: str) -> str:
 def describe(url: str) -> str:
     """The URL without its password, for logs."""
     return sa.engine.make_url(engine_url(url)).render_as_string(hide_password=True)
+
+
+class SpendInsert:
+    """The spend-log ``INSERT ... ON CONFLICT DO NOTHING``, compiled once for the dialect.
+
+    Rows go to the driver as plain tuples in the statement's parameter order (values still
+    travel as bound parameters, the JSON column pre-serialised): through ``execute``,
+    SQLAlchemy prepared every row's parameters on the event loop, 25-35 us a row, which
+    held the loop for over 10 ms per 500-row batch."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        order = compiled.positiontup
+        if order is None:  # both dialects in use are positional (qmark, numeric_dollar)
+            raise ValueError(f"{dialect.name}: named parameters are not supported here")
+        self.order: tuple[str, ...] = tuple(order)
+
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        usage = row.get("usage")
+        if usage is not None:
+            row["usage"] = _json_text(usage)
+        return tuple(row[name] for name in self.order)
 
 
 @dataclass(frozen=True)
@@ -89,6 +113,12 @@ class Store:
 
             self._insert_into = sqlite.insert
         self.engine = AsyncEngine(self.url, **kwargs)
+        self._spend_insert = SpendInsert(
+            self._insert(self.t.spend_logs).on_conflict_do_nothing(
+                index_elements=[self.t.spend_logs.c.request_id]
+            ),
+            self.engine.sync_engine.dialect,
+        )
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
@@ -228,8 +258,12 @@ class Store:
             if r.request_id not in stored:
                 fresh.setdefault(r.request_id, r)
         if fresh:
-            stmt = self._insert(logs).on_conflict_do_nothing(index_elements=[logs.c.request_id])
-            await conn.execute(stmt, [r.row() for r in fresh.values()])
+            rows = [self._spend_insert.values(r.row()) for r in fresh.values()]
+            # In slices, so the event loop is free while the driver writes each one.
+            for start in range(0, len(rows), INSERT_SLICE):
+                await conn.exec_driver_sql(
+                    self._spend_insert.sql, rows[start : start + INSERT_SLICE]
+                )
         spend: dict[tuple[str, int], float] = {}
         for r in fresh.values():
             if r.key_hash and r.cost:

@@ -6,8 +6,9 @@ ORM too: some 5 MiB of resident memory a gateway that only runs Core statements 
 async mode (what ``create_async_engine`` does) whose calls run through SQLAlchemy's own
 ``greenlet_spawn``, so the driver's awaits happen on the event loop. This module is that
 layer for the calls the store makes: ``connect``/``begin``, ``execute``, ``scalar``,
-``run_sync`` and ``dispose``. Results come back buffered (the async drivers' adapters fetch
-every row before returning), exactly as through ``sqlalchemy.ext.asyncio``.
+``exec_driver_sql``, ``run_sync`` and ``dispose``. Results come back buffered (the async
+drivers' adapters fetch every row before returning), exactly as through
+``sqlalchemy.ext.asyncio``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class AsyncConnection:
 
     async def scalar(self, statement: sa.Executable, parameters: Params = None) -> Any:
         return await greenlet_spawn(self.sync.scalar, statement, parameters)
+
+    async def exec_driver_sql(self, sql: str, parameters: list[tuple[Any, ...]]) -> Any:
+        return await greenlet_spawn(self.sync.exec_driver_sql, sql, parameters)
 
     async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         return await greenlet_spawn(fn, self.sync, *args)

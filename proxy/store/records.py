@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +48,7 @@ class SpendRecord:
         # the proxy's CPU per request (bench/, py-spy). ``usage`` is copied one level deep.
         out = {name: getattr(self, name) for name in ROW_FIELDS}
         if self.usage is not None:
-            out["usage"] = copy.deepcopy(self.usage)
+            out["usage"] = dict(self.usage)
         for k in ("key_alias", "user_id", "end_user", "model_group", "deployment_id"):
             out[k] = clip(out[k])
         return out

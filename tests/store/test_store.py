@@ -175,3 +175,21 @@ async def test_background_writer_flushes_and_drain_writes_the_rest(store: Store)
         writer.submit(record())
     await writer.drain()
     assert (await store.totals(LogFilter()))["requests"] == 27
+
+
+async def test_every_stored_field_reads_back_as_written(store: Store) -> None:
+    usage = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15,
+             "prompt_tokens_details": {"cached_tokens": 2}, "input_tokens_details": None}
+    written = record(key_hash="k" * 64, key_alias="team", user_id="u1", end_user="e1",
+                     model_group="g", deployment_id="d", provider="openai", stream=True,
+                     latency_ms=12.5, upstream_ms=10.25, retries=1, fallbacks=1, images=2,
+                     prompt_tokens=12, completion_tokens=3, total_tokens=15, cost=0.0123,
+                     cost_basis="per_image", error_class=None, usage=usage,
+                     prompt="a cat 'quoted'; --")
+    bare = record(cost=None, usage=None)
+    assert await store.write([written, bare]) == 2
+    rows, _ = await store.query_logs(LogFilter(), 0, 10)
+    by_id = {r.request_id: r for r in rows}
+    assert by_id[written.request_id].row() == written.row()
+    assert by_id[written.request_id].usage == usage  # a JSON object, not its text
+    assert by_id[bare.request_id].cost is None and by_id[bare.request_id].usage is None
