@@ -14,8 +14,9 @@ import logging
 import queue
 import sys
 import threading
+import time
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -35,37 +36,60 @@ def _timestamp(created: float) -> str:
     return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
 
-class JsonFormatter(logging.Formatter):
+class RequestLine(NamedTuple):
+    """A request's line on its way to the writer thread without a ``LogRecord``."""
+
+    level: int
+    created: float
+    data: dict[str, Any]
+
+
+class RequestFormatter(logging.Formatter):
+    """A formatter that also formats a request's record dict directly."""
+
+    def format_request(self, level: str, logger: str, created: float, data: dict[str, Any]) -> str:
+        raise NotImplementedError
+
     def format(self, record: logging.LogRecord) -> str:
         data = getattr(record, RECORD_ATTR, None)
-        out: dict[str, Any]
         if isinstance(data, dict):
-            out = {"level": record.levelname.lower(), "logger": record.name, **data}
-        else:
-            out = {
-                "timestamp": _timestamp(record.created),
-                "level": record.levelname.lower(),
-                "logger": record.name,
-                "message": redact_text(record.getMessage(), MAX_EXCEPTION_CHARS),
-            }
-            if record.exc_info:
-                out["exception"] = redact_text(
-                    self.formatException(record.exc_info), MAX_EXCEPTION_CHARS
-                )
+            return self.format_request(record.levelname, record.name, record.created, data)
+        return self.format_other(record)
+
+    def format_other(self, record: logging.LogRecord) -> str:
+        raise NotImplementedError
+
+
+class JsonFormatter(RequestFormatter):
+    def format_request(self, level: str, logger: str, created: float, data: dict[str, Any]) -> str:
+        out = {"level": level.lower(), "logger": logger, **data}
+        return orjson.dumps(out, default=str).decode()
+
+    def format_other(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "timestamp": _timestamp(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact_text(record.getMessage(), MAX_EXCEPTION_CHARS),
+        }
+        if record.exc_info:
+            out["exception"] = redact_text(
+                self.formatException(record.exc_info), MAX_EXCEPTION_CHARS
+            )
         return orjson.dumps(out, default=str).decode()
 
 
-class TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        data = getattr(record, RECORD_ATTR, None)
+class TextFormatter(RequestFormatter):
+    def format_request(self, level: str, logger: str, created: float, data: dict[str, Any]) -> str:
+        fields = " ".join(
+            f"{k}={_text_value(v)}"
+            for k, v in data.items()
+            if v not in (None, [], {}) and k not in ("event", "timestamp")
+        )
+        return f"{_timestamp(created)} {level} {logger}: request {fields}"
+
+    def format_other(self, record: logging.LogRecord) -> str:
         head = f"{_timestamp(record.created)} {record.levelname} {record.name}:"
-        if isinstance(data, dict):
-            fields = " ".join(
-                f"{k}={_text_value(v)}"
-                for k, v in data.items()
-                if v not in (None, [], {}) and k not in ("event", "timestamp")
-            )
-            return f"{head} request {fields}"
         line = f"{head} {redact_text(record.getMessage(), MAX_EXCEPTION_CHARS)}"
         if record.exc_info:
             line += "\n" + redact_text(self.formatException(record.exc_info), MAX_EXCEPTION_CHARS)
@@ -81,19 +105,20 @@ def _text_value(value: Any) -> str:
 class LogSink:
     """The stdout writer thread; one per process, replaced when logging is reconfigured.
 
-    The request path only enqueues: a request's line goes over as its record dict and is
-    serialised here; any other line (rare) is formatted by the thread that logged it, as
-    ``QueueHandler`` would, so no argument is read after the caller moved on. The thread
-    drains whatever queued up and writes it with one call, not one write and flush per line.
+    The request path only enqueues: a request's line goes over as its record dict (without
+    a ``LogRecord`` when nothing but this sink would see it) and is serialised here; any
+    other line (rare) is formatted by the thread that logged it, as ``QueueHandler`` would,
+    so no argument is read after the caller moved on. The thread drains whatever queued up
+    and writes it with one call, not one write and flush per line.
     """
 
     current: LogSink | None = None
     BATCH = 512
 
-    def __init__(self, formatter: logging.Formatter, stream: IO[str] | None = None) -> None:
+    def __init__(self, formatter: RequestFormatter, stream: IO[str] | None = None) -> None:
         self.formatter = formatter
         self.stream = stream if stream is not None else sys.stdout
-        self.queue: queue.SimpleQueue[logging.LogRecord | str | None] = queue.SimpleQueue()
+        self.queue: queue.SimpleQueue[Queued] = queue.SimpleQueue()
         self.handler = _Enqueue(self)
         self._thread: threading.Thread | None = threading.Thread(
             target=self._write_forever, name="log-writer", daemon=True
@@ -117,10 +142,13 @@ class LogSink:
             if batch[-1] is None:
                 return
 
-    def _line(self, item: logging.LogRecord | str) -> str:
+    def _line(self, item: logging.LogRecord | RequestLine | str) -> str:
         if isinstance(item, str):
             return item
         try:
+            if isinstance(item, RequestLine):
+                level = logging.getLevelName(item.level)
+                return self.formatter.format_request(level, ACCESS_LOGGER, item.created, item.data)
             return self.formatter.format(item)
         except Exception as exc:  # a line that cannot be formatted must not stop the writer
             return f"log line dropped: {type(exc).__name__}"
@@ -132,12 +160,29 @@ class LogSink:
         except Exception:  # stdout closed or full: nothing better to do than drop the lines
             pass
 
+    def sole_reader(self, logger: logging.Logger) -> bool:
+        """True when a record of ``logger`` would reach this sink's handler and nothing else
+        (no other handler or filter on its way up): then it need not be a ``LogRecord``."""
+        node: logging.Logger | None = logger
+        while node is not None:
+            if node.filters or (not node.propagate and node.parent is not None):
+                return False
+            if node.parent is None:  # the root
+                return node.handlers == [self.handler] and not self.handler.filters
+            if node.handlers:
+                return False
+            node = node.parent
+        return False
+
     def stop(self) -> None:
         """Write what is queued, then end the thread."""
         thread, self._thread = self._thread, None
         if thread is not None:
             self.queue.put(None)
             thread.join()
+
+
+Queued = logging.LogRecord | RequestLine | str | None
 
 
 class _Enqueue(logging.Handler):
@@ -185,7 +230,12 @@ def configure_logging(settings: ObservabilitySettings, level: str) -> LogSink:
 def log_request(ctx: RequestContext) -> None:
     """Post-call hook: the request's one structured line."""
     level = logging.WARNING if ctx.status >= 500 else logging.INFO
-    if access_log.isEnabledFor(level):
+    if not access_log.isEnabledFor(level):
+        return
+    sink = LogSink.current
+    if sink is not None and sink.sole_reader(access_log):
+        sink.queue.put(RequestLine(level, time.time(), cached_record(ctx)))
+    else:
         access_log.log(level, "request", extra={RECORD_ATTR: cached_record(ctx)})
 
 
