@@ -38,6 +38,13 @@ def full_url(req: UpstreamRequest) -> str:
     return f"{req.url}{sep}{urlencode(req.params)}"
 
 
+@functools.lru_cache(maxsize=512)
+def _url(url: str) -> URL:
+    """A deployment's URL parsed once: yarl works out host and port lazily per URL object,
+    and aiohttp asks for them on every request (its connection key)."""
+    return URL(url, encoded=True)
+
+
 class UpstreamStream:
     """An open streaming response; iterate ``chunks()`` then ``aclose()``.
 
@@ -142,7 +149,7 @@ class Transport:
         try:
             return await self.session.request(
                 req.method,
-                URL(full_url(req), encoded=True),
+                _url(full_url(req)),
                 headers=req.headers,
                 data=req.body,
                 timeout=timeout,

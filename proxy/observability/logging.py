@@ -114,6 +114,7 @@ class LogSink:
 
     current: LogSink | None = None
     BATCH = 512
+    LINGER = 0.02  # seconds to let lines gather after the first, so one write carries many
 
     def __init__(self, formatter: RequestFormatter, stream: IO[str] | None = None) -> None:
         self.formatter = formatter
@@ -129,6 +130,8 @@ class LogSink:
         q = self.queue
         while True:
             item = q.get()
+            if item is not None and q.qsize() < self.BATCH:
+                time.sleep(self.LINGER)  # woken per line, this thread cost 5% of the CPU
             batch = [item]
             while item is not None and len(batch) < self.BATCH:
                 try:
