@@ -244,26 +244,24 @@ class Store:
         if not records:
             return 0
         logs = self.t.spend_logs
-        # Which of these are already stored (a replayed batch): one indexed lookup. The rest
-        # go in as a plain executemany, which the driver runs off the event loop; an
-        # INSERT ... RETURNING over many rows would be built row by row on the loop instead.
-        ids = [r.request_id for r in records]
-        stored = set(
-            (await conn.execute(sa.select(logs.c.request_id).where(logs.c.request_id.in_(ids))))
-            .scalars()
-            .all()
-        )
         fresh: dict[str, SpendRecord] = {}
-        for r in records:
-            if r.request_id not in stored:
-                fresh.setdefault(r.request_id, r)
-        if fresh:
-            rows = [self._spend_insert.values(r.row()) for r in fresh.values()]
-            # In slices, so the event loop is free while the driver writes each one.
-            for start in range(0, len(rows), INSERT_SLICE):
-                await conn.exec_driver_sql(
-                    self._spend_insert.sql, rows[start : start + INSERT_SLICE]
-                )
+        # Slice by slice, so the event loop is free while the driver works on each: which of
+        # the slice are already stored (a replayed batch; one indexed lookup), then the rest
+        # as one plain executemany (an INSERT ... RETURNING over many rows would be built row
+        # by row on the loop instead).
+        for start in range(0, len(records), INSERT_SLICE):
+            part = records[start : start + INSERT_SLICE]
+            ids = [r.request_id for r in part]
+            lookup = sa.select(logs.c.request_id).where(logs.c.request_id.in_(ids))
+            stored = set((await conn.execute(lookup)).scalars().all())
+            new: dict[str, SpendRecord] = {}
+            for r in part:
+                if r.request_id not in stored and r.request_id not in fresh:
+                    new.setdefault(r.request_id, r)
+            if new:
+                rows = [self._spend_insert.values(r.row()) for r in new.values()]
+                await conn.exec_driver_sql(self._spend_insert.sql, rows)
+                fresh.update(new)
         spend: dict[tuple[str, int], float] = {}
         for r in fresh.values():
             if r.key_hash and r.cost:

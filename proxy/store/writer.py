@@ -1,9 +1,9 @@
 """Spend records leave the request path here: queued in memory, written in batches.
 
 * ``submit`` only appends to a queue; the request never waits for the database.
-* A background task writes everything queued (in batches of ``batch_size``, looping until the
-  queue is empty, never "the first N and the rest later") every ``interval`` seconds, or
-  sooner when a batch is full.
+* A background task writes everything queued (in batches of ``batch_size``, all of what was
+  queued when the flush began, never "the first N and the rest later") every ``interval``
+  seconds, or sooner when a batch is full.
 * An op leaves the queue only after the transaction that wrote it committed. When the
   database is down the queue keeps growing and the writer retries with backoff; nothing is
   dropped. Writes are idempotent (``request_id`` is the primary key), so a retry after an
@@ -100,10 +100,15 @@ class SpendWriter:
             await self.flush()
 
     async def flush(self) -> bool:
-        """Write everything queued now; False when the database refused (ops kept)."""
+        """Write everything queued when the flush began; False when the database refused
+        (ops kept). What arrives while it writes waits for the next flush: looping until the
+        queue was empty turned a flush under steady traffic into a transaction every few
+        tens of milliseconds (one per commit's worth of arrivals), not one per interval."""
         async with self.lock:
-            while self.queue:
-                batch = [self.queue[i] for i in range(min(self.batch_size, len(self.queue)))]
+            pending = len(self.queue)
+            while pending > 0 and self.queue:
+                batch = [self.queue[i] for i in range(min(self.batch_size, pending))]
+                pending -= len(batch)
                 try:
                     self.written += await self.store.write(batch)
                 except Exception as exc:
@@ -149,7 +154,9 @@ class SpendWriter:
                     await self._task
             self._task = None
         pause = 0.1
-        while self.queue and not await self.flush() and time.monotonic() < until:
+        while self.queue and time.monotonic() < until:
+            if await self.flush():
+                continue  # what finished meanwhile is written by the next round
             await asyncio.sleep(min(pause, max(0.0, until - time.monotonic())))
             pause = min(pause * 2, 2.0)
         if self.queue:

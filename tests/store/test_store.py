@@ -193,3 +193,19 @@ async def test_every_stored_field_reads_back_as_written(store: Store) -> None:
     assert by_id[written.request_id].row() == written.row()
     assert by_id[written.request_id].usage == usage  # a JSON object, not its text
     assert by_id[bare.request_id].cost is None and by_id[bare.request_id].usage is None
+
+
+async def test_batches_larger_than_a_slice_count_each_record_once(store: Store) -> None:
+    from proxy.store.database import INSERT_SLICE
+
+    h = "s" * 64
+    await store.insert_key(key_row(h))
+    records = [record(key_hash=h, cost=0.01) for _ in range(2 * INSERT_SLICE + 7)]
+    twice = records[3]  # the same record again, in a later slice of the same batch
+    assert await store.write([*records[: INSERT_SLICE + 5], twice]) == INSERT_SLICE + 5
+    # a replay overlapping what is stored, then the rest
+    assert await store.write(records) == len(records) - (INSERT_SLICE + 5)
+    _, total = await store.query_logs(LogFilter(), 0, 1)
+    assert total == len(records)
+    key = await store.get_key(h)
+    assert key is not None and key["spend"] == pytest.approx(0.01 * len(records))
