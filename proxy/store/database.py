@@ -220,12 +220,14 @@ class Store:
 
     # --- spend ----------------------------------------------------------------------------
 
-    async def write(self, ops: Sequence[Op]) -> int:
+    async def write(self, ops: Sequence[Op], *, unseen: bool = False) -> int:
         """Apply spend records and budget resets in order, in one transaction.
 
         Records are inserted with ``ON CONFLICT DO NOTHING``; only the ones actually inserted
         add to their key's spend, so replaying a batch (after a lost commit acknowledgement,
-        or from the shutdown spool) never counts anything twice. Returns rows inserted.
+        or from the shutdown spool) never counts anything twice. ``unseen`` says no write
+        of these records was ever attempted (request ids are the gateway's own 128-bit random
+        ids), which skips the lookup of what is already stored. Returns rows inserted.
         """
         inserted = 0
         async with self.engine.begin() as conn:
@@ -234,26 +236,30 @@ class Store:
                 if isinstance(op, SpendRecord):
                     chunk.append(op)
                     continue
-                inserted += await self._write_records(conn, chunk)
+                inserted += await self._write_records(conn, chunk, unseen)
                 chunk = []
                 await self._reset_budget(conn, op)
-            inserted += await self._write_records(conn, chunk)
+            inserted += await self._write_records(conn, chunk, unseen)
         return inserted
 
-    async def _write_records(self, conn: AsyncConnection, records: list[SpendRecord]) -> int:
+    async def _write_records(
+        self, conn: AsyncConnection, records: list[SpendRecord], unseen: bool
+    ) -> int:
         if not records:
             return 0
         logs = self.t.spend_logs
         fresh: dict[str, SpendRecord] = {}
+        stored: set[str] = set()
         # Slice by slice, so the event loop is free while the driver works on each: which of
         # the slice are already stored (a replayed batch; one indexed lookup), then the rest
         # as one plain executemany (an INSERT ... RETURNING over many rows would be built row
         # by row on the loop instead).
         for start in range(0, len(records), INSERT_SLICE):
             part = records[start : start + INSERT_SLICE]
-            ids = [r.request_id for r in part]
-            lookup = sa.select(logs.c.request_id).where(logs.c.request_id.in_(ids))
-            stored = set((await conn.execute(lookup)).scalars().all())
+            if not unseen:
+                ids = [r.request_id for r in part]
+                lookup = sa.select(logs.c.request_id).where(logs.c.request_id.in_(ids))
+                stored = set((await conn.execute(lookup)).scalars().all())
             new: dict[str, SpendRecord] = {}
             for r in part:
                 if r.request_id not in stored and r.request_id not in fresh:

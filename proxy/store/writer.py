@@ -63,6 +63,10 @@ class SpendWriter:
         self._replaying: list[Path] = []
         self.max_backoff = max_backoff
         self.queue: deque[Op] = deque()
+        # How many ops at the head of the queue a write may already have stored (a spooled
+        # replay, or a batch whose write failed with an unknown outcome): those are looked up
+        # before inserting; everything behind them was never sent to the database.
+        self._maybe_stored = 0
         self.listeners: list[Listener] = []
         self.written = 0
         self.healthy = True
@@ -109,13 +113,18 @@ class SpendWriter:
             while pending > 0 and self.queue:
                 batch = [self.queue[i] for i in range(min(self.batch_size, pending))]
                 pending -= len(batch)
+                unseen = self._maybe_stored == 0
+                # Until the commit is known, this batch may be stored (a failure or a
+                # cancellation mid-write leaves it at the head of the queue).
+                self._maybe_stored = max(self._maybe_stored, len(batch))
                 try:
-                    self.written += await self.store.write(batch)
+                    self.written += await self.store.write(batch, unseen=unseen)
                 except Exception as exc:
                     self._failed(exc)
                     return False
                 for _ in batch:
                     self.queue.popleft()
+                self._maybe_stored -= len(batch)
                 self._recovered()
                 for listener in self.listeners:
                     listener(batch)
@@ -169,6 +178,7 @@ class SpendWriter:
         ops = list(self.queue)
         path = await asyncio.to_thread(_write_spool, self.spool_dir, [encode_op(o) for o in ops])
         self.queue.clear()
+        self._maybe_stored = 0
         log.error(
             "spend writer: database unreachable at shutdown; %d records spooled to %s "
             "(replayed at next start)",
@@ -187,6 +197,7 @@ class SpendWriter:
         files, ops = await asyncio.to_thread(_read_spools, self.spool_dir)
         if ops:
             self.queue.extendleft(reversed(ops))
+            self._maybe_stored += len(ops)
             log.warning("spend writer: replaying %d spooled records", len(ops))
         self._replaying = files
         return len(ops)

@@ -115,12 +115,14 @@ class FlakyStore:
         self.store = store
         self.down = True
         self.attempts = 0
+        self.unseen: list[bool] = []
 
-    async def write(self, ops: Sequence[Op]) -> int:
+    async def write(self, ops: Sequence[Op], *, unseen: bool = False) -> int:
         self.attempts += 1
+        self.unseen.append(unseen)
         if self.down:
             raise ConnectionRefusedError("database down")
-        return await self.store.write(ops)
+        return await self.store.write(ops, unseen=unseen)
 
 
 async def test_writer_keeps_everything_while_the_database_is_down(store: Store) -> None:
@@ -139,6 +141,46 @@ async def test_writer_keeps_everything_while_the_database_is_down(store: Store) 
     assert (await store.totals(LogFilter()))["requests"] == 1234
 
 
+class LostAckStore(FlakyStore):
+    """Writes, then fails as if the commit's acknowledgement was lost (the first time)."""
+
+    async def write(self, ops: Sequence[Op], *, unseen: bool = False) -> int:
+        self.unseen.append(unseen)
+        written = await self.store.write(ops, unseen=unseen)
+        if self.down:
+            self.down = False
+            raise ConnectionResetError("connection lost during COMMIT")
+        return written
+
+
+async def test_a_retry_after_an_unknown_outcome_never_counts_twice(store: Store) -> None:
+    h = "u" * 64
+    await store.insert_key(key_row(h))
+    lost = LostAckStore(store)
+    writer = SpendWriter(lost, batch_size=10)  # type: ignore[arg-type]
+    for _ in range(25):
+        writer.submit(record(key_hash=h, cost=0.01))
+    assert await writer.flush() is False  # the first batch of 10 is stored, unacknowledged
+    assert await writer.flush() is True
+    assert writer.pending == 0
+    # fresh records skip the lookup; the batch that may be stored is looked up on retry
+    assert lost.unseen == [True, False, True, True]
+    key = await store.get_key(h)
+    assert key is not None and key["spend"] == pytest.approx(0.25)
+    assert (await store.totals(LogFilter()))["requests"] == 25
+    writer.submit(record())
+    assert await writer.flush() is True and lost.unseen[-1] is True
+
+
+async def test_unseen_records_still_count_a_duplicate_once(store: Store) -> None:
+    h = "d" * 64
+    await store.insert_key(key_row(h))
+    one = record(key_hash=h, cost=0.5)
+    assert await store.write([one, one, record(key_hash=h, cost=0.25)], unseen=True) == 2
+    key = await store.get_key(h)
+    assert key is not None and key["spend"] == pytest.approx(0.75)
+
+
 async def test_drain_spools_what_cannot_be_written_and_next_start_replays(
     store: Store, tmp_path: Path
 ) -> None:
@@ -152,10 +194,13 @@ async def test_drain_spools_what_cannot_be_written_and_next_start_replays(
     assert writer.pending == 0 and len(list(spool.glob("*.jsonl"))) == 1
     assert (await store.totals(LogFilter()))["requests"] == 0
 
-    again = SpendWriter(store, spool_dir=spool)  # the next start-up, database back
+    back = FlakyStore(store)
+    back.down = False
+    again = SpendWriter(back, spool_dir=spool)  # type: ignore[arg-type]  # the next start-up
     assert await again.restore() == 50
     again.submit(record())
     assert await again.flush() is True
+    assert back.unseen == [False]  # replayed records are looked up before they are inserted
     assert list(spool.glob("*.jsonl")) == []
     rows, total = await store.query_logs(LogFilter(), 0, 100)
     assert total == 51
