@@ -70,6 +70,7 @@ class GuardrailEngine:
         }
         self.order = {s.name: i for i, s in enumerate(specs)}
         self.default_on = {s.name for s in specs if s.default_on}
+        self.defaults = [self.guardrails[s.name] for s in specs if s.default_on]
 
     def requested(self, body: dict[str, Any]) -> tuple[set[str], set[str]]:
         """(opted in, switched off) from the request body; the field is removed."""
@@ -96,6 +97,8 @@ class GuardrailEngine:
         return on, off
 
     def select(self, ctx: RequestContext, body: dict[str, Any]) -> list[Guardrail]:
+        if REQUEST_FIELD not in body and (ctx.key is None or not ctx.key.guardrails):
+            return self.defaults  # nothing asked for, nothing pinned: the usual request
         on, off = self.requested(body)
         pinned = set(ctx.key.guardrails) if ctx.key is not None else set()
         missing = sorted(pinned - set(self.guardrails))

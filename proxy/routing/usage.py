@@ -62,6 +62,9 @@ class DeploymentStats:
         self.latency_ttl = args.ttl
         self.smoothing = args.latency_smoothing
         self.enforce_usage = settings.routing_strategy == "usage-based-routing"
+        # Only latency-based routing reads latencies: under any other strategy recording
+        # them cost a read and a write to the shared state (two Redis calls) per request.
+        self.track_latency = settings.routing_strategy == "latency-based-routing"
 
     def max_parallel(self, deployment: Deployment) -> int | None:
         own = deployment.params.max_parallel_requests
@@ -108,6 +111,8 @@ class DeploymentStats:
         return [float(v) if v is not None else None for v in values]
 
     async def record_latency(self, deployment: Deployment, seconds: float) -> None:
+        if not self.track_latency:
+            return
         previous = await self.state.get(_latency(deployment.id))
         value = seconds
         if previous is not None:

@@ -68,6 +68,15 @@ async def test_least_busy_picks_fewest_in_flight() -> None:
     assert await router.stats.in_flight(list(router.groups["g"])) == [0, 0, 0]
 
 
+async def test_latency_is_recorded_only_when_routing_reads_it() -> None:
+    for strategy, kept in (("simple-shuffle", False), ("latency-based-routing", True)):
+        router, _ = make_router({"g": [{}, {}]}, routing_strategy=strategy)
+        for _ in range(4):
+            await router.execute(ctx(), "g", Script())
+        latencies = await router.stats.latencies(list(router.groups["g"]))
+        assert any(lat is not None for lat in latencies) is kept, strategy
+
+
 async def test_latency_based_prefers_fastest_and_explores() -> None:
     router, _ = make_router(
         {"g": [{}, {}]},
