@@ -3,7 +3,9 @@
 ``pre_call`` hooks run after authentication and validation, before any upstream call
 (guardrails, budgets, rate limits); raising a ``ProxyError`` refuses the request.
 ``post_call`` hooks run once when the request is over, success or failure, streams included
-(cost, spend logs, metrics, structured logs, callbacks); they must not raise or block.
+(budgets, spend records); they must not raise or block. ``observers`` (metrics, structured
+logs, callbacks) read the finished request after them, synchronously; while the event loop
+is busy they wait for it to quiet down (``proxy.quiet``), since no client waits for them.
 """
 
 from __future__ import annotations
@@ -11,20 +13,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from proxy.context import RequestContext
+from proxy.quiet import QuietLoop
 
 log = logging.getLogger("proxy.hooks")
 
 PreCall = Callable[[RequestContext, Any], Awaitable[None]]
 PostCall = Callable[[RequestContext], Awaitable[None] | None]
+Observer = Callable[[RequestContext], None]
 
 
 @dataclass
 class Hooks:
     pre_call: list[PreCall] = field(default_factory=list)
     post_call: list[PostCall] = field(default_factory=list)
+    observers: list[Observer] = field(default_factory=list)
+    quiet: QuietLoop = field(default_factory=QuietLoop)
 
     async def before(self, ctx: RequestContext, request: Any) -> None:
         for hook in self.pre_call:
@@ -38,3 +45,13 @@ class Hooks:
                     await result
             except Exception as exc:  # a broken hook must not break the answer
                 log.error("post-call hook %s failed: %s", getattr(hook, "__name__", hook), exc)
+        if self.observers:
+            self.quiet.run(partial(self._observe, ctx))
+
+    def _observe(self, ctx: RequestContext) -> None:
+        for observer in self.observers:
+            try:
+                observer(ctx)
+            except Exception as exc:  # a broken observer must not stop the others
+                name = getattr(observer, "__name__", observer)
+                log.error("observer %s failed: %s", name, exc)

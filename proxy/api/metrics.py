@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from proxy.api.routes import route
 from proxy.errors import PermissionDeniedError
-from proxy.gateway import Gateway
 from proxy.observability.metrics import Metrics
 from proxy.observability.settings import ObservabilitySettings
 
@@ -19,10 +18,11 @@ from proxy.observability.settings import ObservabilitySettings
 async def metrics(request: Request) -> Response:
     settings: ObservabilitySettings = request.app.state.observability
     if settings.metrics_require_auth:
-        gateway: Gateway = request.app.state.gateway
-        key = await gateway.auth.authenticate(request)
+        key = await request.app.state.gateway.auth.authenticate(request)
         if not key.is_master:
             raise PermissionDeniedError("/metrics needs the master key.", code="forbidden")
+    gateway = request.app.state.gateway
+    gateway.hooks.quiet.drain()  # observers waiting for a quiet loop count before the scrape
     registry: Metrics = request.app.state.metrics
     body = await asyncio.to_thread(registry.exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -86,6 +86,7 @@ def install_accounting(app: Starlette, gateway: Gateway) -> None:
         store,
         interval=float(setting(config, "spend_flush_interval", 0.5)),
         spool_dir=Path(spool) if spool else home / "spend-spool",
+        quiet=gateway.hooks.quiet,
     )
     keys = KeyService(
         store,

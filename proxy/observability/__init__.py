@@ -6,6 +6,7 @@ request path beyond appending to a queue or bumping a counter.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from proxy.guardrails.engine import prompt_parts
@@ -40,8 +41,8 @@ def install_observability(app: GatewayApp, gateway: Gateway) -> ObservabilitySet
 
     gateway.hooks.pre_call.insert(0, keep_prompt)
 
-    gateway.hooks.post_call.append(metrics.observe)
-    gateway.hooks.post_call.append(log_request)
+    gateway.hooks.observers.append(metrics.observe)
+    gateway.hooks.observers.append(log_request)
 
     http = None
     if settings.webhook is not None:
@@ -57,7 +58,7 @@ def install_observability(app: GatewayApp, gateway: Gateway) -> ObservabilitySet
     callbacks = Callbacks(settings, http, dropped)
     app.state.callbacks = callbacks
     if callbacks:
-        gateway.hooks.post_call.append(callbacks.on_request)
+        gateway.hooks.observers.append(callbacks.on_request)
         app.state.on_startup.append(callbacks.start)
         app.state.on_shutdown.append(callbacks.stop)
     if http is not None:
@@ -67,4 +68,14 @@ def install_observability(app: GatewayApp, gateway: Gateway) -> ObservabilitySet
         metrics.worker_exit()
 
     app.state.on_shutdown.append(worker_exit)
+    # Last in, so first at shutdown: observers still waiting for a quiet loop run before the
+    # callbacks stop and the metrics files close.
+    app.state.on_shutdown.append(_closer(gateway))
     return settings
+
+
+def _closer(gateway: Gateway) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        gateway.hooks.quiet.close()  # observers still waiting for a quiet loop run now
+
+    return close

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import orjson
 
+from proxy.quiet import QuietLoop
 from proxy.store.database import Store
 from proxy.store.records import BudgetReset, Op, SpendRecord
 
@@ -55,6 +56,7 @@ class SpendWriter:
         batch_size: int = 500,
         spool_dir: Path | None = None,
         max_backoff: float = 30.0,
+        quiet: QuietLoop | None = None,
     ) -> None:
         self.store = store
         self.interval = interval
@@ -62,6 +64,7 @@ class SpendWriter:
         self.spool_dir = spool_dir
         self._replaying: list[Path] = []
         self.max_backoff = max_backoff
+        self.quiet = quiet  # a flush waits (up to an interval) for a busy loop to quiet down
         self.queue: deque[Op] = deque()
         # How many ops at the head of the queue a write may already have stored (a spooled
         # replay, or a batch whose write failed with an unknown outcome): those are looked up
@@ -99,6 +102,8 @@ class SpendWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
+            if self.quiet is not None and not self._stopping:
+                await self.quiet.settled(self.interval)
             if self._stopping:
                 return
             await self.flush()

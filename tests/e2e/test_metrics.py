@@ -168,6 +168,22 @@ async def test_spend_retries_fallbacks_cooldowns_and_metrics_auth(app: Any) -> N
     assert sample(text, "image_proxy_requests_total") == 2
 
 
+async def test_a_scrape_counts_requests_whose_observers_wait_for_a_quiet_loop(app: Any) -> None:
+    quiet = app.state.gateway.hooks.quiet
+    quiet.busy = lambda: True  # as in a burst: observers wait for the loop to quiet down
+    quiet.max_delay = 3600.0
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as c:
+        master = {"authorization": f"Bearer {MASTER_KEY}"}
+        for _ in range(3):
+            r = await c.post(IMAGES, headers=master, json={"model": "img", "prompt": "a cat"})
+            assert r.status_code == 200, r.text
+        assert len(quiet.pending) >= 2  # the first started the probe and ran at once
+        text = (await c.get("/metrics", headers=master)).text
+    assert not quiet.pending
+    assert sample(text, "image_proxy_requests_total") == 3
+
+
 # --- real routing events: retries, fallbacks and cooldowns counted where they happened ------
 
 

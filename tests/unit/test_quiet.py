@@ -1,0 +1,150 @@
+"""Bookkeeping waits for a quiet loop: inline when quiet, deferred in a long turn, never longer
+than max_delay, in order, and drained on demand. The loop's "now" is a manual clock; the probe
+itself runs on the real event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from proxy.context import RequestContext
+from proxy.hooks import Hooks
+from proxy.quiet import QuietLoop
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    for _ in range(400):  # the probe ticks every 5 ms of real time
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def quiet_loop(clock: Clock, **kwargs: float) -> QuietLoop:
+    return QuietLoop(clock=clock, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_quiet_loop_runs_jobs_at_once() -> None:
+    clock = Clock()
+    quiet = quiet_loop(clock)
+    done: list[int] = []
+    quiet.run(lambda: done.append(1))  # no probe yet: counts as quiet, starts it
+    quiet.run(lambda: done.append(2))
+    assert done == [1, 2] and not quiet.pending and not quiet.busy()
+    quiet.close()
+
+
+async def test_a_long_turn_defers_jobs_until_the_loop_is_quiet_in_order() -> None:
+    clock = Clock()
+    quiet = quiet_loop(clock)
+    done: list[int] = []
+    quiet.run(lambda: done.append(0))
+    clock.now += 0.05  # still inside one loop turn 50 ms later: the probe is overdue
+    assert quiet.busy()
+    for i in (1, 2, 3):
+        quiet.run(lambda i=i: done.append(i))  # type: ignore[misc]
+    assert done == [0] and len(quiet.pending) == 3
+    # the probe's next tick is late by those 50 ms: still busy, nothing has waited 1 s
+    await until(lambda: quiet._late, "the late tick")
+    assert done == [0]
+    # the tick after that is on time: quiet, the jobs run in the order they came
+    await until(lambda: done == [0, 1, 2, 3], "the deferred jobs")
+    assert not quiet.busy()
+    quiet.close()
+
+
+async def test_a_job_never_waits_longer_than_max_delay() -> None:
+    clock = Clock()
+    quiet = quiet_loop(clock, max_delay=0.5)
+    done: list[str] = []
+    quiet.run(lambda: None)
+    clock.now += 0.05
+    quiet.run(lambda: done.append("late"))
+
+    async def keep_busy() -> None:  # every tick finds the clock 50 ms on: always late
+        while not done:
+            clock.now += 0.05
+            await asyncio.sleep(0.001)
+
+    busy = asyncio.create_task(keep_busy())
+    await until(lambda: done == ["late"], "the job past max_delay")
+    assert clock.now - 100.0 >= 0.5  # it waited its max_delay of busy loop, not less
+    await busy
+    quiet.close()
+
+
+async def test_drain_and_close_run_what_waits() -> None:
+    clock = Clock()
+    quiet = quiet_loop(clock)
+    done: list[int] = []
+    quiet.run(lambda: None)
+    clock.now += 0.05
+    quiet.run(lambda: done.append(1))
+    quiet.drain()
+    assert done == [1]
+    quiet.run(lambda: done.append(2))  # still busy (same turn): waits again
+    quiet.close()
+    assert done == [1, 2] and not quiet.busy()
+
+
+async def test_a_failing_job_does_not_stop_the_next() -> None:
+    quiet = QuietLoop()
+    done: list[int] = []
+
+    def broken() -> None:
+        raise RuntimeError("observer bug")
+
+    quiet.run(broken)
+    quiet.run(lambda: done.append(1))
+    assert done == [1]
+    quiet.close()
+
+
+async def test_settled_waits_for_quiet_at_most_max_wait() -> None:
+    clock = Clock()
+    quiet = quiet_loop(clock)
+    await quiet.settled(10.0)  # no probe: quiet, returns at once
+    quiet.run(lambda: None)
+    clock.now += 0.05
+    assert quiet.busy()
+    await quiet.settled(10.0)  # returns once a tick comes on time
+    assert not quiet.busy() and clock.now == 100.05
+    stop = False
+
+    async def keep_busy() -> None:
+        while not stop:
+            clock.now += 0.05
+            await asyncio.sleep(0.001)
+
+    busy = asyncio.create_task(keep_busy())
+    start = clock.now
+    clock.now += 0.05
+    await quiet.settled(0.5)  # never quiet: gives up after max_wait
+    assert clock.now - start >= 0.5 and quiet.busy()
+    stop = True
+    await busy
+    quiet.close()
+
+
+async def test_observers_run_after_post_call_hooks_and_wait_when_busy() -> None:
+    clock = Clock()
+    hooks = Hooks(quiet=quiet_loop(clock))
+    seen: list[str] = []
+    hooks.post_call.append(lambda ctx: seen.append("account"))
+    hooks.observers.append(lambda ctx: seen.append(f"observe {ctx.status}"))
+    ctx = RequestContext("images")
+    await hooks.after(ctx)
+    assert seen == ["account", "observe 200"]
+    clock.now += 0.05  # a long turn: accounting still runs at once, observers wait
+    await hooks.after(ctx)
+    assert seen == ["account", "observe 200", "account"]
+    await until(lambda: len(seen) == 4, "the observer")
+    hooks.quiet.close()
