@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from proxy.api.disconnect import unless_disconnected
@@ -44,18 +44,26 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
+    # Straight from the ASGI messages (Starlette's ``stream()`` is an async generator around
+    # the same loop); a body that came in one message is returned as it is, not joined.
     chunks: list[bytes] = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        message = "The client closed the connection before sending its body."
-        raise ClientClosedError(message) from None
-    return b"".join(chunks)
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk: bytes = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLargeError(f"Request body exceeds the {limit} byte limit.")
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            message_text = "The client closed the connection before sending its body."
+            raise ClientClosedError(message_text)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -71,6 +71,7 @@ class KeyState:
     rpm: RpmWindow | None
     loaded_at: float = field(default_factory=time.monotonic)
     refreshing: bool = False
+    _info: KeyInfo | None = field(default=None, repr=False)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> KeyState:
@@ -97,6 +98,12 @@ class KeyState:
         return float(value) if value is not None else None
 
     def info(self) -> KeyInfo:
+        """Built once per loaded row (a changed key is reloaded as a new state)."""
+        if self._info is None:
+            self._info = self._build_info()
+        return self._info
+
+    def _build_info(self) -> KeyInfo:
         return KeyInfo(
             key_hash=self.key_hash,
             alias=self.row.get("key_alias") or self.row["key_name"],

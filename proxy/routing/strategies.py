@@ -85,7 +85,11 @@ async def order(
         used = await stats.requests_this_minute(deps)
         share = [u / d.params.rpm if d.params.rpm else u for u, d in zip(used, deps, strict=True)]
         return _ranked(deps, share, rng)
-    return weighted_order(deps, weights(deps), rng)
+    w = weights(deps)
+    if w[0] > 0 and w.count(w[0]) == len(w):  # equal weights: every order equally likely
+        rng.shuffle(deps)
+        return deps
+    return weighted_order(deps, w, rng)
 
 
 async def _by_latency(
