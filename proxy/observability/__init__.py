@@ -33,11 +33,10 @@ def install_observability(app: GatewayApp, gateway: Gateway) -> ObservabilitySet
     app.in_flight = metrics.in_flight
 
     async def keep_prompt(ctx: RequestContext, request: Any) -> None:
-        texts = [p.text for p in prompt_parts(request)]
         if settings.log_prompts:
-            capture_prompt(ctx, texts)
+            capture_prompt(ctx, [p.text for p in prompt_parts(request)])
         else:  # only to scrub a provider's echo of it from the logged error message
-            remember_prompt(ctx, texts)
+            remember_prompt(ctx, request)
 
     gateway.hooks.pre_call.insert(0, keep_prompt)
 

@@ -12,13 +12,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proxy.context import RequestContext
+from proxy.guardrails.engine import prompt_parts
 from proxy.redact import redact_text
 
 CURRENT_ROUTE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "proxy_route", default=None
 )
 PROMPT_KEY = "logged_prompt"
-PROMPT_TEXTS_KEY = "_prompt_texts"  # kept (never logged) to scrub echoes from error messages
+PROMPT_SOURCE_KEY = "_prompt_source"  # the request (never logged): its prompt is scrubbed
+# from error messages that echo it
 MIN_SCRUBBED = 8
 MAX_PROMPT_CHARS = 2000
 MAX_ERROR_CHARS = 300
@@ -88,14 +90,22 @@ def _error_text(ctx: RequestContext) -> str | None:
     if not message:
         return None
     if PROMPT_KEY not in ctx.extra:
-        for text in sorted(ctx.extra.get(PROMPT_TEXTS_KEY, ()), key=len, reverse=True):
+        for text in sorted(prompt_texts(ctx), key=len, reverse=True):
             if len(text) >= MIN_SCRUBBED and text in message:
                 message = message.replace(text, f"<prompt, {len(text)} chars>")
     return redact_text(message, MAX_ERROR_CHARS)
 
 
-def remember_prompt(ctx: RequestContext, parts: list[str]) -> None:
-    ctx.extra[PROMPT_TEXTS_KEY] = tuple(p.strip() for p in parts if p.strip())
+def remember_prompt(ctx: RequestContext, request: Any) -> None:
+    """Keep the request, whose prompt texts are read only if an error message needs them."""
+    ctx.extra[PROMPT_SOURCE_KEY] = request
+
+
+def prompt_texts(ctx: RequestContext) -> tuple[str, ...]:
+    request = ctx.extra.get(PROMPT_SOURCE_KEY)
+    if request is None:
+        return ()
+    return tuple(t for p in prompt_parts(request) if (t := p.text.strip()))
 
 
 def capture_prompt(ctx: RequestContext, parts: list[str]) -> None:

@@ -142,6 +142,9 @@ class Pricer:
         self.deployments = {d.id: d for d in config.deployments}
         self.groups = config.groups()
         self._warned: set[str] = set()
+        # estimate() is a pure function of its arguments and the price table: remembered per
+        # distinct (group, inputs, endpoint), a bounded set (cleared when it grows past 4,096).
+        self._estimates: dict[tuple[str, PriceInputs, str], float | None] = {}
 
     def entry(self, deployment: Deployment) -> PriceEntry:
         return self.table.for_deployment(deployment)
@@ -192,6 +195,17 @@ class Pricer:
 
     def estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float | None:
         """A pessimistic cost for a request about to run (budget reservations)."""
+        key = (group, inputs, endpoint)
+        try:
+            return self._estimates[key]
+        except KeyError:
+            pass
+        if len(self._estimates) >= 4096:
+            self._estimates.clear()
+        best = self._estimates[key] = self._estimate(group, inputs, endpoint)
+        return best
+
+    def _estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float | None:
         best: float | None = None
         for d in self.groups.get(group, ()):
             e = self.entry(d)
