@@ -36,13 +36,14 @@ class Gateway:
         auth = Authenticator(
             config.general.master_key, open_access=config.general.allow_unauthenticated_access
         )
+        hooks = Hooks(pre_call=[router.fallbacks.take_from_request])
         return cls(
             config=config,
             auth=auth,
             router=router,
             transport=transport,
-            upstream=Upstream(transport, router.credentials),
-            hooks=Hooks(pre_call=[router.fallbacks.take_from_request]),
+            upstream=Upstream(transport, router.credentials, pace=hooks.quiet.take_turn),
+            hooks=hooks,
         )
 
     def price(self, ctx: RequestContext) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import orjson
@@ -15,15 +16,27 @@ from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import UpstreamRequest, UpstreamResponse
 from proxy.transport import Transport, UpstreamStream
 
+PACE_ABOVE = 128  # calls in flight from which answers take turns on a busy loop
+
 
 class ErrorMapper(Protocol):
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
 
 
 class Upstream:
-    def __init__(self, transport: Transport, credentials: dict[str, Credentials]) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        credentials: dict[str, Credentials],
+        pace: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.transport = transport
         self.credentials = credentials
+        # With many calls in flight (a wave of slow ones can come back together) an answer
+        # waits here for its turn on a busy loop (proxy.quiet). With few, a whole wave fits in
+        # one batch and the wait would only cost: at 64 connections, a fifth of the req/s.
+        self.pace = pace
+        self.in_flight = 0
 
     async def _authorize(self, deployment: Deployment, request: UpstreamRequest) -> None:
         await self.credentials[deployment.id].authorize(request)
@@ -45,6 +58,7 @@ class Upstream:
             await self._authorize(deployment, request)
         send, timeout, provider = self.transport.send, deployment.timeout, deployment.provider
         started = time.perf_counter()
+        self.in_flight += 1
         try:
             if len(requests) == 1:
                 responses = [await send(requests[0], timeout, provider)]
@@ -56,6 +70,9 @@ class Upstream:
             raise group.exceptions[0] from None
         finally:
             ctx.upstream_seconds += time.perf_counter() - started
+            self.in_flight -= 1
+        if self.pace is not None and self.in_flight >= PACE_ABOVE:
+            await self.pace()
         for request, response in zip(requests, responses, strict=True):
             if response.status == 401:
                 self._unauthorized(deployment, request)

@@ -148,3 +148,50 @@ async def test_observers_run_after_post_call_hooks_and_wait_when_busy() -> None:
     assert seen == ["account", "observe 200", "account"]
     await until(lambda: len(seen) == 4, "the observer")
     hooks.quiet.close()
+
+
+async def test_answers_take_turns_on_a_busy_loop_in_order_a_batch_at_a_time() -> None:
+    from proxy import quiet as quiet_mod
+
+    clock = Clock()
+    quiet = quiet_loop(clock)
+    await quiet.take_turn()  # no probe yet: counts as quiet, starts it
+    await quiet.take_turn()  # quiet: goes on at once
+    assert not quiet.turns
+    clock.now += 0.05  # a long turn
+    order: list[int] = []
+    releases: list[int] = []
+    release = quiet._release
+
+    def counted(count: int = quiet_mod.BATCH) -> None:
+        releases.append(len(quiet.turns))
+        release(count)
+
+    quiet._release = counted  # type: ignore[method-assign]
+
+    async def answer(i: int) -> None:
+        await quiet.take_turn()
+        order.append(i)
+
+    batch = quiet_mod.BATCH
+    n = 2 * batch + 7
+    tasks = [asyncio.create_task(answer(i)) for i in range(n)]
+    await asyncio.sleep(0)
+    assert len(quiet.turns) == n and order == []
+    tasks[5].cancel()  # a request cancelled while waiting is skipped, not released
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == [i for i in range(n) if i != 5]
+    # BATCH per loop iteration, in order (the cancelled one skipped)
+    assert releases[:3] == [n, n - batch - 1, n - 2 * batch - 1]
+    quiet.close()
+
+
+async def test_close_lets_every_waiting_answer_go() -> None:
+    clock = Clock()
+    quiet = quiet_loop(clock)
+    await quiet.take_turn()
+    clock.now += 0.05
+    waiting = [asyncio.create_task(quiet.take_turn()) for _ in range(3)]
+    await asyncio.sleep(0)
+    quiet.close()
+    await asyncio.wait_for(asyncio.gather(*waiting), 5)
