@@ -80,9 +80,10 @@ class QuietLoop:
     def busy(self) -> bool:
         return self._late or self.overdue()
 
-    def overdue(self) -> bool:
-        """The probe is late right now: the loop is inside a long turn."""
-        return self._probe is not None and self.clock() - self._last > self.tick + self.lag
+    def overdue(self, lag: float | None = None) -> bool:
+        """The probe is late right now (by more than ``lag``): the loop is inside a long turn."""
+        late_by = self.lag if lag is None else lag
+        return self._probe is not None and self.clock() - self._last > self.tick + late_by
 
     async def take_turn(self) -> None:
         """An upstream answer's place in line: at once on a quiet loop; in a long turn, after
@@ -91,7 +92,7 @@ class QuietLoop:
             self._used = self.clock()
             self._start(self._used)
             return
-        if not self.turns and self.clock() - self._last <= self.tick + GATE_LAG:
+        if not self.turns and not self.overdue(GATE_LAG):
             return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()

@@ -17,11 +17,11 @@ from proxy.observability.settings import ObservabilitySettings
 
 async def metrics(request: Request) -> Response:
     settings: ObservabilitySettings = request.app.state.observability
+    gateway = request.app.state.gateway
     if settings.metrics_require_auth:
-        key = await request.app.state.gateway.auth.authenticate(request)
+        key = await gateway.auth.authenticate(request)
         if not key.is_master:
             raise PermissionDeniedError("/metrics needs the master key.", code="forbidden")
-    gateway = request.app.state.gateway
     gateway.hooks.quiet.drain()  # observers waiting for a quiet loop count before the scrape
     registry: Metrics = request.app.state.metrics
     body = await asyncio.to_thread(registry.exposition)

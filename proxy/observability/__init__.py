@@ -6,7 +6,6 @@ request path beyond appending to a queue or bumping a counter.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from proxy.guardrails.engine import prompt_parts
@@ -67,14 +66,11 @@ def install_observability(app: GatewayApp, gateway: Gateway) -> ObservabilitySet
         metrics.worker_exit()
 
     app.state.on_shutdown.append(worker_exit)
+
+    async def run_waiting_observers() -> None:
+        gateway.hooks.quiet.close()
+
     # Last in, so first at shutdown: observers still waiting for a quiet loop run before the
     # callbacks stop and the metrics files close.
-    app.state.on_shutdown.append(_closer(gateway))
+    app.state.on_shutdown.append(run_waiting_observers)
     return settings
-
-
-def _closer(gateway: Gateway) -> Callable[[], Awaitable[None]]:
-    async def close() -> None:
-        gateway.hooks.quiet.close()  # observers still waiting for a quiet loop run now
-
-    return close
