@@ -9,13 +9,14 @@ from starlette.responses import Response
 
 from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
-from proxy.api.routes import route
+from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.delivery.chat import finish_chat, link_stream, linker, wants_links
 from proxy.dispatch import chat
 from proxy.dispatch.upstream import Upstream
 from proxy.schemas import ChatRequest
+from proxy.schemas.wire import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 
 
 async def create_chat_completion(request: Request) -> Response:
@@ -32,6 +33,17 @@ async def create_chat_completion(request: Request) -> Response:
 
 
 PATHS = ("/v1/chat/completions", "/chat/completions", f"{AZURE_PREFIX}/chat/completions")
-routes = [route(path, create_chat_completion, "POST") for path in PATHS]
+COMPLETE = Operation(
+    summary="Create a chat completion",
+    tag="chat",
+    body=ChatCompletionRequest,
+    response=ChatCompletion,
+    events=ChatCompletionChunk,
+    errors=MODEL_ERRORS,
+    description="OpenAI's `chat.completions.create`; images an image model returns are in "
+    "`message.images` (`delta.image` / `delta.images` when streamed, ending with "
+    "`data: [DONE]`).",
+)
+routes = [route(path, create_chat_completion, "POST", doc=COMPLETE) for path in PATHS]
 # Exact paths the front door (proxy.api.front) hands straight to the handler.
 direct = [(path, create_chat_completion) for path in PATHS if "{" not in path]

@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import error_response
-from proxy.api.routes import route
+from proxy.api.routes import Operation, route
 from proxy.delivery.service import Delivery
 from proxy.errors import NotFoundError, ProxyError
+from proxy.schemas.admin import ImageFileQuery
 
 SAFE_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -45,4 +46,14 @@ async def image_file(request: Request) -> Response:
     return response
 
 
-routes = [route("/v1/images/files/{file_id}", image_file, "GET", "HEAD")]
+FILE = Operation(
+    summary="Download a stored image",
+    tag="images",
+    query=ImageFileQuery,
+    media_type="image/png",
+    errors=(404,),
+    authenticated=False,
+    description="The signed link of a `url` answer; the signature is the credential. Any bad "
+    "link (unknown, expired, wrong signature) is the same 404.",
+)
+routes = [route("/v1/images/files/{file_id}", image_file, "GET", "HEAD", doc=FILE)]

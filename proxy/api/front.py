@@ -1,4 +1,4 @@
-"""The gateway's ASGI application: Starlette with a front door.
+"""The gateway's ASGI application: FastAPI with a front door.
 
 Every HTTP request first passes ``GatewayApp.__call__``, which
 
@@ -10,8 +10,10 @@ Every HTTP request first passes ``GatewayApp.__call__``, which
   path available to the request record (``CURRENT_ROUTE``);
 - sends a model endpoint's own path (``POST``, exact match) straight to its handler.
 
-Everything else goes through Starlette as usual: its router, 404/405 answers and exception
-handlers. The model endpoints handle their own errors (``proxy.api.endpoint.run``), so those
+Everything else goes through FastAPI as usual: its router, 404/405 answers and exception
+handlers. The OpenAPI document is built once, from each route's declared ``Operation``
+(``proxy.api.openapi``); the model endpoints are in it like every other route. They handle
+their own errors (``proxy.api.endpoint.run``), so those
 layers only added work there: some ten coroutine frames and their calls on every model
 request, which showed in the CPU per request and in the memory each held request costs
 (``bench/``: small-c64, hold-c5000).
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from starlette.applications import Starlette
+from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from proxy import __version__
 from proxy.api.endpoint import error_response
+from proxy.api.openapi import build_document
 from proxy.api.routes import Endpoint
 from proxy.errors import ProxyError
 from proxy.observability.record import CURRENT_ROUTE
@@ -38,12 +42,36 @@ class InFlight(Protocol):
     def dec(self, amount: float = 1) -> None: ...
 
 
-class GatewayApp(Starlette):
+DESCRIPTION = (
+    "An OpenAI-compatible gateway for image generation: the OpenAI SDKs work against it "
+    "unchanged (`base_url` = this server + `/v1`). Errors are OpenAI error bodies. "
+    "Model requests accept parameters beyond those listed and forward them to the provider."
+)
+
+
+class GatewayApp(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        # /openapi.json and /docs are the gateway's own routes (proxy.api.docs): served
+        # with orjson, and the docs page from vendored assets, so it works offline.
+        super().__init__(
+            title="image-proxy",
+            version=__version__,
+            description=DESCRIPTION,
+            openapi_url=None,
+            docs_url=None,
+            redoc_url=None,
+            **kwargs,
+        )
         self.router.redirect_slashes = False  # the front door serves those paths directly
         self.direct: dict[str, Endpoint] = {}  # exact path -> handler, POST only
         self.in_flight: InFlight | None = None  # set when metrics are installed
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = build_document(
+                self.routes, title=self.title, version=self.version, description=DESCRIPTION
+            )
+        return self.openapi_schema
 
     def serve_directly(self, path: str, endpoint: Endpoint) -> None:
         if "{" in path:

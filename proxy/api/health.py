@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import json_response
-from proxy.api.routes import route
+from proxy.api.routes import Operation, route
 from proxy.gateway import Gateway
+from proxy.schemas.admin import Liveness, Readiness
 
 
 async def liveness(request: Request) -> Response:
@@ -31,8 +32,19 @@ async def readiness(request: Request) -> Response:
     )
 
 
+LIVE = Operation(
+    summary="Liveness probe", tag="health", response=Liveness, errors=(), authenticated=False
+)
+READY = Operation(
+    summary="Readiness probe",
+    tag="health",
+    response=Readiness,
+    errors=(),
+    authenticated=False,
+    description="`degraded` names what does not work (the spend database, shared state, ...).",
+)
 routes = [
-    route("/health/liveness", liveness, "GET", "HEAD"),
-    route("/health/liveliness", liveness, "GET", "HEAD"),
-    route("/health/readiness", readiness, "GET", "HEAD"),
+    route("/health/liveness", liveness, "GET", "HEAD", doc=LIVE),
+    route("/health/liveliness", liveness, "GET", "HEAD", doc=LIVE),
+    route("/health/readiness", readiness, "GET", "HEAD", doc=READY),
 ]

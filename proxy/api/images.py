@@ -9,12 +9,13 @@ from starlette.responses import Response
 
 from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
-from proxy.api.routes import route
+from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
 from proxy.delivery.responses import FORMATS, deliver_images, image_hosts
 from proxy.dispatch import images
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
+from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStreamEvent
 
 
 def public_base(request: Request) -> str:
@@ -47,6 +48,16 @@ async def create_image(request: Request) -> Response:
 
 
 PATHS = ("/v1/images/generations", "/images/generations", f"{AZURE_PREFIX}/images/generations")
-routes = [route(path, create_image, "POST") for path in PATHS]
+GENERATE = Operation(
+    summary="Create images",
+    tag="images",
+    body=ImageGenerationRequest,
+    response=ImagesResponse,
+    events=ImageStreamEvent,
+    errors=MODEL_ERRORS,
+    description="OpenAI's `images.generate`. With `stream: true` the answer is server-sent "
+    "events. On the Azure-style path the deployment in the path is the model.",
+)
+routes = [route(path, create_image, "POST", doc=GENERATE) for path in PATHS]
 # Exact paths the front door (proxy.api.front) hands straight to the handler.
 direct = [(path, create_image) for path in PATHS if "{" not in path]

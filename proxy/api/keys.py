@@ -7,11 +7,20 @@ from starlette.responses import Response
 
 from proxy.api.admin import admin, body_model, page_params, paged, require_master
 from proxy.api.endpoint import json_response
-from proxy.api.routes import route
+from proxy.api.routes import Operation, route
 from proxy.errors import InvalidRequestError, NotFoundError
 from proxy.gateway import Gateway
 from proxy.keys.records import KeyDelete, KeyFields, KeyUpdate
 from proxy.keys.service import KeyService
+from proxy.schemas.admin import (
+    DeletedKeys,
+    GeneratedKey,
+    KeyInfoQuery,
+    KeyInfoResponse,
+    KeyPage,
+    KeyView,
+    PageQuery,
+)
 
 
 def key_service(request: Request) -> KeyService:
@@ -98,10 +107,38 @@ async def list_keys(request: Request) -> Response:
     return await admin(request, handle)
 
 
+TAG = "keys"
 routes = [
-    route("/key/generate", generate, "POST"),
-    route("/key/info", info, "GET"),
-    route("/key/update", update, "POST"),
-    route("/key/delete", delete, "POST"),
-    route("/key/list", list_keys, "GET"),
+    route(
+        "/key/generate",
+        generate,
+        "POST",
+        doc=Operation(
+            summary="Create a virtual key", tag=TAG, body=KeyFields, response=GeneratedKey
+        ),
+    ),
+    route(
+        "/key/info",
+        info,
+        "GET",
+        doc=Operation(summary="Read a key", tag=TAG, query=KeyInfoQuery, response=KeyInfoResponse),
+    ),
+    route(
+        "/key/update",
+        update,
+        "POST",
+        doc=Operation(summary="Change a key", tag=TAG, body=KeyUpdate, response=KeyView),
+    ),
+    route(
+        "/key/delete",
+        delete,
+        "POST",
+        doc=Operation(summary="Delete keys", tag=TAG, body=KeyDelete, response=DeletedKeys),
+    ),
+    route(
+        "/key/list",
+        list_keys,
+        "GET",
+        doc=Operation(summary="List keys", tag=TAG, query=PageQuery, response=KeyPage),
+    ),
 ]

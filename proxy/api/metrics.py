@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api.routes import route
+from proxy.api.routes import Operation, route
 from proxy.errors import PermissionDeniedError
 from proxy.observability.metrics import Metrics
 from proxy.observability.settings import ObservabilitySettings
@@ -28,4 +28,14 @@ async def metrics(request: Request) -> Response:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-routes = [route("/metrics", metrics, "GET")]  # "/metrics/" too: the front door drops the slash
+SCRAPE = Operation(
+    summary="Prometheus metrics",
+    tag="operations",
+    media_type="text/plain",
+    errors=(401, 403),
+    authenticated=False,
+    description="Needs the master key when "
+    "`litellm_settings.require_auth_for_metrics_endpoint` is true.",
+)
+# "/metrics/" too: the front door drops the slash
+routes = [route("/metrics", metrics, "GET", doc=SCRAPE)]

@@ -8,9 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import error_response, json_response
-from proxy.api.routes import route
+from proxy.api.routes import Operation, route
 from proxy.errors import NotFoundError, ProxyError
 from proxy.gateway import Gateway
+from proxy.schemas.wire import ModelCard, ModelList
 
 
 def _card(name: str) -> dict[str, Any]:
@@ -44,9 +45,17 @@ async def get_model(request: Request) -> Response:
     return json_response(_card(model_id))
 
 
+LIST = Operation(
+    summary="List models",
+    tag="models",
+    response=ModelList,
+    errors=(401,),
+    description="The public model names this key may use.",
+)
+GET = Operation(summary="Retrieve a model", tag="models", response=ModelCard, errors=(401, 404))
 routes = [
-    route("/v1/models", list_models, "GET"),
-    route("/models", list_models, "GET"),
-    route("/v1/models/{model_id:path}", get_model, "GET"),
-    route("/models/{model_id:path}", get_model, "GET"),
+    route("/v1/models", list_models, "GET", doc=LIST),
+    route("/models", list_models, "GET", doc=LIST),
+    route("/v1/models/{model_id:path}", get_model, "GET", doc=GET),
+    route("/models/{model_id:path}", get_model, "GET", doc=GET),
 ]

@@ -11,9 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.endpoint import error_response, json_response
-from proxy.api.routes import route
+from proxy.api.routes import Operation, route
 from proxy.errors import NotFoundError, PermissionDeniedError, ProxyError
 from proxy.gateway import Gateway
+from proxy.schemas.admin import CooldownCleared, RouterState
 
 
 async def _require_master(request: Request) -> Gateway:
@@ -72,7 +73,14 @@ async def clear_cooldown(request: Request) -> Response:
     return json_response({"deployment_id": deployment_id, "cooling_down": False})
 
 
+STATE = Operation(
+    summary="Router state",
+    tag="router",
+    response=RouterState,
+    description="Every deployment with its cooldown, calls in flight and smoothed latency.",
+)
+CLEAR = Operation(summary="End a cooldown", tag="router", response=CooldownCleared)
 routes = [
-    route("/router/cooldowns", cooldowns, "GET"),
-    route("/router/cooldowns/{deployment_id}", clear_cooldown, "DELETE"),
+    route("/router/cooldowns", cooldowns, "GET", doc=STATE),
+    route("/router/cooldowns/{deployment_id}", clear_cooldown, "DELETE", doc=CLEAR),
 ]

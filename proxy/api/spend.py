@@ -17,8 +17,15 @@ from proxy.api.admin import (
     require_master,
 )
 from proxy.api.endpoint import json_response
-from proxy.api.routes import route
+from proxy.api.routes import Operation, route
 from proxy.keys.service import KeyService
+from proxy.schemas.admin import (
+    EndUserSpendPage,
+    SpendFilter,
+    SpendLogPage,
+    SpendQuery,
+    SpendTotals,
+)
 from proxy.store.database import LogFilter, Store, with_timeout
 from proxy.store.writer import SpendWriter
 
@@ -87,8 +94,32 @@ async def global_spend(request: Request) -> Response:
     return await admin(request, handle)
 
 
+TAG = "spend"
 routes = [
-    route("/spend/logs", spend_logs, "GET"),
-    route("/spend/users", spend_users, "GET"),
-    route("/global/spend", global_spend, "GET"),
+    route(
+        "/spend/logs",
+        spend_logs,
+        "GET",
+        doc=Operation(
+            summary="Spend logs",
+            tag=TAG,
+            query=SpendQuery,
+            response=SpendLogPage,
+            description="One record per request, newest first, filtered by the query.",
+        ),
+    ),
+    route(
+        "/spend/users",
+        spend_users,
+        "GET",
+        doc=Operation(
+            summary="Spend per end user", tag=TAG, query=SpendQuery, response=EndUserSpendPage
+        ),
+    ),
+    route(
+        "/global/spend",
+        global_spend,
+        "GET",
+        doc=Operation(summary="Spend totals", tag=TAG, query=SpendFilter, response=SpendTotals),
+    ),
 ]

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from proxy.api.front import GatewayApp
-from proxy.api.routes import route
+from proxy.api.routes import Operation, route
 from proxy.errors import InvalidRequestError
 from proxy.observability.record import CURRENT_ROUTE
 
@@ -39,7 +39,8 @@ def make_app() -> tuple[GatewayApp, Gauge, list[str]]:
         calls.append("routed")
         return JSONResponse({"route": CURRENT_ROUTE.get()})
 
-    app = GatewayApp(routes=[route("/other", routed, "GET")])  # /v1/x: the front door only
+    other = route("/other", routed, "GET", doc=Operation(summary="other", tag="test"))
+    app = GatewayApp(routes=[other])  # /v1/x: the front door only
     app.serve_directly("/v1/x", direct)
     gauge = Gauge()
     app.in_flight = gauge

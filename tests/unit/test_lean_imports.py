@@ -135,12 +135,11 @@ async def main():
 asyncio.run(main())
 """
 
+# FastAPI (the application) is loaded, and with it opentelemetry-api, which it imports itself.
 NOT_NEEDED = (
-    "fastapi",
     "httpx",
     "httpcore",
     "trio",
-    "opentelemetry",
     "sqlalchemy.dialects.postgresql",
     "sqlalchemy.orm",  # the store runs Core statements only (proxy.store.engine)
     "sqlalchemy.ext.asyncio",
