@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from proxy.attempt.upstream import Upstream
 from proxy.auth import Authenticator
 from proxy.config import ProxyConfig
 from proxy.context import RequestContext
-from proxy.dispatch.upstream import Upstream
+from proxy.credentials.base import Credentials
 from proxy.hooks import Hooks
 from proxy.providers import mock
+from proxy.providers.registry import PROVIDERS
 from proxy.routing.router import Router
 from proxy.state.install import build_state
 from proxy.transport import Transport
@@ -32,17 +34,22 @@ class Gateway:
     def build(cls, config: ProxyConfig) -> Gateway:
         transport = Transport(local={"mock": mock.handle})
         mock.preload(config)
-        router = Router(config, state=build_state(config))
+        credentials: dict[str, Credentials] = {
+            d.id: PROVIDERS[d.provider].credentials(d) for d in config.deployments if d.available
+        }
+        hooks = Hooks()
+        upstream = Upstream(transport, credentials, pace=hooks.quiet.take_turn)
+        router = Router(config, upstream, state=build_state(config))
+        hooks.pre_call.append(router.fallbacks.take_from_request)
         auth = Authenticator(
             config.general.master_key, open_access=config.general.allow_unauthenticated_access
         )
-        hooks = Hooks(pre_call=[router.fallbacks.take_from_request])
         return cls(
             config=config,
             auth=auth,
             router=router,
             transport=transport,
-            upstream=Upstream(transport, router.credentials, pace=hooks.quiet.take_turn),
+            upstream=upstream,
             hooks=hooks,
         )
 

@@ -10,26 +10,24 @@ from starlette.responses import Response
 from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
-from proxy.config import Deployment
 from proxy.context import RequestContext
-from proxy.delivery.chat import finish_chat, link_stream, linker, wants_links
-from proxy.dispatch import chat
-from proxy.dispatch.upstream import Upstream
+from proxy.delivery.chat import deployment_of, finish_chat, link_stream, linker, wants_links
+from proxy.gateway import Gateway
 from proxy.schemas import ChatRequest
 from proxy.schemas.wire import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 
 
 async def create_chat_completion(request: Request) -> Response:
-    async def streamed(
-        upstream: Upstream, ctx: RequestContext, body: ChatRequest, deployment: Deployment
-    ) -> AsyncIterator[bytes]:
-        chunks = await chat.open_stream(upstream, ctx, body, deployment)
-        if not wants_links(ctx, deployment):
+    gateway: Gateway = request.app.state.gateway
+
+    async def streamed(ctx: RequestContext, body: ChatRequest) -> AsyncIterator[bytes]:
+        chunks = await gateway.router.stream_chat(ctx, body)
+        if not wants_links(ctx, deployment_of(gateway, ctx)):
             return chunks
         return link_stream(chunks, linker(request, ctx), ctx)
 
     parse = model_from_path(request, ChatRequest.from_body)
-    return await run(request, "chat", parse, chat.complete, streamed, finish_chat)
+    return await run(request, "chat", parse, gateway.router.complete_chat, streamed, finish_chat)
 
 
 PATHS = ("/v1/chat/completions", "/chat/completions", f"{AZURE_PREFIX}/chat/completions")

@@ -1,5 +1,6 @@
-"""The shared shape of a model endpoint: auth -> validate -> pre-call hooks -> route ->
-price -> respond, with every failure turned into an OpenAI error body."""
+"""The shared shape of a model endpoint: auth -> read and validate the body -> pre-call hooks
+-> the router (by the request's kind) -> price -> respond, with every failure turned into an
+OpenAI error body."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from proxy.api.disconnect import unless_disconnected
-from proxy.config import Deployment
 from proxy.context import RequestContext
-from proxy.dispatch.upstream import Upstream
 from proxy.errors import ClientClosedError, InternalError, PayloadTooLargeError, ProxyError
 from proxy.gateway import Gateway
 from proxy.schemas import parse_json_object
@@ -34,8 +33,8 @@ class ModelRequest(Protocol):
 
 
 R = TypeVar("R", bound=ModelRequest)
-Plain = Callable[[Upstream, RequestContext, R, Deployment], Awaitable[dict[str, Any]]]
-Streamed = Callable[[Upstream, RequestContext, R, Deployment], Awaitable[AsyncIterator[bytes]]]
+Plain = Callable[[RequestContext, R], Awaitable[dict[str, Any]]]
+Streamed = Callable[[RequestContext, R], Awaitable[AsyncIterator[bytes]]]
 Finish = Callable[[Request, RequestContext, R, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -169,22 +168,11 @@ async def run(
         ctx.end_user = model_request.user or request.headers.get("x-end-user")
         ctx.stream = model_request.stream
         await gateway.hooks.before(ctx, model_request)
-        upstream = gateway.upstream
         if model_request.stream:
-            chunks = await unless_disconnected(
-                request.receive,
-                gateway.router.execute(
-                    ctx, model_request.model, lambda d: streamed(upstream, ctx, model_request, d)
-                ),
-            )
+            chunks = await unless_disconnected(request.receive, streamed(ctx, model_request))
             headers = {**ctx.response_headers(), **SSE_HEADERS}
             return FinishingStream(chunks, _stream_finisher(gateway, ctx), headers)
-        body = await unless_disconnected(
-            request.receive,
-            gateway.router.execute(
-                ctx, model_request.model, lambda d: plain(upstream, ctx, model_request, d)
-            ),
-        )
+        body = await unless_disconnected(request.receive, plain(ctx, model_request))
         if finish is not None:
             body = await finish(request, ctx, model_request, body)
         ctx.finished = time.perf_counter()

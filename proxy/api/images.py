@@ -12,7 +12,6 @@ from proxy.api.endpoint import run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
 from proxy.delivery.responses import FORMATS, deliver_images, image_hosts
-from proxy.dispatch import images
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
 from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStreamEvent
@@ -44,7 +43,8 @@ async def finish(
 
 async def create_image(request: Request) -> Response:
     parse = model_from_path(request, ImageRequest.from_body)
-    return await run(request, "images", parse, images.generate, images.open_stream, finish)
+    router = request.app.state.gateway.router
+    return await run(request, "images", parse, router.generate_images, router.stream_images, finish)
 
 
 PATHS = ("/v1/images/generations", "/images/generations", f"{AZURE_PREFIX}/images/generations")

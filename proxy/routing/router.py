@@ -1,7 +1,9 @@
 """The router: model group -> deployment, with retries, cooldowns, fallbacks and deadlines.
 
-``execute`` runs an *attempt* (a coroutine that calls one deployment and raises a
-``ProxyError`` on failure) until one succeeds or nothing is left to try:
+A model request enters by its kind (``generate_images``, ``stream_images``, ``complete_chat``,
+``stream_chat``); each names its attempt in ``proxy.attempt`` (one try against one deployment:
+build, sign, send, parse), and ``execute`` runs that attempt until one succeeds or nothing is
+left to try:
 
 1. choose a deployment of the group: usable (configured, not cooling down), ranked by the
    routing strategy, and granted a slot (``max_parallel_requests``, ``rpm`` / ``tpm``);
@@ -21,13 +23,14 @@ import asyncio
 import math
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar, cast
 
+from proxy.attempt import chat, images
+from proxy.attempt.upstream import Upstream
 from proxy.config import DEFAULT_REQUEST_DEADLINE, Deployment, ProxyConfig
 from proxy.context import RequestContext
-from proxy.credentials.base import Credentials
 from proxy.errors import NotFoundError, ProxyError, ServiceUnavailableError, UpstreamError
-from proxy.providers.registry import PROVIDERS
 from proxy.routing.cooldown import Cooldown, Cooldowns
 from proxy.routing.deadline import Deadline
 from proxy.routing.errors import DeadlineExceededError, GroupAtCapacityError, GroupCooledDownError
@@ -36,6 +39,7 @@ from proxy.routing.retry import Backoff, may_retry_elsewhere, retry_limit
 from proxy.routing.strategies import order
 from proxy.routing.trail import RequestRun
 from proxy.routing.usage import DeploymentStats, Refusal, Slot
+from proxy.schemas import ChatRequest, ImageRequest
 from proxy.state.base import Clock, StateStore, SystemClock
 from proxy.state.memory import MemoryState
 
@@ -65,6 +69,7 @@ class Router:
     def __init__(
         self,
         config: ProxyConfig,
+        upstream: Upstream,
         *,
         rng: random.Random | None = None,
         clock: Clock | None = None,
@@ -75,9 +80,7 @@ class Router:
         self.groups: dict[str, tuple[Deployment, ...]] = {
             name: tuple(deps) for name, deps in config.groups().items()
         }
-        self.credentials: dict[str, Credentials] = {
-            d.id: PROVIDERS[d.provider].credentials(d) for d in config.deployments if d.available
-        }
+        self.upstream = upstream
         self._rng = rng or random.Random()
         self.clock = clock or SystemClock()
         self.state = state or MemoryState(self.clock)
@@ -119,6 +122,26 @@ class Router:
         """Resting helps only when traffic has somewhere else to go."""
         group = deployment.model_name
         return len(self.groups.get(group, ())) > 1 or self.fallbacks.configured_for(group)
+
+    # --- the model requests, each by its attempt ---------------------------------------
+
+    async def generate_images(self, ctx: RequestContext, request: ImageRequest) -> dict[str, Any]:
+        attempt = partial(images.generate, self.upstream, ctx, request)
+        return await self.execute(ctx, request.model, attempt)
+
+    async def stream_images(
+        self, ctx: RequestContext, request: ImageRequest
+    ) -> AsyncIterator[bytes]:
+        attempt = partial(images.open_stream, self.upstream, ctx, request)
+        return await self.execute(ctx, request.model, attempt)
+
+    async def complete_chat(self, ctx: RequestContext, request: ChatRequest) -> dict[str, Any]:
+        attempt = partial(chat.complete, self.upstream, ctx, request)
+        return await self.execute(ctx, request.model, attempt)
+
+    async def stream_chat(self, ctx: RequestContext, request: ChatRequest) -> AsyncIterator[bytes]:
+        attempt = partial(chat.open_stream, self.upstream, ctx, request)
+        return await self.execute(ctx, request.model, attempt)
 
     # --- one request ------------------------------------------------------------------
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from proxy.attempt import upstream as upstream_mod
+from proxy.attempt.upstream import Upstream
 from proxy.context import RequestContext
 from proxy.credentials.base import NoCredentials
-from proxy.dispatch import upstream as upstream_mod
-from proxy.dispatch.upstream import Upstream
 from proxy.providers.base import UpstreamRequest, UpstreamResponse
 from tests.unit.routing.helpers import make_config
 

@@ -6,10 +6,12 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from proxy.attempt.upstream import Upstream
 from proxy.config import Deployment, ProxyConfig, parse_config
 from proxy.context import RequestContext
 from proxy.routing.router import Router
 from proxy.state.memory import MemoryState
+from proxy.transport import Transport
 from tests.fakes.clock import ManualClock
 
 
@@ -40,6 +42,7 @@ def make_router(
     router.setdefault("failover", False)  # tests of one rule at a time; failover has its own
     r = Router(
         make_config(groups, **router),
+        Upstream(Transport(), {}),  # unused: these tests run scripted attempts
         rng=random.Random(seed),
         clock=clock,
         state=MemoryState(clock),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from proxy.attempt.upstream import JSON_ERRORS, Upstream, malformed
 from proxy.config import Deployment
 from proxy.context import RequestContext
-from proxy.dispatch.upstream import JSON_ERRORS, Upstream, malformed
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.pricing.cost import add_stream_cost
 from proxy.providers.base import ChatAdapter, ChatResult, UpstreamRequest, merge_chat_results
