@@ -21,7 +21,7 @@ from proxy.guardrails.setup import install_guardrails
 from proxy.heap import settle as settle_heap
 from proxy.keys.wiring import install_accounting
 from proxy.observability import install_observability
-from proxy.state.install import install_shared_state
+from proxy.replicas import install_shared_state
 
 log = logging.getLogger("proxy")
 

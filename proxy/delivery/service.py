@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from proxy.delivery.fetch import FetchError, ImageFetcher
+from proxy.delivery.fetch import FetchError
+from proxy.delivery.fetcher import ImageFetcher
 from proxy.delivery.formats import BY_EXTENSION, UNKNOWN, ImageType, sniff_image
 from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
 from proxy.delivery.signing import LinkSigner, derive_secret, new_file_id
@@ -80,10 +81,17 @@ class Delivery:
             store = LocalImageStore(str(local_path(config, store_settings.path, "image-store")))
         secret = derive_secret(store_settings.signing_secret, general.master_key)
         if not store_settings.signing_secret and not general.master_key:
-            log.warning("image links use a per-process secret: set image_store.signing_secret "
-                        "so that replicas accept each other's links")
-        return cls(store, LinkSigner(secret), ImageFetcher(fetch_settings), store_settings,
-                   general.public_base_url)
+            log.warning(
+                "image links use a per-process secret: set image_store.signing_secret "
+                "so that replicas accept each other's links"
+            )
+        return cls(
+            store,
+            LinkSigner(secret),
+            ImageFetcher(fetch_settings),
+            store_settings,
+            general.public_base_url,
+        )
 
     # --- lifecycle ------------------------------------------------------------------
 

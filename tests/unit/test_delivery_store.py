@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.delivery.fetch import ImageFetcher
+from proxy.delivery.fetcher import ImageFetcher
 from proxy.delivery.formats import GIF, JPEG, PNG, UNKNOWN, WEBP, decode_data_uri, sniff_image
 from proxy.delivery.service import Delivery
 from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
