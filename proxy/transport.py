@@ -23,7 +23,7 @@ import aiohttp
 from yarl import URL
 
 from proxy.errors import UpstreamConnectionError, UpstreamTimeoutError
-from proxy.providers.base import UpstreamRequest, UpstreamResponse
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 CONNECT_TIMEOUT = 10.0
 NO_CONTENT_TYPE = ("content-type",)

@@ -30,9 +30,8 @@ from botocore.session import Session
 from proxy.config import Deployment
 from proxy.credentials.base import Credentials, HeaderKey
 from proxy.errors import ProviderAuthError
-from proxy.providers.base import UpstreamRequest
-from proxy.providers.bedrock import urls
 from proxy.redact import redact_text
+from proxy.upstream_request import UpstreamRequest
 
 SERVICE = "bedrock"
 ROLE_REFRESH_MARGIN = 300.0  # renew assumed-role keys this long before they expire
@@ -226,11 +225,11 @@ def base_source(deployment: Deployment) -> CredentialSource:
     return SessionSource(str(profile) if profile else None)
 
 
-def bedrock_credentials(deployment: Deployment) -> Credentials:
-    """The credentials strategy a Bedrock deployment's parameters ask for (the region was
-    checked when the config loaded): ``api_key`` (or, with no AWS credentials configured,
-    ``AWS_BEARER_TOKEN_BEDROCK``) as a bearer token, else SigV4."""
-    region = urls.region(deployment) or ""
+def bedrock_credentials(deployment: Deployment, region: str) -> Credentials:
+    """The credentials strategy a Bedrock deployment's parameters ask for: ``api_key`` (or,
+    with no AWS credentials configured, ``AWS_BEARER_TOKEN_BEDROCK``) as a bearer token, else
+    SigV4 in ``region`` (the deployment's, worked out by the Bedrock provider and checked when
+    the config loaded)."""
     api_key = deployment.params.api_key
     if not api_key and not any(deployment.param(p) for p in AWS_AUTH_PARAMS):
         api_key = os.environ.get(BEARER_ENV) or None

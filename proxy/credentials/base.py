@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from proxy.providers.base import UpstreamRequest
+from proxy.upstream_request import UpstreamRequest
 
 
 class Credentials(Protocol):

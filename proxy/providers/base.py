@@ -9,47 +9,17 @@ upstream SSE events into ``chat.completion.chunk`` payloads.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
 from proxy.errors import ProxyError
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 if TYPE_CHECKING:
     from proxy.config import Deployment
     from proxy.schemas import ChatRequest, ImageRequest
     from proxy.sse import SSEEvent
-
-
-@dataclass(slots=True)
-class UpstreamRequest:
-    method: str
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    stream: bool = False
-    params: dict[str, str] | None = None
-
-    @classmethod
-    def post_json(
-        cls, url: str, payload: Any, headers: dict[str, str] | None = None, *, stream: bool = False
-    ) -> UpstreamRequest:
-        h = {"content-type": "application/json"}
-        if headers:
-            h.update(headers)
-        return cls("POST", url, h, orjson.dumps(payload), stream=stream)
-
-
-@dataclass(slots=True)
-class UpstreamResponse:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
 
 
 @dataclass(slots=True)

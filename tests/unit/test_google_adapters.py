@@ -20,7 +20,6 @@ from proxy.errors import (
     UpstreamRateLimitError,
     UpstreamTimeoutError,
 )
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.google.errors import map_google_error
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
@@ -34,6 +33,7 @@ from proxy.providers.google.sizes import (
 )
 from proxy.schemas import ChatRequest, ImageRequest
 from proxy.sse import SSEDecoder, SSEEvent
+from proxy.upstream_request import UpstreamResponse
 from tests.fakes.google import (
     gemini_prompt_blocked,
     google_error,

@@ -14,10 +14,10 @@ from proxy.errors import (
     UpstreamBadRequestError,
     UpstreamRateLimitError,
 )
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.recraft.images import RecraftImages, images_url
 from proxy.providers.recraft.sizes import size_family
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamResponse
 
 ADAPTER = RecraftImages()
 

@@ -12,7 +12,7 @@ from proxy.context import RequestContext
 from proxy.credentials.base import NoCredentials
 from proxy.dispatch import upstream as upstream_mod
 from proxy.dispatch.upstream import Upstream
-from proxy.providers.base import UpstreamRequest, UpstreamResponse
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 from tests.unit.routing.helpers import make_config
 
 
