@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api import chat, files, health, images, metrics, models, routing_admin
+from proxy.api import chat, files, health, images, keys, metrics, models, routing_admin, spend
 from proxy.api.endpoint import error_response
 from proxy.api.front import GatewayApp
 from proxy.config import ProxyConfig
@@ -69,7 +69,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> GatewayAp
     app.state.readiness_checks = []
     install_delivery(app, config)
 
-    for module in (images, chat, models, health, files, routing_admin, metrics):
+    for module in (images, chat, models, health, files, routing_admin, metrics, keys, spend):
         app.router.routes.extend(module.routes)
     for path, endpoint in (*images.direct, *chat.direct):
         app.serve_directly(path, endpoint)

@@ -19,7 +19,7 @@ request, which showed in the CPU per request and in the memory each held request
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,14 +28,10 @@ from starlette.types import Receive, Scope, Send
 from proxy.api.endpoint import error_response
 from proxy.api.routes import Endpoint
 from proxy.errors import ProxyError
+from proxy.observability.metrics import InFlight
 from proxy.observability.record import CURRENT_ROUTE
 
 NOT_IN_FLIGHT = ("/metrics", "/health")
-
-
-class InFlight(Protocol):
-    def inc(self, amount: float = 1) -> None: ...
-    def dec(self, amount: float = 1) -> None: ...
 
 
 class GatewayApp(Starlette):

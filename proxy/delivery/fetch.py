@@ -33,7 +33,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 
-from proxy.delivery.settings import is_ip_literal
+from proxy.config.delivery import is_ip_literal
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

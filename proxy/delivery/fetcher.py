@@ -11,8 +11,8 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from proxy.config.delivery import ImageFetchSettings
 from proxy.delivery.fetch import Resolver, system_resolve
-from proxy.delivery.settings import ImageFetchSettings
 
 if TYPE_CHECKING:
     from proxy.delivery.fetch_client import PinnedClient

@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
 from proxy.delivery.fetch import FetchError
 from proxy.delivery.fetcher import ImageFetcher
 from proxy.delivery.formats import BY_EXTENSION, UNKNOWN, ImageType, sniff_image
-from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
 from proxy.delivery.signing import LinkSigner, derive_secret, new_file_id
 from proxy.delivery.store import ImageStore, StoreError
 from proxy.delivery.store_local import LocalImageStore

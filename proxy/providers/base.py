@@ -17,7 +17,7 @@ from proxy.errors import ProxyError
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 if TYPE_CHECKING:
-    from proxy.config import Deployment
+    from proxy.config.deployment import Deployment
     from proxy.schemas import ChatRequest, ImageRequest
     from proxy.sse import SSEEvent
 

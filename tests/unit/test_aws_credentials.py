@@ -14,7 +14,8 @@ import httpx
 import pytest
 from botocore.credentials import ReadOnlyCredentials
 
-from proxy.config import Deployment, parse_config
+from proxy.config import Deployment
+from proxy.configure import parse_config
 from proxy.credentials.aws import (
     AssumeRoleSource,
     Resolved,

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from google.genai import types
 
-from proxy.config import Deployment, parse_config
+from proxy.config import Deployment
+from proxy.configure import parse_config
 from proxy.errors import ContentPolicyError, InvalidRequestError
 from proxy.providers.base import ChatResult, merge_chat_results
 from proxy.providers.google.errors import map_google_error

@@ -106,7 +106,7 @@ async def main():
     config_path.write_text(config_path.read_text().replace("@UPSTREAM@", base))
 
     from proxy.app import create_app
-    from proxy.config import load_config
+    from proxy.configure import load_config
 
     app = create_app(load_config(config_path))
     inbox, outbox = asyncio.Queue(), asyncio.Queue()

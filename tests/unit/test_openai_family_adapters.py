@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config import parse_config
+from proxy.configure import parse_config
 from proxy.errors import (
     ContentPolicyError,
     InvalidRequestError,

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config import ConfigError, Deployment, parse_config
+from proxy.config import ConfigError, Deployment
+from proxy.configure import parse_config
 from proxy.errors import (
     ContentPolicyError,
     InvalidRequestError,

@@ -3,7 +3,7 @@ body (fanned out for one-image-per-call families), parse its answer, map its err
 
 from __future__ import annotations
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import ImageResult
 from proxy.providers.bedrock import urls

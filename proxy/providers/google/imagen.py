@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, UpstreamError
 from proxy.providers.base import ImageResult
 from proxy.providers.google.errors import blocked

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
 from proxy.providers.base import ImageResult
 from proxy.providers.google.errors import map_google_error

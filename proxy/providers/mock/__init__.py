@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
-    from proxy.config import ProxyConfig
+    from proxy.config.settings import ProxyConfig
 
 MOCK_BASE = "mock://local/v1"
 

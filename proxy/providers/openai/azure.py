@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
 from proxy.providers.base import join_url
 from proxy.providers.openai.chat import OpenAIChat

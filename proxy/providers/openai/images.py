@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy import b64json
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import ImageResult, join_url
 from proxy.providers.upstream_errors import map_http_error

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamQuotaError
 from proxy.providers.openai.images import OpenAIImages
 from proxy.providers.upstream_errors import map_http_error

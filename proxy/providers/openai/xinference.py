@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError
 from proxy.providers.openai.images import OpenAIImages
 from proxy.schemas import ImageRequest

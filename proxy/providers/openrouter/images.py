@@ -16,7 +16,7 @@ import binascii
 from base64 import b64decode
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.base import ImageResult
 from proxy.providers.openrouter.common import (

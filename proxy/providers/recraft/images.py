@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.base import ImageResult, join_url
 from proxy.providers.recraft.sizes import SizeFamily, size_family

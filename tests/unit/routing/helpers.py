@@ -6,7 +6,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from proxy.config import Deployment, ProxyConfig, parse_config
+from proxy.config import Deployment, ProxyConfig
+from proxy.configure import parse_config
 from proxy.context import RequestContext
 from proxy.routing.router import Router
 from proxy.state.memory import MemoryState
