@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
+from proxy.gateway import Gateway
 from proxy.keys.replicas import install_replica_keys
 from proxy.state.settings import redis_settings
 
 if TYPE_CHECKING:  # the redis client library loads only when a Redis is configured
-    from proxy.gateway import Gateway
     from proxy.state.events import Events
 
 log = logging.getLogger("proxy.state")

@@ -11,8 +11,8 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from proxy.config import ProxyConfig
 from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
 from proxy.delivery.fetch import FetchError
 from proxy.delivery.fetcher import ImageFetcher
@@ -23,9 +23,6 @@ from proxy.delivery.store_local import LocalImageStore
 from proxy.delivery.store_s3 import S3ImageStore
 from proxy.errors import ProxyError, UpstreamError
 from proxy.paths import local_path
-
-if TYPE_CHECKING:
-    from proxy.config import ProxyConfig
 
 log = logging.getLogger("proxy.delivery")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from proxy.context import RequestContext
+from proxy.gateway import Gateway
 from proxy.guardrails.engine import prompt_parts
 from proxy.observability.callbacks import Callbacks
 from proxy.observability.logging import log_request
@@ -17,9 +19,6 @@ from proxy.observability.settings import ObservabilitySettings, parse_observabil
 
 if TYPE_CHECKING:
     from starlette.datastructures import State
-
-    from proxy.context import RequestContext
-    from proxy.gateway import Gateway
 
 
 class ObservedApp(Protocol):

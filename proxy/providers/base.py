@@ -11,15 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
+from proxy.schemas import ChatRequest, ImageRequest
+from proxy.sse import SSEEvent
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
-
-if TYPE_CHECKING:
-    from proxy.config.deployment import Deployment
-    from proxy.schemas import ChatRequest, ImageRequest
-    from proxy.sse import SSEEvent
 
 
 @dataclass(slots=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from proxy.config.settings import ProxyConfig
+
 if TYPE_CHECKING:
     import httpx
-
-    from proxy.config.settings import ProxyConfig
 
 MOCK_BASE = "mock://local/v1"
 
