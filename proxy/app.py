@@ -10,7 +10,18 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api import chat, docs, files, health, images, metrics, models, routing_admin
+from proxy.api import (
+    chat,
+    docs,
+    files,
+    health,
+    images,
+    keys,
+    metrics,
+    models,
+    routing_admin,
+    spend,
+)
 from proxy.api.endpoint import error_response
 from proxy.api.front import GatewayApp
 from proxy.config import ProxyConfig
@@ -21,7 +32,7 @@ from proxy.guardrails.setup import install_guardrails
 from proxy.heap import settle as settle_heap
 from proxy.keys.wiring import install_accounting
 from proxy.observability import install_observability
-from proxy.state.install import install_shared_state
+from proxy.replicas import install_shared_state
 
 log = logging.getLogger("proxy")
 
@@ -69,7 +80,7 @@ def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> GatewayAp
     app.state.readiness_checks = []
     install_delivery(app, config)
 
-    for module in (images, chat, models, health, files, routing_admin, metrics, docs):
+    for module in (images, chat, models, health, files, routing_admin, metrics, keys, spend, docs):
         app.router.routes.extend(module.routes)
     for path, endpoint in (*images.direct, *chat.direct):
         app.serve_directly(path, endpoint)

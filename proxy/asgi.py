@@ -6,7 +6,7 @@ import os
 
 from proxy.app import create_app
 from proxy.cli import allow_open_access
-from proxy.config import load_config
+from proxy.configure import load_config
 from proxy.observability.logging import configure_logging
 from proxy.observability.settings import parse_observability
 

@@ -9,7 +9,8 @@ import sys
 import tempfile
 from dataclasses import replace
 
-from proxy.config import ConfigError, ProxyConfig, load_config
+from proxy.config import ConfigError, ProxyConfig
+from proxy.configure import load_config
 from proxy.observability.logging import configure_logging
 from proxy.observability.settings import parse_observability
 from proxy.state.settings import redis_settings
@@ -134,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
             backlog=args.backlog,
         )
     else:
+        # Only the single-process server builds the app here (each worker of several imports
+        # proxy.asgi): the supervising process never loads Starlette and the routes.
         from proxy.app import create_app
 
         uvicorn.run(

@@ -14,7 +14,7 @@ from proxy.hooks import Hooks
 from proxy.providers import mock
 from proxy.providers.registry import PROVIDERS
 from proxy.routing.router import Router
-from proxy.state.install import build_state
+from proxy.state.build import build_state
 from proxy.transport import Transport
 
 Pricer = Callable[[RequestContext], None]

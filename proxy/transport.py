@@ -3,8 +3,9 @@
 aiohttp's connection pool holds its throughput as concurrency grows (httpx's own pool loses
 it), so the hot path uses it directly. URLs are sent exactly as built (``encoded=True``):
 a request signed over its URL (SigV4) must not be re-quoted on the way out. Redirects are
-never followed. ``mock://`` URLs go to in-process handlers instead of the network
-(``proxy.transport_local``, httpx-based, loaded only when such a handler is called).
+never followed. ``mock://`` URLs go to in-process handlers instead of the network: the
+request handed over as an ``httpx.Request``, the answer read from an ``httpx.Response``
+(httpx loads only for a config that has such an upstream, never on the network path).
 
 Network failures map onto the error family here, once: adapters and the router only ever
 see ``UpstreamTimeoutError`` / ``UpstreamConnectionError``.
@@ -22,13 +23,15 @@ import aiohttp
 from yarl import URL
 
 from proxy.errors import UpstreamConnectionError, UpstreamTimeoutError
-from proxy.providers.base import UpstreamRequest, UpstreamResponse
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 CONNECT_TIMEOUT = 10.0
 NO_CONTENT_TYPE = ("content-type",)
 
 if TYPE_CHECKING:
-    from proxy.transport_local import LocalHandler
+    import httpx
+
+    LocalHandler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
 def full_url(req: UpstreamRequest) -> str:
@@ -170,9 +173,7 @@ class Transport:
     async def send(self, req: UpstreamRequest, timeout: float, provider: str) -> UpstreamResponse:
         handler = self._local_handler(req.url)
         if handler is not None:
-            from proxy import transport_local
-
-            return await transport_local.send(handler, req)
+            return await send_local(handler, req)
         response = await self._request(req, self._timeout(timeout), provider, timeout)
         try:
             body = await response.read()
@@ -193,9 +194,7 @@ class Transport:
     ) -> UpstreamStream:
         handler = self._local_handler(req.url)
         if handler is not None:
-            from proxy import transport_local
-
-            return await transport_local.open_stream(handler, req, provider)
+            return await open_local_stream(handler, req, provider)
         # No total deadline on a stream (it may legitimately run long): the headers and the
         # first body chunk must each come within ``timeout``, each later chunk within
         # ``stream_timeout`` (the chunk limits are enforced by ``UpstreamStream``).
@@ -221,3 +220,37 @@ class Transport:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+# --- in-process upstreams (mock://) -------------------------------------------------------
+
+
+@functools.cache
+def _local_stream() -> type[UpstreamStream]:
+    import httpx  # in-process upstreams only: never loaded on the network path
+
+    class LocalStream(UpstreamStream):
+        stalled = (*UpstreamStream.stalled, httpx.TimeoutException)
+        broken = (*UpstreamStream.broken, httpx.TransportError)
+
+    return LocalStream
+
+
+def to_httpx(req: UpstreamRequest) -> httpx.Request:
+    import httpx  # in-process upstreams only: never loaded on the network path
+
+    return httpx.Request(req.method, full_url(req), headers=req.headers, content=req.body)
+
+
+async def send_local(handler: LocalHandler, req: UpstreamRequest) -> UpstreamResponse:
+    local = await handler(to_httpx(req))
+    return UpstreamResponse(local.status_code, local.headers, await local.aread())
+
+
+async def open_local_stream(
+    handler: LocalHandler, req: UpstreamRequest, provider: str
+) -> UpstreamStream:
+    local = await handler(to_httpx(req))
+    return _local_stream()(
+        local.status_code, local.headers, local.aiter_raw(), local.aclose, provider
+    )

@@ -21,7 +21,7 @@ request, which showed in the CPU per request and in the memory each held request
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -32,14 +32,10 @@ from proxy.api.endpoint import error_response
 from proxy.api.openapi import build_document
 from proxy.api.routes import Endpoint
 from proxy.errors import ProxyError
+from proxy.observability.metrics import InFlight
 from proxy.observability.record import CURRENT_ROUTE
 
 NOT_IN_FLIGHT = ("/metrics", "/health")
-
-
-class InFlight(Protocol):
-    def inc(self, amount: float = 1) -> None: ...
-    def dec(self, amount: float = 1) -> None: ...
 
 
 DESCRIPTION = (

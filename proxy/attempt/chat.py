@@ -10,11 +10,12 @@ from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.pricing.cost import add_stream_cost
-from proxy.providers.base import ChatAdapter, ChatResult, UpstreamRequest, merge_chat_results
+from proxy.providers.base import ChatAdapter, ChatResult, merge_chat_results
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ChatRequest
 from proxy.sse import DONE_FRAME, frame, iter_events
 from proxy.transport import UpstreamStream
+from proxy.upstream_request import UpstreamRequest
 
 
 def chat_adapter(deployment: Deployment) -> ChatAdapter:

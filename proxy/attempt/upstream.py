@@ -13,8 +13,8 @@ from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.credentials.base import Credentials
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import UpstreamRequest, UpstreamResponse
 from proxy.transport import Transport, UpstreamStream
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PACE_ABOVE = 128  # calls in flight from which answers take turns on a busy loop
 

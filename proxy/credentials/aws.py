@@ -27,12 +27,11 @@ from botocore.credentials import ReadOnlyCredentials, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import Session
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.credentials.base import Credentials, HeaderKey
 from proxy.errors import ProviderAuthError
-from proxy.providers.base import UpstreamRequest
-from proxy.providers.bedrock import urls
 from proxy.redact import redact_text
+from proxy.upstream_request import UpstreamRequest
 
 SERVICE = "bedrock"
 ROLE_REFRESH_MARGIN = 300.0  # renew assumed-role keys this long before they expire
@@ -41,8 +40,13 @@ DEFAULT_SESSION_NAME = "image-proxy"
 # botocore's Bedrock API key variable (``AWS_BEARER_TOKEN_`` + the signing name): used, as
 # botocore uses it, when the deployment configures no AWS credentials of its own.
 BEARER_ENV = "AWS_BEARER_TOKEN_BEDROCK"
-AWS_AUTH_PARAMS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-                   "aws_profile_name", "aws_role_name")
+AWS_AUTH_PARAMS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_profile_name",
+    "aws_role_name",
+)
 STS_CONFIG = Config(connect_timeout=10, read_timeout=30, retries={"max_attempts": 2})
 
 
@@ -91,14 +95,16 @@ class SessionSource:
             frozen = found.get_frozen_credentials() if found is not None else None
         except BotoCoreError as exc:
             raise ProviderAuthError(
-                f"bedrock: could not load AWS credentials from {where}: "
-                f"{redact_text(str(exc))}", provider=SERVICE
+                f"bedrock: could not load AWS credentials from {where}: {redact_text(str(exc))}",
+                provider=SERVICE,
             ) from None
         if frozen is None or not frozen.access_key:
-            raise ProviderAuthError(f"bedrock: no AWS credentials found in {where}",
-                                    provider=SERVICE)
-        refresh_at = time.time() + CHAIN_RECHECK if isinstance(found, RefreshableCredentials) \
-            else None
+            raise ProviderAuthError(
+                f"bedrock: no AWS credentials found in {where}", provider=SERVICE
+            )
+        refresh_at = (
+            time.time() + CHAIN_RECHECK if isinstance(found, RefreshableCredentials) else None
+        )
         return Resolved(frozen, refresh_at)
 
 
@@ -167,8 +173,9 @@ class AssumeRoleSource:
         return Resolved(frozen, expires_at - margin)
 
 
-def sign(request: UpstreamRequest, credentials: ReadOnlyCredentials, region: str,
-         service: str = SERVICE) -> None:
+def sign(
+    request: UpstreamRequest, credentials: ReadOnlyCredentials, region: str, service: str = SERVICE
+) -> None:
     """Add botocore's SigV4 headers (``Authorization``, ``X-Amz-Date``, and
     ``X-Amz-Security-Token`` for session keys) to ``request``. Every header already on the
     request is signed, plus ``host`` from the URL; the body is hashed."""
@@ -220,17 +227,16 @@ def base_source(deployment: Deployment) -> CredentialSource:
     access_key = deployment.param("aws_access_key_id")
     secret_key = deployment.param("aws_secret_access_key")
     if access_key and secret_key:
-        return StaticSource(str(access_key), str(secret_key),
-                            deployment.param("aws_session_token"))
+        return StaticSource(str(access_key), str(secret_key), deployment.param("aws_session_token"))
     profile = deployment.param("aws_profile_name")
     return SessionSource(str(profile) if profile else None)
 
 
-def bedrock_credentials(deployment: Deployment) -> Credentials:
-    """The credentials strategy a Bedrock deployment's parameters ask for (the region was
-    checked when the config loaded): ``api_key`` (or, with no AWS credentials configured,
-    ``AWS_BEARER_TOKEN_BEDROCK``) as a bearer token, else SigV4."""
-    region = urls.region(deployment) or ""
+def bedrock_credentials(deployment: Deployment, region: str) -> Credentials:
+    """The credentials strategy a Bedrock deployment's parameters ask for: ``api_key`` (or,
+    with no AWS credentials configured, ``AWS_BEARER_TOKEN_BEDROCK``) as a bearer token, else
+    SigV4 in ``region`` (the deployment's, worked out by the Bedrock provider and checked when
+    the config loaded)."""
     api_key = deployment.params.api_key
     if not api_key and not any(deployment.param(p) for p in AWS_AUTH_PARAMS):
         api_key = os.environ.get(BEARER_ENV) or None

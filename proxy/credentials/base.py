@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from proxy.providers.base import UpstreamRequest
+from proxy.upstream_request import UpstreamRequest
 
 
 class Credentials(Protocol):
-    """Optional method read by the dispatch stage: ``rejected(request)``, called when the
+    """Optional method read by the attempt stage: ``rejected(request)``, called when the
     upstream answered 401 to a request these credentials authorized (a token that was revoked
     before its expiry), so the next request mints a new one instead of failing until then."""
 

@@ -20,8 +20,8 @@ import google.auth.transport
 import httpx
 
 from proxy.errors import ProviderAuthError
-from proxy.providers.base import UpstreamRequest
 from proxy.redact import redact_text
+from proxy.upstream_request import UpstreamRequest
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 TOKEN_TIMEOUT = 30.0

@@ -20,9 +20,10 @@ guard is here and each one refuses rather than degrades:
 Only the operator can loosen the address check, with ``image_fetch.allow_private_cidrs``
 (on-premises providers, tests); nothing in a request can.
 
-Most gateways never download an image (providers answer base64 when asked), so the HTTP side
-(httpcore, httpx's URL rules: ``fetch_client.py``) loads at the first download, in a worker
-thread, rather than at start-up.
+This module holds the rules; ``fetcher.py`` the entry point (``ImageFetcher``). Most gateways
+never download an image (providers answer base64 when asked), so the HTTP side (httpcore,
+httpx's URL rules: ``fetch_client.py``) loads at the first download, in a worker thread,
+rather than at start-up.
 """
 
 from __future__ import annotations
@@ -31,12 +32,8 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING
 
-from proxy.delivery.settings import ImageFetchSettings, is_ip_literal
-
-if TYPE_CHECKING:
-    from proxy.delivery.fetch_client import PinnedClient
+from proxy.config.delivery import is_ip_literal
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -108,38 +105,3 @@ def host_allowed(host: str, patterns: Iterable[str]) -> bool:
         if not is_ip_literal(p) and not is_ip_literal(host) and host.endswith("." + p):
             return True
     return False
-
-
-class ImageFetcher:
-    def __init__(
-        self, settings: ImageFetchSettings, *, resolve: Resolver = system_resolve
-    ) -> None:
-        self.settings = settings
-        self._resolve = resolve
-        self._networks = tuple(
-            ipaddress.ip_network(c, strict=False) for c in settings.allow_private_cidrs
-        )
-        self._client: PinnedClient | None = None
-        self._opening = asyncio.Lock()
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-
-    async def fetch(self, url: str, hosts: Iterable[str]) -> bytes:
-        """The image at ``url``; ``FetchError`` for any refusal or failure."""
-        client = self._client or await self._open()
-        return await client.fetch(url, tuple(hosts))
-
-    async def _open(self) -> PinnedClient:
-        async with self._opening:
-            if self._client is None:
-                # Importing httpcore (and trio, when installed) and loading the CA bundle
-                # take tens of milliseconds: never on the event loop.
-                self._client = await asyncio.to_thread(self._build)
-        return self._client
-
-    def _build(self) -> PinnedClient:
-        from proxy.delivery.fetch_client import PinnedClient
-
-        return PinnedClient(self.settings, self._resolve, self._networks)

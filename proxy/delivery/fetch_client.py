@@ -13,6 +13,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from proxy.config.delivery import ImageFetchSettings
 from proxy.delivery.fetch import (
     FetchError,
     IPNetwork,
@@ -21,7 +22,6 @@ from proxy.delivery.fetch import (
     host_allowed,
 )
 from proxy.delivery.formats import sniff_image
-from proxy.delivery.settings import ImageFetchSettings
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 

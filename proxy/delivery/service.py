@@ -11,20 +11,18 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from proxy.delivery.fetch import FetchError, ImageFetcher
+from proxy.config import ProxyConfig
+from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
+from proxy.delivery.fetch import FetchError
+from proxy.delivery.fetcher import ImageFetcher
 from proxy.delivery.formats import BY_EXTENSION, UNKNOWN, ImageType, sniff_image
-from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
 from proxy.delivery.signing import LinkSigner, derive_secret, new_file_id
 from proxy.delivery.store import ImageStore, StoreError
 from proxy.delivery.store_local import LocalImageStore
 from proxy.delivery.store_s3 import S3ImageStore
 from proxy.errors import ProxyError, UpstreamError
 from proxy.paths import local_path
-
-if TYPE_CHECKING:
-    from proxy.config import ProxyConfig
 
 log = logging.getLogger("proxy.delivery")
 
@@ -80,10 +78,17 @@ class Delivery:
             store = LocalImageStore(str(local_path(config, store_settings.path, "image-store")))
         secret = derive_secret(store_settings.signing_secret, general.master_key)
         if not store_settings.signing_secret and not general.master_key:
-            log.warning("image links use a per-process secret: set image_store.signing_secret "
-                        "so that replicas accept each other's links")
-        return cls(store, LinkSigner(secret), ImageFetcher(fetch_settings), store_settings,
-                   general.public_base_url)
+            log.warning(
+                "image links use a per-process secret: set image_store.signing_secret "
+                "so that replicas accept each other's links"
+            )
+        return cls(
+            store,
+            LinkSigner(secret),
+            ImageFetcher(fetch_settings),
+            store_settings,
+            general.public_base_url,
+        )
 
     # --- lifecycle ------------------------------------------------------------------
 

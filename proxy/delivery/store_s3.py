@@ -14,8 +14,8 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+from proxy.config.delivery import ImageStoreSettings
 from proxy.delivery.formats import ImageType
-from proxy.delivery.settings import ImageStoreSettings
 from proxy.delivery.store import StoreError
 
 _DELETE_BATCH = 1000

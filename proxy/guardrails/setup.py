@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from proxy.gateway import Gateway
 from proxy.guardrails.engine import GuardrailEngine
 from proxy.guardrails.spec import GuardrailSpec, parse_guardrails
 
 if TYPE_CHECKING:
     import httpx
     from starlette.applications import Starlette
-
-    from proxy.gateway import Gateway
 
 MAX_CONNECTIONS = 100
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from proxy.config import ConfigError, format_path
+from proxy.config.errors import ConfigError, format_path
 from proxy.guardrails.base import GUARDRAILS, Guardrail, GuardrailParams
 
 ENTRY_KEYS = {"guardrail_name", "litellm_params", "guardrail_info", "guardrail_id"}

@@ -33,14 +33,14 @@ from starlette.applications import Starlette
 
 from proxy.context import RequestContext
 from proxy.errors import RateLimitError
+from proxy.gateway import Gateway
 from proxy.keys.accounting import Accounting, Hold
 from proxy.keys.budget import BudgetExceededError
 from proxy.keys.durations import iso
 from proxy.keys.service import KeyService
 from proxy.state.base import StateStore
 
-if TYPE_CHECKING:
-    from proxy.gateway import Gateway
+if TYPE_CHECKING:  # the redis client library loads only when a Redis is configured
     from proxy.state.events import Events
 
 log = logging.getLogger("proxy.keys")

@@ -42,8 +42,11 @@ MIGRATION_RETRY = 5.0
 
 def setting(config: ProxyConfig, name: str, default: Any = None) -> Any:
     extra = config.general.model_extra or {}
-    value = getattr(config.general, name, None) if name in type(config.general).model_fields \
+    value = (
+        getattr(config.general, name, None)
+        if name in type(config.general).model_fields
         else extra.get(name)
+    )
     return default if value is None else value
 
 
@@ -63,9 +66,6 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def install_accounting(app: Starlette, gateway: Gateway) -> None:
-    from proxy.api import keys as keys_api
-    from proxy.api import spend as spend_api
-
     config = gateway.config
     pricer = Pricer(config)
     try:
@@ -123,8 +123,6 @@ def install_accounting(app: Starlette, gateway: Gateway) -> None:
     app.state.spend_writer = writer
     app.state.keys = keys
     app.state.accounting = accounting
-    app.router.routes.extend(keys_api.routes)
-    app.router.routes.extend(spend_api.routes)
 
     state: dict[str, Any] = {"migrated": False, "task": None}
 

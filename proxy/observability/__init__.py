@@ -6,22 +6,29 @@ request path beyond appending to a queue or bumping a counter.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from proxy.context import RequestContext
+from proxy.gateway import Gateway
 from proxy.guardrails.engine import prompt_parts
 from proxy.observability.callbacks import Callbacks
 from proxy.observability.logging import log_request
-from proxy.observability.metrics import Metrics
+from proxy.observability.metrics import InFlight, Metrics
 from proxy.observability.record import capture_prompt, remember_prompt
 from proxy.observability.settings import ObservabilitySettings, parse_observability
 
 if TYPE_CHECKING:
-    from proxy.api.front import GatewayApp
-    from proxy.context import RequestContext
-    from proxy.gateway import Gateway
+    from starlette.datastructures import State
 
 
-def install_observability(app: GatewayApp, gateway: Gateway) -> ObservabilitySettings:
+class ObservedApp(Protocol):
+    """The app as observability installs into it (``proxy.api.front.GatewayApp``)."""
+
+    state: State
+    in_flight: InFlight | None
+
+
+def install_observability(app: ObservedApp, gateway: Gateway) -> ObservabilitySettings:
     settings = parse_observability(dict(gateway.config.raw))
     metrics = Metrics(
         gateway.router.model_names(),

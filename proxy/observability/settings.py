@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from proxy.config import ConfigError, format_path
+from proxy.config.errors import ConfigError, format_path
 
 BUILTIN_CALLBACKS = {"webhook"}
 IGNORED_CALLBACKS = {"prometheus"}  # LiteLLM's switch for /metrics: always on here

@@ -9,47 +9,15 @@ upstream SSE events into ``chat.completion.chunk`` payloads.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-import orjson
-
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
-
-if TYPE_CHECKING:
-    from proxy.config import Deployment
-    from proxy.schemas import ChatRequest, ImageRequest
-    from proxy.sse import SSEEvent
-
-
-@dataclass(slots=True)
-class UpstreamRequest:
-    method: str
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    stream: bool = False
-    params: dict[str, str] | None = None
-
-    @classmethod
-    def post_json(
-        cls, url: str, payload: Any, headers: dict[str, str] | None = None, *, stream: bool = False
-    ) -> UpstreamRequest:
-        h = {"content-type": "application/json"}
-        if headers:
-            h.update(headers)
-        return cls("POST", url, h, orjson.dumps(payload), stream=stream)
-
-
-@dataclass(slots=True)
-class UpstreamResponse:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return orjson.loads(self.body)
+from proxy.schemas import ChatRequest, ImageRequest
+from proxy.sse import SSEEvent
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 
 @dataclass(slots=True)
@@ -142,7 +110,7 @@ class ImageAdapter(Protocol):
 class ChatAdapter(Protocol):
     """Translation for ``POST /v1/chat/completions`` on one provider family.
 
-    Optional method read by the dispatch stage: ``build_all(request, deployment) ->
+    Optional method read by the attempt stage: ``build_all(request, deployment) ->
     list[UpstreamRequest]`` for a provider that must fan ``n`` out into several calls (Gemini
     image models refuse ``candidateCount > 1``); the answers are parsed one by one and merged
     with ``merge_chat_results``.

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter
 from proxy.providers.bedrock import images as bedrock
+from proxy.providers.bedrock import urls as bedrock_urls
 from proxy.providers.google import provider as google
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
@@ -56,7 +57,7 @@ def _bedrock_credentials(deployment: Deployment) -> Credentials:
     # botocore costs ~50 ms and ~8 MB at start-up: loaded only when a Bedrock deployment is.
     from proxy.credentials.aws import bedrock_credentials
 
-    return bedrock_credentials(deployment)
+    return bedrock_credentials(deployment, bedrock_urls.region(deployment) or "")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from proxy.errors import RateLimitError, ServiceUnavailableError, UpstreamTimeoutError
+from proxy.errors import (
+    ProxyError,
+    RateLimitError,
+    ServiceUnavailableError,
+    UpstreamTimeoutError,
+)
 
 
 class GroupCooledDownError(ServiceUnavailableError):
@@ -26,8 +31,6 @@ class DeadlineExceededError(UpstreamTimeoutError):
 
 
 def may_fall_back(exc: Exception) -> bool:
-    from proxy.errors import ProxyError
-
     if not isinstance(exc, ProxyError) or isinstance(exc, DeadlineExceededError):
         return False
     return (

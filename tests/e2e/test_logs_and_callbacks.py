@@ -14,7 +14,8 @@ import httpx
 import pytest
 from starlette.responses import JSONResponse, Response
 
-from proxy.config import ConfigError, parse_config
+from proxy.config import ConfigError
+from proxy.configure import parse_config
 from tests.conftest import MASTER_KEY
 from tests.fakes.server import FakeUpstream, free_port
 

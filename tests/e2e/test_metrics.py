@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.responses import JSONResponse
 
 from proxy.app import create_app
-from proxy.config import parse_config
+from proxy.configure import parse_config
 from proxy.context import KeyInfo, RequestContext
 from tests.conftest import MASTER_KEY
 from tests.fakes.server import FakeUpstream

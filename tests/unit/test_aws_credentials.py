@@ -14,19 +14,20 @@ import httpx
 import pytest
 from botocore.credentials import ReadOnlyCredentials
 
-from proxy.config import Deployment, parse_config
+from proxy.config import Deployment
+from proxy.configure import parse_config
 from proxy.credentials.aws import (
     AssumeRoleSource,
     Resolved,
     SessionSource,
     SigV4Credentials,
     StaticSource,
-    bedrock_credentials,
     sign,
 )
-from proxy.credentials.base import HeaderKey
+from proxy.credentials.base import Credentials, HeaderKey
 from proxy.errors import ProviderAuthError
-from proxy.providers.base import UpstreamRequest
+from proxy.providers.registry import PROVIDERS
+from proxy.upstream_request import UpstreamRequest
 from tests.fakes.aws import FakeSTS, Key, SigV4Verifier
 from tests.fakes.server import FakeUpstream, Received
 
@@ -206,6 +207,11 @@ async def test_profile_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert verifier().problem(as_received(req)) is None
     with pytest.raises(ProviderAuthError, match="could not load AWS credentials"):
         await SigV4Credentials(SessionSource("absent"), "us-east-1").authorize(new_request())
+
+
+def bedrock_credentials(deployment: Deployment) -> Credentials:
+    """The strategy the provider table picks (the region worked out from the deployment)."""
+    return PROVIDERS["bedrock"].credentials(deployment)
 
 
 def deployment(**params: Any) -> Deployment:

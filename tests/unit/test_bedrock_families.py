@@ -8,12 +8,13 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config import ConfigError, Deployment, parse_config
+from proxy.config import ConfigError, Deployment
+from proxy.configure import parse_config
 from proxy.errors import ContentPolicyError, InvalidRequestError, UpstreamError
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.bedrock.families import NOVA, SDXL, STABILITY_V3, TITAN, family_of
 from proxy.providers.bedrock.images import BedrockImages
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamResponse
 
 ADAPTER = BedrockImages()
 

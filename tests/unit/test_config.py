@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy.config import ConfigError, load_config, parse_config
+from proxy.config import ConfigError
+from proxy.configure import load_config, parse_config
 
 
 def cfg(*entries: dict, **top: object) -> dict:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from starlette.responses import Response, StreamingResponse
 
-from proxy.delivery.fetch import FetchError, ImageFetcher, address_allowed, host_allowed
-from proxy.delivery.settings import ImageFetchSettings
+from proxy.config.delivery import ImageFetchSettings
+from proxy.delivery.fetch import FetchError, address_allowed, host_allowed
+from proxy.delivery.fetcher import ImageFetcher
 from proxy.providers.mock.png import render_png
 from tests.fakes.server import FakeUpstream
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from proxy.delivery.fetch import ImageFetcher
+from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
+from proxy.delivery.fetcher import ImageFetcher
 from proxy.delivery.formats import GIF, JPEG, PNG, UNKNOWN, WEBP, decode_data_uri, sniff_image
 from proxy.delivery.service import Delivery
-from proxy.delivery.settings import ImageFetchSettings, ImageStoreSettings
 from proxy.delivery.signing import FILE_ID, LinkSigner, derive_secret, new_file_id
 from proxy.delivery.store_local import LocalImageStore
 from proxy.delivery.store_s3 import S3ImageStore
@@ -216,7 +216,8 @@ def test_s3_settings_need_a_bucket() -> None:
 
 
 def test_bad_store_settings_name_their_path() -> None:
-    from proxy.config import ConfigError, parse_config
+    from proxy.config import ConfigError
+    from proxy.configure import parse_config
 
     cases = [
         ({"general_settings": {"image_store": {"type": "s3"}}},

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from proxy.config import ENV_PREFIX, load_config
+from proxy.config.loader import ENV_PREFIX
+from proxy.configure import load_config
 from tests.container.compose_env import compose, interpolate, proxy_environment
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config import ConfigError, Deployment, parse_config
+from proxy.config import ConfigError, Deployment
+from proxy.configure import parse_config
 from proxy.errors import (
     ContentPolicyError,
     ProviderAuthError,
@@ -20,7 +21,6 @@ from proxy.errors import (
     UpstreamRateLimitError,
     UpstreamTimeoutError,
 )
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.google.errors import map_google_error
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
@@ -34,6 +34,7 @@ from proxy.providers.google.sizes import (
 )
 from proxy.schemas import ChatRequest, ImageRequest
 from proxy.sse import SSEDecoder, SSEEvent
+from proxy.upstream_request import UpstreamResponse
 from tests.fakes.google import (
     gemini_prompt_blocked,
     google_error,

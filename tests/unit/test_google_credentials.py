@@ -11,7 +11,7 @@ import pytest
 
 from proxy.credentials.google import GoogleOAuth
 from proxy.errors import ProviderAuthError
-from proxy.providers.base import UpstreamRequest
+from proxy.upstream_request import UpstreamRequest
 from tests.fakes.google import GoogleFake
 from tests.fakes.server import FakeUpstream
 

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from google.genai import types
 
-from proxy.config import Deployment, parse_config
+from proxy.config import Deployment
+from proxy.configure import parse_config
 from proxy.errors import ContentPolicyError, InvalidRequestError
-from proxy.providers.base import ChatResult, UpstreamResponse, merge_chat_results
+from proxy.providers.base import ChatResult, merge_chat_results
 from proxy.providers.google.errors import map_google_error
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
@@ -22,6 +23,7 @@ from proxy.providers.google.response import camel_keys, standard_b64
 from proxy.providers.google.settings import endpoint, is_express
 from proxy.schemas import ChatRequest, ImageRequest
 from proxy.sse import SSEDecoder, SSEEvent
+from proxy.upstream_request import UpstreamResponse
 
 # Bytes whose base64 holds '+' and '/', so the URL-safe spelling differs from the standard one.
 PIXELS = b"\x89PNG\r\n\x1a\n" + b"\xfb\xff\xfe" * 400

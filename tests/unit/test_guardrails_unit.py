@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from proxy.app import create_app
-from proxy.config import ConfigError, parse_config
+from proxy.config import ConfigError
+from proxy.configure import parse_config
 from proxy.context import KeyInfo
 from proxy.guardrails import Guardrail, GuardSubject, Verdict, register
 from proxy.guardrails.base import GUARDRAILS, PromptPart

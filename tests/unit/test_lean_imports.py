@@ -106,7 +106,7 @@ async def main():
     config_path.write_text(config_path.read_text().replace("@UPSTREAM@", base))
 
     from proxy.app import create_app
-    from proxy.config import load_config
+    from proxy.configure import load_config
 
     app = create_app(load_config(config_path))
     inbox, outbox = asyncio.Queue(), asyncio.Queue()
@@ -180,6 +180,6 @@ def test_a_mock_deployment_loads_httpx_at_start_up(tmp_path: Path) -> None:
     mock = "  - model_name: mock\n    litellm_params: {model: mock/placeholder}\n"
     config = CONFIG.replace("model_list:\n", "model_list:\n" + mock)
     result = run(tmp_path, config)
-    assert {"httpx", "proxy.transport_local", "proxy.providers.mock.server"} <= set(
+    assert {"httpx", "proxy.providers.mock.server"} <= set(
         result["at_start"]
     )

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config import parse_config
+from proxy.configure import parse_config
 from proxy.errors import (
     ContentPolicyError,
     InvalidRequestError,
@@ -19,10 +19,10 @@ from proxy.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.registry import PROVIDERS
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamResponse
 
 
 def deployment(model: str, **params: Any) -> Any:

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config import ConfigError, Deployment, parse_config
+from proxy.config import ConfigError, Deployment
+from proxy.configure import parse_config
 from proxy.errors import (
     ContentPolicyError,
     InvalidRequestError,
@@ -20,13 +21,13 @@ from proxy.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.openrouter.chat import OpenRouterChat
 from proxy.providers.openrouter.common import chat_url
 from proxy.providers.openrouter.image_config import aspect_ratio_for, build_image_config
 from proxy.providers.openrouter.images import OpenRouterImages, image_item
 from proxy.schemas import ChatRequest, ImageRequest
 from proxy.sse import SSEDecoder, SSEEvent
+from proxy.upstream_request import UpstreamResponse
 
 IMAGES = OpenRouterImages()
 CHAT = OpenRouterChat()

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from proxy.config import Deployment, LiteLLMParams, ModelInfo, parse_config
+from proxy.config import Deployment, LiteLLMParams, ModelInfo
+from proxy.configure import parse_config
 from proxy.context import RequestContext
 from proxy.pricing import PRICE_INPUTS, PriceInputs, Pricer, PriceTable
 from proxy.pricing.usage import normalize

@@ -7,17 +7,18 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.config import ConfigError, Deployment, parse_config
+from proxy.config import ConfigError, Deployment
+from proxy.configure import parse_config
 from proxy.errors import (
     InvalidRequestError,
     ProviderAuthError,
     UpstreamBadRequestError,
     UpstreamRateLimitError,
 )
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.recraft.images import RecraftImages, images_url
 from proxy.providers.recraft.sizes import size_family
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamResponse
 
 ADAPTER = RecraftImages()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from proxy.config import parse_config
+from proxy.configure import parse_config
 from proxy.state.events import Events
 from proxy.state.redis import RedisState, make_client
 from proxy.state.settings import RedisSettings, redis_settings

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from proxy.providers.base import UpstreamRequest
 from proxy.transport import Transport
+from proxy.upstream_request import UpstreamRequest
 
 BODY = b"data: " + b"x" * 4_000_000 + b"\n\n"  # many reads
 

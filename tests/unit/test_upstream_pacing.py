@@ -12,7 +12,7 @@ from proxy.attempt import upstream as upstream_mod
 from proxy.attempt.upstream import Upstream
 from proxy.context import RequestContext
 from proxy.credentials.base import NoCredentials
-from proxy.providers.base import UpstreamRequest, UpstreamResponse
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 from tests.unit.routing.helpers import make_config
 
 

@@ -3,13 +3,14 @@ body (fanned out for one-image-per-call families), parse its answer, map its err
 
 from __future__ import annotations
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.base import ImageResult
 from proxy.providers.bedrock import urls
 from proxy.providers.bedrock.errors import PROVIDER, map_bedrock_error
 from proxy.providers.bedrock.families import KNOWN, Family, family_of
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 # Optional Bedrock request headers a deployment may set (service model names).
 HEADER_PARAMS = {

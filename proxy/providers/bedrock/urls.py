@@ -11,7 +11,7 @@ import os
 import re
 from urllib.parse import quote
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.providers.base import join_url
 
 REGION_ENV = ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")

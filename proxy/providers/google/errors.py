@@ -23,10 +23,10 @@ from proxy.errors import (
     UpstreamRateLimitError,
     UpstreamTimeoutError,
 )
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.google.response import camel_keys
 from proxy.providers.upstream_errors import retry_after_seconds
 from proxy.redact import redact_text
+from proxy.upstream_request import UpstreamResponse
 
 STATUS_BY_HTTP = {
     400: "INVALID_ARGUMENT",

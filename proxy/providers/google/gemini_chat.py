@@ -15,9 +15,9 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ChatResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.base import ChatResult
 from proxy.providers.google.chat_params import request_body
 from proxy.providers.google.contents import to_contents
 from proxy.providers.google.errors import blocked, map_google_error
@@ -32,6 +32,7 @@ from proxy.providers.google.response import (
 from proxy.providers.google.settings import endpoint, is_image_model, is_imagen, stream_query
 from proxy.schemas import ChatRequest
 from proxy.sse import SSEEvent
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 MAX_N = 8  # Gemini's own candidateCount limit, kept for the fan-out of image models
 FINISH = {

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, UpstreamError
-from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.base import ImageResult
 from proxy.providers.google.errors import blocked
 from proxy.providers.google.image_params import (
     native_params,
@@ -34,6 +34,7 @@ from proxy.providers.google.response import (
 from proxy.providers.google.settings import endpoint, model_name
 from proxy.providers.google.sizes import aspect_ratio, gemini_ratios, resolution_tier
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 IMAGE_CONFIG_FIELDS = {
     "aspectRatio": "aspectRatio",

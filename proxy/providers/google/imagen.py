@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, UpstreamError
-from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.base import ImageResult
 from proxy.providers.google.errors import blocked
 from proxy.providers.google.image_params import (
     native_params,
@@ -25,6 +25,7 @@ from proxy.providers.google.response import camel_keys, standard_b64
 from proxy.providers.google.settings import endpoint
 from proxy.providers.google.sizes import IMAGEN_RATIOS, aspect_ratio, resolution_tier
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 MAX_SAMPLES = 4
 TOP_LEVEL = ("labels",)  # Vertex request fields outside ``parameters``

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
-from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.base import ImageResult
 from proxy.providers.google.errors import map_google_error
 from proxy.providers.google.gemini_images import build_gemini_images, parse_gemini_images
 from proxy.providers.google.imagen import build_imagen, parse_imagen
 from proxy.providers.google.settings import is_imagen
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 
 class GoogleImages:

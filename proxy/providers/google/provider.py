@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials
 from proxy.providers.google.settings import (
     CREDENTIALS_PARAMS,

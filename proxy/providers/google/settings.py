@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.providers.base import join_url
 
 GEMINI_BASE = "https://generativelanguage.googleapis.com/v1beta"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from proxy.config.settings import ProxyConfig
+
 if TYPE_CHECKING:
     import httpx
-
-    from proxy.config import ProxyConfig
 
 MOCK_BASE = "mock://local/v1"
 
@@ -27,8 +27,8 @@ async def handle(request: httpx.Request) -> httpx.Response:
 
 
 def preload(config: ProxyConfig) -> None:
-    """Load the mock server and the transport's in-process path at start-up, not on the
-    event loop at the first request, when the config has a mock deployment."""
+    """Load the mock server (and with it httpx, which the transport's in-process path uses)
+    at start-up, not on the event loop at the first request, when the config has a mock
+    deployment."""
     if any(d.provider == "mock" for d in config.deployments):
-        import proxy.providers.mock.server
-        import proxy.transport_local  # noqa: F401
+        import proxy.providers.mock.server  # noqa: F401

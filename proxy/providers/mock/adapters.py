@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.providers.mock import MOCK_BASE
 from proxy.providers.openai.chat import OpenAIChat
 from proxy.providers.openai.images import OpenAIImages

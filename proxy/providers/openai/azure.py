@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
-from proxy.providers.base import UpstreamRequest, UpstreamResponse, join_url
+from proxy.providers.base import join_url
 from proxy.providers.openai.chat import OpenAIChat
 from proxy.providers.openai.images import OpenAIImages
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ChatRequest, ImageRequest
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 AZURE_ANNOTATIONS = ("prompt_filter_results", "content_filter_results")

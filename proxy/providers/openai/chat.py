@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ChatResult, UpstreamRequest, UpstreamResponse, join_url
+from proxy.providers.base import ChatResult, join_url
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ChatRequest
 from proxy.sse import SSEEvent
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 
 class OpenAIChat:

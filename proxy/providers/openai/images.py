@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy import b64json
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse, join_url
+from proxy.providers.base import ImageResult, join_url
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ImageRequest
 from proxy.sse import SSEEvent
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 # Fields of an ImagesResponse besides ``data`` that clients read.
 RESPONSE_EXTRAS = ("background", "output_format", "size", "quality")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamQuotaError
-from proxy.providers.base import UpstreamResponse
 from proxy.providers.openai.images import OpenAIImages
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamResponse
 
 OPENAI_DEFAULT_SIZE = "1024x1024"
 

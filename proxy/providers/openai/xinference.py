@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError
-from proxy.providers.base import UpstreamRequest
 from proxy.providers.openai.images import OpenAIImages
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamRequest
 
 NATIVE = frozenset({"model", "prompt", "n", "size", "response_format", "user", "kwargs"})
 UNSUPPORTED = frozenset(

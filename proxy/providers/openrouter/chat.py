@@ -16,9 +16,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ChatResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.base import ChatResult
 from proxy.providers.openai.chat import OpenAIChat
 from proxy.providers.openrouter.common import (
     PROVIDER,
@@ -28,6 +28,7 @@ from proxy.providers.openrouter.common import (
 )
 from proxy.schemas import ChatRequest
 from proxy.sse import SSEEvent
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 # "image" as a word of the model id: gemini-2.5-flash-image(-preview), gpt-5-image(-mini), ...
 IMAGE_MODEL = re.compile(r"(?:^|[/._-])image(?:$|[._:-])", re.IGNORECASE)

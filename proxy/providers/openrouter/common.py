@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import (
     ContentPolicyError,
     ProxyError,

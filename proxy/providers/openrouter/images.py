@@ -16,9 +16,9 @@ import binascii
 from base64 import b64decode
 from typing import Any
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.base import ImageResult
 from proxy.providers.openrouter.common import (
     PROVIDER,
     attribution_headers,
@@ -28,6 +28,7 @@ from proxy.providers.openrouter.common import (
 from proxy.providers.openrouter.image_config import build_image_config
 from proxy.redact import redact_text
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 DEFAULT_MODALITIES = ["image", "text"]
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxy.config import Deployment
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse, join_url
+from proxy.providers.base import ImageResult, join_url
 from proxy.providers.recraft.sizes import SizeFamily, size_family
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ImageRequest
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PROVIDER = "recraft"
 DEFAULT_BASE = "https://external.api.recraft.ai/v1"

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from proxy.attempt.upstream import Upstream
-from proxy.config import Deployment, ProxyConfig, parse_config
+from proxy.config import Deployment, ProxyConfig
+from proxy.configure import parse_config
 from proxy.context import RequestContext
 from proxy.routing.router import Router
 from proxy.state.memory import MemoryState

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.config import ConfigError, parse_config
+from proxy.config import ConfigError
+from proxy.configure import parse_config
 
 MODELS = [
     {"model_name": "a", "litellm_params": {"model": "mock/x"}},

@@ -1,6 +1,7 @@
-"""Wiring shared state into the app: the Redis store under the router, the replica events
-listener, start/stop with the app, and the readiness check (``redis``: degraded while the
-breaker is open)."""
+"""Several replicas: wiring shared state into the app. The Redis store under the router (built
+with the gateway, ``proxy.state.build``), the replica events listener, start/stop with the
+app, the readiness check (``redis``: degraded while the breaker is open) and the key limits,
+budgets and key changes shared across replicas (``proxy.keys.replicas``)."""
 
 from __future__ import annotations
 
@@ -9,31 +10,14 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
-from proxy.config import ProxyConfig
+from proxy.gateway import Gateway
+from proxy.keys.replicas import install_replica_keys
 from proxy.state.settings import redis_settings
 
 if TYPE_CHECKING:  # the redis client library loads only when a Redis is configured
-    from proxy.gateway import Gateway
     from proxy.state.events import Events
-    from proxy.state.shared import SharedState
 
 log = logging.getLogger("proxy.state")
-
-
-def build_state(config: ProxyConfig) -> SharedState | None:
-    """The shared store when ``router_settings`` names a Redis; None: in-process state."""
-    settings = redis_settings(config.router)
-    if settings is None:
-        return None
-    from proxy.state.redis import RedisState, make_client
-    from proxy.state.shared import SharedState
-
-    client = make_client(settings)
-    return SharedState(
-        RedisState(client, settings.key_prefix),
-        retry_interval=settings.retry_interval,
-        operation_timeout=2 * max(settings.socket_timeout, settings.connect_timeout),
-    )
 
 
 def install_shared_state(app: Starlette, gateway: Gateway) -> Events | None:
@@ -67,8 +51,6 @@ def install_shared_state(app: Starlette, gateway: Gateway) -> Events | None:
     app.state.on_startup.append(start)
     app.state.on_shutdown.append(stop)
     app.state.readiness_checks.append(("redis", lambda: state.healthy))
-
-    from proxy.keys.replicas import install_replica_keys
 
     install_replica_keys(app, gateway, state, events)  # key limits, budgets, key changes
     return events

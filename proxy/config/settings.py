@@ -1,0 +1,105 @@
+"""``general_settings`` and ``router_settings``, and ``ProxyConfig``: the validated config as
+every layer above reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
+from proxy.config.deployment import Deployment, Section
+
+
+class GeneralSettings(Section):
+    master_key: str | None = None
+    allow_unauthenticated_access: bool = False
+    max_request_size_mb: float = Field(default=16.0, gt=0)
+    database_url: str | None = None
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    image_store: ImageStoreSettings | None = None
+    image_fetch: ImageFetchSettings | None = None
+
+
+ROUTING_STRATEGIES = (
+    "simple-shuffle",
+    "least-busy",
+    "latency-based-routing",
+    "usage-based-routing",
+)
+STRATEGY_ALIASES = {"usage-based-routing-v2": "usage-based-routing", "shuffle": "simple-shuffle"}
+DEFAULT_REQUEST_DEADLINE = 900.0
+
+
+class RoutingStrategyArgs(Section):
+    """``router_settings.routing_strategy_args`` (latency-based routing)."""
+
+    ttl: float = Field(default=3600.0, gt=0)  # forget a latency not refreshed for this long
+    lowest_latency_buffer: float = Field(default=0.0, ge=0)  # pick among those within +x%
+    exploration_rate: float = Field(default=0.05, ge=0, le=1)
+    latency_smoothing: float = Field(default=0.3, gt=0, le=1)  # weight of the newest sample
+
+
+class RouterSettings(Section):
+    """LiteLLM's ``router_settings``; every key and default is documented in the README."""
+
+    routing_strategy: str = "simple-shuffle"
+    routing_strategy_args: RoutingStrategyArgs = Field(default_factory=RoutingStrategyArgs)
+    num_retries: int = Field(default=0, ge=0)
+    failover: bool = True  # a failure moves on to an untried deployment even past num_retries
+    retry_after: float = Field(default=0.0, ge=0)  # minimum wait before a same-deployment retry
+    retry_backoff_base: float = Field(default=0.5, ge=0)
+    retry_backoff_max: float = Field(default=8.0, ge=0)
+    timeout: float | None = Field(default=None, gt=0)
+    stream_timeout: float | None = Field(default=None, gt=0)
+    request_deadline: float | None = Field(default=None, gt=0)
+    allowed_fails: int = Field(default=3, ge=0)
+    cooldown_time: float = Field(default=5.0, ge=0)
+    disable_cooldowns: bool = False
+    default_max_parallel_requests: int | None = Field(default=None, ge=1)
+    fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
+    default_fallbacks: list[str] = Field(default_factory=list)
+    content_policy_fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
+    max_fallbacks: int = Field(default=5, ge=0)
+    # shared state for several replicas (proxy/state/settings.py); unset: in-process state
+    redis_url: str | None = None
+    redis_host: str | None = None
+    redis_port: int | None = Field(default=None, ge=1, le=65535)
+    redis_password: str | None = None
+    redis_db: int | None = Field(default=None, ge=0)
+    redis_key_prefix: str = Field(default="imgproxy:", max_length=200)
+    redis_socket_timeout: float = Field(default=0.5, gt=0)  # seconds per operation
+    redis_connect_timeout: float = Field(default=0.5, gt=0)
+    redis_retry_interval: float = Field(default=2.0, gt=0)  # breaker: probe this often
+
+    @field_validator("routing_strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        v = STRATEGY_ALIASES.get(v, v)
+        if v not in ROUTING_STRATEGIES:
+            known = ", ".join(ROUTING_STRATEGIES)
+            raise ValueError(f"unknown routing strategy {v!r} (known: {known})")
+        return v
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    deployments: tuple[Deployment, ...]
+    general: GeneralSettings
+    router: RouterSettings
+    litellm_settings: Mapping[str, Any]
+    raw: Mapping[str, Any]
+    warnings: tuple[str, ...] = ()
+    source: str = "<memory>"
+
+    def groups(self) -> dict[str, list[Deployment]]:
+        out: dict[str, list[Deployment]] = {}
+        for d in self.deployments:
+            out.setdefault(d.model_name, []).append(d)
+        return out
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(self.general.max_request_size_mb * 1024 * 1024)
