@@ -42,49 +42,68 @@ class Metrics:
         reg = self.registry
         p = PREFIX
         self.requests = Counter(
-            f"{p}_requests", "Requests by model group, deployment, endpoint and HTTP status.",
-            ["model_group", "deployment", "endpoint", "status"], registry=reg,
+            f"{p}_requests",
+            "Requests by model group, deployment, endpoint and HTTP status.",
+            ["model_group", "deployment", "endpoint", "status"],
+            registry=reg,
         )
         self.request_seconds = Histogram(
-            f"{p}_request_duration_seconds", "Whole request, first byte in to last byte out.",
-            ["model_group", "endpoint"], buckets=REQUEST_BUCKETS, registry=reg,
+            f"{p}_request_duration_seconds",
+            "Whole request, first byte in to last byte out.",
+            ["model_group", "endpoint"],
+            buckets=REQUEST_BUCKETS,
+            registry=reg,
         )
         self.upstream_seconds = Histogram(
-            f"{p}_upstream_duration_seconds", "Time spent waiting on the provider.",
-            ["model_group", "deployment"], buckets=REQUEST_BUCKETS, registry=reg,
+            f"{p}_upstream_duration_seconds",
+            "Time spent waiting on the provider.",
+            ["model_group", "deployment"],
+            buckets=REQUEST_BUCKETS,
+            registry=reg,
         )
         self.overhead_seconds = Histogram(
-            f"{p}_gateway_overhead_seconds", "Request time minus upstream time.",
-            ["endpoint"], buckets=OVERHEAD_BUCKETS, registry=reg,
+            f"{p}_gateway_overhead_seconds",
+            "Request time minus upstream time.",
+            ["endpoint"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=reg,
         )
         self.in_flight = Gauge(
-            f"{p}_in_flight_requests", "Requests being served right now.",
-            registry=reg, multiprocess_mode="livesum",
+            f"{p}_in_flight_requests",
+            "Requests being served right now.",
+            registry=reg,
+            multiprocess_mode="livesum",
         )
-        self.retries = Counter(
-            f"{p}_retries", "Retries made.", ["model_group"], registry=reg
-        )
+        self.retries = Counter(f"{p}_retries", "Retries made.", ["model_group"], registry=reg)
         self.fallbacks = Counter(
             f"{p}_fallbacks", "Fallbacks to another model group.", ["model_group"], registry=reg
         )
         self.cooldowns = Counter(
-            f"{p}_cooldowns", "Deployments put in cooldown.", ["model_group", "deployment"],
+            f"{p}_cooldowns",
+            "Deployments put in cooldown.",
+            ["model_group", "deployment"],
             registry=reg,
         )
         self.guardrail_blocks = Counter(
-            f"{p}_guardrail_blocks", "Requests refused by a guardrail.",
-            ["guardrail", "endpoint"], registry=reg,
+            f"{p}_guardrail_blocks",
+            "Requests refused by a guardrail.",
+            ["guardrail", "endpoint"],
+            registry=reg,
         )
         self.images = Counter(
-            f"{p}_images_generated", "Images returned to clients.",
-            ["model_group", "deployment"], registry=reg,
+            f"{p}_images_generated",
+            "Images returned to clients.",
+            ["model_group", "deployment"],
+            registry=reg,
         )
         self.spend = Counter(
             f"{p}_spend_usd", "Spend in US dollars.", ["model_group"], registry=reg
         )
         self.callback_dropped = Counter(
-            f"{p}_callback_records_dropped", "Callback records dropped (queue full or refused).",
-            ["callback"], registry=reg,
+            f"{p}_callback_records_dropped",
+            "Callback records dropped (queue full or refused).",
+            ["callback"],
+            registry=reg,
         )
 
     def group_label(self, group: str | None) -> str:
