@@ -6,17 +6,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from proxy.store.database import LogFilter, Store
 from tests.conftest import MASTER_KEY
+from tests.e2e.conftest import store_settings
 from tests.fakes.server import FakeUpstream, Received, free_port
-from tests.store.conftest import PG_URL, backends, unique_prefix
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 
@@ -41,24 +39,6 @@ def config(base: str, general: dict[str, Any]) -> dict[str, Any]:
         ],
         "general_settings": {"spend_flush_interval": 0.05, **general},
     }
-
-
-@pytest.fixture(params=backends())
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    store = Store(url, unique_prefix())
-    try:
-        yield store
-    finally:
-        await store.drop_all()
-        await store.aclose()
-
-
-def store_settings(store: Store) -> dict[str, Any]:
-    url = store.url.replace("postgresql+asyncpg://", "postgresql://").replace(
-        "sqlite+aiosqlite://", "sqlite://"
-    )
-    return {"database_url": url, "database_table_prefix": store.t.keys.name[: -len("keys")]}
 
 
 async def test_sigterm_under_load_loses_no_record(
