@@ -63,15 +63,23 @@ class RequestContext:
             "x-attempted-retries": str(self.retries),
             "x-attempted-fallbacks": str(self.fallbacks),
         }
-        if self.deployment_id:
+        if self.deployment_id and header_safe(self.deployment_id):
             h["x-model-id"] = self.deployment_id
-        if self.model_group:
+        if self.model_group and header_safe(self.model_group):
             h["x-model-group"] = self.model_group
         if self.cost is not None:
             h["x-response-cost"] = format_cost(self.cost)
         if self.guardrails:
             h["x-applied-guardrails"] = ",".join(self.guardrails)
         return h
+
+
+def header_safe(value: str) -> bool:
+    """Printable ASCII only. The model group is the name the client sent until routing
+    resolves it, and a header carries bytes: a character latin-1 cannot encode made the
+    response fail (a 500), and a CR or LF would split the header. Such a value is left out
+    of the headers, not mangled; the body and the logs still carry it."""
+    return value.isascii() and value.isprintable()
 
 
 def format_cost(cost: float) -> str:

@@ -21,8 +21,10 @@ from proxy.errors import (
     ServiceUnavailableError,
 )
 from proxy.gateway import Gateway
+from proxy.names import MAX_NAME_LENGTH
 from proxy.schemas import parse_json_object
 from proxy.store.database import DB_ERRORS
+from proxy.store.refusal import refusal
 
 log = logging.getLogger("proxy.api")
 
@@ -45,12 +47,25 @@ async def require_master(request: Request) -> KeyInfo:
 
 
 async def admin(request: Request, handler: Callable[[], Awaitable[Response]]) -> Response:
-    """Run an admin handler with every failure as an OpenAI error body (never a 500 trace)."""
+    """Run an admin handler with every failure as an OpenAI error body (never a 500 trace).
+
+    The database refusing a value (a NUL in a filter or an alias to look up, on PostgreSQL)
+    is a 400, not the 503 "database unavailable" it used to be."""
     try:
         return await handler()
     except ProxyError as exc:
         return error_response(exc)
     except DB_ERRORS as exc:
+        refused = refusal(exc)
+        if refused is not None:  # a value the database will never take: the caller's to fix
+            return error_response(
+                InvalidRequestError(
+                    f"The database refused a value of this request ({refused.reason}): "
+                    "names and filters must not contain control characters or exceed "
+                    f"{MAX_NAME_LENGTH} characters.",
+                    code="value_refused",
+                )
+            )
         log.error("admin %s: database unavailable (%s)", request.url.path, type(exc).__name__)
         return error_response(
             ServiceUnavailableError(

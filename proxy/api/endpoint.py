@@ -18,7 +18,7 @@ from proxy.api.disconnect import unless_disconnected
 from proxy.context import RequestContext
 from proxy.errors import ClientClosedError, InternalError, PayloadTooLargeError, ProxyError
 from proxy.gateway import Gateway
-from proxy.schemas import parse_json_object
+from proxy.schemas import checked_name, parse_json_object
 
 log = logging.getLogger("proxy.api")
 
@@ -63,6 +63,12 @@ async def read_body(request: Request, limit: int) -> bytes:
             message_text = "The client closed the connection before sending its body."
             raise ClientClosedError(message_text)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def end_user_header(request: Request) -> str | None:
+    """The ``x-end-user`` header, held to the same rules as the body's ``user``."""
+    value = request.headers.get("x-end-user")
+    return None if value is None else checked_name(value, "x-end-user")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -165,7 +171,7 @@ async def run(
         raw = await read_body(request, gateway.config.max_request_bytes)
         model_request = parse(parse_json_object(raw))
         ctx.model_group = model_request.model
-        ctx.end_user = model_request.user or request.headers.get("x-end-user")
+        ctx.end_user = model_request.user or end_user_header(request)
         ctx.stream = model_request.stream
         await gateway.hooks.before(ctx, model_request)
         if model_request.stream:

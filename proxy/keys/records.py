@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from proxy.context import KeyInfo
 from proxy.keys.budget import Budget, RpmWindow
 from proxy.keys.durations import iso, parse_duration, parse_expiry
+from proxy.names import CONTROL_PROBLEM, MAX_NAME_LENGTH, has_control, name_problem
 
 
 class KeyFields(BaseModel):
@@ -25,8 +26,8 @@ class KeyFields(BaseModel):
     expires: str | None = None
     duration: str | None = None  # LiteLLM's name for "expires after"
     metadata: dict[str, Any] | None = None
-    user_id: str | None = Field(default=None, max_length=256)
-    key_alias: str | None = Field(default=None, min_length=1, max_length=256)
+    user_id: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
+    key_alias: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
     guardrails: list[str] | None = None  # pinned: the key's holder cannot switch them off
 
     @field_validator("budget_duration", "duration")
@@ -41,6 +42,24 @@ class KeyFields(BaseModel):
     def _expires(cls, v: str | None) -> str | None:
         if v is not None:
             parse_expiry(v)
+        return v
+
+    @field_validator("key_alias", "user_id")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        """Stored in the spend log beside every request (``proxy.names``)."""
+        problem = None if v is None else name_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Metadata keys are field names wherever the key is shown (``/key/info``, JSON
+        exports); a control character in one is never meant, only smuggled."""
+        if v is not None and any(has_control(k) for k in v):
+            raise ValueError(f"keys {CONTROL_PROBLEM}")
         return v
 
     @field_validator("models")

@@ -37,6 +37,9 @@ def install_observability(app: ObservedApp, gateway: Gateway) -> ObservabilitySe
     app.state.metrics = metrics
     app.state.observability = settings
     app.in_flight = metrics.in_flight
+    writer = getattr(app.state, "spend_writer", None)  # installed first (proxy.keys.wiring)
+    if writer is not None:
+        writer.refusal_listeners.append(lambda _refused: metrics.spend_dead_lettered.inc())
 
     async def keep_prompt(ctx: RequestContext, request: Any) -> None:
         if settings.log_prompts:

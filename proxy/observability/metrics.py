@@ -112,6 +112,14 @@ class Metrics:
             ["callback"],
             registry=reg,
         )
+        # Unlabelled, so it is exported (as 0) from the start and an alert on its increase
+        # works before the first refusal; the reason is in the dead-letter file and the log.
+        self.spend_dead_lettered = Counter(
+            f"{p}_spend_records_dead_lettered",
+            "Spend records (or budget resets) the database refused, set aside in the spool "
+            "directory's dead-letter file instead of being stored.",
+            registry=reg,
+        )
 
     def group_label(self, group: str | None) -> str:
         if not group:

@@ -8,6 +8,7 @@ from proxy.schemas.requests import (
     MAX_N,
     ChatRequest,
     ImageRequest,
+    checked_name,
     parse_json_object,
     refuse_routing_overrides,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_N",
     "ChatRequest",
     "ImageRequest",
+    "checked_name",
     "parse_json_object",
     "refuse_routing_overrides",
 ]

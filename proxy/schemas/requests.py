@@ -3,6 +3,9 @@
 Requests stay plain dicts underneath so parameters the gateway does not know reach the
 provider untouched (the OpenAI SDK's ``extra_body``); the fields the gateway reads are
 checked here and exposed as attributes. Every problem is a 400 naming the parameter.
+
+``model`` and ``user`` are names the gateway stores, logs and echoes in a header; they are
+held to ``proxy.names`` (no control characters, at most 256 characters).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import orjson
 
 from proxy.errors import InvalidRequestError
+from proxy.names import name_problem
 
 # A client never chooses where provider credentials go (CVE-2024-6587): these are refused.
 FORBIDDEN_FIELDS = frozenset(
@@ -72,7 +76,21 @@ def _model(body: dict[str, Any]) -> str:
         raise InvalidRequestError("'model' is required.", param="model", code="missing_model")
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("'model' must be a non-empty string.", param="model")
-    return model
+    return checked_name(model, "model")
+
+
+def checked_name(value: str, param: str) -> str:
+    """``value`` when it is a usable name (``proxy.names``), else a 400 naming ``param``
+    (and never quoting the value)."""
+    problem = name_problem(value)
+    if problem is not None:
+        raise InvalidRequestError(f"'{param}' {problem}.", param=param)
+    return value
+
+
+def _optional_name(body: dict[str, Any], name: str) -> str | None:
+    value = _optional_str(body, name)
+    return None if value is None else checked_name(value, name)
 
 
 def _optional_str(body: dict[str, Any], name: str) -> str | None:
@@ -136,7 +154,7 @@ class ImageRequest:
             quality=_optional_str(body, "quality"),
             response_format=response_format,
             stream=_optional_bool(body, "stream"),
-            user=_optional_str(body, "user"),
+            user=_optional_name(body, "user"),
         )
 
     def refuse_unsupported(self, unsupported: Mapping[str, str], where: str) -> None:
@@ -191,7 +209,7 @@ class ChatRequest:
             messages=messages,
             stream=stream,
             include_usage=include_usage,
-            user=_optional_str(body, "user"),
+            user=_optional_name(body, "user"),
         )
 
     def text_of(self, message: dict[str, Any]) -> str:

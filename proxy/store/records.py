@@ -6,7 +6,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-MAX_TEXT = 256
+from proxy.names import MAX_NAME_LENGTH
+
+MAX_TEXT = MAX_NAME_LENGTH
+# The width of each clipped column (proxy/store/schema.py): a longer value is refused by
+# PostgreSQL, and one refused value used to hold up every record behind it.
+CLIPPED = {
+    "key_alias": MAX_TEXT,
+    "user_id": MAX_TEXT,
+    "end_user": MAX_TEXT,
+    "model_group": MAX_TEXT,
+    "deployment_id": 128,  # model_info.id from the config, unbounded there
+}
 
 
 def clip(value: str | None, limit: int = MAX_TEXT) -> str | None:
@@ -49,8 +60,8 @@ class SpendRecord:
         out = {name: getattr(self, name) for name in ROW_FIELDS}
         if self.usage is not None:
             out["usage"] = dict(self.usage)
-        for k in ("key_alias", "user_id", "end_user", "model_group", "deployment_id"):
-            out[k] = clip(out[k])
+        for k, limit in CLIPPED.items():
+            out[k] = clip(out[k], limit)
         return out
 
     @classmethod

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from proxy.names import MAX_NAME_LENGTH
 from proxy.store.engine import AsyncConnection
 
 DEFAULT_PREFIX = "imgproxy_"
@@ -42,7 +43,7 @@ def make_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         md,
         sa.Column("key_hash", sa.String(64), primary_key=True),
         sa.Column("key_name", sa.String(32), nullable=False),  # "sk-...wxyz" for display
-        sa.Column("key_alias", sa.String(256), nullable=True, unique=True),
+        sa.Column("key_alias", sa.String(MAX_NAME_LENGTH), nullable=True, unique=True),
         sa.Column("models", sa.JSON, nullable=False),
         sa.Column("max_budget", sa.Float, nullable=True),
         sa.Column("budget_duration", sa.String(32), nullable=True),
@@ -52,7 +53,7 @@ def make_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         sa.Column("rpm_limit", sa.Integer, nullable=True),
         sa.Column("expires_at", sa.Float, nullable=True),
         sa.Column("metadata", sa.JSON, nullable=False),
-        sa.Column("user_id", sa.String(256), nullable=True),
+        sa.Column("user_id", sa.String(MAX_NAME_LENGTH), nullable=True),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
     )
@@ -62,10 +63,10 @@ def make_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         sa.Column("request_id", sa.String(64), primary_key=True),
         sa.Column("time", sa.Float, nullable=False),
         sa.Column("key_hash", sa.String(64), nullable=True),
-        sa.Column("key_alias", sa.String(256), nullable=True),
-        sa.Column("user_id", sa.String(256), nullable=True),
-        sa.Column("end_user", sa.String(256), nullable=True),
-        sa.Column("model_group", sa.String(256), nullable=True),
+        sa.Column("key_alias", sa.String(MAX_NAME_LENGTH), nullable=True),
+        sa.Column("user_id", sa.String(MAX_NAME_LENGTH), nullable=True),
+        sa.Column("end_user", sa.String(MAX_NAME_LENGTH), nullable=True),
+        sa.Column("model_group", sa.String(MAX_NAME_LENGTH), nullable=True),
         sa.Column("deployment_id", sa.String(128), nullable=True),
         sa.Column("provider", sa.String(64), nullable=True),
         sa.Column("endpoint", sa.String(64), nullable=False),

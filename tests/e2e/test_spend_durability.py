@@ -6,17 +6,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from proxy.store.database import LogFilter, Store
 from tests.conftest import MASTER_KEY
+from tests.e2e.conftest import store_settings
 from tests.fakes.server import FakeUpstream, Received, free_port
-from tests.store.conftest import PG_URL, backends, unique_prefix
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 
@@ -29,30 +27,18 @@ async def slow_image(r: Received) -> Any:
 def config(base: str, general: dict[str, Any]) -> dict[str, Any]:
     return {
         "model_list": [
-            {"model_name": "slow", "litellm_params": {
-                "model": "openai/dall-e-2", "api_key": "sk-up", "api_base": f"{base}/slow/v1"}},
+            {
+                "model_name": "slow",
+                "litellm_params": {
+                    "model": "openai/dall-e-2",
+                    "api_key": "sk-up",
+                    "api_base": f"{base}/slow/v1",
+                },
+            },
             {"model_name": "mock", "litellm_params": {"model": "mock/placeholder"}},
         ],
         "general_settings": {"spend_flush_interval": 0.05, **general},
     }
-
-
-@pytest.fixture(params=backends())
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    store = Store(url, unique_prefix())
-    try:
-        yield store
-    finally:
-        await store.drop_all()
-        await store.aclose()
-
-
-def store_settings(store: Store) -> dict[str, Any]:
-    url = store.url.replace("postgresql+asyncpg://", "postgresql://").replace(
-        "sqlite+aiosqlite://", "sqlite://"
-    )
-    return {"database_url": url, "database_table_prefix": store.t.keys.name[: -len("keys")]}
 
 
 async def test_sigterm_under_load_loses_no_record(
@@ -64,9 +50,11 @@ async def test_sigterm_under_load_loses_no_record(
 
     async def one(client: httpx.AsyncClient, i: int) -> str | None:
         try:
-            r = await client.post("/v1/images/generations", headers=AUTH,
-                                  json={"model": "slow" if i % 4 else "mock", "prompt": f"p{i}",
-                                        "size": "256x256"})
+            r = await client.post(
+                "/v1/images/generations",
+                headers=AUTH,
+                json={"model": "slow" if i % 4 else "mock", "prompt": f"p{i}", "size": "256x256"},
+            )
         except httpx.TransportError:
             return None  # refused once shutdown began: never reached the app
         return r.headers["x-request-id"]
@@ -96,13 +84,13 @@ async def test_database_down_keeps_serving_and_loses_nothing(
 ) -> None:
     spool = tmp_path / "spool"
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/test"  # nothing listens there
-    proxy = proxy_factory(config(fake.base, {"database_url": dead,
-                                             "spend_spool_dir": str(spool)}))
+    proxy = proxy_factory(config(fake.base, {"database_url": dead, "spend_spool_dir": str(spool)}))
     ids = []
     with httpx.Client(base_url=proxy.base_url, timeout=30, headers=AUTH) as client:
         for i in range(7):
-            r = client.post("/v1/images/generations",
-                            json={"model": "mock", "prompt": f"p{i}", "size": "8x8"})
+            r = client.post(
+                "/v1/images/generations", json={"model": "mock", "prompt": f"p{i}", "size": "8x8"}
+            )
             assert r.status_code == 200 and r.headers["x-response-cost"] == "0.0"
             ids.append(r.headers["x-request-id"])
         ready = client.get("/health/readiness").json()
@@ -110,8 +98,11 @@ async def test_database_down_keeps_serving_and_loses_nothing(
         r = client.get("/spend/logs")
         assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
         # a virtual key cannot be verified without the database: 503, not 401
-        r = client.post("/v1/images/generations", headers={"authorization": "Bearer sk-abc"},
-                        json={"model": "mock", "prompt": "p"})
+        r = client.post(
+            "/v1/images/generations",
+            headers={"authorization": "Bearer sk-abc"},
+            json={"model": "mock", "prompt": "p"},
+        )
         assert r.status_code == 503
     proxy.stop()
     assert "database" in proxy.logs() and "sk-abc" not in proxy.logs()

@@ -5,13 +5,16 @@ runs on one database never collide."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from proxy.store.database import Store
+from proxy.store.records import SpendRecord
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -29,6 +32,17 @@ def backends() -> list[object]:
 
 def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:12]}_"
+
+
+def spend_record(**kw: Any) -> SpendRecord:
+    """A spend record with a fresh request id, now, for ``images``; ``kw`` overrides."""
+    base: dict[str, Any] = {
+        "request_id": uuid.uuid4().hex,
+        "time": time.time(),
+        "endpoint": "images",
+        "status": 200,
+    }
+    return SpendRecord(**{**base, **kw})
 
 
 def backend_url(backend: str, tmp_path: Path) -> str:

@@ -1,0 +1,31 @@
+"""What the end-to-end tests share beyond tests/conftest.py: a database of their own on each
+storage backend (SQLite always, PostgreSQL when TEST_DATABASE_URL names one)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proxy.store.database import Store
+from tests.store.conftest import PG_URL, backends, unique_prefix
+
+
+@pytest.fixture(params=backends())
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    url = PG_URL if request.param == "postgresql" else f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    store = Store(url, unique_prefix())
+    try:
+        yield store
+    finally:
+        await store.drop_all()
+        await store.aclose()
+
+
+def store_settings(store: Store) -> dict[str, Any]:
+    url = store.url.replace("postgresql+asyncpg://", "postgresql://").replace(
+        "sqlite+aiosqlite://", "sqlite://"
+    )
+    return {"database_url": url, "database_table_prefix": store.t.keys.name[: -len("keys")]}

@@ -1,0 +1,161 @@
+"""Names with control characters, or too long, are refused at the edge with an OpenAI 400
+naming the field and never echoing the value; and a record the database refuses anyway is set
+aside without stopping spend logging. Through the real proxy process and the official OpenAI
+SDK, on SQLite and (when TEST_DATABASE_URL names one) PostgreSQL, where a NUL in ``user``
+used to stop every later spend record from being written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import orjson
+import pytest
+
+from proxy.store.database import LogFilter, Store
+from proxy.store.writer import encode_op
+from tests.conftest import MASTER_KEY
+from tests.e2e.conftest import store_settings
+from tests.store.conftest import spend_record
+
+AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
+MARK = "evil"  # in every refused value: no answer may contain it
+
+REFUSED: list[tuple[str, str]] = [
+    ("model", f"mock-image\x00{MARK}"),
+    ("model", f"mock-image\r{MARK}"),
+    ("model", f"mock-image\n{MARK}"),
+    ("model", f"{MARK}-" + "m" * 300),
+    ("user", f"poison\x00{MARK}"),
+    ("user", f"{MARK}\r"),
+    ("user", f"{MARK}\nx-injected: 1"),
+    ("user", f"{MARK}-" + "u" * 300),
+]
+
+
+def config(general: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model_list": [{"model_name": "mock-image", "litellm_params": {"model": "mock/x"}}],
+        "general_settings": {"spend_flush_interval": 0.05, **general},
+    }
+
+
+@pytest.fixture
+def clients(proxy_factory: Any, database: Store) -> Iterator[tuple[openai.OpenAI, httpx.Client]]:
+    proxy = proxy_factory(config(store_settings(database)))
+    sdk = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
+    admin = httpx.Client(base_url=proxy.base_url, headers=AUTH, timeout=30)
+    with sdk, admin:
+        yield sdk, admin
+
+
+def assert_refused(answer: httpx.Response, field: str) -> None:
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] == "invalid_request_error" and error["param"] == field
+    assert field in error["message"]
+    assert MARK not in answer.text
+
+
+def test_a_control_character_or_a_long_name_is_a_400_naming_the_field(
+    clients: tuple[openai.OpenAI, httpx.Client],
+) -> None:
+    sdk, admin = clients
+    for field, value in REFUSED:
+        fields = {"model": "mock-image", "prompt": "a lighthouse", field: value}
+        with pytest.raises(openai.BadRequestError) as image:
+            sdk.images.generate(**fields)
+        assert_refused(image.value.response, field)
+        assert not any(MARK in v for v in image.value.response.headers.values())
+        asked = {"model": "mock-image", "messages": [{"role": "user", "content": "hi"}]}
+        with pytest.raises(openai.BadRequestError) as chat:
+            sdk.chat.completions.create(**{**asked, field: value})
+        assert_refused(chat.value.response, field)
+
+    # every refused request is still logged, and spend logging goes on
+    sdk.images.generate(model="mock-image", prompt="a lighthouse", user="alice")
+    logs = admin.get("/spend/logs", params={"page_size": 100}).json()  # flushes first
+    statuses = sorted(r["status"] for r in logs["data"])
+    assert statuses == [200] + [400] * (2 * len(REFUSED))
+    assert [r["end_user"] for r in logs["data"] if r["status"] == 200] == ["alice"]
+    assert "database" not in admin.get("/health/readiness").json()["degraded"]
+
+
+def test_the_end_user_header_and_header_echoes_are_held_to_the_same_rules(
+    clients: tuple[openai.OpenAI, httpx.Client],
+) -> None:
+    _, admin = clients
+    body = {"model": "mock-image", "prompt": "a lighthouse"}
+    long = admin.post("/v1/images/generations", json=body, headers={"x-end-user": MARK + "e" * 300})
+    assert_refused(long, "x-end-user")
+    ok = admin.post("/v1/images/generations", json=body, headers={"x-end-user": "bob"})
+    assert ok.status_code == 200 and ok.headers["x-model-group"] == "mock-image"
+    # a model name a header cannot carry: a 404 as for any unknown model, without the header
+    # (it used to be a 500: the header could not be encoded)
+    cat = admin.post("/v1/images/generations", json={**body, "model": "猫"})
+    assert cat.status_code == 404 and cat.json()["error"]["code"] == "model_not_found"
+    assert "x-model-group" not in cat.headers
+
+
+def test_the_admin_api_refuses_control_characters_in_names(
+    clients: tuple[openai.OpenAI, httpx.Client], database: Store
+) -> None:
+    _, admin = clients
+    for field, value in [
+        ("key_alias", f"team\x00{MARK}"),
+        ("key_alias", f"team\n{MARK}"),
+        ("key_alias", MARK + "a" * 300),
+        ("user_id", f"owner\r{MARK}"),
+    ]:
+        assert_refused(admin.post("/key/generate", json={field: value}), field)
+    assert_refused(admin.post("/key/generate", json={"metadata": {f"{MARK}\x00": 1}}), "metadata")
+    key = admin.post("/key/generate", json={"key_alias": "team"}).json()
+    assert_refused(
+        admin.post("/key/update", json={"key": key["key"], "key_alias": "t\x00"}), "key_alias"
+    )
+    # a filter PostgreSQL cannot compare is the caller's 400, not "database unavailable"
+    found = admin.get("/spend/logs", params={"end_user": f"{MARK}\x00"})
+    if database.dialect == "postgresql":
+        assert found.status_code == 400 and found.json()["error"]["code"] == "value_refused"
+        assert MARK not in found.text
+    else:
+        assert found.status_code == 200 and found.json()["total"] == 0
+
+
+async def test_a_spooled_record_the_database_refuses_does_not_stop_the_next_start(
+    proxy_factory: Any, database: Store, tmp_path: Path
+) -> None:
+    """What a poisoned shutdown left behind: the next start stores the rest and sets the
+    refused records aside, counted in the metrics, and stays ready."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    good = [spend_record() for _ in range(4)]
+    nul = spend_record(end_user="poison\x00pill")  # PostgreSQL refuses it, SQLite stores it
+    no_endpoint = spend_record(endpoint=None)  # both refuse it (NOT NULL)
+    ops = [good[0], nul, good[1], no_endpoint, good[2], good[3]]
+    (spool / "spend-spool-1-1.jsonl").write_bytes(b"".join(encode_op(o) + b"\n" for o in ops))
+    refused = [nul, no_endpoint] if database.dialect == "postgresql" else [no_endpoint]
+
+    proxy = proxy_factory(config({**store_settings(database), "spend_spool_dir": str(spool)}))
+    with httpx.Client(base_url=proxy.base_url, headers=AUTH, timeout=30) as admin:
+        assert admin.get("/spend/logs").status_code == 200  # flushes what is queued first
+        assert "database" not in admin.get("/health/readiness").json()["degraded"]
+        metrics = admin.get("/metrics").text
+    assert f"image_proxy_spend_records_dead_lettered_total {float(len(refused))}" in metrics
+    rows, _ = await database.query_logs(LogFilter(), 0, 100)
+    assert {r.request_id for r in rows} == {o.request_id for o in ops} - {
+        o.request_id for o in refused
+    }
+    assert list(spool.glob("spend-spool-*.jsonl")) == []
+    letters = [
+        orjson.loads(line)
+        for p in spool.glob("spend-deadletter-*.jsonl")
+        for line in p.read_bytes().splitlines()
+    ]
+    assert [d["op"]["request_id"] for d in letters] == [o.request_id for o in refused]
+    proxy.stop()
+    assert "poison" not in proxy.logs()
