@@ -1,15 +1,29 @@
-"""The OpenAPI document and the docs page, through the real server."""
+"""The OpenAPI document and the docs page, through the real server; and a bounded fuzz run of
+every documented operation (schemathesis, master key) that must find no server error and no
+answer the document does not describe.
+
+``IMAGE_PROXY_FUZZ_EXAMPLES`` raises the number of examples per operation for a longer run by
+hand (default 15: the whole run takes seconds).
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
 from proxy.schemas import IMAGE_RESPONSE_FORMATS
 from proxy.schemas.wire import ImageGenerationRequest
+from tests.conftest import MASTER_KEY
+
+FUZZ_EXAMPLES = int(os.environ.get("IMAGE_PROXY_FUZZ_EXAMPLES", "15"))
+AUTH = {"Authorization": f"Bearer {MASTER_KEY}"}
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +132,33 @@ def test_docs_page_is_self_contained(proxy: Any) -> None:
     assert "http://" not in r.text and "https://" not in r.text  # nothing from elsewhere
     missing = httpx.get(f"{proxy.base_url}/docs/assets/0.0.0/swagger-ui.css")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+@pytest.fixture(scope="module")
+def api_schema(proxy: Any) -> Any:
+    return schemathesis.openapi.from_url(f"{proxy.base_url}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_fuzz_every_operation(case: Any) -> None:
+    """No server error, and every answer is one the document describes (status, content type,
+    body shape). Acceptance of valid input is not asserted: a valid body may still be refused
+    for what it means (an alias taken, a key that does not exist)."""
+    case.call_and_validate(
+        headers=AUTH,
+        checks=[
+            checks.not_a_server_error,
+            checks.status_code_conformance,
+            checks.content_type_conformance,
+            checks.response_schema_conformance,
+        ],
+    )
