@@ -30,7 +30,7 @@ def build_state(config: ProxyConfig) -> SharedState | None:
 
     client = make_client(settings)
     return SharedState(
-        RedisState(client, settings.key_prefix),
+        RedisState(client, settings.key_prefix, lease_ttl=settings.lease_ttl),
         retry_interval=settings.retry_interval,
         operation_timeout=2 * max(settings.socket_timeout, settings.connect_timeout),
     )
@@ -58,7 +58,12 @@ def install_shared_state(app: Starlette, gateway: Gateway) -> Events | None:
     async def start() -> None:
         await state.start()
         events.start()
-        log.info("shared state: %s (prefix %r)", settings.describe(), settings.key_prefix)
+        log.info(
+            "shared state: %s (prefix %r, lease %gs)",
+            settings.describe(),
+            settings.key_prefix,
+            settings.lease_ttl,
+        )
 
     async def stop() -> None:
         await events.aclose()
