@@ -42,7 +42,12 @@ def install_shared_state(app: Starlette, gateway: Gateway) -> Events | None:
     async def start() -> None:
         await state.start()
         events.start()
-        log.info("shared state: %s (prefix %r)", settings.describe(), settings.key_prefix)
+        log.info(
+            "shared state: %s (prefix %r, lease %gs)",
+            settings.describe(),
+            settings.key_prefix,
+            settings.lease_ttl,
+        )
 
     async def stop() -> None:
         await events.aclose()

@@ -73,6 +73,7 @@ class RouterSettings(Section):
     redis_socket_timeout: float = Field(default=0.5, gt=0)  # seconds per operation
     redis_connect_timeout: float = Field(default=0.5, gt=0)
     redis_retry_interval: float = Field(default=2.0, gt=0)  # breaker: probe this often
+    redis_lease_ttl: float = Field(default=15.0, ge=1)  # a dead replica's holds expire after
 
     @field_validator("routing_strategy")
     @classmethod

@@ -6,12 +6,14 @@ Installed only with shared state (``router_settings.redis_*``). Two hooks stand 
 
 * ``before`` (pre-call, after ``Accounting.before`` admitted the request locally): the key's
   ``rpm_limit`` is checked and counted in one shared sliding minute; each budget the request
-  holds (the key's, the end user's) reserves its estimate on one shared counter — spend plus
-  reservations in flight — only while that counter is below ``max_budget``, in one atomic
-  step. The counter starts from (and never falls below) the spend this replica knows from the
-  database, so a Redis that lost it rebuilds it.
+  holds (the key's, the end user's) holds its estimate on the budget's shared counter only
+  while settled spend plus every replica's reservations in flight is below ``max_budget``, in
+  one atomic step (``StateStore.hold``). The settled spend starts from (and never falls
+  below) the spend this replica knew from the database when it admitted the request, so a
+  Redis that lost it rebuilds it. A reservation is a lease of the replica that took it: one
+  killed mid-request stops reserving within ``redis_lease_ttl``.
 * ``after`` (post-call, after ``Accounting.after`` priced the request): each reservation is
-  replaced by the actual cost.
+  released and the actual cost added to the settled spend.
 
 The local checks keep running first: a replica's own view never exceeds the shared one, so
 they never refuse what the shared one would admit, and they are what still enforces while
@@ -47,7 +49,6 @@ log = logging.getLogger("proxy.keys")
 
 KEY_TOPIC = "key"
 MINUTE = 60.0
-BUDGET_TTL = 3600.0  # an idle counter is rebuilt from the database's spend after this
 _TAKEN = "shared_budget_holds"
 
 
@@ -75,7 +76,7 @@ class ReplicaKeys:
         state = self.keys.state(key.key_hash)
         if state is None:
             return
-        taken: list[tuple[str, float]] = []
+        taken: list[tuple[str, float, float]] = []  # (counter, estimate, floor)
         ctx.extra[_TAKEN] = taken
         if state.rpm is not None:
             limit = state.rpm.limit
@@ -94,12 +95,11 @@ class ReplicaKeys:
             if budget.max_budget is None:
                 continue
             counter = _budget_counter(ctx, hold)
-            committed = await self.state.reserve_below(
-                counter, hold.estimate, budget.max_budget, BUDGET_TTL, floor=budget.spend
-            )
+            floor = budget.spend
+            committed = await self.state.hold(counter, hold.estimate, budget.max_budget, floor)
             if committed is not None:
                 raise self._exceeded(hold, committed)
-            taken.append((counter, hold.estimate))
+            taken.append((counter, hold.estimate, floor))
 
     @staticmethod
     def _exceeded(hold: Hold, committed: float) -> BudgetExceededError:
@@ -118,11 +118,11 @@ class ReplicaKeys:
         )
 
     async def after(self, ctx: RequestContext) -> None:
-        taken: list[tuple[str, float]] = ctx.extra.pop(_TAKEN, None) or []
+        taken: list[tuple[str, float, float]] = ctx.extra.pop(_TAKEN, None) or []
         cost = ctx.cost or 0.0
-        for counter, estimate in taken:
-            if cost != estimate:
-                await self.state.incr(counter, cost - estimate, BUDGET_TTL)
+        for counter, estimate, floor in taken:
+            # the floor as it was when admitted: the local spend includes this cost by now
+            await self.state.release(counter, estimate, spent=cost, floor=floor)
 
     # --- key changes ----------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 ``acquire`` takes a slot before an attempt (refused when ``max_parallel_requests`` calls are
 already in flight, or, under usage-based routing, when the sliding minute is at ``rpm`` /
-``tpm``); the slot is released when the answer (or the whole stream) is over.
+``tpm``); the slot is released when the answer (or the whole stream) is over. A slot is a
+``hold`` on the state store: with shared state, a lease of the replica that took it, so the
+slots of a replica that died come back by themselves (``proxy/state/redis.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from proxy.config import Deployment, RouterSettings
 from proxy.state.base import StateStore
 
 MINUTE = 60.0
-IN_FLIGHT_TTL = 3600.0  # a replica that died mid-call stops counting after this
 PARALLEL_RETRY_AFTER = 1.0
 
 
@@ -71,15 +72,13 @@ class DeploymentStats:
         return own if own is not None else self.settings.default_max_parallel_requests
 
     async def acquire(self, deployment: Deployment) -> Slot | Refusal:
-        count = await self.state.incr(_in_flight(deployment.id), 1, IN_FLIGHT_TTL)
         limit = self.max_parallel(deployment)
-        if limit is not None and count > limit:
-            await self.state.incr(_in_flight(deployment.id), -1, IN_FLIGHT_TTL)
+        if await self.state.hold(_in_flight(deployment.id), 1, limit) is not None:
             return Refusal(f"max_parallel_requests={limit}", PARALLEL_RETRY_AFTER)
         if self.enforce_usage:
             refusal = await self._usage_room(deployment)
             if refusal is not None:
-                await self.state.incr(_in_flight(deployment.id), -1, IN_FLIGHT_TTL)
+                await self.state.release(_in_flight(deployment.id), 1)
                 return refusal
         return Slot(self, deployment)
 
@@ -98,13 +97,12 @@ class DeploymentStats:
         return None
 
     async def release(self, deployment: Deployment, tokens: float | None) -> None:
-        await self.state.incr(_in_flight(deployment.id), -1, IN_FLIGHT_TTL)
+        await self.state.release(_in_flight(deployment.id), 1)
         if tokens and deployment.params.tpm is not None:
             await self.state.window_add(_tpm(deployment.id), tokens, MINUTE)
 
     async def in_flight(self, deployments: list[Deployment]) -> list[float]:
-        values = await self.state.get_many([_in_flight(d.id) for d in deployments])
-        return [max(0.0, float(v)) if v is not None else 0.0 for v in values]
+        return await self.state.held_totals([_in_flight(d.id) for d in deployments])
 
     async def latencies(self, deployments: list[Deployment]) -> list[float | None]:
         values = await self.state.get_many([_latency(d.id) for d in deployments])

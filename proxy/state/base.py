@@ -3,14 +3,16 @@
 Every operation is one atomic step on the store, so a Redis implementation maps each to one
 command or one short Lua script and N replicas share the same counters:
 
-- ``incr(key, amount, ttl)``: ``INCRBYFLOAT`` + ``EXPIRE`` (the ttl is refreshed on every
-  increment, so a counter nobody touches disappears by itself).
 - ``get`` / ``get_many`` / ``set_with_ttl`` / ``delete``: ``GET`` / ``MGET`` / ``SET EX`` /
   ``DEL``.
 - ``window_add`` / ``window_total`` / ``window_reserve``: a sliding window as a sorted set
   scored by time (``ZADD`` / ``ZREMRANGEBYSCORE`` / sum of members); ``window_reserve`` is the
   check-and-add in one step (a Lua script) so concurrent requests cannot overshoot a limit.
-- ``reserve_below``: a counter's check-and-add (budgets), one Lua script.
+- ``hold`` / ``release`` / ``held_totals``: capacity and budget held by requests in flight
+  (in-flight slots, budget reservations). A hold is a *lease of the process that took it*:
+  with Redis it counts only while that process is alive (``proxy/state/redis.py``), so a
+  replica killed mid-call gives everything back by itself. Next to the holds a key has a
+  *settled* amount (a budget's real spend), which is not a lease: it stays.
 
 Values are strings or floats; the routing code owns the key names. The clock is injectable so
 tests drive time by hand.
@@ -21,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Protocol
+
+SETTLED_TTL = 3600.0  # a settled amount nobody touched for this long is rebuilt from its floor
 
 
 class Clock(Protocol):
@@ -47,10 +51,6 @@ class SystemClock:
 
 
 class StateStore(Protocol):
-    async def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        """Add ``amount`` (may be negative) and return the new value; refresh the expiry."""
-        ...
-
     async def get(self, key: str) -> str | None: ...
 
     async def get_many(self, keys: list[str]) -> list[str | None]: ...
@@ -74,12 +74,28 @@ class StateStore(Protocol):
         the seconds until enough of the window has expired to make room."""
         ...
 
-    async def reserve_below(
-        self, key: str, amount: float, limit: float, ttl: float, floor: float = 0.0
+    async def hold(
+        self, key: str, amount: float, limit: float | None = None, floor: float = 0.0
     ) -> float | None:
-        """Add ``amount`` to the counter ``key`` if it is below ``limit`` (a counter that is
-        missing or below ``floor`` first becomes ``floor``): ``None`` when added, else the
-        counter's value. Budgets: the counter is spend plus reservations in flight."""
+        """Hold ``amount`` of ``key`` for this process if the key's total is below ``limit``
+        (no limit: always). The total is the settled amount (at least ``floor``: a settled
+        amount that is missing or lower first becomes ``floor``) plus what every live process
+        holds. ``None`` when held, else the total that refused it.
+
+        In-flight slots hold 1 against ``max_parallel_requests``; budgets hold the request's
+        estimate against ``max_budget`` with the spend known from the database as the floor."""
+        ...
+
+    async def release(
+        self, key: str, amount: float, spent: float = 0.0, floor: float = 0.0
+    ) -> None:
+        """Give back ``amount`` this process holds on ``key``, and add ``spent`` to the
+        settled amount (which first becomes at least ``floor``). Settling a budget
+        reservation releases the estimate and adds the real cost."""
+        ...
+
+    async def held_totals(self, keys: list[str]) -> list[float]:
+        """What live processes hold on each key (the settled amount not included)."""
         ...
 
     async def aclose(self) -> None: ...

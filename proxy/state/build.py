@@ -23,7 +23,7 @@ def build_state(config: ProxyConfig) -> SharedState | None:
 
     client = make_client(settings)
     return SharedState(
-        RedisState(client, settings.key_prefix),
+        RedisState(client, settings.key_prefix, lease_ttl=settings.lease_ttl),
         retry_interval=settings.retry_interval,
         operation_timeout=2 * max(settings.socket_timeout, settings.connect_timeout),
     )

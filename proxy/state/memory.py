@@ -1,11 +1,15 @@
 """The in-memory state store: one process, no I/O. Every method runs without awaiting
-anything, so each is atomic with respect to other requests on the event loop."""
+anything, so each is atomic with respect to other requests on the event loop.
+
+Holds need no lease here: they live and die with the process that keeps them."""
 
 from __future__ import annotations
 
 from collections import deque
 
-from proxy.state.base import Clock, SystemClock
+from proxy.state.base import SETTLED_TTL, Clock, SystemClock
+
+EPSILON = 1e-9  # a hold this close to zero is gone (float sums of estimates)
 
 
 class MemoryState:
@@ -13,6 +17,8 @@ class MemoryState:
         self.clock = clock or SystemClock()
         self._values: dict[str, tuple[str, float | None]] = {}  # key -> (value, expires at)
         self._windows: dict[str, deque[tuple[float, float]]] = {}  # key -> [(time, amount)]
+        self._held: dict[str, float] = {}  # key -> amount held by requests in flight
+        self._settled: dict[str, tuple[float, float]] = {}  # key -> (amount, expires at)
 
     def _live(self, key: str) -> str | None:
         item = self._values.get(key)
@@ -22,13 +28,6 @@ class MemoryState:
         if expires is not None and expires <= self.clock.time():
             del self._values[key]
             return None
-        return value
-
-    async def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        current = self._live(key)
-        value = (float(current) if current is not None else 0.0) + amount
-        expires = self.clock.time() + ttl if ttl is not None else None
-        self._values[key] = (repr(value), expires)
         return value
 
     async def get(self, key: str) -> str | None:
@@ -74,16 +73,42 @@ class MemoryState:
                 return max(0.0, at + window - now)
         return window
 
-    async def reserve_below(
-        self, key: str, amount: float, limit: float, ttl: float, floor: float = 0.0
+    def _settled_at_least(self, key: str, floor: float) -> float:
+        amount, expires = self._settled.get(key, (0.0, 0.0))
+        if expires <= self.clock.time():
+            amount = 0.0
+        amount = max(amount, floor)
+        if amount > 0:
+            self._settled[key] = (amount, self.clock.time() + SETTLED_TTL)
+        return amount
+
+    async def hold(
+        self, key: str, amount: float, limit: float | None = None, floor: float = 0.0
     ) -> float | None:
-        current = self._live(key)
-        value = max(float(current) if current is not None else 0.0, floor)
-        if value >= limit:
-            return value
-        self._values[key] = (repr(value + amount), self.clock.time() + ttl)
+        total = self._settled_at_least(key, floor) + self._held.get(key, 0.0)
+        if limit is not None and total >= limit:
+            return total
+        if amount > 0:
+            self._held[key] = self._held.get(key, 0.0) + amount
         return None
+
+    async def release(
+        self, key: str, amount: float, spent: float = 0.0, floor: float = 0.0
+    ) -> None:
+        left = self._held.get(key, 0.0) - amount
+        if left > EPSILON:
+            self._held[key] = left
+        else:
+            self._held.pop(key, None)
+        if spent > 0:
+            settled = self._settled_at_least(key, floor) + spent
+            self._settled[key] = (settled, self.clock.time() + SETTLED_TTL)
+
+    async def held_totals(self, keys: list[str]) -> list[float]:
+        return [self._held.get(k, 0.0) for k in keys]
 
     async def aclose(self) -> None:
         self._values.clear()
         self._windows.clear()
+        self._held.clear()
+        self._settled.clear()

@@ -3,7 +3,9 @@
 ``redis_url`` (``redis://[:password@]host:port/db``, ``rediss://`` for TLS) or ``redis_host``
 with ``redis_port`` / ``redis_password`` / ``redis_db``. Unset: each process keeps its own
 state in memory (one replica, one worker). ``redis_key_prefix`` namespaces every key and the
-pub/sub channel, so several gateways (or test runs) can share one Redis.
+pub/sub channel, so several gateways (or test runs) can share one Redis. ``redis_lease_ttl``
+(default 15 s) bounds how long a replica that died without a goodbye (``kill -9``, a lost
+machine) keeps holding in-flight slots and budget reservations (``proxy/state/redis.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import quote
 from proxy.config import RouterSettings
 
 DEFAULT_PORT = 6379
+DEFAULT_LEASE_TTL = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,7 @@ class RedisSettings:
     socket_timeout: float
     connect_timeout: float
     retry_interval: float
+    lease_ttl: float = DEFAULT_LEASE_TTL
 
     def describe(self) -> str:
         """The URL without its password, for logs."""
@@ -48,4 +52,5 @@ def redis_settings(router: RouterSettings) -> RedisSettings | None:
         socket_timeout=router.redis_socket_timeout,
         connect_timeout=router.redis_connect_timeout,
         retry_interval=router.redis_retry_interval,
+        lease_ttl=router.redis_lease_ttl,
     )

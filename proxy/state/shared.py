@@ -5,12 +5,17 @@ refused, timeout after ``redis_socket_timeout``) opens it and that same operatio
 from memory, so a request never fails or waits because of Redis. While open, a background
 probe pings Redis every ``redis_retry_interval`` seconds; the first answer closes it.
 
-Paired counters (in-flight slots, budget reservations) are released where they were taken:
-the store remembers how much it added to each counter in Redis (``held``) and in memory
-(``held_locally``, during an outage). A release goes first against what was taken in memory,
-then against what was taken in Redis; when Redis is down that part is owed and paid back as
-soon as Redis answers, so a slot taken before an outage never stays counted in Redis, and
-a slot taken during it never takes another replica's count away in Redis.
+Holds (in-flight slots, budget reservations) are leases of this process in Redis
+(``proxy/state/redis.py``): a heartbeat renews the lease every third of ``redis_lease_ttl``,
+so the holds of a process that died stop counting at most ``redis_lease_ttl`` later. The
+store remembers what it holds in Redis (``held``) and in memory (``held_locally``, taken
+during an outage). A release goes first against what was taken in memory, then against what
+was taken in Redis. When the lease was lost (Redis was unreachable, restarted, or the
+heartbeat stalled for a whole ``redis_lease_ttl``), the store takes a new lease holding what
+``held`` says (``rejoin``): a slot released during an outage is simply not written back, a
+slot taken during it never takes another replica's count away, and nothing an old lease
+left behind keeps counting. Real spend is not a lease: spend settled while Redis was
+unreachable is ``owed`` and added to the shared settled amount once Redis answers.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from redis.exceptions import RedisError
 
 from proxy.state.base import Clock, StateStore, SystemClock
 from proxy.state.breaker import CircuitBreaker
+from proxy.state.gate import Gate
 from proxy.state.memory import MemoryState
 from proxy.state.redis import RedisState
 
@@ -50,15 +56,20 @@ class SharedState:
         self.breaker = CircuitBreaker(self.clock)
         self.retry_interval = retry_interval
         self.operation_timeout = operation_timeout
-        self.held: dict[str, float] = {}  # key -> amount this process added to Redis
-        self.held_locally: dict[str, float] = {}  # key -> amount added to memory (outage)
-        self.owed: dict[str, tuple[float, float | None]] = {}  # key -> (release, ttl)
+        self.held: dict[str, float] = {}  # key -> amount this process holds in Redis
+        self.held_locally: dict[str, float] = {}  # key -> amount held in memory (outage)
+        self.owed: dict[str, tuple[float, float]] = {}  # key -> (spend to settle, floor)
+        self.gate = Gate()  # holds and releases vs. rewriting ``held`` into Redis
         self.on_recover: list[Callable[[], Awaitable[None]]] = []
-        self._probe: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def healthy(self) -> bool:
         return self.breaker.closed
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.redis.lease_ttl / 3
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -66,9 +77,13 @@ class SharedState:
         try:
             async with asyncio.timeout(self.operation_timeout):
                 await self.redis.ping()
+            await self._rejoin()
         except REDIS_ERRORS as exc:
             self.breaker.trip(exc)
-        self._probe = asyncio.create_task(self._probe_loop())
+        self._tasks = [
+            asyncio.create_task(self._probe_loop()),
+            asyncio.create_task(self._heartbeat_loop()),
+        ]
 
     async def _probe_loop(self) -> None:
         while True:
@@ -77,7 +92,8 @@ class SharedState:
             try:
                 async with asyncio.timeout(self.operation_timeout):
                     await self.redis.ping()
-                    await self._pay_owed()
+                await self._rejoin()  # the old lease may have expired, or missed releases
+                await self._pay_owed()
             except REDIS_ERRORS:
                 continue
             self.breaker.reset()
@@ -87,23 +103,57 @@ class SharedState:
                 except Exception as exc:
                     log.error("after redis recovery: %s failed (%s)", hook, type(exc).__name__)
 
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.heartbeat_interval)
+            await self.heartbeat()
+
+    async def heartbeat(self) -> None:
+        """Renew this process's lease; take a new one if it had expired meanwhile."""
+        ok, alive = await self._on_redis(lambda s: s.renew(list(self.held)))
+        if not ok or alive:
+            return
+        log.warning("shared state: this replica's lease had expired; holding anew")
+        try:
+            await self._rejoin()
+        except REDIS_ERRORS as exc:
+            self.breaker.trip(exc)
+
+    async def _rejoin(self) -> None:
+        """A new lease holding exactly ``held``: no hold or release is in progress meanwhile."""
+        async with self.gate.exclusive():
+            async with asyncio.timeout(self.operation_timeout):
+                await self.redis.rejoin(dict(self.held))
+
     async def _pay_owed(self) -> None:
-        for key, (amount, ttl) in list(self.owed.items()):
-            await self.redis.incr(key, -amount, ttl)
+        for key, (spent, floor) in list(self.owed.items()):
+            async with asyncio.timeout(self.operation_timeout):
+                await self.redis.release(key, 0.0, spent, floor)
             del self.owed[key]
 
+    def _owe(self, key: str, spent: float, floor: float) -> None:
+        """Spend to add to Redis later, summed per key. Each floor is the spend known when
+        its request was admitted; the lowest is the earliest request's, which includes none
+        of the owed spend (all of it was settled after that), so it is the sum's floor."""
+        owed, lowest = self.owed.get(key, (0.0, floor))
+        self.owed[key] = (owed + spent, min(lowest, floor))
+
     async def aclose(self) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
+                await task
+        if self.breaker.closed:
+            with contextlib.suppress(*REDIS_ERRORS):
+                async with asyncio.timeout(self.operation_timeout):
+                    await self.redis.leave()
         with contextlib.suppress(*REDIS_ERRORS):
             await self.redis.aclose()
         await self.memory.aclose()
 
     # --- routing every operation ----------------------------------------------------------
 
-    async def _on_redis(self, op: Callable[[StateStore], Awaitable[T]]) -> tuple[bool, T | None]:
+    async def _on_redis(self, op: Callable[[RedisState], Awaitable[T]]) -> tuple[bool, T | None]:
         """(True, result) when Redis answered; (False, None) when it is down."""
         if not self.breaker.closed:
             return False, None
@@ -128,50 +178,44 @@ class SharedState:
         else:
             ledger[key] = total
 
-    async def incr(self, key: str, amount: float = 1.0, ttl: float | None = None) -> float:
-        if amount >= 0:
-            ok, value = await self._on_redis(lambda s: s.incr(key, amount, ttl))
-            if ok:
-                self._add(self.held, key, amount)
-                return float(value or 0.0)
-            self._add(self.held_locally, key, amount)
-            return await self.memory.incr(key, amount, ttl)
-        return await self._release(key, -amount, ttl)
-
-    async def _release(self, key: str, amount: float, ttl: float | None) -> float:
-        """Give back ``amount``: first what was taken in memory (during an outage), then what
-        was taken in Redis (owed while Redis is down), then anything else where it stands."""
-        from_memory = min(amount, max(0.0, self.held_locally.get(key, 0.0)))
-        from_redis = min(amount - from_memory, max(0.0, self.held.get(key, 0.0)))
-        rest = amount - from_memory - from_redis
-        result: float | None = None
-        if from_memory > 0:
-            self._add(self.held_locally, key, -from_memory)
-            result = await self.memory.incr(key, -from_memory, ttl)
-        if from_redis > 0:
-            self._add(self.held, key, -from_redis)
-            ok, value = await self._on_redis(lambda s: s.incr(key, -from_redis, ttl))
-            if ok:
-                result = float(value or 0.0)
-            else:
-                owed, _ = self.owed.get(key, (0.0, ttl))
-                self.owed[key] = (owed + from_redis, ttl)
-        if rest > 0 or result is None:
-            result = await self._call(lambda s: s.incr(key, -rest, ttl))
-        return result
-
-    async def reserve_below(
-        self, key: str, amount: float, limit: float, ttl: float, floor: float = 0.0
+    async def hold(
+        self, key: str, amount: float, limit: float | None = None, floor: float = 0.0
     ) -> float | None:
-        ok, value = await self._on_redis(lambda s: s.reserve_below(key, amount, limit, ttl, floor))
-        if ok:
-            if value is None:
-                self._add(self.held, key, amount)
-            return value
-        value = await self.memory.reserve_below(key, amount, limit, ttl, floor)
+        if self.breaker.closed:
+            async with self.gate.shared():
+                ok, value = await self._on_redis(lambda s: s.hold(key, amount, limit, floor))
+                if ok:
+                    if value is None:
+                        self._add(self.held, key, amount)
+                    return value
+        value = await self.memory.hold(key, amount, limit, floor)
         if value is None:
             self._add(self.held_locally, key, amount)
         return value
+
+    async def release(
+        self, key: str, amount: float, spent: float = 0.0, floor: float = 0.0
+    ) -> None:
+        """Give back what was taken in memory first, then what was taken in Redis; a part
+        held in Redis that cannot be released now is dropped from ``held`` (the next lease
+        does not hold it), and spend that cannot be settled in Redis now is owed. The ledger
+        changes inside the gate even while Redis is down: a rejoin may be writing it."""
+        from_memory = min(amount, max(0.0, self.held_locally.get(key, 0.0)))
+        if from_memory > 0:
+            self._add(self.held_locally, key, -from_memory)
+            await self.memory.release(key, from_memory)
+        from_redis = min(amount - from_memory, max(0.0, self.held.get(key, 0.0)))
+        if from_redis <= 0 and spent <= 0:
+            return
+        async with self.gate.shared():
+            self._add(self.held, key, -from_redis)
+            ok, _ = await self._on_redis(lambda s: s.release(key, from_redis, spent, floor))
+        if not ok and spent > 0:
+            await self.memory.release(key, 0.0, spent, floor)  # enforced here meanwhile
+            self._owe(key, spent, floor)
+
+    async def held_totals(self, keys: list[str]) -> list[float]:
+        return await self._call(lambda s: s.held_totals(keys))
 
     async def get(self, key: str) -> str | None:
         return await self._call(lambda s: s.get(key))

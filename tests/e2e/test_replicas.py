@@ -3,7 +3,8 @@ uvicorn workers) sharing the machine's Redis and PostgreSQL, driven through the 
 
 Every run uses its own Redis key prefix and its own table prefix, so parallel runs on one
 machine never see each other's counters or keys. The Redis-outage test runs its own
-``redis-server`` on a free port and stops it mid-run.
+``redis-server`` on a free port and stops it mid-run; the ``kill -9`` test runs two more
+replicas with a 2 s ``redis_lease_ttl``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import asyncio
 import base64
 import copy
 import os
+import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -323,3 +326,86 @@ def test_redis_stopped_mid_run_requests_keep_succeeding_and_no_spend_record_is_l
     finally:
         for proxy in replicas:
             proxy.stop()
+
+
+# --- a replica killed mid-call --------------------------------------------------------------
+
+
+class Holding:
+    """An upstream that answers only when the test lets it: the calls stay in flight."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+
+    async def __call__(self, r: Received) -> dict[str, Any]:
+        await asyncio.to_thread(self.released.wait)
+        return image_ok(r)
+
+
+def in_flight(proxy: ProxyProcess, dep_id: str) -> int:
+    body = admin(proxy, "GET", "/router/cooldowns")
+    return int(next(d["in_flight"] for d in body["deployments"] if d["deployment_id"] == dep_id))
+
+
+def test_a_replica_killed_mid_call_gives_its_slots_and_reservations_back_within_the_lease(
+    proxy_factory: Any, fake: FakeUpstream, shared_redis: str, database: tuple[str, str]
+) -> None:
+    lease_ttl = 2.0  # router_settings.redis_lease_ttl (default 15 s)
+    holding = Holding()
+    fake.route("POST", "/held/v1/images/generations", holding)
+    config = keyed_config(fake.base, shared_redis, database, redis_lease_ttl=lease_ttl)
+    config["model_list"].append(
+        deployment("held", fake.base, "held", "held-1", max_parallel_requests=2)
+    )
+    doomed = proxy_factory(copy.deepcopy(config), name="doomed")
+    survivor = proxy_factory(copy.deepcopy(config), name="survivor")
+    key = generate_key(doomed, max_budget=2 * DALLE_COST)  # two requests in flight fill it
+    calls = ThreadPoolExecutor(max_workers=4)
+    try:
+        for _ in range(2):
+            calls.submit(image_request, doomed, key, "held")
+        until(
+            lambda: len(fake.received("/held/v1/images/generations")) == 2,
+            what="two calls in flight through the doomed replica",
+        )
+        # the survivor counts them: the deployment is full, the key's budget is reserved
+        assert in_flight(survivor, "held-1") == 2
+        full = image_request(survivor, MASTER_KEY, "held")
+        assert full.status_code == 429, full.text
+        assert full.json()["error"]["code"] == "deployments_at_capacity"
+        broke = image_request(survivor, key, "mock")
+        assert broke.status_code == 429 and broke.json()["error"]["code"] == "budget_exceeded"
+
+        killed = time.monotonic()
+        doomed.stop(signal.SIGKILL)  # no shutdown, no release: only the lease can end it
+        until(
+            lambda: in_flight(survivor, "held-1") == 0,
+            timeout=15 * lease_ttl,
+            what="the killed replica's slots given back",
+        )
+        slots_back = time.monotonic() - killed
+        until(
+            lambda: image_request(survivor, key, "mock").status_code == 200,
+            timeout=15 * lease_ttl,
+            what="the killed replica's reservations given back",
+        )
+        budget_back = time.monotonic() - killed
+        print(
+            f"lease {lease_ttl}s: slots back {slots_back:.2f}s, budget {budget_back:.2f}s "
+            "after kill -9"
+        )
+
+        # all of it: two calls fit again (the budget admits both), a third is over capacity
+        admitted = [calls.submit(image_request, survivor, key, "held") for _ in range(2)]
+        until(
+            lambda: len(fake.received("/held/v1/images/generations")) == 4,
+            what="two calls in flight through the survivor",
+        )
+        full = image_request(survivor, MASTER_KEY, "held")
+        assert full.status_code == 429, full.text
+        assert full.json()["error"]["code"] == "deployments_at_capacity"
+    finally:
+        holding.released.set()
+        calls.shutdown(wait=True)
+    assert [f.result().status_code for f in admitted] == [200, 200]
+    until(lambda: in_flight(survivor, "held-1") == 0, what="the survivor's slots released")

@@ -53,6 +53,7 @@ async def redis_state() -> AsyncIterator[RedisState]:
         pytest.skip(problem)
     s = settings_for(SHARED_REDIS)
     state = RedisState(make_client(s), s.key_prefix)
+    await state.rejoin({})  # a live lease, as SharedState.start takes
     yield state
     keys = [k async for k in state.client.scan_iter(match=s.key_prefix + "*")]
     if keys:
@@ -107,14 +108,11 @@ def test_settings_url_wins_and_unset_means_memory() -> None:
 # --- the Redis store ----------------------------------------------------------------------
 
 
-async def test_counters_expiry_and_floor(redis_state: RedisState) -> None:
-    assert await redis_state.incr("c", 1, ttl=30) == 1
-    assert await redis_state.incr("c", 2.5, ttl=30) == 3.5
+async def test_values_and_expiry(redis_state: RedisState) -> None:
+    await redis_state.set_with_ttl("a", "x", 5)
+    await redis_state.set_with_ttl("c", "0", 30)
     ttl_ms = await redis_state.client.pttl(redis_state.k("c"))
     assert 0 < ttl_ms <= 30_000
-    assert await redis_state.incr("c", -10, ttl=30) == 0  # never below zero
-    assert await redis_state.get("c") == "0"
-    await redis_state.set_with_ttl("a", "x", 5)
     assert await redis_state.get_many(["a", "c", "missing"]) == ["x", "0", None]
     await redis_state.delete("a")
     assert await redis_state.get("a") is None
@@ -132,13 +130,34 @@ async def test_windows(redis_state: RedisState) -> None:
     assert await redis_state.window_total("r", 60) == 2
 
 
-async def test_reserve_below_floor_and_limit(redis_state: RedisState) -> None:
-    # budget 1.0: spend in the database 0.7 (the floor), each request reserves 0.2
-    assert await redis_state.reserve_below("b", 0.2, 1.0, 60, floor=0.7) is None  # 0.9
-    assert await redis_state.reserve_below("b", 0.2, 1.0, 60, floor=0.7) is None  # 1.1
-    assert await redis_state.reserve_below("b", 0.2, 1.0, 60, floor=0.7) == pytest.approx(1.1)
-    await redis_state.incr("b", -0.2, 60)  # one settles at 0: 0.9
-    assert await redis_state.reserve_below("b", 0.05, 1.0, 60) is None
+async def test_holds_settled_spend_floor_and_limit(redis_state: RedisState) -> None:
+    # budget 1.0: spend in the database 0.7 (the floor), each request holds 0.2
+    assert await redis_state.hold("b", 0.2, 1.0, floor=0.7) is None  # 0.7 + 0.2
+    assert await redis_state.hold("b", 0.2, 1.0, floor=0.7) is None  # 0.7 + 0.4
+    assert await redis_state.hold("b", 0.2, 1.0, floor=0.7) == pytest.approx(1.1)
+    await redis_state.release("b", 0.2, spent=0.05, floor=0.7)  # settles at 0.05: 0.75 + 0.2
+    assert await redis_state.get("settled:b") == "0.75"
+    assert await redis_state.held_totals(["b", "none"]) == [pytest.approx(0.2), 0]
+    assert await redis_state.hold("b", 0.05, 1.0) is None  # 0.75 + 0.25
+    assert await redis_state.hold("b", 0.05, 1.0) == pytest.approx(1.0)  # at the limit
+    await redis_state.release("b", 0.2)
+    await redis_state.release("b", 0.05)
+    assert await redis_state.client.exists(redis_state.held_key("b")) == 0  # nothing left
+    assert await redis_state.held_totals([]) == []
+
+
+async def test_slots_without_a_limit_and_releases_never_below_zero(
+    redis_state: RedisState,
+) -> None:
+    assert await redis_state.hold("inflight:d", 1) is None
+    assert await redis_state.hold("inflight:d", 1) is None
+    assert await redis_state.held_totals(["inflight:d"]) == [2]
+    for _ in range(3):  # one more than held
+        await redis_state.release("inflight:d", 1)
+    assert await redis_state.held_totals(["inflight:d"]) == [0]
+    assert await redis_state.hold("inflight:d", 1, 1) is None
+    assert await redis_state.held_totals(["inflight:d"]) == [1]
+    assert await redis_state.get("settled:inflight:d") is None  # slots settle nothing
 
 
 async def test_concurrent_reservations_from_many_clients_never_overshoot(
@@ -146,16 +165,19 @@ async def test_concurrent_reservations_from_many_clients_never_overshoot(
 ) -> None:
     others = [RedisState(make_client(settings_for(SHARED_REDIS)), redis_state.prefix)
               for _ in range(3)]
+    for other in others:
+        await other.rejoin({})
     stores = [redis_state, *others]
     try:
         results = await asyncio.gather(
             *(stores[i % 4].window_reserve("rpm", 1, 30, 60) for i in range(80))
         )
         assert sum(r is None for r in results) == 30
-        budgets = await asyncio.gather(
-            *(stores[i % 4].reserve_below("budget", 0.1, 1.0, 60) for i in range(40))
-        )
+        budgets = await asyncio.gather(*(stores[i % 4].hold("budget", 0.1, 1.0) for i in range(40)))
         assert sum(b is None for b in budgets) == 10
+        slots = await asyncio.gather(*(stores[i % 4].hold("slots", 1, 6) for i in range(40)))
+        assert sum(b is None for b in slots) == 6
+        assert await redis_state.held_totals(["budget", "slots"]) == [pytest.approx(1.0), 6]
     finally:
         for s in others:
             await s.aclose()
@@ -170,52 +192,67 @@ async def test_unreachable_redis_falls_back_to_memory_without_failing() -> None:
     await state.start()
     try:
         assert not state.healthy
-        assert await state.incr("inflight:d", 1, 60) == 1
+        assert await state.hold("inflight:d", 1, 1) is None
+        assert await state.hold("inflight:d", 1, 1) == 1
         assert await state.window_reserve("rpm", 1, 1, 60) is None
         assert await state.window_reserve("rpm", 1, 1, 60) is not None
-        assert await state.reserve_below("b", 1, 1, 60) is None
-        assert await state.incr("inflight:d", -1, 60) == 0
-        assert state.owed == {}  # nothing was taken in Redis
+        assert await state.hold("b", 1, 1) is None
+        assert await state.held_totals(["inflight:d", "b"]) == [1, 1]
+        await state.release("inflight:d", 1)
+        await state.release("b", 1, spent=0.5)
+        assert await state.held_totals(["inflight:d", "b"]) == [0, 0]
+        assert state.held == {} and state.held_locally == {}
+        assert state.owed == {"b": (0.5, 0.0)}  # real spend: added to Redis once it answers
     finally:
         await state.aclose()
 
 
-async def test_release_during_outage_is_paid_back_when_redis_returns(own_redis: Any) -> None:
+async def test_holds_released_during_an_outage_are_right_when_redis_returns(
+    own_redis: Any,
+) -> None:
     s = settings_for(own_redis.url)
     state = SharedState(RedisState(make_client(s), s.key_prefix), retry_interval=0.05)
     await state.start()
     try:
         assert state.healthy
-        await state.incr("inflight:d", 1, 60)
-        await state.incr("inflight:d", 1, 60)
+        await state.hold("inflight:d", 1)
+        await state.hold("inflight:d", 1)
+        await state.hold("b", 0.2, 1.0, floor=0.1)
         own_redis.stop()
-        assert await state.incr("inflight:d", -1, 60) is not None  # served, no error
+        await state.release("inflight:d", 1)  # served, no error
         assert not state.healthy
-        assert state.owed == {"inflight:d": (1.0, 60)}
+        await state.release("b", 0.2, spent=0.05, floor=0.1)
+        assert state.held == {"inflight:d": 1.0} and state.owed == {"b": (0.05, 0.1)}
         # a slot taken in memory during the outage is released in memory, not in Redis
-        await state.incr("inflight:d", 1, 60)
-        await state.incr("inflight:d", -1, 60)
-        assert state.owed == {"inflight:d": (1.0, 60)}
-        own_redis.start()  # same port, empty (no persistence): the payback floors at 0
+        await state.hold("inflight:d", 1)
+        await state.release("inflight:d", 1)
+        assert state.held == {"inflight:d": 1.0} and state.held_locally == {}
+        own_redis.start()  # same port, empty (no persistence): holds are written back
         await until(lambda: state.healthy)
         assert state.owed == {}
-        assert await state.redis.get("inflight:d") == "0"
+        assert await state.redis.held_totals(["inflight:d", "b"]) == [1, 0]
+        assert await state.redis.get("settled:b") == "0.15"  # the floor, plus the spend
     finally:
         await state.aclose()
 
 
-async def test_payback_against_a_live_counter(redis_state: RedisState) -> None:
+async def test_a_release_missed_during_an_outage_is_not_counted_after_it(
+    redis_state: RedisState,
+) -> None:
     state = SharedState(redis_state, retry_interval=0.05)
     await state.start()
-    await state.incr("inflight:x", 1, 60)
-    await state.incr("inflight:x", 1, 60)
+    await state.hold("inflight:x", 1)
+    await state.hold("inflight:x", 1)
+    old = redis_state.replica
     state.breaker.trip(ConnectionError("simulated"))
-    await state.incr("inflight:x", -1, 60)  # owed while "down"
+    await state.release("inflight:x", 1)  # not sent: Redis is "down"
     await until(lambda: state.healthy)
-    assert await redis_state.get("inflight:x") == "1"
+    assert await redis_state.held_totals(["inflight:x"]) == [1]
     assert state.held == {"inflight:x": 1.0}
-    if state._probe is not None:
-        state._probe.cancel()
+    held = await redis_state.client.hgetall(redis_state.held_key("inflight:x"))
+    assert held == {redis_state.replica: "1.0"} and redis_state.replica != old  # a new lease
+    for task in state._tasks:
+        task.cancel()
 
 
 # --- replica events -----------------------------------------------------------------------

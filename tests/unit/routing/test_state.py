@@ -1,22 +1,44 @@
-"""The in-memory state store: expiry, atomic counters, sliding windows, reservations."""
+"""The in-memory state store: expiry, holds and settled amounts, sliding windows."""
 
 from __future__ import annotations
 
+import pytest
+
+from proxy.state.base import SETTLED_TTL
 from proxy.state.memory import MemoryState
 from tests.fakes.clock import ManualClock
 
 
-async def test_incr_refreshes_expiry_and_expires() -> None:
+async def test_holds_count_against_a_limit_until_released() -> None:
+    s = MemoryState(ManualClock())
+    assert await s.hold("slots", 1, limit=2) is None
+    assert await s.hold("slots", 1, limit=2) is None
+    assert await s.hold("slots", 1, limit=2) == 2  # at the limit: refused, nothing added
+    assert await s.hold("other", 1) is None  # no limit: always held
+    assert await s.held_totals(["slots", "other", "none"]) == [2, 1, 0]
+    await s.release("slots", 1)
+    assert await s.hold("slots", 1, limit=2) is None
+    await s.release("slots", 1)
+    await s.release("slots", 1)
+    await s.release("slots", 1)  # more than held: nothing goes below zero
+    assert await s.held_totals(["slots"]) == [0]
+
+
+async def test_settled_spend_floor_and_expiry() -> None:
     clock = ManualClock()
     s = MemoryState(clock)
-    assert await s.incr("k", 1, ttl=10) == 1
-    clock.advance(6)
-    assert await s.incr("k", 2, ttl=10) == 3
-    clock.advance(6)
-    assert await s.get("k") == "3.0"
-    clock.advance(5)
-    assert await s.get("k") is None
-    assert await s.incr("k", -1) == -1
+    # budget 1.0: the database knows 0.7 spent (the floor), each request holds 0.2
+    assert await s.hold("b", 0.2, limit=1.0, floor=0.7) is None  # 0.7 + 0.2
+    assert await s.hold("b", 0.2, limit=1.0, floor=0.7) is None  # 0.7 + 0.4 over: admitted
+    assert await s.hold("b", 0.2, limit=1.0, floor=0.7) == pytest.approx(1.1)
+    await s.release("b", 0.2, spent=0.05, floor=0.7)  # cheaper than estimated: 0.75 + 0.2
+    assert await s.hold("b", 0.01, limit=1.0) is None  # 0.75 + 0.21
+    assert await s.held_totals(["b"]) == [pytest.approx(0.21)]  # settled spend not included
+    await s.release("b", 0.2)
+    await s.release("b", 0.01)
+    clock.advance(SETTLED_TTL)  # settled spend nobody touched is rebuilt from the floor
+    assert await s.hold("b", 0.5, limit=0.5) is None
+    assert await s.hold("b", 0.5, limit=1.0, floor=0.6) == pytest.approx(1.1)
 
 
 async def test_set_with_ttl_get_many_delete() -> None:
