@@ -1,4 +1,5 @@
-"""create_app(config): wires the gateway, the routes and the error handlers."""
+"""create_app(config): every service built once, the request stages listed in order, the
+routes mounted; the result is frozen."""
 
 from __future__ import annotations
 
@@ -24,15 +25,26 @@ from proxy.api import (
 )
 from proxy.api.endpoint import error_response
 from proxy.api.front import GatewayApp
+from proxy.attempt.upstream import Upstream
+from proxy.auth import Authenticator
 from proxy.config import ProxyConfig
-from proxy.delivery.install import install_delivery
+from proxy.delivery.chat import take_image_format
+from proxy.delivery.service import Delivery
 from proxy.errors import NotFoundError, ProxyError
-from proxy.gateway import Gateway
-from proxy.guardrails.setup import install_guardrails
+from proxy.gateway import Gateway, credentials_for
+from proxy.guardrails.build import build_guardrails
 from proxy.heap import settle as settle_heap
-from proxy.keys.wiring import install_accounting
-from proxy.observability import install_observability
-from proxy.replicas import install_shared_state
+from proxy.hooks import Hooks, PostCall, PreCall
+from proxy.keys.build import build_accounting
+from proxy.keys.replicas import build_replicas
+from proxy.lifecycle import Lifecycle
+from proxy.observability import build_observability
+from proxy.providers import mock
+from proxy.quiet import QuietLoop
+from proxy.routing.router import Router
+from proxy.services import Services
+from proxy.state.build import build_state
+from proxy.transport import Transport
 
 log = logging.getLogger("proxy")
 
@@ -52,40 +64,93 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(err)
 
 
-def create_app(config: ProxyConfig, gateway: Gateway | None = None) -> GatewayApp:
-    gateway = gateway or Gateway.build(config)
+def build_services(config: ProxyConfig) -> Services:
+    """Every long-lived object, built once; the request stages in the one order they run."""
+    quiet = QuietLoop()
+    transport = Transport(local={"mock": mock.handle})
+    mock.preload(config)
+    upstream = Upstream(transport, credentials_for(config), pace=quiet.take_turn)
+    router = Router(config, upstream, state=build_state(config))
+    accounting = build_accounting(config, quiet)  # pricing, keys, budgets, spend logs
+    observability = build_observability(config, quiet)
+    guardrails, guardrails_lifecycle = build_guardrails(config)
+    replica_keys, replicas_lifecycle = build_replicas(config, router.state, accounting.keys)
+    delivery = Delivery.from_config(config)
+    dead_lettered = observability.metrics.spend_dead_lettered
+    accounting.writer.refusal_listeners.append(lambda _refused: dead_lettered.inc())
+
+    pre_call: tuple[PreCall, ...] = (
+        observability.keep_prompt,  # first: a request refused later is still logged with it
+        accounting.accounting.before,  # key, end-user and budget checks in this process
+        *((replica_keys.before,) if replica_keys else ()),  # the same across replicas
+        router.fallbacks.take_from_request,
+        take_image_format,  # chat's image_response_format; url refused on streamed images
+        guardrails.pre_call,  # last: only requests that passed every other check
+    )
+    post_call: tuple[PostCall, ...] = (
+        accounting.accounting.after,  # price settled, spend record queued
+        *((replica_keys.after,) if replica_keys else ()),
+    )
+    hooks = Hooks(pre_call, post_call, observability.observers, quiet)
+    auth = Authenticator(
+        config.general.master_key,
+        open_access=config.general.allow_unauthenticated_access,
+        lookup=accounting.keys.lookup,
+    )
+    gateway = Gateway(config, auth, router, transport, upstream, hooks, accounting.pricer)
+    lifecycle = (
+        Lifecycle(startup=(delivery.start,), shutdown=(delivery.aclose,))
+        + accounting.lifecycle
+        + observability.lifecycle
+        + guardrails_lifecycle
+        + replicas_lifecycle  # last: started once what it shares exists
+    )
+    return Services(
+        gateway=gateway,
+        delivery=delivery,
+        store=accounting.store,
+        spend_writer=accounting.writer,
+        keys=accounting.keys,
+        accounting=accounting.accounting,
+        metrics=observability.metrics,
+        observability=observability.settings,
+        guardrails=guardrails,
+        replica_keys=replica_keys,
+        lifecycle=lifecycle,
+    )
+
+
+def create_app(config: ProxyConfig) -> GatewayApp:
+    services = build_services(config)
+    gateway = services.gateway
 
     @asynccontextmanager
     async def lifespan(app: GatewayApp) -> AsyncIterator[None]:
-        for start in app.state.on_startup:
+        for start in services.lifecycle.startup:
             await start()
         settle_heap()
         try:
             yield
         finally:
-            for stop in reversed(app.state.on_shutdown):
+            for stop in reversed(services.lifecycle.shutdown):
                 try:
                     await stop()
                 except Exception as exc:
                     log.error("shutdown step failed: %s", type(exc).__name__)
             await gateway.aclose()
 
+    routes = [
+        route
+        for module in (images, chat, models, health, files, routing_admin, metrics, keys, spend)
+        for route in module.routes
+    ]
     app = GatewayApp(
+        services,
+        routes=[*routes, *docs.routes],
+        in_flight=services.metrics.in_flight,
         lifespan=lifespan,
         exception_handlers={ProxyError: proxy_error, HTTPException: http_error},
     )
-    app.state.gateway = gateway
-    app.state.on_startup = []
-    app.state.on_shutdown = []
-    app.state.readiness_checks = []
-    install_delivery(app, config)
-
-    for module in (images, chat, models, health, files, routing_admin, metrics, keys, spend, docs):
-        app.router.routes.extend(module.routes)
     for path, endpoint in (*images.direct, *chat.direct):
         app.serve_directly(path, endpoint)
-    install_accounting(app, gateway)  # pricing, keys, budgets, spend logs (before metrics)
-    install_observability(app, gateway)
-    install_guardrails(app, gateway)
-    install_shared_state(app, gateway)  # last: shares what the steps above installed
     return app

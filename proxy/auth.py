@@ -33,13 +33,19 @@ def presented_key(request: Request) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, master_key: str | None, *, open_access: bool = False) -> None:
+    def __init__(
+        self,
+        master_key: str | None,
+        *,
+        open_access: bool = False,
+        lookup: KeyLookup | None = None,  # virtual keys (proxy.keys.service)
+    ) -> None:
         self._master = master_key.encode() if master_key else None
         self._master_info = KeyInfo(
             key_hash=hash_key(master_key) if master_key else "", alias="master", is_master=True
         )
         self.open_access = open_access and not master_key
-        self.lookup: KeyLookup | None = None
+        self.lookup = lookup
 
     async def authenticate(self, request: Request) -> KeyInfo:
         if self.open_access:

@@ -1,9 +1,9 @@
-"""Everything a request needs, built once from the config and shared by the routers."""
+"""Everything a model request needs on its way to the upstream: built once by
+``proxy.app.create_app``, frozen."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from proxy.attempt.upstream import Upstream
 from proxy.auth import Authenticator
@@ -11,51 +11,29 @@ from proxy.config import ProxyConfig
 from proxy.context import RequestContext
 from proxy.credentials.base import Credentials
 from proxy.hooks import Hooks
-from proxy.providers import mock
+from proxy.pricing.cost import Pricer
 from proxy.providers.registry import PROVIDERS
 from proxy.routing.router import Router
-from proxy.state.build import build_state
 from proxy.transport import Transport
 
-Pricer = Callable[[RequestContext], None]
 
-
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Gateway:
     config: ProxyConfig
     auth: Authenticator
     router: Router
     transport: Transport
     upstream: Upstream
-    hooks: Hooks = field(default_factory=Hooks)
-    pricer: Pricer | None = None
-
-    @classmethod
-    def build(cls, config: ProxyConfig) -> Gateway:
-        transport = Transport(local={"mock": mock.handle})
-        mock.preload(config)
-        credentials: dict[str, Credentials] = {
-            d.id: PROVIDERS[d.provider].credentials(d) for d in config.deployments if d.available
-        }
-        hooks = Hooks()
-        upstream = Upstream(transport, credentials, pace=hooks.quiet.take_turn)
-        router = Router(config, upstream, state=build_state(config))
-        hooks.pre_call.append(router.fallbacks.take_from_request)
-        auth = Authenticator(
-            config.general.master_key, open_access=config.general.allow_unauthenticated_access
-        )
-        return cls(
-            config=config,
-            auth=auth,
-            router=router,
-            transport=transport,
-            upstream=upstream,
-            hooks=hooks,
-        )
+    hooks: Hooks
+    pricer: Pricer
 
     def price(self, ctx: RequestContext) -> None:
-        if self.pricer is not None:
-            self.pricer(ctx)
+        self.pricer(ctx)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+
+
+def credentials_for(config: ProxyConfig) -> dict[str, Credentials]:
+    """Each usable deployment's credentials (static key, Azure key, Google OAuth, AWS SigV4)."""
+    return {d.id: PROVIDERS[d.provider].credentials(d) for d in config.deployments if d.available}

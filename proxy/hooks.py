@@ -26,11 +26,13 @@ PostCall = Callable[[RequestContext], Awaitable[None] | None]
 Observer = Callable[[RequestContext], None]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Hooks:
-    pre_call: list[PreCall] = field(default_factory=list)
-    post_call: list[PostCall] = field(default_factory=list)
-    observers: list[Observer] = field(default_factory=list)
+    """The stages around every request, in order; listed once, in ``proxy.app``."""
+
+    pre_call: tuple[PreCall, ...] = ()
+    post_call: tuple[PostCall, ...] = ()
+    observers: tuple[Observer, ...] = ()
     quiet: QuietLoop = field(default_factory=QuietLoop)
 
     async def before(self, ctx: RequestContext, request: Any) -> None:

@@ -34,7 +34,7 @@ ADMIN_BODY_LIMIT = 256 * 1024
 
 
 async def require_master(request: Request) -> KeyInfo:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = request.app.services.gateway
     key = await gateway.auth.authenticate(request)
     if gateway.auth.open_access:
         raise PermissionDeniedError(

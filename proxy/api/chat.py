@@ -18,7 +18,7 @@ from proxy.schemas.wire import ChatCompletion, ChatCompletionChunk, ChatCompleti
 
 
 async def create_chat_completion(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = request.app.services.gateway
 
     async def streamed(ctx: RequestContext, body: ChatRequest) -> AsyncIterator[bytes]:
         chunks = await gateway.router.stream_chat(ctx, body)

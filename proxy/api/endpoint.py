@@ -164,7 +164,7 @@ async def run(
     streamed: Streamed[R],
     finish: Finish[R] | None = None,
 ) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = request.app.services.gateway
     ctx = RequestContext(endpoint)
     try:
         ctx.key = await gateway.auth.authenticate(request)

@@ -24,7 +24,7 @@ SAFE_HEADERS = {
 
 async def image_file(request: Request) -> Response:
     file_id: str = request.path_params["file_id"]
-    delivery: Delivery = request.app.state.delivery
+    delivery: Delivery = request.app.services.delivery
     query = request.query_params
     try:
         image = await delivery.open(file_id, query.get("expires"), query.get("sig"))

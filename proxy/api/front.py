@@ -34,6 +34,7 @@ from proxy.api.routes import Endpoint
 from proxy.errors import ProxyError
 from proxy.observability.metrics import InFlight
 from proxy.observability.record import CURRENT_ROUTE
+from proxy.services import Services
 
 NOT_IN_FLIGHT = ("/metrics", "/health")
 
@@ -46,7 +47,16 @@ DESCRIPTION = (
 
 
 class GatewayApp(FastAPI):
-    def __init__(self, **kwargs: Any) -> None:
+    """The application. ``services`` is everything the routes use (``request.app.services``);
+    ``in_flight`` counts requests in flight (the metrics gauge)."""
+
+    def __init__(
+        self,
+        services: Services | None = None,
+        *,
+        in_flight: InFlight | None = None,
+        **kwargs: Any,
+    ) -> None:
         # /openapi.json and /docs are the gateway's own routes (proxy.api.docs): served
         # with orjson, and the docs page from vendored assets, so it works offline.
         super().__init__(
@@ -60,7 +70,8 @@ class GatewayApp(FastAPI):
         )
         self.router.redirect_slashes = False  # the front door serves those paths directly
         self.direct: dict[str, Endpoint] = {}  # exact path -> handler, POST only
-        self.in_flight: InFlight | None = None  # set when metrics are installed
+        self.in_flight = in_flight
+        self.services = services  # None only in the front door's own tests
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:

@@ -7,8 +7,8 @@ from starlette.responses import Response
 
 from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route
-from proxy.gateway import Gateway
 from proxy.schemas.admin import Liveness, Readiness
+from proxy.services import Services
 
 
 async def liveness(request: Request) -> Response:
@@ -16,11 +16,11 @@ async def liveness(request: Request) -> Response:
 
 
 async def readiness(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    services: Services = request.app.services
+    gateway = services.gateway
     deployments = gateway.config.deployments
     usable = sum(1 for d in deployments if d.available)
-    checks = getattr(request.app.state, "readiness_checks", [])
-    degraded = [name for name, check in checks if not check()]
+    degraded = services.degraded()
     return json_response(
         {
             "status": "degraded" if degraded else "ok",

@@ -18,7 +18,7 @@ from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStre
 
 
 def public_base(request: Request) -> str:
-    configured = request.app.state.gateway.config.general.public_base_url
+    configured = request.app.services.gateway.config.general.public_base_url
     return str(configured or request.base_url).rstrip("/")
 
 
@@ -33,7 +33,7 @@ async def finish(
     return await deliver_images(
         body,
         image_request.response_format,
-        request.app.state.delivery,
+        request.app.services.delivery,
         provider=provider,
         hosts=image_hosts(spec.images) if spec is not None else (),
         request_base=public_base(request),
@@ -43,7 +43,7 @@ async def finish(
 
 async def create_image(request: Request) -> Response:
     parse = model_from_path(request, ImageRequest.from_body)
-    router = request.app.state.gateway.router
+    router = request.app.services.gateway.router
     return await run(request, "images", parse, router.generate_images, router.stream_images, finish)
 
 

@@ -24,7 +24,7 @@ from proxy.schemas.admin import (
 
 
 def key_service(request: Request) -> KeyService:
-    service: KeyService = request.app.state.keys
+    service: KeyService = request.app.services.keys
     return service
 
 
@@ -44,7 +44,7 @@ async def generate(request: Request) -> Response:
 
 async def info(request: Request) -> Response:
     async def handle() -> Response:
-        gateway: Gateway = request.app.state.gateway
+        gateway: Gateway = request.app.services.gateway
         caller = await gateway.auth.authenticate(request)
         service = key_service(request)
         wanted = request.query_params.get("key")

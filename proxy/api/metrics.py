@@ -16,14 +16,14 @@ from proxy.observability.settings import ObservabilitySettings
 
 
 async def metrics(request: Request) -> Response:
-    settings: ObservabilitySettings = request.app.state.observability
-    gateway = request.app.state.gateway
+    settings: ObservabilitySettings = request.app.services.observability
+    gateway = request.app.services.gateway
     if settings.metrics_require_auth:
         key = await gateway.auth.authenticate(request)
         if not key.is_master:
             raise PermissionDeniedError("/metrics needs the master key.", code="forbidden")
     gateway.hooks.quiet.drain()  # observers waiting for a quiet loop count before the scrape
-    registry: Metrics = request.app.state.metrics
+    registry: Metrics = request.app.services.metrics
     body = await asyncio.to_thread(registry.exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -24,7 +24,7 @@ def visible_models(gateway: Gateway, allowed: tuple[str, ...]) -> list[str]:
 
 
 async def list_models(request: Request) -> Response:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = request.app.services.gateway
     try:
         key = await gateway.auth.authenticate(request)
     except ProxyError as exc:
@@ -35,7 +35,7 @@ async def list_models(request: Request) -> Response:
 
 async def get_model(request: Request) -> Response:
     model_id: str = request.path_params["model_id"]
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = request.app.services.gateway
     try:
         key = await gateway.auth.authenticate(request)
         if model_id not in visible_models(gateway, key.models):

@@ -18,7 +18,7 @@ from proxy.schemas.admin import CooldownCleared, RouterState
 
 
 async def _require_master(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
+    gateway: Gateway = request.app.services.gateway
     key = await gateway.auth.authenticate(request)
     if not gateway.auth.is_master(key):
         raise PermissionDeniedError("Only the master key may read or change router state.")

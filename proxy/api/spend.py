@@ -31,7 +31,7 @@ from proxy.store.writer import SpendWriter
 
 
 async def log_filter(request: Request) -> LogFilter:
-    keys: KeyService = request.app.state.keys
+    keys: KeyService = request.app.services.keys
     key = query_str(request, "key", "api_key")
     key_hash = query_str(request, "key_hash")
     if key is not None:
@@ -50,11 +50,11 @@ async def log_filter(request: Request) -> LogFilter:
 
 async def fresh_store(request: Request) -> Store:
     """The store, after writing what is queued (best effort) so reads see recent requests."""
-    writer: SpendWriter = request.app.state.spend_writer
+    writer: SpendWriter = request.app.services.spend_writer
     if writer.pending:
         with contextlib.suppress(TimeoutError):
             await with_timeout(writer.flush(), 5.0)
-    store: Store = request.app.state.store
+    store: Store = request.app.services.store
     return store
 
 
@@ -87,7 +87,7 @@ async def global_spend(request: Request) -> Response:
         await require_master(request)
         f = await log_filter(request)
         store = await fresh_store(request)
-        writer: SpendWriter = request.app.state.spend_writer
+        writer: SpendWriter = request.app.services.spend_writer
         totals = await with_timeout(store.totals(f))
         return json_response({**totals, "records_pending": writer.pending})
 

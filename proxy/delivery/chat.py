@@ -65,14 +65,14 @@ def wants_links(ctx: RequestContext, deployment: Deployment | None) -> bool:
 
 
 def linker(request: Request, ctx: RequestContext) -> ChatImageLinker:
-    delivery: Delivery = request.app.state.delivery
+    delivery: Delivery = request.app.services.delivery
     return ChatImageLinker(delivery, str(request.base_url), ctx.provider or "provider")
 
 
 async def finish_chat(
     request: Request, ctx: RequestContext, chat_request: ChatRequest, body: dict[str, Any]
 ) -> dict[str, Any]:
-    if not wants_links(ctx, deployment_of(request.app.state.gateway, ctx)):
+    if not wants_links(ctx, deployment_of(request.app.services.gateway, ctx)):
         return body
     return await linker(request, ctx).rewrite_completion(body)
 

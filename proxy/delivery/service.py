@@ -1,7 +1,7 @@
 """The delivery service: one store, one link signer, one guarded fetcher, one purge task.
 
 Built from ``general_settings`` by ``install(app, config)``; request handlers reach it as
-``request.app.state.delivery``.
+``request.app.services.delivery``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +43,6 @@ class Hold:
 class Accounting:
     def __init__(
         self,
-        price: Callable[[RequestContext], None],
         pricer: Pricer,
         keys: KeyService,
         writer: SpendWriter,
@@ -52,8 +50,7 @@ class Accounting:
         end_users: EndUserBudgets | None = None,
         store_prompts: bool = False,
     ) -> None:
-        self.price = price  # the gateway's pricer (whatever is installed there)
-        self.pricer = pricer  # the price table, for estimates
+        self.pricer = pricer  # prices finished requests; the price table for estimates
         self.keys = keys
         self.writer = writer
         self.end_users = end_users
@@ -67,7 +64,7 @@ class Accounting:
     async def before(self, ctx: RequestContext, request: Any) -> None:
         inputs = PriceInputs.from_request(request)
         ctx.extra[PRICE_INPUTS] = inputs
-        ctx.extra[PRICER] = self.price
+        ctx.extra[PRICER] = self.pricer
         if ctx.end_user is not None:
             ctx.end_user = clip(ctx.end_user)
         if self.store_prompts:
@@ -118,7 +115,7 @@ class Accounting:
             return
         ctx.extra[_DONE] = True
         if ctx.status >= 400 and ctx.cost is None:
-            self.price(ctx)  # successes were priced by the endpoint; failures were not
+            self.pricer(ctx)  # successes were priced by the endpoint; failures were not
         cost = ctx.cost
         if cost and ctx.model_group:
             self.observed[ctx.model_group] = max(self.observed.get(ctx.model_group, 0.0), cost)
@@ -175,4 +172,3 @@ def prompt_text(request: Any) -> str | None:
         parts = [f"{m.get('role')}: {text_of(m)}" for m in messages if isinstance(m, dict)]
         return "\n".join(parts)[:PROMPT_LIMIT]
     return None
-

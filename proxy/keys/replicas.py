@@ -31,16 +31,16 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from starlette.applications import Starlette
-
+from proxy.config import ProxyConfig
 from proxy.context import RequestContext
 from proxy.errors import RateLimitError
-from proxy.gateway import Gateway
-from proxy.keys.accounting import Accounting, Hold
+from proxy.keys.accounting import Hold
 from proxy.keys.budget import BudgetExceededError
 from proxy.keys.durations import iso
 from proxy.keys.service import KeyService
+from proxy.lifecycle import Lifecycle
 from proxy.state.base import StateStore
+from proxy.state.settings import redis_settings
 
 if TYPE_CHECKING:  # the redis client library loads only when a Redis is configured
     from proxy.state.events import Events
@@ -143,17 +143,44 @@ class ReplicaKeys:
             await self.keys.reload(key_hash)
 
 
-def install_replica_keys(
-    app: Starlette, gateway: Gateway, state: StateStore, events: Events
-) -> None:
-    """Stand the shared hooks right behind Accounting's (when keys are installed)."""
-    keys: KeyService | None = getattr(app.state, "keys", None)
-    accounting: Accounting | None = getattr(app.state, "accounting", None)
-    if keys is None or accounting is None:
-        return
-    replica = ReplicaKeys(state, events, keys)
-    pre = gateway.hooks.pre_call
-    pre.insert(pre.index(accounting.before) + 1, replica.before)
-    post = gateway.hooks.post_call
-    post.insert(post.index(accounting.after) + 1, replica.after)
-    app.state.replica_keys = replica
+def build_replicas(
+    config: ProxyConfig, state: StateStore, keys: KeyService
+) -> tuple[ReplicaKeys | None, Lifecycle]:
+    """With a Redis under the router (``proxy.state.build``): the replica events listener,
+    started and stopped with the app, the ``redis`` readiness check (degraded while the
+    breaker is open) and the key limits, budgets and key changes shared across replicas."""
+    settings = redis_settings(config.router)
+    if settings is None:
+        return None, Lifecycle()
+    from proxy.state.events import Events
+    from proxy.state.shared import SharedState
+
+    assert isinstance(state, SharedState)
+    shared = state
+    events = Events(
+        shared.redis.client,
+        settings.key_prefix + "events",
+        retry_interval=settings.retry_interval,
+        operation_timeout=shared.operation_timeout,
+    )
+    events.on_lost.append(shared.breaker.trip)  # no request needed to notice an outage
+
+    async def start() -> None:
+        await shared.start()
+        events.start()
+        logging.getLogger("proxy.state").info(
+            "shared state: %s (prefix %r, lease %gs)",
+            settings.describe(),
+            settings.key_prefix,
+            settings.lease_ttl,
+        )
+
+    async def stop() -> None:
+        await events.aclose()
+        await shared.aclose()
+
+    def healthy() -> bool:
+        return shared.healthy
+
+    lifecycle = Lifecycle(startup=(start,), shutdown=(stop,), readiness=(("redis", healthy),))
+    return ReplicaKeys(shared, events, keys), lifecycle

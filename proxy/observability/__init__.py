@@ -6,51 +6,40 @@ request path beyond appending to a queue or bumping a counter.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
+from proxy.config import ProxyConfig
 from proxy.context import RequestContext
-from proxy.gateway import Gateway
 from proxy.guardrails.engine import prompt_parts
+from proxy.hooks import Observer, PreCall
+from proxy.lifecycle import Lifecycle
 from proxy.observability.callbacks import Callbacks
 from proxy.observability.logging import log_request
-from proxy.observability.metrics import InFlight, Metrics
+from proxy.observability.metrics import Metrics
 from proxy.observability.record import capture_prompt, remember_prompt
 from proxy.observability.settings import ObservabilitySettings, parse_observability
-
-if TYPE_CHECKING:
-    from starlette.datastructures import State
+from proxy.quiet import QuietLoop
 
 
-class ObservedApp(Protocol):
-    """The app as observability installs into it (``proxy.api.front.GatewayApp``)."""
+@dataclass(frozen=True, slots=True)
+class ObservabilityParts:
+    settings: ObservabilitySettings
+    metrics: Metrics
+    keep_prompt: PreCall  # a pre-call stage: the prompt, for logs or for scrubbing echoes
+    observers: tuple[Observer, ...]  # in order: metrics, the log line, callbacks
+    lifecycle: Lifecycle
 
-    state: State
-    in_flight: InFlight | None
 
-
-def install_observability(app: ObservedApp, gateway: Gateway) -> ObservabilitySettings:
-    settings = parse_observability(dict(gateway.config.raw))
-    metrics = Metrics(
-        gateway.router.model_names(),
-        {d.id: d.model_name for d in gateway.config.deployments},
-    )
-    app.state.metrics = metrics
-    app.state.observability = settings
-    app.in_flight = metrics.in_flight
-    writer = getattr(app.state, "spend_writer", None)  # installed first (proxy.keys.wiring)
-    if writer is not None:
-        writer.refusal_listeners.append(lambda _refused: metrics.spend_dead_lettered.inc())
+def build_observability(config: ProxyConfig, quiet: QuietLoop) -> ObservabilityParts:
+    settings = parse_observability(dict(config.raw))
+    metrics = Metrics(list(config.groups()), {d.id: d.model_name for d in config.deployments})
 
     async def keep_prompt(ctx: RequestContext, request: Any) -> None:
         if settings.log_prompts:
             capture_prompt(ctx, [p.text for p in prompt_parts(request)])
         else:  # only to scrub a provider's echo of it from the logged error message
             remember_prompt(ctx, request)
-
-    gateway.hooks.pre_call.insert(0, keep_prompt)
-
-    gateway.hooks.observers.append(metrics.observe)
-    gateway.hooks.observers.append(log_request)
 
     http = None
     if settings.webhook is not None:
@@ -64,23 +53,29 @@ def install_observability(app: ObservedApp, gateway: Gateway) -> ObservabilitySe
         metrics.callback_dropped.labels(name).inc(n)
 
     callbacks = Callbacks(settings, http, dropped)
-    app.state.callbacks = callbacks
+    observers: tuple[Observer, ...] = (metrics.observe, log_request)
+    startup: tuple[Any, ...] = ()
+    shutdown: list[Any] = []
     if callbacks:
-        gateway.hooks.observers.append(callbacks.on_request)
-        app.state.on_startup.append(callbacks.start)
-        app.state.on_shutdown.append(callbacks.stop)
+        observers += (callbacks.on_request,)
+        startup = (callbacks.start,)
+        shutdown.append(callbacks.stop)
     if http is not None:
-        app.state.on_shutdown.append(http.aclose)
+        shutdown.append(http.aclose)
 
     async def worker_exit() -> None:
         metrics.worker_exit()
 
-    app.state.on_shutdown.append(worker_exit)
-
     async def run_waiting_observers() -> None:
-        gateway.hooks.quiet.close()
+        quiet.close()
 
-    # Last in, so first at shutdown: observers still waiting for a quiet loop run before the
+    # Last, so first at shutdown: observers still waiting for a quiet loop run before the
     # callbacks stop and the metrics files close.
-    app.state.on_shutdown.append(run_waiting_observers)
-    return settings
+    shutdown += [worker_exit, run_waiting_observers]
+    return ObservabilityParts(
+        settings=settings,
+        metrics=metrics,
+        keep_prompt=keep_prompt,
+        observers=observers,
+        lifecycle=Lifecycle(startup=startup, shutdown=tuple(shutdown)),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -125,8 +126,8 @@ async def app(fake: FakeUpstream) -> AsyncIterator[Any]:
     cfg = config(fake.base, general_settings={"master_key": MASTER_KEY},
                  litellm_settings={"require_auth_for_metrics_endpoint": True})
     application = create_app(parse_config(cfg, env={}))
-    gateway = application.state.gateway
-    gateway.pricer = lambda ctx: setattr(ctx, "cost", 0.25 * ctx.images) if ctx.images else None
+    services = application.services
+    gateway = services.gateway
 
     async def routing_facts(ctx: RequestContext, request: Any) -> None:
         # what the routing engine records on a real retry / fallback / cooldown
@@ -134,7 +135,14 @@ async def app(fake: FakeUpstream) -> AsyncIterator[Any]:
             ctx.retries, ctx.fallbacks = 2, 1
             ctx.extra["cooldowns"] = ["img-dep", {"deployment_id": "broken-dep"}]
 
-    gateway.hooks.pre_call.append(routing_facts)
+    # The gateway is frozen: the test's own pricer and stage go into a copy of it.
+    hooks = replace(gateway.hooks, pre_call=(*gateway.hooks.pre_call, routing_facts))
+    gateway = replace(
+        gateway,
+        hooks=hooks,
+        pricer=lambda ctx: setattr(ctx, "cost", 0.25 * ctx.images) if ctx.images else None,
+    )
+    application.services = replace(services, gateway=gateway)
 
     async def lookup(key: str) -> KeyInfo | None:
         return KeyInfo(key_hash="v", alias="team-a") if key == VIRTUAL_KEY else None
@@ -169,7 +177,7 @@ async def test_spend_retries_fallbacks_cooldowns_and_metrics_auth(app: Any) -> N
 
 
 async def test_a_scrape_counts_requests_whose_observers_wait_for_a_quiet_loop(app: Any) -> None:
-    quiet = app.state.gateway.hooks.quiet
+    quiet = app.services.gateway.hooks.quiet
     # As in a burst: every probe tick counts as late, so the loop never looks quiet and the
     # observers wait (the probe's own ticks included, which would otherwise run them).
     quiet.lag = -1.0

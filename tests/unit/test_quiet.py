@@ -136,10 +136,12 @@ async def test_settled_waits_for_quiet_at_most_max_wait() -> None:
 
 async def test_observers_run_after_post_call_hooks_and_wait_when_busy() -> None:
     clock = Clock()
-    hooks = Hooks(quiet=quiet_loop(clock))
     seen: list[str] = []
-    hooks.post_call.append(lambda ctx: seen.append("account"))
-    hooks.observers.append(lambda ctx: seen.append(f"observe {ctx.status}"))
+    hooks = Hooks(
+        post_call=(lambda ctx: seen.append("account"),),
+        observers=(lambda ctx: seen.append(f"observe {ctx.status}"),),
+        quiet=quiet_loop(clock),
+    )
     ctx = RequestContext("images")
     await hooks.after(ctx)
     assert seen == ["account", "observe 200"]

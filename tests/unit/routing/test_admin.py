@@ -19,7 +19,7 @@ def app_with_virtual_key() -> tuple[Starlette, Gateway]:
     config = make_config({"g": [{}, {}]})
     general = config.general.model_copy(update={"master_key": MASTER})
     app = create_app(replace(config, general=general))
-    gateway: Gateway = app.state.gateway
+    gateway: Gateway = app.services.gateway
 
     async def lookup(key: str) -> KeyInfo | None:
         return KeyInfo(key_hash="h", alias="team") if key == "sk-virtual" else None

@@ -1,4 +1,4 @@
-"""Plugs pricing, the store, keys and spend logs into the app (one call from create_app).
+"""Pricing, the store, keys and spend logs, built from the config (``build_accounting``).
 
 Settings (``general_settings`` unless noted):
 
@@ -17,19 +17,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
-
 from proxy.config import ProxyConfig
-from proxy.gateway import Gateway
 from proxy.keys.accounting import Accounting
 from proxy.keys.durations import parse_duration
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
+from proxy.lifecycle import Lifecycle
 from proxy.paths import config_dir, data_dir
 from proxy.pricing.cost import Pricer
+from proxy.quiet import QuietLoop
 from proxy.store.database import Store, describe, engine_url
 from proxy.store.schema import DEFAULT_PREFIX
 from proxy.store.writer import SpendWriter
@@ -65,8 +65,17 @@ def sqlite_file(url: str) -> Path | None:
     return None
 
 
-def install_accounting(app: Starlette, gateway: Gateway) -> None:
-    config = gateway.config
+@dataclass(frozen=True, slots=True)
+class AccountingParts:
+    pricer: Pricer
+    store: Store
+    writer: SpendWriter
+    keys: KeyService
+    accounting: Accounting
+    lifecycle: Lifecycle
+
+
+def build_accounting(config: ProxyConfig, quiet: QuietLoop) -> AccountingParts:
     pricer = Pricer(config)
     try:
         pricer.validate()
@@ -86,7 +95,7 @@ def install_accounting(app: Starlette, gateway: Gateway) -> None:
         store,
         interval=float(setting(config, "spend_flush_interval", 0.5)),
         spool_dir=Path(spool) if spool else home / "spend-spool",
-        quiet=gateway.hooks.quiet,
+        quiet=quiet,
     )
     keys = KeyService(
         store,
@@ -106,23 +115,13 @@ def install_accounting(app: Starlette, gateway: Gateway) -> None:
         end_users = EndUserBudgets(
             store, float(max_end_user), parse_duration(duration) if duration else None
         )
-    gateway.pricer = pricer
     accounting = Accounting(
-        gateway.price,
         pricer,
         keys,
         writer,
         end_users=end_users,
         store_prompts=bool(setting(config, "store_prompts_in_spend_logs", False)),
     )
-
-    gateway.auth.lookup = keys.lookup
-    gateway.hooks.pre_call.insert(0, accounting.before)
-    gateway.hooks.post_call.append(accounting.after)
-    app.state.store = store
-    app.state.spend_writer = writer
-    app.state.keys = keys
-    app.state.accounting = accounting
 
     state: dict[str, Any] = {"migrated": False, "task": None}
 
@@ -171,6 +170,14 @@ def install_accounting(app: Starlette, gateway: Gateway) -> None:
         except Exception as exc:
             log.error("closing the database failed (%s)", type(exc).__name__)
 
-    app.state.on_startup.append(start)
-    app.state.on_shutdown.append(stop)
-    app.state.readiness_checks.append(("database", lambda: state["migrated"] and writer.healthy))
+    def ready() -> bool:
+        return bool(state["migrated"]) and writer.healthy
+
+    return AccountingParts(
+        pricer=pricer,
+        store=store,
+        writer=writer,
+        keys=keys,
+        accounting=accounting,
+        lifecycle=Lifecycle(startup=(start,), shutdown=(stop,), readiness=(("database", ready),)),
+    )

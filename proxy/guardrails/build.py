@@ -1,16 +1,16 @@
-"""Wiring: build the guardrails named in the config and register the pre-call hook."""
+"""Build the guardrails the config names, with the HTTP client the service-calling ones share."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from proxy.gateway import Gateway
+from proxy.config import ProxyConfig
 from proxy.guardrails.engine import GuardrailEngine
 from proxy.guardrails.spec import GuardrailSpec, parse_guardrails
+from proxy.lifecycle import Lifecycle
 
 if TYPE_CHECKING:
     import httpx
-    from starlette.applications import Starlette
 
 MAX_CONNECTIONS = 100
 
@@ -29,14 +29,10 @@ def http_client(specs: tuple[GuardrailSpec, ...]) -> httpx.AsyncClient | None:
     )
 
 
-def install_guardrails(app: Starlette, gateway: Gateway) -> GuardrailEngine:
-    specs = parse_guardrails(gateway.config.raw.get("guardrails"))
+def build_guardrails(config: ProxyConfig) -> tuple[GuardrailEngine, Lifecycle]:
+    """The engine (always: with no guardrail configured its pre-call stage still removes the
+    request's "guardrails" field and refuses unknown names) and what closes its client."""
+    specs = parse_guardrails(config.raw.get("guardrails"))
     http = http_client(specs)
     engine = GuardrailEngine(specs, http)
-    # Always installed, even with no guardrails configured: the hook also removes the
-    # request's "guardrails" field and refuses unknown names.
-    gateway.hooks.pre_call.append(engine.pre_call)
-    app.state.guardrails = engine
-    if http is not None:
-        app.state.on_shutdown.append(http.aclose)
-    return engine
+    return engine, Lifecycle(shutdown=(http.aclose,) if http is not None else ())

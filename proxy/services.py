@@ -1,0 +1,44 @@
+"""What the application is made of, built once by ``proxy.app.create_app`` and frozen.
+
+``Services`` holds every long-lived object a route may need; the routes read it as
+``request.app.services``. Its ``Lifecycle`` lists what starts with the app, what stops with
+it (in reverse order) and the checks behind ``/health/readiness``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from proxy.delivery.service import Delivery
+from proxy.gateway import Gateway
+from proxy.guardrails.engine import GuardrailEngine
+from proxy.keys.accounting import Accounting
+from proxy.keys.service import KeyService
+from proxy.lifecycle import Lifecycle
+from proxy.observability.metrics import Metrics
+from proxy.observability.settings import ObservabilitySettings
+from proxy.store.database import Store
+from proxy.store.writer import SpendWriter
+
+if TYPE_CHECKING:  # the redis client library loads only when a Redis is configured
+    from proxy.keys.replicas import ReplicaKeys
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    gateway: Gateway
+    delivery: Delivery
+    store: Store
+    spend_writer: SpendWriter
+    keys: KeyService
+    accounting: Accounting
+    metrics: Metrics
+    observability: ObservabilitySettings
+    guardrails: GuardrailEngine
+    replica_keys: ReplicaKeys | None
+    lifecycle: Lifecycle
+
+    def degraded(self) -> list[str]:
+        """The readiness checks that fail now."""
+        return [name for name, check in self.lifecycle.readiness if not check()]
