@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from proxy.config import Deployment
 from proxy.errors import ProxyError
-from proxy.providers.base import ImageResult, UpstreamRequest, UpstreamResponse
+from proxy.providers.base import ImageResult, NoImageStream, UpstreamRequest, UpstreamResponse
 from proxy.providers.google.errors import map_google_error
 from proxy.providers.google.gemini_images import build_gemini_images, parse_gemini_images
 from proxy.providers.google.imagen import build_imagen, parse_imagen
@@ -12,7 +12,7 @@ from proxy.providers.google.settings import is_imagen
 from proxy.schemas import ImageRequest
 
 
-class GoogleImages:
+class GoogleImages(NoImageStream):
     # Google sends no partial images: a stream would only delay the one final event.
     supports_stream = False
 
