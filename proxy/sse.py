@@ -7,7 +7,6 @@ length costs time linear in its size.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,15 +98,6 @@ class SSEDecoder:
             self._data.append(memoryview(line)[begin:end])
         elif name == b"event":
             self._event = line[begin:end].decode("utf-8", "replace")
-
-
-async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event
-    for event in decoder.flush():
-        yield event
 
 
 def frame(payload: dict[str, Any] | bytes, event: str | None = None) -> bytes:

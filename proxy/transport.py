@@ -49,7 +49,8 @@ def _url(url: str) -> URL:
 
 
 class UpstreamStream:
-    """An open streaming response; iterate ``chunks()`` then ``aclose()``.
+    """An open streaming response; read it with ``next_chunk()`` (or iterate ``chunks()``),
+    then ``aclose()``.
 
     ``gap`` (the deployment's ``stream_timeout``) bounds the wait for every chunk after the
     first; ``first`` (the deployment's ``timeout``) bounds the wait for the first, since a
@@ -71,29 +72,22 @@ class UpstreamStream:
     ) -> None:
         self.status = status
         self.headers = headers
-        self._chunks = chunks
+        self._chunks = aiter(chunks)
         self._close = close
         self._provider = provider
         self._gap = gap
-        self._first = first
+        self._limit = first  # the bound on the next wait: ``first``, then ``gap``
 
-    async def _timed(self) -> AsyncIterator[bytes]:
-        it = aiter(self._chunks)
-        limit = self._first
-        while True:
-            try:
-                async with asyncio.timeout(limit):
-                    chunk = await anext(it)
-            except StopAsyncIteration:
-                return
-            limit = self._gap
-            yield chunk
-
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def next_chunk(self) -> bytes | None:
+        """The next piece of the body, ``None`` at its end: a plain call, so that the relay
+        reading it adds no iterator of its own between the socket and the client."""
+        limit = self._limit
         try:
-            timed = self._gap is not None or self._first is not None
-            async for chunk in self._timed() if timed else self._chunks:
-                yield chunk
+            if limit is None:
+                chunk = await anext(self._chunks, None)
+            else:
+                async with asyncio.timeout(limit):
+                    chunk = await anext(self._chunks, None)
         except self.stalled:
             raise UpstreamTimeoutError(
                 f"{self._provider} stream stalled past the stream timeout", provider=self._provider
@@ -102,6 +96,12 @@ class UpstreamStream:
             raise UpstreamConnectionError(
                 f"{self._provider} stream broke: {type(exc).__name__}", provider=self._provider
             ) from None
+        self._limit = self._gap
+        return chunk
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while (chunk := await self.next_chunk()) is not None:
+            yield chunk
 
     async def read(self) -> UpstreamResponse:
         body = b"".join([c async for c in self.chunks()])

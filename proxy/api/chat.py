@@ -11,7 +11,7 @@ from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
-from proxy.delivery.chat import deployment_of, finish_chat, link_stream, linker, wants_links
+from proxy.delivery.chat import deployment_of, finish_chat, linker, wants_links
 from proxy.gateway import Gateway
 from proxy.schemas import ChatRequest
 from proxy.schemas.wire import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -21,10 +21,10 @@ async def create_chat_completion(request: Request) -> Response:
     gateway: Gateway = request.app.services.gateway
 
     async def streamed(ctx: RequestContext, body: ChatRequest) -> AsyncIterator[bytes]:
-        chunks = await gateway.router.stream_chat(ctx, body)
-        if not wants_links(ctx, deployment_of(gateway, ctx)):
-            return chunks
-        return link_stream(chunks, linker(request, ctx), ctx)
+        relay = await gateway.router.stream_chat(ctx, body)
+        if wants_links(ctx, deployment_of(gateway, ctx)):
+            relay.rewrite_with(linker(request, ctx).rewrite_chunk)
+        return relay
 
     parse = model_from_path(request, ChatRequest.from_body)
     return await run(request, "chat", parse, gateway.router.complete_chat, streamed, finish_chat)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from proxy.attempt.relay import StreamRelay
 from proxy.attempt.upstream import JSON_ERRORS, Upstream, malformed
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.pricing.cost import add_stream_cost
-from proxy.providers.base import ChatAdapter, ChatResult, merge_chat_results
+from proxy.providers.base import (
+    ChatAdapter,
+    ChatChunk,
+    ChatResult,
+    StreamTranslator,
+    merge_chat_results,
+)
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ChatRequest
-from proxy.sse import DONE_FRAME, frame, iter_events
+from proxy.sse import DONE_FRAME, frame
 from proxy.transport import UpstreamStream
 from proxy.upstream_request import UpstreamRequest
 
@@ -58,74 +65,73 @@ async def complete(
 
 async def open_stream(
     upstream: Upstream, ctx: RequestContext, request: ChatRequest, deployment: Deployment
-) -> AsyncIterator[bytes]:
+) -> ChatRelay:
+    """Open the upstream stream (errors surface here); the router primes the relay."""
     adapter = chat_adapter(deployment)
     upstream_request = adapter.build(request, deployment)
     upstream_request.stream = True
+    translator = adapter.stream_translator(request, deployment)
     stream = await upstream.open_stream(ctx, deployment, upstream_request, adapter)
-    chunks = adapter.stream(iter_events(stream.chunks()), request, deployment)
-    # Wait for the first chunk before answering: an error the adapter finds there (a blocked
-    # prompt, a broken stream) is still a plain HTTP error, not a 200 with an error event.
-    try:
-        first = await anext(chunks, None)
-    except BaseException as exc:
-        await stream.aclose()
-        if isinstance(exc, JSON_ERRORS):
-            raise malformed(deployment.provider, type(exc).__name__) from None
-        raise
-    if first is None:  # not one chunk (a server that ignored ``stream``): not a 200
-        await stream.aclose()
-        raise UpstreamError(
-            f"{deployment.provider} ended the stream without a chunk", provider=deployment.provider
-        )
-    return _relay(stream, _prepend(first, chunks), ctx, request, deployment)
+    return ChatRelay(stream, translator, ctx, request, deployment.provider)
 
 
-async def _prepend(
-    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
-) -> AsyncIterator[dict[str, Any]]:
-    if first is None:
-        return
-    yield first
-    async for chunk in rest:
-        yield chunk
+ChunkRewriter = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-async def _relay(
-    stream: UpstreamStream,
-    chunks: AsyncIterator[dict[str, Any]],
-    ctx: RequestContext,
-    request: ChatRequest,
-    deployment: Deployment,
-) -> AsyncIterator[bytes]:
-    sent = False  # once a byte went out, a failure can no longer be retried
-    try:
-        async for chunk in chunks:
-            usage = chunk.get("usage")
-            if isinstance(usage, dict):
-                ctx.usage = usage
-                if not request.include_usage and not chunk.get("choices"):
-                    continue  # the client did not ask for the usage chunk
-                add_stream_cost(ctx, usage)
-            if isinstance(chunk.get("error"), dict):
-                ctx.status, ctx.error_class = 502, "UpstreamStreamError"
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") if isinstance(choice, dict) else None
-                if isinstance(delta, dict):
-                    ctx.images += count_images(delta)
-            sent = True
-            yield frame(chunk)
-        yield DONE_FRAME
-    except ProxyError as exc:
-        if not sent:
-            raise
-        ctx.status, ctx.error_class = exc.status, exc.error_class
-        yield frame(exc.body())
-    except JSON_ERRORS as exc:
-        err = malformed(deployment.provider, type(exc).__name__)
-        if not sent:
-            raise err from None
-        ctx.status, ctx.error_class = err.status, err.error_class
-        yield frame(err.body())
-    finally:
-        await stream.aclose()
+class ChatRelay(StreamRelay[ChatChunk]):
+    """``chat.completion.chunk`` frames, then ``data: [DONE]``.
+
+    The first chunk is awaited before answering: an error the adapter finds there (a
+    blocked prompt, a broken stream) is still a plain HTTP error, not a 200 with an error
+    event; a stream without a single chunk (a server that ignored ``stream``) is not a 200.
+    """
+
+    def __init__(
+        self,
+        stream: UpstreamStream,
+        translator: StreamTranslator[ChatChunk],
+        ctx: RequestContext,
+        request: ChatRequest,
+        provider: str,
+    ) -> None:
+        super().__init__(stream, translator, ctx, provider)
+        self._include_usage = request.include_usage
+        self._translated = False
+        self._rewrite: ChunkRewriter | None = None
+
+    def rewrite_with(self, rewrite: ChunkRewriter) -> None:
+        """Pass every chunk through ``rewrite`` before it is framed (chat images as links,
+        ``proxy.delivery``): the chunk is serialised once, after the rewrite."""
+        self._rewrite = rewrite
+
+    def _accept(self, chunk: ChatChunk) -> None:
+        self._translated = True
+        ctx = self.ctx
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            ctx.usage = usage
+            if not self._include_usage and not chunk.get("choices"):
+                return  # the client did not ask for the usage chunk
+            add_stream_cost(ctx, usage)
+        if isinstance(chunk.get("error"), dict):
+            ctx.status, ctx.error_class = 502, "UpstreamStreamError"
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict):
+                ctx.images += count_images(delta)
+        self._pending.append(chunk)
+
+    def _finish(self) -> None:
+        if not self._translated:
+            raise UpstreamError(
+                f"{self.provider} ended the stream without a chunk", provider=self.provider
+            )
+        self._pending.append(DONE_FRAME)
+
+    async def _frame(self, chunk: ChatChunk) -> bytes:
+        if self._rewrite is not None:
+            chunk = await self._rewrite(chunk)
+        return frame(chunk)
+
+    def _error_frame(self, error: ProxyError) -> bytes:
+        return frame(error.body())

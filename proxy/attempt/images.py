@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
+from proxy.attempt.relay import StreamRelay
 from proxy.attempt.upstream import JSON_ERRORS, Upstream, malformed
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageAdapter, merge_image_results
+from proxy.providers.base import (
+    ImageAdapter,
+    ImageEvent,
+    StreamTranslator,
+    merge_image_results,
+)
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
-from proxy.sse import frame, iter_events
+from proxy.sse import frame
 from proxy.transport import UpstreamStream
 
 
@@ -54,54 +59,54 @@ async def generate(
 
 async def open_stream(
     upstream: Upstream, ctx: RequestContext, request: ImageRequest, deployment: Deployment
-) -> AsyncIterator[bytes]:
-    """Open the upstream stream (errors surface here, before any byte is sent)."""
+) -> ImageRelay:
+    """Open the upstream stream (errors surface here); the router primes the relay."""
     adapter = image_adapter(deployment, stream=True)
     (upstream_request,) = adapter.build(request, deployment)[:1]
     upstream_request.stream = True
+    translator = adapter.stream_translator(request, deployment)
     stream = await upstream.open_stream(ctx, deployment, upstream_request, adapter)
-    return _relay(stream, adapter, ctx, request, deployment)
+    return ImageRelay(stream, translator, ctx, deployment.provider)
 
 
-async def _relay(
-    stream: UpstreamStream,
-    adapter: Any,
-    ctx: RequestContext,
-    request: ImageRequest,
-    deployment: Deployment,
-) -> AsyncIterator[bytes]:
-    sent = False  # once a byte went out, a failure can no longer be retried
-    ended = False  # a completed image or an error event: the stream told its outcome
-    try:
-        async for name, payload in adapter.stream(
-            iter_events(stream.chunks()), request, deployment
-        ):
-            if isinstance(payload, dict):
-                if isinstance(payload.get("error"), dict):
-                    ctx.status, ctx.error_class = 502, "UpstreamStreamError"
-                    ended = True
-                elif name and name.endswith(".completed"):
-                    ctx.images += 1
-                    ended = True
-                    if isinstance(payload.get("usage"), dict):
-                        ctx.usage = payload["usage"]
-            sent = True
-            yield frame(payload, name)
-        if not ended:  # never a 200 stream that silently carries no image
+class ImageRelay(StreamRelay[ImageEvent]):
+    """``image_generation.*`` events as they arrive; never a 200 stream that silently carries
+    no image: it ends with a completed image or an error event."""
+
+    def __init__(
+        self,
+        stream: UpstreamStream,
+        translator: StreamTranslator[ImageEvent],
+        ctx: RequestContext,
+        provider: str,
+    ) -> None:
+        super().__init__(stream, translator, ctx, provider)
+        self._ended = False  # a completed image or an error event: the stream told its outcome
+
+    def _accept(self, event: ImageEvent) -> None:
+        name, payload = event
+        if isinstance(payload, dict):
+            ctx = self.ctx
+            if isinstance(payload.get("error"), dict):
+                ctx.status, ctx.error_class = 502, "UpstreamStreamError"
+                self._ended = True
+            elif name and name.endswith(".completed"):
+                ctx.images += 1
+                self._ended = True
+                if isinstance(payload.get("usage"), dict):
+                    ctx.usage = payload["usage"]
+        self._pending.append(event)
+
+    def _finish(self) -> None:
+        if not self._ended:
             raise UpstreamError(
-                f"{deployment.provider} ended the image stream without a completed image",
-                provider=deployment.provider,
+                f"{self.provider} ended the image stream without a completed image",
+                provider=self.provider,
             )
-    except ProxyError as exc:
-        if not sent:
-            raise
-        ctx.status, ctx.error_class = exc.status, exc.error_class
-        yield frame(exc.body(), "error")
-    except JSON_ERRORS as exc:
-        err = malformed(deployment.provider, type(exc).__name__)
-        if not sent:
-            raise err from None
-        ctx.status, ctx.error_class = err.status, err.error_class
-        yield frame(err.body(), "error")
-    finally:
-        await stream.aclose()
+
+    async def _frame(self, event: ImageEvent) -> bytes:
+        name, payload = event
+        return frame(payload, name)
+
+    def _error_frame(self, error: ProxyError) -> bytes:
+        return frame(error.body(), "error")

@@ -3,30 +3,26 @@
 A request may carry ``image_response_format`` (``url`` or ``b64_json``); a pre-call hook takes
 it out of the body (so it never reaches the provider) and keeps it on the request context.
 Otherwise the deployment's ``litellm_params.image_response_format`` decides; the default keeps
-the provider's data URIs.
+the provider's data URIs. A stream's chunks are rewritten as dicts, before they are framed
+(``ChatRelay.rewrite_with(linker(...).rewrite_chunk)``): each frame is serialised once.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.delivery.responses import CHAT_IMAGE_FORMATS, ChatImageLinker
 from proxy.delivery.service import Delivery
-from proxy.errors import InvalidRequestError, ProxyError
+from proxy.errors import InvalidRequestError
 from proxy.gateway import Gateway
 from proxy.schemas import ChatRequest, ImageRequest
-from proxy.sse import frame
 
 PARAM = "image_response_format"
 _CTX_KEY = "image_response_format"
-_DATA_PREFIX = b"data: {"
-_IMAGE_MARK = b'"data:image/'
 
 
 async def take_image_format(ctx: RequestContext, request: Any) -> None:
@@ -75,22 +71,3 @@ async def finish_chat(
     if not wants_links(ctx, deployment_of(request.app.services.gateway, ctx)):
         return body
     return await linker(request, ctx).rewrite_completion(body)
-
-
-async def link_stream(
-    chunks: AsyncIterator[bytes], images: ChatImageLinker, ctx: RequestContext
-) -> AsyncIterator[bytes]:
-    """Relay SSE frames, rewriting the ones that carry data-URI images."""
-    try:
-        async for chunk in chunks:
-            if chunk.startswith(_DATA_PREFIX) and _IMAGE_MARK in chunk:
-                payload = orjson.loads(chunk[len(b"data: ") :])
-                chunk = frame(await images.rewrite_chunk(payload))
-            yield chunk
-    except ProxyError as exc:
-        ctx.status, ctx.error_class = exc.status, exc.error_class
-        yield frame(exc.body())
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()

@@ -2,16 +2,18 @@
 
 An image adapter turns one OpenAI image request into one or more upstream requests (several
 when a provider needs fan-out for ``n``), and each upstream answer back into OpenAI image
-items. A chat adapter does the same for chat completions, plus a stream translator that turns
-upstream SSE events into ``chat.completion.chunk`` payloads.
+items. A chat adapter does the same for chat completions. Streams translate the same way: per
+stream, a ``StreamTranslator`` is fed the upstream's SSE events one by one and returns the
+payloads each completes (``chat.completion.chunk`` dicts; ``(event name, payload)`` pairs for
+image streams); reading, accounting and framing are the attempt layer's
+(``proxy.attempt.relay``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
@@ -60,8 +62,9 @@ def merge_chat_results(results: list[ChatResult]) -> ChatResult:
     usage: dict[str, Any] | None = None
     for r in results:
         for choice in r.body.get("choices") or ():
-            choices.append({**choice, "index": len(choices)} if isinstance(choice, dict)
-                           else choice)
+            choices.append(
+                {**choice, "index": len(choices)} if isinstance(choice, dict) else choice
+            )
         if r.usage:
             usage = r.usage if usage is None else add_usage(usage, r.usage)
     body["choices"] = choices
@@ -85,6 +88,31 @@ def add_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+P = TypeVar("P")
+ChatChunk = dict[str, Any]  # one ``chat.completion.chunk``
+ImageEvent = tuple[str | None, Any]  # an image stream's event name and payload
+
+
+class StreamTranslator(Protocol[P]):
+    """One stream's translation, upstream SSE events in, payloads out: no I/O, no async.
+
+    ``feed`` returns the payloads an event completes (often one, maybe none) and may raise
+    a ``ProxyError`` (an error event, a blocked prompt); ``done`` turns true once the
+    upstream said its last word (OpenAI's ``[DONE]``), after which nothing more is fed;
+    ``end`` (called once, at ``done`` or at the end of the upstream's body) returns the
+    closing payloads or raises when the stream ended too early. What ``feed`` returned goes
+    out before any later error: a translator that meets an error after payloads of the same
+    event returns them, sets ``done`` and raises the error from ``end``.
+    """
+
+    @property
+    def done(self) -> bool: ...
+
+    def feed(self, event: SSEEvent) -> list[P]: ...
+
+    def end(self) -> list[P]: ...
+
+
 class ImageAdapter(Protocol):
     """Translation for ``POST /v1/images/generations`` on one provider family.
 
@@ -104,7 +132,25 @@ class ImageAdapter(Protocol):
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
     ) -> ImageResult: ...
 
+    def stream_translator(
+        self, request: ImageRequest, deployment: Deployment
+    ) -> StreamTranslator[ImageEvent]:
+        """Upstream SSE events in, ``(event name, payload)`` pairs out; called only when
+        ``supports_stream``."""
+        ...
+
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
+
+
+class NoImageStream:
+    """The streaming half of an image adapter whose provider cannot stream."""
+
+    supports_stream = False
+
+    def stream_translator(
+        self, request: ImageRequest, deployment: Deployment
+    ) -> StreamTranslator[ImageEvent]:
+        raise NotImplementedError(f"{type(self).__name__} does not stream images")
 
 
 class ChatAdapter(Protocol):
@@ -122,9 +168,9 @@ class ChatAdapter(Protocol):
         self, response: UpstreamResponse, request: ChatRequest, deployment: Deployment
     ) -> ChatResult: ...
 
-    def stream(
-        self, events: AsyncIterator[SSEEvent], request: ChatRequest, deployment: Deployment
-    ) -> AsyncIterator[dict[str, Any]]:
+    def stream_translator(
+        self, request: ChatRequest, deployment: Deployment
+    ) -> StreamTranslator[ChatChunk]:
         """Upstream SSE events in, OpenAI ``chat.completion.chunk`` dicts out."""
         ...
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from proxy.attempt import chat, images
+from proxy.attempt.relay import StreamRelay
 from proxy.attempt.upstream import Upstream
 from proxy.config import DEFAULT_REQUEST_DEADLINE, Deployment, ProxyConfig
 from proxy.context import RequestContext
@@ -129,9 +130,7 @@ class Router:
         attempt = partial(images.generate, self.upstream, ctx, request)
         return await self.execute(ctx, request.model, attempt)
 
-    async def stream_images(
-        self, ctx: RequestContext, request: ImageRequest
-    ) -> AsyncIterator[bytes]:
+    async def stream_images(self, ctx: RequestContext, request: ImageRequest) -> images.ImageRelay:
         attempt = partial(images.open_stream, self.upstream, ctx, request)
         return await self.execute(ctx, request.model, attempt)
 
@@ -139,7 +138,7 @@ class Router:
         attempt = partial(chat.complete, self.upstream, ctx, request)
         return await self.execute(ctx, request.model, attempt)
 
-    async def stream_chat(self, ctx: RequestContext, request: ChatRequest) -> AsyncIterator[bytes]:
+    async def stream_chat(self, ctx: RequestContext, request: ChatRequest) -> chat.ChatRelay:
         attempt = partial(chat.open_stream, self.upstream, ctx, request)
         return await self.execute(ctx, request.model, attempt)
 
@@ -317,12 +316,11 @@ class Router:
         ctx.deployment_id = deployment.id
         ctx.provider = deployment.provider
         started = self.clock.monotonic()
-        first: bytes | None = None
         try:
             async with asyncio.timeout(run.deadline.remaining()):
                 result = await attempt(deployment)
-                if isinstance(result, AsyncIterator):
-                    first = await _first_chunk(result)
+                if isinstance(result, StreamRelay):
+                    await result.prime()
         except TimeoutError:
             await slot.release()
             raise self._deadline_error(name) from None
@@ -338,11 +336,9 @@ class Router:
         ctx.extra["attempt_seconds"] = elapsed
         await self.stats.record_latency(deployment, elapsed)
         run.attempted(name, deployment, None)
-        if isinstance(result, AsyncIterator):
-            return cast(
-                T,
-                PrimedStream(first, result, lambda: self._stream_closed(run, deployment, slot)),
-            )
+        if isinstance(result, StreamRelay):  # the slot is held until the stream closes
+            result.on_close(partial(self._stream_closed, run, deployment, slot))
+            return result
         await slot.release(total_tokens(ctx.usage))
         return result
 
@@ -352,53 +348,3 @@ class Router:
             failure = UpstreamError(f"{deployment.provider} stream broke")
             if await self.cooldowns.record_failure(deployment, failure) is not None:
                 run.cooled(deployment.id)
-
-
-class PrimedStream:
-    """The rest of a stream whose first chunk was already read.
-
-    Cleans up exactly once, whether or not anyone iterates it: a client can leave before the
-    response body starts, and an async generator that never started would never run its
-    ``finally``.
-    """
-
-    def __init__(
-        self,
-        first: bytes | None,
-        stream: AsyncIterator[bytes],
-        on_close: Callable[[], Awaitable[None]],
-    ) -> None:
-        self._first = first
-        self._stream = stream
-        self._on_close = on_close
-        self._closed = False
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[bytes]:
-        try:
-            if self._first is not None:
-                yield self._first
-            async for chunk in self._stream:
-                yield chunk
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            aclose = getattr(self._stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        finally:
-            await self._on_close()
-
-
-async def _first_chunk(stream: AsyncIterator[bytes]) -> bytes | None:
-    try:
-        return await anext(stream)
-    except StopAsyncIteration:
-        return None

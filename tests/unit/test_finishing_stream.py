@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 
 from proxy.api.endpoint import FinishingStream
-from proxy.routing.router import PrimedStream
+from proxy.attempt.chat import ChatRelay
+from proxy.context import RequestContext
+from proxy.providers.openai.chat import OpenAIChatStream
+from proxy.schemas import ChatRequest
+from tests.fakes.streams import upstream_stream
 
 
 class Gone(Exception):
@@ -21,15 +25,13 @@ def run_case(fail_on_send: int) -> tuple[list[str], list[bytes]]:
     events: list[str] = []
     sent: list[bytes] = []
 
-    async def upstream() -> AsyncIterator[bytes]:
-        try:
-            yield b"data: 2\n\n"
-        finally:
-            events.append("upstream closed")
-
     async def main() -> None:
-        inner = upstream()
-        first = await anext(inner)  # primed, as the router does
+        stream = upstream_stream([b'data: {"n": 2}\n\n', b"data: [DONE]\n\n"], closed=events)
+        request = ChatRequest.from_body(
+            {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True}
+        )
+        relay = ChatRelay(stream, OpenAIChatStream("m"), RequestContext("chat"), request, "openai")
+        await relay.prime()  # as the router does
         stream_closed = asyncio.Event()
 
         async def on_close() -> None:
@@ -39,7 +41,8 @@ def run_case(fail_on_send: int) -> tuple[list[str], list[bytes]]:
         async def finish() -> None:
             events.append("finished")
 
-        response = FinishingStream(PrimedStream(first, inner, on_close), finish, {})
+        relay.on_close(on_close)
+        response = FinishingStream(relay, finish, {})
         calls = 0
 
         async def send(message: dict[str, Any]) -> None:
@@ -72,7 +75,7 @@ def test_client_gone_before_or_at_first_chunk(fail_on_send: int) -> None:
 
 def test_normal_stream_finishes_once() -> None:
     events, sent = run_case(fail_on_send=0)
-    assert b"".join(sent) == b"data: 2\n\n"
+    assert b"".join(sent) == b'data: {"n":2}\n\ndata: [DONE]\n\n'
     assert events.count("finished") == 1 and events.count("slot released") == 1
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -26,8 +25,9 @@ from proxy.providers.openrouter.common import chat_url
 from proxy.providers.openrouter.image_config import aspect_ratio_for, build_image_config
 from proxy.providers.openrouter.images import OpenRouterImages, image_item
 from proxy.schemas import ChatRequest, ImageRequest
-from proxy.sse import SSEDecoder, SSEEvent
+from proxy.sse import SSEDecoder
 from proxy.upstream_request import UpstreamResponse
+from tests.fakes.streams import translate
 
 IMAGES = OpenRouterImages()
 CHAT = OpenRouterChat()
@@ -313,14 +313,17 @@ def test_chat_payload_uses_deployment_defaults() -> None:
     assert orjson.loads(CHAT.build(request, dep).body or b"")["modalities"] == ["text"]
 
 
-@pytest.mark.parametrize(("model", "modalities"), [
-    ("openrouter/google/gemini-2.5-flash-image", ["image", "text"]),
-    ("openrouter/google/gemini-3-pro-image-preview", ["image", "text"]),
-    ("openrouter/openai/gpt-5-image-mini", ["image", "text"]),
-    ("openrouter/google/gemini-2.5-flash", None),
-    ("openrouter/anthropic/claude-sonnet-4.5", None),
-    ("openrouter/black-forest-labs/flux.2-pro", None),  # image-only: configure ["image"]
-])
+@pytest.mark.parametrize(
+    ("model", "modalities"),
+    [
+        ("openrouter/google/gemini-2.5-flash-image", ["image", "text"]),
+        ("openrouter/google/gemini-3-pro-image-preview", ["image", "text"]),
+        ("openrouter/openai/gpt-5-image-mini", ["image", "text"]),
+        ("openrouter/google/gemini-2.5-flash", None),
+        ("openrouter/anthropic/claude-sonnet-4.5", None),
+        ("openrouter/black-forest-labs/flux.2-pro", None),  # image-only: configure ["image"]
+    ],
+)
 def test_chat_asks_image_models_for_images(model: str, modalities: list[str] | None) -> None:
     """OpenRouter answers with images only when ``modalities`` asks for them; a chat request
     to an image model that names none gets ``["image", "text"]``, a text model nothing."""
@@ -330,18 +333,10 @@ def test_chat_asks_image_models_for_images(model: str, modalities: list[str] | N
 
 
 async def collect(raw: bytes, split: int = 7) -> list[dict[str, Any]]:
-    async def events() -> AsyncIterator[SSEEvent]:
-        decoder = SSEDecoder()
-        for i in range(0, len(raw), split):
-            for event in decoder.feed(raw[i : i + split]):
-                yield event
-        for event in decoder.flush():
-            yield event
-
     request = ChatRequest.from_body(
         {"model": "or", "messages": [{"role": "user", "content": "x"}], "stream": True}
     )
-    return [c async for c in CHAT.stream(events(), request, deployment())]
+    return translate(CHAT.stream_translator(request, deployment()), raw, split)
 
 
 def sse_chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import asyncio
-
-from proxy.sse import SSEDecoder, iter_events
+from proxy.sse import SSEDecoder
 
 
 def decode_all(chunks: list[bytes]) -> list[tuple[str | None, bytes]]:
@@ -41,19 +39,8 @@ def test_multi_megabyte_line_in_small_chunks() -> None:
     assert len(events) == 1 and events[0][1] == payload
 
 
-def test_iter_events() -> None:
-    async def source():  # type: ignore[no-untyped-def]
-        yield b"data: 1\n"
-        yield b"\ndata: 2\n\n"
-
-    async def collect() -> list[bytes]:
-        return [e.data async for e in iter_events(source())]
-
-    assert asyncio.run(collect()) == [b"1", b"2"]
-
-
 def test_crlf_lines_split_anywhere() -> None:
-    raw = b"event: image_generation.completed\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\ndata:x\r\n\r\n"
+    raw = b'event: image_generation.completed\r\ndata: {"a":\r\ndata: 1}\r\n\r\ndata:x\r\n\r\n'
     expected = [("image_generation.completed", b'{"a":\n1}'), (None, b"x")]
     for cut in range(len(raw)):
         for cut2 in range(cut, len(raw)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ImageResult
+from proxy.providers.base import ImageResult, NoImageStream
 from proxy.providers.bedrock import urls
 from proxy.providers.bedrock.errors import PROVIDER, map_bedrock_error
 from proxy.providers.bedrock.families import KNOWN, Family, family_of
@@ -25,23 +25,28 @@ HEADER_PARAMS = {
 def family_for(deployment: Deployment) -> Family:
     family = family_of(deployment.model) or family_of(urls.model_id(deployment))
     if family is None:
-        raise UpstreamError(f"bedrock: no image family for {deployment.model!r}",
-                            provider=PROVIDER)
+        raise UpstreamError(f"bedrock: no image family for {deployment.model!r}", provider=PROVIDER)
     return family
 
 
 def validate(deployment: Deployment) -> str | None:
     if family_of(deployment.model) is None and family_of(urls.model_id(deployment)) is None:
-        return (f"litellm_params.model: {deployment.model!r} is not a Bedrock image model "
-                f"this proxy knows; known families: {KNOWN}")
+        return (
+            f"litellm_params.model: {deployment.model!r} is not a Bedrock image model "
+            f"this proxy knows; known families: {KNOWN}"
+        )
     problem = urls.validate_region(deployment) if deployment.available else None
     if problem:
         return problem
-    if bool(deployment.param("aws_access_key_id")) != bool(
-        deployment.param("aws_secret_access_key")
-    ) and deployment.available:
-        return ("litellm_params.aws_secret_access_key: aws_access_key_id and "
-                "aws_secret_access_key must be set together")
+    if (
+        bool(deployment.param("aws_access_key_id"))
+        != bool(deployment.param("aws_secret_access_key"))
+        and deployment.available
+    ):
+        return (
+            "litellm_params.aws_secret_access_key: aws_access_key_id and "
+            "aws_secret_access_key must be set together"
+        )
     return None
 
 
@@ -54,15 +59,12 @@ def headers_for(deployment: Deployment) -> dict[str, str]:
     return headers
 
 
-class BedrockImages:
-    supports_stream = False
-
+class BedrockImages(NoImageStream):
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
         family = family_for(deployment)
         url = urls.invoke_url(deployment)
         headers = headers_for(deployment)
-        return [UpstreamRequest.post_json(url, body, headers)
-                for body in family.bodies(request)]
+        return [UpstreamRequest.post_json(url, body, headers) for body in family.bodies(request)]
 
     def parse(
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment

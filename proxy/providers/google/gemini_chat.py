@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy.config.deployment import Deployment
@@ -66,6 +65,123 @@ def _candidates(body: dict[str, Any]) -> list[tuple[int, CandidateOutput]]:
             index = candidate.get("index")
             out.append((index if isinstance(index, int) else pos, read_candidate(candidate)))
     return out
+
+
+class GeminiChatStream:
+    """``streamGenerateContent?alt=sse`` events in, ``chat.completion.chunk`` dicts out."""
+
+    def __init__(self, adapter: GeminiChat, model: str) -> None:
+        self.provider = adapter.provider
+        self._adapter = adapter
+        self._model = model
+        self._id = f"chatcmpl-{uuid.uuid4().hex}"
+        self._created = int(time.time())
+        self._started: set[int] = set()
+        self._finished: dict[int, str] = {}
+        self._last: dict[str, Any] | None = None
+        self._saw_text = self._saw_image = False
+        self._error: Exception | None = None  # raised by ``end``, after what came before it
+        self.done = False
+
+    def _chunk(
+        self, index: int, delta: dict[str, Any], finish: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+        }
+
+    def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        try:
+            self._feed(event, out)
+        except Exception as exc:
+            if not out:
+                raise
+            self._error = exc  # the chunks before it go out first
+            self.done = True
+        return out
+
+    def _feed(self, event: SSEEvent, out: list[dict[str, Any]]) -> None:
+        body = camel_keys(event.json())
+        if not isinstance(body, dict):
+            return
+        if isinstance(body.get("error"), dict):
+            # An error event: Google's status decides the class (a 429 before anything
+            # was sent is still a 429 the client and the router can act on).
+            code = body["error"].get("code")
+            http = code if isinstance(code, int) and 400 <= code < 600 else 500
+            raise map_google_error(UpstreamResponse(http, {}, event.data), self.provider)
+        if "usageMetadata" in body:
+            self._last = body
+        error = self._adapter._blocked_prompt(body)
+        started = self._started
+        if error:
+            if not started:
+                raise error
+            self._finished = dict.fromkeys(started, "content_filter")
+            self.done = True
+            return
+        for index, candidate in _candidates(body):
+            for text in candidate.texts:
+                if not text:
+                    continue
+                self._saw_text = True
+                delta: dict[str, Any] = {"content": text}
+                if index not in started:
+                    delta = {"role": "assistant", **delta}
+                    started.add(index)
+                out.append(self._chunk(index, delta))
+            for image in candidate.images:
+                self._saw_image = True
+                delta = image_fields([image])
+                if index not in started:
+                    delta = {"role": "assistant", "content": "", **delta}
+                    started.add(index)
+                out.append(self._chunk(index, delta))
+            if candidate.finish_reason:
+                if index not in started and candidate.finish_reason == "MAX_TOKENS":
+                    started.add(index)  # out of tokens before any output: "length"
+                    out.append(self._chunk(index, {"role": "assistant", "content": ""}))
+                if index not in started:
+                    raise blocked(
+                        self.provider,
+                        "Gemini returned an empty answer",
+                        candidate.finish_reason,
+                        candidate.finish_message,
+                    )
+                self._finished[index] = finish_reason(candidate.finish_reason)
+
+    def end(self) -> list[dict[str, Any]]:
+        if self._error is not None:
+            raise self._error
+        if not self._started:
+            raise UpstreamError(
+                f"{self.provider} stream ended without an answer", provider=self.provider
+            )
+        if self._started - set(self._finished):
+            raise UpstreamError(
+                f"{self.provider} stream ended before the answer finished", provider=self.provider
+            )
+        out = [self._chunk(index, {}, self._finished[index]) for index in sorted(self._finished)]
+        images_only = self._saw_image and not self._saw_text
+        last = self._last
+        usage = chat_usage(last, images_only=images_only) if last is not None else None
+        if usage is not None:
+            out.append(
+                {
+                    "id": self._id,
+                    "object": "chat.completion.chunk",
+                    "created": self._created,
+                    "model": self._model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        return out
 
 
 class GeminiChat:
@@ -125,8 +241,9 @@ class GeminiChat:
     ) -> ChatResult:
         body = camel_keys(response.json())
         if not isinstance(body, dict):
-            raise UpstreamError(f"{self.provider} answered with a non-object",
-                                provider=self.provider)
+            raise UpstreamError(
+                f"{self.provider} answered with a non-object", provider=self.provider
+            )
         error = self._blocked_prompt(body)
         if error:
             raise error
@@ -135,16 +252,24 @@ class GeminiChat:
             first = candidates[0][1] if candidates else CandidateOutput()
             if first.finish_reason == "MAX_TOKENS":  # e.g. thinking used the whole budget
                 return self._empty(body, request, candidates)
-            raise blocked(self.provider, "Gemini returned an empty answer",
-                          first.finish_reason, first.finish_message)
+            raise blocked(
+                self.provider,
+                "Gemini returned an empty answer",
+                first.finish_reason,
+                first.finish_message,
+            )
         choices = []
         for index, candidate in candidates:
             message = {"role": "assistant", "content": "".join(candidate.texts)}
             message.update(image_fields(candidate.images))
-            choices.append({"index": index, "message": message,
-                            "finish_reason": finish_reason(candidate.finish_reason)})
-        usage = chat_usage(body, images_only=all(c.images and not c.texts
-                                                 for _, c in candidates))
+            choices.append(
+                {
+                    "index": index,
+                    "message": message,
+                    "finish_reason": finish_reason(candidate.finish_reason),
+                }
+            )
+        usage = chat_usage(body, images_only=all(c.images and not c.texts for _, c in candidates))
         out: dict[str, Any] = {
             "id": f"chatcmpl-{body.get('responseId') or uuid.uuid4().hex}",
             "object": "chat.completion",
@@ -156,8 +281,12 @@ class GeminiChat:
             out["usage"] = usage
         return ChatResult(body=out, usage=usage)
 
-    def _empty(self, body: dict[str, Any], request: ChatRequest,
-               candidates: list[tuple[int, CandidateOutput]]) -> ChatResult:
+    def _empty(
+        self,
+        body: dict[str, Any],
+        request: ChatRequest,
+        candidates: list[tuple[int, CandidateOutput]],
+    ) -> ChatResult:
         """Out of tokens before any output: an empty message with ``finish_reason: length``."""
         usage = chat_usage(body)
         out: dict[str, Any] = {
@@ -165,85 +294,21 @@ class GeminiChat:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": request.model,
-            "choices": [{"index": index, "message": {"role": "assistant", "content": ""},
-                         "finish_reason": "length"} for index, _ in candidates],
+            "choices": [
+                {
+                    "index": index,
+                    "message": {"role": "assistant", "content": ""},
+                    "finish_reason": "length",
+                }
+                for index, _ in candidates
+            ],
         }
         if usage is not None:
             out["usage"] = usage
         return ChatResult(body=out, usage=usage)
 
-    async def stream(
-        self, events: AsyncIterator[SSEEvent], request: ChatRequest, deployment: Deployment
-    ) -> AsyncIterator[dict[str, Any]]:
-        chunk_id = f"chatcmpl-{uuid.uuid4().hex}"
-        created = int(time.time())
-
-        def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
-                    "model": request.model,
-                    "choices": [{"index": index, "delta": delta, "finish_reason": finish}]}
-
-        started: set[int] = set()
-        finished: dict[int, str] = {}
-        last: dict[str, Any] | None = None
-        saw_text = saw_image = False
-        async for event in events:
-            body = camel_keys(event.json())
-            if not isinstance(body, dict):
-                continue
-            if isinstance(body.get("error"), dict):
-                # An error event: Google's status decides the class (a 429 before anything
-                # was sent is still a 429 the client and the router can act on).
-                code = body["error"].get("code")
-                http = code if isinstance(code, int) and 400 <= code < 600 else 500
-                raise map_google_error(UpstreamResponse(http, {}, event.data), self.provider)
-            if "usageMetadata" in body:
-                last = body
-            error = self._blocked_prompt(body)
-            if error:
-                if not started:
-                    raise error
-                finished = dict.fromkeys(started, "content_filter")
-                break
-            for index, candidate in _candidates(body):
-                for text in candidate.texts:
-                    if not text:
-                        continue
-                    saw_text = True
-                    delta: dict[str, Any] = {"content": text}
-                    if index not in started:
-                        delta = {"role": "assistant", **delta}
-                        started.add(index)
-                    yield chunk(index, delta)
-                for image in candidate.images:
-                    saw_image = True
-                    delta = image_fields([image])
-                    if index not in started:
-                        delta = {"role": "assistant", "content": "", **delta}
-                        started.add(index)
-                    yield chunk(index, delta)
-                if candidate.finish_reason:
-                    if index not in started and candidate.finish_reason == "MAX_TOKENS":
-                        started.add(index)  # out of tokens before any output: "length"
-                        yield chunk(index, {"role": "assistant", "content": ""})
-                    if index not in started:
-                        raise blocked(self.provider, "Gemini returned an empty answer",
-                                      candidate.finish_reason, candidate.finish_message)
-                    finished[index] = finish_reason(candidate.finish_reason)
-        if not started:
-            raise UpstreamError(f"{self.provider} stream ended without an answer",
-                                provider=self.provider)
-        missing = started - set(finished)
-        if missing:
-            raise UpstreamError(f"{self.provider} stream ended before the answer finished",
-                                provider=self.provider)
-        for index in sorted(finished):
-            yield chunk(index, {}, finished[index])
-        images_only = saw_image and not saw_text
-        usage = chat_usage(last, images_only=images_only) if last is not None else None
-        if usage is not None:
-            yield {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
-                   "model": request.model, "choices": [], "usage": usage}
+    def stream_translator(self, request: ChatRequest, deployment: Deployment) -> GeminiChatStream:
+        return GeminiChatStream(self, request.model)
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_google_error(response, self.provider)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
-from proxy.providers.base import ImageResult
+from proxy.providers.base import ImageResult, NoImageStream
 from proxy.providers.google.errors import map_google_error
 from proxy.providers.google.gemini_images import build_gemini_images, parse_gemini_images
 from proxy.providers.google.imagen import build_imagen, parse_imagen
@@ -13,7 +13,7 @@ from proxy.schemas import ImageRequest
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 
-class GoogleImages:
+class GoogleImages(NoImageStream):
     # Google sends no partial images: a stream would only delay the one final event.
     supports_stream = False
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy.config.deployment import Deployment
@@ -10,8 +9,32 @@ from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import ChatResult, join_url
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ChatRequest
-from proxy.sse import SSEEvent
+from proxy.sse import DONE, SSEEvent
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+
+
+class OpenAIChatStream:
+    """OpenAI's chunks as they come, the model renamed; ``[DONE]`` ends the stream."""
+
+    __slots__ = ("done", "model")
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.done = False
+
+    def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
+        if event.data == DONE:
+            self.done = True
+            return []
+        chunk = event.json()
+        if not isinstance(chunk, dict):
+            return []
+        if "model" in chunk:
+            chunk["model"] = self.model
+        return [chunk]
+
+    def end(self) -> list[dict[str, Any]]:
+        return []
 
 
 class OpenAIChat:
@@ -46,17 +69,8 @@ class OpenAIChat:
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
         return ChatResult(body=body, usage=usage)
 
-    async def stream(
-        self, events: AsyncIterator[SSEEvent], request: ChatRequest, deployment: Deployment
-    ) -> AsyncIterator[dict[str, Any]]:
-        async for event in events:
-            if event.data == b"[DONE]":
-                return
-            chunk = event.json()
-            if isinstance(chunk, dict):
-                if "model" in chunk:
-                    chunk["model"] = request.model
-                yield chunk
+    def stream_translator(self, request: ChatRequest, deployment: Deployment) -> OpenAIChatStream:
+        return OpenAIChatStream(request.model)
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_http_error(response.status, response.headers, response.body, self.provider)

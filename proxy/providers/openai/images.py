@@ -7,7 +7,6 @@ server reads differently (Azure, Xinference, Nscale).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy import b64json
@@ -16,7 +15,7 @@ from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import ImageResult, join_url
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ImageRequest
-from proxy.sse import SSEEvent
+from proxy.sse import DONE, SSEEvent
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 # Fields of an ImagesResponse besides ``data`` that clients read.
@@ -35,6 +34,26 @@ def serves_gpt_image(deployment: Deployment) -> bool:
     return is_gpt_image(deployment.model) or (
         isinstance(base_model, str) and is_gpt_image(base_model)
     )
+
+
+class OpenAIImageStream:
+    """``image_generation.*`` events relayed as they arrive; ``[DONE]`` ends the stream."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def feed(self, event: SSEEvent) -> list[tuple[str | None, Any]]:
+        if event.data == DONE:
+            self.done = True
+            return []
+        payload = b64json.loads(event.data)
+        name = event.event or (payload.get("type") if isinstance(payload, dict) else None)
+        return [(name, payload)]
+
+    def end(self) -> list[tuple[str | None, Any]]:
+        return []
 
 
 class OpenAIImages:
@@ -81,18 +100,8 @@ class OpenAIImages:
     def clean_item(self, item: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in item.items() if v is not None}
 
-    async def stream(
-        self, events: AsyncIterator[SSEEvent], request: ImageRequest, deployment: Deployment
-    ) -> AsyncIterator[tuple[str | None, Any]]:
-        """Relay ``image_generation.*`` events as they arrive."""
-        async for event in events:
-            if event.data == b"[DONE]":
-                return
-            payload = b64json.loads(event.data)
-            yield (
-                event.event or (payload.get("type") if isinstance(payload, dict) else None),
-                payload,
-            )
+    def stream_translator(self, request: ImageRequest, deployment: Deployment) -> OpenAIImageStream:
+        return OpenAIImageStream()
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_http_error(response.status, response.headers, response.body, self.provider)

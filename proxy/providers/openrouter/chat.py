@@ -13,13 +13,12 @@ drops comments); a mid-stream error chunk ends the stream with an OpenAI error f
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import ChatResult
-from proxy.providers.openai.chat import OpenAIChat
+from proxy.providers.openai.chat import OpenAIChat, OpenAIChatStream
 from proxy.providers.openrouter.common import (
     PROVIDER,
     attribution_headers,
@@ -45,6 +44,25 @@ def add_first_image(message: dict[str, Any]) -> None:
         url = first["image_url"].get("url")
         if isinstance(url, str):
             message["image"] = {"url": url, "detail": "auto"}
+
+
+class OpenRouterChatStream(OpenAIChatStream):
+    """OpenAI's chunks plus ``delta.image``; an error chunk raises the mapped error."""
+
+    __slots__ = ()
+
+    def feed(self, event: SSEEvent) -> list[dict[str, Any]]:
+        chunks = super().feed(event)
+        for chunk in chunks:
+            error = chunk.get("error")
+            if isinstance(error, dict):
+                raise map_error_body(200, {}, b"", error=error)
+            if error is not None:
+                raise map_error_body(200, {}, b"", error={"message": str(error)})
+            for choice in chunk.get("choices") or ():
+                if isinstance(choice, dict) and isinstance(choice.get("delta"), dict):
+                    add_first_image(choice["delta"])
+        return chunks
 
 
 class OpenRouterChat(OpenAIChat):
@@ -86,19 +104,10 @@ class OpenRouterChat(OpenAIChat):
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
         return ChatResult(body=body, usage=usage)
 
-    async def stream(
-        self, events: AsyncIterator[SSEEvent], request: ChatRequest, deployment: Deployment
-    ) -> AsyncIterator[dict[str, Any]]:
-        async for chunk in super().stream(events, request, deployment):
-            error = chunk.get("error")
-            if isinstance(error, dict):
-                raise map_error_body(200, {}, b"", error=error)
-            if error is not None:
-                raise map_error_body(200, {}, b"", error={"message": str(error)})
-            for choice in chunk.get("choices") or ():
-                if isinstance(choice, dict) and isinstance(choice.get("delta"), dict):
-                    add_first_image(choice["delta"])
-            yield chunk
+    def stream_translator(
+        self, request: ChatRequest, deployment: Deployment
+    ) -> OpenRouterChatStream:
+        return OpenRouterChatStream(request.model)
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_error_body(response.status, response.headers, response.body)

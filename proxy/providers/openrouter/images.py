@@ -18,7 +18,7 @@ from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageResult
+from proxy.providers.base import ImageResult, NoImageStream
 from proxy.providers.openrouter.common import (
     PROVIDER,
     attribution_headers,
@@ -93,8 +93,7 @@ def images_usage(usage: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class OpenRouterImages:
-    supports_stream = False
+class OpenRouterImages(NoImageStream):
     provider = PROVIDER
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageResult, join_url
+from proxy.providers.base import ImageResult, NoImageStream, join_url
 from proxy.providers.recraft.sizes import SizeFamily, size_family
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ImageRequest
@@ -68,8 +68,7 @@ def validate(deployment: Deployment) -> str | None:
     return None
 
 
-class RecraftImages:
-    supports_stream = False
+class RecraftImages(NoImageStream):
     provider = PROVIDER
     image_hosts = ("img.recraft.ai",)  # where Recraft's (about 24 h) image URLs live
 

@@ -4,14 +4,19 @@ their first byte."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
+from proxy.attempt.chat import ChatRelay
+from proxy.context import RequestContext
 from proxy.errors import UpstreamConnectionError, UpstreamError
+from proxy.providers.openai.chat import OpenAIChatStream
 from proxy.routing.deadline import Deadline
 from proxy.routing.errors import DeadlineExceededError
+from proxy.schemas import ChatRequest
+from proxy.sse import DONE_FRAME
 from tests.fakes.clock import ManualClock
+from tests.fakes.streams import upstream_stream
 from tests.unit.routing.helpers import Script, ctx, make_router
 
 
@@ -74,51 +79,63 @@ async def test_deadline_bounds_fallbacks_too() -> None:
     assert "deadline" in info.value.message
 
 
-def stream(chunks: list[bytes], fail_after: int | None = None) -> object:
-    async def open_stream(deployment: object) -> AsyncIterator[bytes]:
-        async def gen() -> AsyncIterator[bytes]:
-            for i, chunk in enumerate(chunks):
-                if fail_after is not None and i == fail_after:
-                    raise UpstreamConnectionError("stream broke")
-                yield chunk
-            if fail_after is not None and fail_after >= len(chunks):
-                raise UpstreamConnectionError("stream broke")
+def frame(text: str) -> bytes:
+    return b'data: {"t":"%s"}\n\n' % text.encode()
 
-        return gen()
+
+def stream(c: RequestContext, texts: list[str], fail_after: int | None = None) -> object:
+    """An attempt that opens a chat stream of ``texts`` (breaking before the
+    ``fail_after``-th one when given)."""
+
+    async def open_stream(deployment: object) -> ChatRelay:
+        body = [frame(t) for t in texts[:fail_after]]
+        if fail_after is None:
+            body.append(DONE_FRAME)
+        upstream = upstream_stream(
+            body, fail_with=None if fail_after is None else lambda: UpstreamConnectionError("broke")
+        )
+        return ChatRelay(upstream, OpenAIChatStream("g"), c, REQUEST, "openai")
 
     return open_stream
 
 
-async def test_stream_failing_before_its_first_byte_is_retried_elsewhere() -> None:
-    router, _ = make_router({"g": [{"weight": 1}, {"weight": 0}]}, num_retries=1)
-    script = Script({"g-0": [stream([b"a"], fail_after=0)], "g-1": [stream([b"x", b"y"])]})
+REQUEST = ChatRequest.from_body(
+    {"model": "g", "messages": [{"role": "user", "content": "x"}], "stream": True}
+)
+
+
+def stream_ctx() -> RequestContext:
     c = ctx()
     c.stream = True
+    return c
+
+
+async def test_stream_failing_before_its_first_byte_is_retried_elsewhere() -> None:
+    router, _ = make_router({"g": [{"weight": 1}, {"weight": 0}]}, num_retries=1)
+    c = stream_ctx()
+    script = Script({"g-0": [stream(c, ["a"], fail_after=0)], "g-1": [stream(c, ["x", "y"])]})
     chunks = await router.execute(c, "g", script)
-    assert [chunk async for chunk in chunks] == [b"x", b"y"]
+    assert [chunk async for chunk in chunks] == [frame("x"), frame("y"), DONE_FRAME]
     assert script.calls == ["g-0", "g-1"] and c.retries == 1 and c.deployment_id == "g-1"
 
 
 async def test_stream_failing_after_bytes_flowed_is_not_retried() -> None:
     router, _ = make_router({"g": [{"weight": 1}, {"weight": 0}]}, num_retries=3)
-    script = Script({"g-0": [stream([b"a", b"b"], fail_after=1)], "g-1": [stream([b"x"])]})
-    c = ctx()
-    c.stream = True
+    c = stream_ctx()
+    script = Script({"g-0": [stream(c, ["a", "b"], fail_after=1)], "g-1": [stream(c, ["x"])]})
     chunks = await router.execute(c, "g", script)
-    received = []
-    with pytest.raises(UpstreamConnectionError):
-        async for chunk in chunks:
-            received.append(chunk)
-    assert received == [b"a"] and script.calls == ["g-0"]
+    received = [chunk async for chunk in chunks]
+    assert received[0] == frame("a") and script.calls == ["g-0"]
+    assert len(received) == 2 and b'"broke"' in received[1]  # the error, as a frame
+    assert c.status == 502
     assert await router.stats.in_flight(list(router.groups["g"])) == [0, 0]
 
 
 async def test_stream_slot_is_held_until_the_stream_ends() -> None:
     router, _ = make_router({"g": [{}]})
-    c = ctx()
-    c.stream = True
-    chunks = await router.execute(c, "g", Script(default=stream([b"a", b"b"])))
+    c = stream_ctx()
+    chunks = await router.execute(c, "g", Script(default=stream(c, ["a", "b"])))
     deps = list(router.groups["g"])
     assert await router.stats.in_flight(deps) == [1]
-    assert [chunk async for chunk in chunks] == [b"a", b"b"]
+    assert [chunk async for chunk in chunks] == [frame("a"), frame("b"), DONE_FRAME]
     assert await router.stats.in_flight(deps) == [0]
