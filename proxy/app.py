@@ -70,8 +70,8 @@ def build_services(config: ProxyConfig) -> Services:
     transport = Transport(local={"mock": mock.handle})
     mock.preload(config)
     upstream = Upstream(transport, credentials_for(config), pace=quiet.take_turn)
-    router = Router(config, upstream, state=build_state(config))
     accounting = build_accounting(config, quiet)  # pricing, keys, budgets, spend logs
+    router = Router(config, upstream, state=build_state(config), price=accounting.pricer)
     observability = build_observability(config, quiet)
     guardrails, guardrails_lifecycle = build_guardrails(config)
     replica_keys, replicas_lifecycle = build_replicas(config, router.state, accounting.keys)

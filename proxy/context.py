@@ -46,7 +46,24 @@ class RequestContext:
     error_message: str | None = None
     guardrails: list[str] = field(default_factory=list)
     finished: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # What the stages learn along the way, each set by the stage named (None: not (yet) set).
+    requested_model: str | None = None  # routing: the group asked for, before any fallback
+    attempts: list[dict[str, Any]] | None = None  # routing: every try, in order
+    cooldowns: list[str] | None = None  # routing: deployments this request cooled down
+    fallbacks_disabled: bool = False  # routing: the request's disable_fallbacks
+    requested_fallbacks: tuple[str, ...] | None = None  # routing: the request's own fallbacks
+    image_response_format: str | None = None  # delivery: chat's image_response_format
+    guardrail_blocked: str | None = None  # guardrails: the one that refused the request
+    guardrail_errors: list[str] | None = None  # guardrails: failed open (service errors)
+    price_inputs: Any = None  # pricing: PriceInputs, the request's billing parameters
+    cost_basis: str | None = None  # pricing: how the cost was found
+    budget_holds: list[Any] | None = None  # keys: accounting's Holds, settled after the call
+    shared_holds: list[tuple[str, float, float]] | None = None  # keys: holds in shared state
+    accounted: bool = False  # keys: the spend record is queued (once per request)
+    spend_prompt: str | None = None  # keys: the prompt kept in the spend log (when asked)
+    logged_prompt: str | None = None  # observability: the prompt for the log line (when asked)
+    prompt_source: Any = None  # observability: the request, to scrub an echoed prompt
+    log_record: dict[str, Any] | None = None  # observability: the request's log record
 
     @property
     def latency(self) -> float:

@@ -37,7 +37,6 @@ async def finish(
         provider=provider,
         hosts=image_hosts(spec.images) if spec is not None else (),
         request_base=public_base(request),
-        ctx=ctx,
     )
 
 

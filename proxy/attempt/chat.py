@@ -64,7 +64,11 @@ async def complete(
 
 
 async def open_stream(
-    upstream: Upstream, ctx: RequestContext, request: ChatRequest, deployment: Deployment
+    upstream: Upstream,
+    ctx: RequestContext,
+    request: ChatRequest,
+    price: Price | None,
+    deployment: Deployment,
 ) -> ChatRelay:
     """Open the upstream stream (errors surface here); the router primes the relay."""
     adapter = chat_adapter(deployment)
@@ -72,9 +76,10 @@ async def open_stream(
     upstream_request.stream = True
     translator = adapter.stream_translator(request, deployment)
     stream = await upstream.open_stream(ctx, deployment, upstream_request, adapter)
-    return ChatRelay(stream, translator, ctx, request, deployment.provider)
+    return ChatRelay(stream, translator, ctx, request, deployment.provider, price)
 
 
+Price = Callable[[RequestContext], None]
 ChunkRewriter = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -93,9 +98,11 @@ class ChatRelay(StreamRelay[ChatChunk]):
         ctx: RequestContext,
         request: ChatRequest,
         provider: str,
+        price: Price | None = None,  # puts the cost into the final usage chunk
     ) -> None:
         super().__init__(stream, translator, ctx, provider)
         self._include_usage = request.include_usage
+        self._price = price
         self._translated = False
         self._rewrite: ChunkRewriter | None = None
 
@@ -112,7 +119,8 @@ class ChatRelay(StreamRelay[ChatChunk]):
             ctx.usage = usage
             if not self._include_usage and not chunk.get("choices"):
                 return  # the client did not ask for the usage chunk
-            add_stream_cost(ctx, usage)
+            if self._price is not None:
+                add_stream_cost(ctx, usage, self._price)
         if isinstance(chunk.get("error"), dict):
             ctx.status, ctx.error_class = 502, "UpstreamStreamError"
         for choice in chunk.get("choices") or ():

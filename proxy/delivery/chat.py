@@ -22,7 +22,6 @@ from proxy.gateway import Gateway
 from proxy.schemas import ChatRequest, ImageRequest
 
 PARAM = "image_response_format"
-_CTX_KEY = "image_response_format"
 
 
 async def take_image_format(ctx: RequestContext, request: Any) -> None:
@@ -45,7 +44,7 @@ async def take_image_format(ctx: RequestContext, request: Any) -> None:
             f"'{PARAM}' must be 'url' or 'b64_json', got {value!r}.", param=PARAM
         )
     if value is not None:
-        ctx.extra[_CTX_KEY] = value
+        ctx.image_response_format = value
 
 
 def deployment_of(gateway: Gateway, ctx: RequestContext) -> Deployment | None:
@@ -54,7 +53,7 @@ def deployment_of(gateway: Gateway, ctx: RequestContext) -> Deployment | None:
 
 
 def wants_links(ctx: RequestContext, deployment: Deployment | None) -> bool:
-    chosen = ctx.extra.get(_CTX_KEY)
+    chosen = ctx.image_response_format
     if chosen is None and deployment is not None:
         chosen = deployment.param(PARAM)
     return chosen == "url"

@@ -19,11 +19,9 @@ suffixes its provider serves image URLs from); nothing else is needed.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.context import RequestContext
 from proxy.delivery.formats import decode_b64, decode_data_uri, encode_b64, is_data_uri
 from proxy.delivery.service import Delivery
 from proxy.errors import ProxyError, UpstreamError
@@ -63,12 +61,10 @@ async def deliver_images(
     provider: str,
     hosts: tuple[str, ...],
     request_base: str,
-    ctx: RequestContext | None = None,
 ) -> dict[str, Any]:
     """Rewrite ``body["data"]`` in place so every item is in the ``want`` format."""
     if want not in FORMATS:
         return body
-    started = time.perf_counter()
 
     async def to_b64(item: dict[str, Any]) -> None:
         url = item.get("url")
@@ -102,8 +98,6 @@ async def deliver_images(
 
     convert = to_b64 if want == "b64_json" else to_url
     await _all([convert(item) for item in body.get("data", ()) if isinstance(item, dict)])
-    if ctx is not None:
-        ctx.extra["delivery_seconds"] = time.perf_counter() - started
     return body
 
 

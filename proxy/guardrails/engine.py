@@ -136,10 +136,10 @@ class GuardrailEngine:
         outcomes = await asyncio.gather(*(self._run(g, subject, ctx) for g in selected))
         for guardrail, outcome in zip(selected, outcomes, strict=True):
             if isinstance(outcome, GuardrailUnavailableError):
-                ctx.extra["guardrail_blocked"] = guardrail.name
+                ctx.guardrail_blocked = guardrail.name
                 raise outcome
             if not outcome.allowed:
-                ctx.extra["guardrail_blocked"] = guardrail.name
+                ctx.guardrail_blocked = guardrail.name
                 raise GuardrailBlockedError(guardrail.name, outcome.reason)
 
     async def _run(
@@ -152,7 +152,9 @@ class GuardrailEngine:
             problem = str(exc)
         except Exception as exc:  # a broken custom guardrail is a failing one, not a 500
             problem = f"internal error {type(exc).__name__}"
-        ctx.extra.setdefault("guardrail_errors", []).append(guardrail.name)
+        if ctx.guardrail_errors is None:
+            ctx.guardrail_errors = []
+        ctx.guardrail_errors.append(guardrail.name)
         if guardrail.on_error == "allow":
             log.warning(
                 "guardrail %s failed (%s); letting request %s through (on_error: allow)",

@@ -20,7 +20,7 @@ from proxy.errors import PermissionDeniedError
 from proxy.keys.budget import Budget
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
-from proxy.pricing.cost import PRICE_INPUTS, PRICER, PriceInputs, Pricer
+from proxy.pricing.cost import PriceInputs, Pricer
 from proxy.pricing.usage import normalize
 from proxy.store.records import SpendRecord, clip
 from proxy.store.writer import SpendWriter
@@ -28,8 +28,6 @@ from proxy.store.writer import SpendWriter
 log = logging.getLogger("proxy.keys")
 
 PROMPT_LIMIT = 10_000
-_HOLDS = "budget_holds"
-_DONE = "spend_recorded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +36,12 @@ class Hold:
     estimate: float
     period: int
     is_key: bool = False
+
+
+def budget_holds(ctx: RequestContext) -> list[Hold]:
+    """The budgets this request holds (``Accounting.before``), to settle when it is over."""
+    holds: list[Hold] = ctx.budget_holds or []
+    return holds
 
 
 class Accounting:
@@ -63,12 +67,11 @@ class Accounting:
 
     async def before(self, ctx: RequestContext, request: Any) -> None:
         inputs = PriceInputs.from_request(request)
-        ctx.extra[PRICE_INPUTS] = inputs
-        ctx.extra[PRICER] = self.pricer
+        ctx.price_inputs = inputs
         if ctx.end_user is not None:
             ctx.end_user = clip(ctx.end_user)
         if self.store_prompts:
-            ctx.extra["prompt"] = prompt_text(request)
+            ctx.spend_prompt = prompt_text(request)
         now = time.time()
         end_user_budget = None
         if self.end_users is not None and ctx.end_user:
@@ -100,7 +103,7 @@ class Accounting:
                     hold.budget.settle(hold.estimate, None, hold.period)
                 raise
             holds.append(Hold(end_user_budget, estimate, self.end_users.period_of(ctx.wall_time)))
-        ctx.extra[_HOLDS] = holds
+        ctx.budget_holds = holds
 
     def estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float:
         guess = self.pricer.estimate(group, inputs, endpoint)
@@ -111,16 +114,16 @@ class Accounting:
     # --- after ----------------------------------------------------------------------------
 
     def after(self, ctx: RequestContext) -> None:
-        if ctx.extra.get(_DONE):
+        if ctx.accounted:
             return
-        ctx.extra[_DONE] = True
+        ctx.accounted = True
         if ctx.status >= 400 and ctx.cost is None:
             self.pricer(ctx)  # successes were priced by the endpoint; failures were not
         cost = ctx.cost
         if cost and ctx.model_group:
             self.observed[ctx.model_group] = max(self.observed.get(ctx.model_group, 0.0), cost)
         key_period = 0
-        for hold in ctx.extra.get(_HOLDS, ()):
+        for hold in budget_holds(ctx):
             hold.budget.settle(hold.estimate, cost, hold.period)
             if hold.is_key:
                 key_period = hold.period
@@ -152,11 +155,11 @@ class Accounting:
             total_tokens=tokens.total if tokens else 0,
             cost=ctx.cost,
             cost_basis=str(
-                ctx.extra.get("cost_basis") or ("unknown" if ctx.cost is None else "custom")
+                ctx.cost_basis or ("unknown" if ctx.cost is None else "custom")
             ),
             error_class=ctx.error_class,
             usage=ctx.usage if isinstance(ctx.usage, dict) else None,
-            prompt=ctx.extra.get("prompt") if self.store_prompts else None,
+            prompt=ctx.spend_prompt if self.store_prompts else None,
             key_period=key_period,
         )
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from proxy.config import ProxyConfig
 from proxy.context import RequestContext
 from proxy.errors import RateLimitError
-from proxy.keys.accounting import Hold
+from proxy.keys.accounting import Hold, budget_holds
 from proxy.keys.budget import BudgetExceededError
 from proxy.keys.durations import iso
 from proxy.keys.service import KeyService
@@ -49,7 +49,6 @@ log = logging.getLogger("proxy.keys")
 
 KEY_TOPIC = "key"
 MINUTE = 60.0
-_TAKEN = "shared_budget_holds"
 
 
 def _budget_counter(ctx: RequestContext, hold: Hold) -> str:
@@ -77,7 +76,7 @@ class ReplicaKeys:
         if state is None:
             return
         taken: list[tuple[str, float, float]] = []  # (counter, estimate, floor)
-        ctx.extra[_TAKEN] = taken
+        ctx.shared_holds = taken
         if state.rpm is not None:
             limit = state.rpm.limit
             wait = await self.state.window_reserve(f"rpm:key:{key.key_hash}", 1, limit, MINUTE)
@@ -89,7 +88,7 @@ class ReplicaKeys:
                     headers={"retry-after": str(seconds)},
                     retry_after=seconds,
                 )
-        holds: list[Hold] = list(ctx.extra.get("budget_holds", ()))
+        holds = budget_holds(ctx)
         for hold in holds:
             budget = hold.budget
             if budget.max_budget is None:
@@ -118,7 +117,7 @@ class ReplicaKeys:
         )
 
     async def after(self, ctx: RequestContext) -> None:
-        taken: list[tuple[str, float, float]] = ctx.extra.pop(_TAKEN, None) or []
+        taken: list[tuple[str, float, float]] = ctx.shared_holds or []
         cost = ctx.cost or 0.0
         for counter, estimate, floor in taken:
             # the floor as it was when admitted: the local spend includes this cost by now

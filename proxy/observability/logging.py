@@ -243,10 +243,9 @@ def log_request(ctx: RequestContext) -> None:
 
 
 def cached_record(ctx: RequestContext) -> dict[str, Any]:
-    record = ctx.extra.get("_record")
-    if not isinstance(record, dict):
-        record = ctx.extra["_record"] = request_record(ctx)
-    return record
+    if ctx.log_record is None:
+        ctx.log_record = request_record(ctx)
+    return ctx.log_record
 
 
 @atexit.register

@@ -146,18 +146,16 @@ class Metrics:
             child(self.overhead_seconds, ctx.endpoint).observe(ctx.overhead)
         # retries and fallbacks count against the group the client asked for (a fallback
         # answer is served, and counted in requests_total, by another group)
-        asked = self.group_label(ctx.extra.get("requested_model") or ctx.model_group)
+        asked = self.group_label(ctx.requested_model or ctx.model_group)
         if ctx.retries:
             child(self.retries, asked).inc(ctx.retries)
         if ctx.fallbacks:
             child(self.fallbacks, asked).inc(ctx.fallbacks)
-        for item in ctx.extra.get("cooldowns", []) or []:
-            cooled = _deployment_of(item)
+        for cooled in ctx.cooldowns or ():
             owner = self.deployment_groups.get(cooled)
             self.cooldowns.labels(self.group_label(owner) if owner else group, cooled).inc()
-        blocked = ctx.extra.get("guardrail_blocked")
-        if isinstance(blocked, str):
-            self.guardrail_blocks.labels(blocked, ctx.endpoint).inc()
+        if ctx.guardrail_blocked is not None:
+            self.guardrail_blocks.labels(ctx.guardrail_blocked, ctx.endpoint).inc()
         if ctx.images:
             child(self.images, group, deployment).inc(ctx.images)
         if ctx.cost:
@@ -175,11 +173,3 @@ class Metrics:
         if self.multiprocess:
             prom_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
-
-def _deployment_of(item: Any) -> str:
-    if isinstance(item, str):
-        return item
-    if isinstance(item, dict):
-        value = item.get("deployment_id") or item.get("deployment") or item.get("id")
-        return str(value) if value else ""
-    return str(getattr(item, "deployment_id", "") or "")

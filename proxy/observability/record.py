@@ -18,8 +18,6 @@ from proxy.redact import redact_text
 CURRENT_ROUTE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "proxy_route", default=None
 )
-PROMPT_KEY = "logged_prompt"
-PROMPT_SOURCE_KEY = "_prompt_source"  # the request (never logged): its prompt is scrubbed
 # from error messages that echo it
 MIN_SCRUBBED = 8
 MAX_PROMPT_CHARS = 2000
@@ -58,11 +56,12 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
         "error_class": ctx.error_class,
         "error": _error_text(ctx),
         "guardrails": list(ctx.guardrails),
-        "guardrail_blocked": ctx.extra.get("guardrail_blocked"),
+        "guardrail_blocked": ctx.guardrail_blocked,
     }
-    prompt = ctx.extra.get(PROMPT_KEY)
-    if isinstance(prompt, str):
-        record["prompt"] = prompt
+    if ctx.guardrail_errors:
+        record["guardrail_errors"] = list(ctx.guardrail_errors)
+    if ctx.logged_prompt is not None:
+        record["prompt"] = ctx.logged_prompt
     return record
 
 
@@ -89,7 +88,7 @@ def _error_text(ctx: RequestContext) -> str | None:
     message = ctx.error_message
     if not message:
         return None
-    if PROMPT_KEY not in ctx.extra:
+    if ctx.logged_prompt is None:
         for text in sorted(prompt_texts(ctx), key=len, reverse=True):
             if len(text) >= MIN_SCRUBBED and text in message:
                 message = message.replace(text, f"<prompt, {len(text)} chars>")
@@ -98,11 +97,11 @@ def _error_text(ctx: RequestContext) -> str | None:
 
 def remember_prompt(ctx: RequestContext, request: Any) -> None:
     """Keep the request, whose prompt texts are read only if an error message needs them."""
-    ctx.extra[PROMPT_SOURCE_KEY] = request
+    ctx.prompt_source = request
 
 
 def prompt_texts(ctx: RequestContext) -> tuple[str, ...]:
-    request = ctx.extra.get(PROMPT_SOURCE_KEY)
+    request = ctx.prompt_source
     if request is None:
         return ()
     return tuple(t for p in prompt_parts(request) if (t := p.text.strip()))
@@ -110,4 +109,4 @@ def prompt_texts(ctx: RequestContext) -> tuple[str, ...]:
 
 def capture_prompt(ctx: RequestContext, parts: list[str]) -> None:
     text = "\n".join(parts)
-    ctx.extra[PROMPT_KEY] = redact_text(text, MAX_PROMPT_CHARS)
+    ctx.logged_prompt = redact_text(text, MAX_PROMPT_CHARS)

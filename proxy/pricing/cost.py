@@ -20,6 +20,7 @@ refused or failed calls).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,6 @@ from proxy.pricing.usage import TokenUsage, normalize, provider_cost
 
 log = logging.getLogger("proxy.pricing")
 
-PRICE_INPUTS = "price_inputs"  # ctx.extra key holding the request's billing parameters
-PRICER = "pricer"  # ctx.extra key holding the pricer (for a stream's final usage chunk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +155,7 @@ class Pricer:
     def __call__(self, ctx: RequestContext) -> None:
         cost = self.cost(ctx)
         ctx.cost = cost.usd
-        ctx.extra["cost_basis"] = cost.basis
+        ctx.cost_basis = cost.basis
 
     def cost(self, ctx: RequestContext) -> Cost:
         if ctx.images == 0 and not ctx.usage and (ctx.status >= 400 or not ctx.deployment_id):
@@ -165,7 +164,7 @@ class Pricer:
         if deployment is None:
             return Cost(None, "unknown")
         entry = self.entry(deployment)
-        inputs = ctx.extra.get(PRICE_INPUTS)
+        inputs = ctx.price_inputs
         if not isinstance(inputs, PriceInputs):
             inputs = PriceInputs()
         result = self.compute(entry, ctx.usage, ctx.images, inputs)
@@ -242,11 +241,10 @@ class Pricer:
         )
 
 
-def add_stream_cost(ctx: RequestContext, usage: dict[str, Any]) -> None:
+def add_stream_cost(
+    ctx: RequestContext, usage: dict[str, Any], price: Callable[[RequestContext], None]
+) -> None:
     """Price a stream when its final usage arrives and put the cost (USD) into that usage."""
-    pricer = ctx.extra.get(PRICER)
-    if pricer is None:
-        return
-    pricer(ctx)
+    price(ctx)
     if ctx.cost is not None:
         usage["cost"] = ctx.cost

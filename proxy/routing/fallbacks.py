@@ -81,7 +81,7 @@ class FallbackPlan:
         """Pre-call hook: move ``fallbacks`` / ``disable_fallbacks`` out of the body."""
         body: dict[str, Any] = request.body
         if body.pop(DISABLED_KEY, None) is True:
-            ctx.extra[DISABLED_KEY] = True
+            ctx.fallbacks_disabled = True
         if "fallbacks" not in body:
             return
         raw = body.pop("fallbacks")
@@ -111,4 +111,4 @@ class FallbackPlan:
                     param=f"fallbacks[{i}]",
                 )
             names.append(name)
-        ctx.extra[REQUEST_KEY] = tuple(names)
+        ctx.requested_fallbacks = tuple(names)

@@ -35,7 +35,7 @@ from proxy.errors import NotFoundError, ProxyError, ServiceUnavailableError, Ups
 from proxy.routing.cooldown import Cooldown, Cooldowns
 from proxy.routing.deadline import Deadline
 from proxy.routing.errors import DeadlineExceededError, GroupAtCapacityError, GroupCooledDownError
-from proxy.routing.fallbacks import DISABLED_KEY, REQUEST_KEY, FallbackPlan
+from proxy.routing.fallbacks import FallbackPlan
 from proxy.routing.retry import Backoff, may_retry_elsewhere, retry_limit
 from proxy.routing.strategies import order
 from proxy.routing.trail import RequestRun
@@ -72,6 +72,7 @@ class Router:
         config: ProxyConfig,
         upstream: Upstream,
         *,
+        price: Callable[[RequestContext], None] | None = None,
         rng: random.Random | None = None,
         clock: Clock | None = None,
         state: StateStore | None = None,
@@ -82,6 +83,7 @@ class Router:
             name: tuple(deps) for name, deps in config.groups().items()
         }
         self.upstream = upstream
+        self.price = price  # a stream's final usage chunk carries its cost
         self._rng = rng or random.Random()
         self.clock = clock or SystemClock()
         self.state = state or MemoryState(self.clock)
@@ -139,22 +141,23 @@ class Router:
         return await self.execute(ctx, request.model, attempt)
 
     async def stream_chat(self, ctx: RequestContext, request: ChatRequest) -> chat.ChatRelay:
-        attempt = partial(chat.open_stream, self.upstream, ctx, request)
+        attempt = partial(chat.open_stream, self.upstream, ctx, request, self.price)
         return await self.execute(ctx, request.model, attempt)
 
     # --- one request ------------------------------------------------------------------
 
     async def execute(self, ctx: RequestContext, name: str, attempt: Attempt[T]) -> T:
         run = RequestRun(ctx, Deadline(self.clock, self.deadline_seconds))
-        ctx.extra.setdefault("requested_model", name)
+        if ctx.requested_model is None:
+            ctx.requested_model = name
         ctx.model_group = name
         try:
             return await self._run_group(run, name, attempt)
         except ProxyError as first:
-            if isinstance(first, DeadlineExceededError) or ctx.extra.get(DISABLED_KEY):
+            if isinstance(first, DeadlineExceededError) or ctx.fallbacks_disabled:
                 raise run.explain(first) from None
             failed_on = (ctx.deployment_id, ctx.provider)
-            for target in self.fallbacks.chain(name, first, ctx.extra.get(REQUEST_KEY)):
+            for target in self.fallbacks.chain(name, first, ctx.requested_fallbacks):
                 if run.deadline.expired:
                     run.note(f"{target}: not tried, the request deadline ran out")
                     break
@@ -333,7 +336,6 @@ class Router:
             await slot.release()
             raise
         elapsed = self.clock.monotonic() - started
-        ctx.extra["attempt_seconds"] = elapsed
         await self.stats.record_latency(deployment, elapsed)
         run.attempted(name, deployment, None)
         if isinstance(result, StreamRelay):  # the slot is held until the stream closes

@@ -1,5 +1,5 @@
 """What one request tried: attempts, waits, cooldowns it caused, for the final error message
-and for the logs and metrics (``ctx.extra["attempts"]``, ``ctx.extra["cooldowns"]``)."""
+and for the logs and metrics (``ctx.attempts``, ``ctx.cooldowns``)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ class RequestRun:
     trail: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.ctx.extra.setdefault("attempts", [])
-        self.ctx.extra.setdefault("cooldowns", [])
+        if self.ctx.attempts is None:
+            self.ctx.attempts = []
+        if self.ctx.cooldowns is None:
+            self.ctx.cooldowns = []
 
     @property
     def attempts(self) -> list[dict[str, Any]]:
-        attempts: list[dict[str, Any]] = self.ctx.extra["attempts"]
-        return attempts
+        assert self.ctx.attempts is not None
+        return self.ctx.attempts
 
     def attempted(self, group: str, deployment: Deployment, exc: ProxyError | None) -> None:
         self.attempts.append(
@@ -47,7 +49,8 @@ class RequestRun:
         self.trail.append(text)
 
     def cooled(self, deployment_id: str) -> None:
-        cooled: list[str] = self.ctx.extra["cooldowns"]
+        cooled = self.ctx.cooldowns
+        assert cooled is not None
         if deployment_id not in cooled:
             cooled.append(deployment_id)
 

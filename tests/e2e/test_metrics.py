@@ -133,7 +133,7 @@ async def app(fake: FakeUpstream) -> AsyncIterator[Any]:
         # what the routing engine records on a real retry / fallback / cooldown
         if getattr(request, "prompt", "") == "retry me":
             ctx.retries, ctx.fallbacks = 2, 1
-            ctx.extra["cooldowns"] = ["img-dep", {"deployment_id": "broken-dep"}]
+            ctx.cooldowns = ["img-dep", "broken-dep"]
 
     # The gateway is frozen: the test's own pricer and stage go into a copy of it.
     hooks = replace(gateway.hooks, pre_call=(*gateway.hooks.pre_call, routing_facts))

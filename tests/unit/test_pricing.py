@@ -10,7 +10,7 @@ import pytest
 from proxy.config import Deployment, LiteLLMParams, ModelInfo
 from proxy.configure import parse_config
 from proxy.context import RequestContext
-from proxy.pricing import PRICE_INPUTS, PriceInputs, Pricer, PriceTable
+from proxy.pricing import PriceInputs, Pricer, PriceTable
 from proxy.pricing.usage import normalize
 
 
@@ -44,9 +44,9 @@ def price(
     pricer.deployments[d.id] = d
     ctx = RequestContext("images")
     ctx.deployment_id, ctx.provider, ctx.usage, ctx.images = d.id, provider, usage, images
-    ctx.extra[PRICE_INPUTS] = PriceInputs(**params)
+    ctx.price_inputs = PriceInputs(**params)
     pricer(ctx)
-    return ctx.cost, ctx.extra["cost_basis"]
+    return ctx.cost, ctx.cost_basis
 
 
 # Recorded usage payloads (shapes from the providers' documentation / SDK types).

@@ -69,7 +69,7 @@ async def request(replica: ReplicaKeys, key: str, estimate: float) -> RequestCon
     ctx = RequestContext("images")
     ctx.key = info
     state.budget.admit(estimate, now=0)  # the local check admits: it sees only this replica
-    ctx.extra["budget_holds"] = [Hold(state.budget, estimate, state.budget.period, is_key=True)]
+    ctx.budget_holds = [Hold(state.budget, estimate, state.budget.period, is_key=True)]
     try:
         await replica.before(ctx, None)
     except Exception:
@@ -80,7 +80,7 @@ async def request(replica: ReplicaKeys, key: str, estimate: float) -> RequestCon
 
 async def finish(replica: ReplicaKeys, ctx: RequestContext) -> None:
     """What Accounting.after does locally (settle), then the shared settlement."""
-    for hold in ctx.extra["budget_holds"]:
+    for hold in ctx.budget_holds:
         hold.budget.settle(hold.estimate, ctx.cost, hold.period)
     await replica.after(ctx)
 

@@ -25,12 +25,12 @@ async def test_allowed_fails_in_a_minute_cools_down() -> None:
     c1 = ctx()
     with pytest.raises(UpstreamError):
         await router.execute(c1, "g", script)
-    assert c1.extra["cooldowns"] == []  # one failure of the two allowed
+    assert c1.cooldowns == []  # one failure of the two allowed
     clock.advance(10)
     c2 = ctx()
     with pytest.raises(UpstreamError):
         await router.execute(c2, "g", script)
-    assert c2.extra["cooldowns"] == ["g-0"]
+    assert c2.cooldowns == ["g-0"]
     assert await router.execute(ctx(), "g", script) == {"ok": 1}  # g-0 skipped
     assert script.calls == ["g-0", "g-0", "g-1"]
     clock.advance(30)
@@ -46,7 +46,7 @@ async def test_failures_more_than_a_minute_apart_do_not_cool() -> None:
         c = ctx()
         with pytest.raises(UpstreamError):
             await router.execute(c, "g", script)
-        assert c.extra["cooldowns"] == []
+        assert c.cooldowns == []
         clock.advance(61)
     assert script.calls == ["g-0"] * 4
 
@@ -58,7 +58,7 @@ async def test_misconfiguration_cools_down_at_once_for_cooldown_time(error: Exce
     c = ctx()
     with pytest.raises(type(error)):
         await router.execute(c, "g", script)
-    assert c.extra["cooldowns"] == ["g-0"]
+    assert c.cooldowns == ["g-0"]
     (entry,) = (await router.cooldowns.active(router.groups["g"])).values()
     assert entry.remaining(clock.time()) == 45
     clock.advance(44)
@@ -138,7 +138,7 @@ async def test_a_lone_deployment_with_a_fallback_does_rest() -> None:
     script = Script({"g-0": [ProviderAuthError("401")]})
     c = ctx()
     await router.execute(c, "g", script)
-    assert c.extra["cooldowns"] == ["g-0"] and script.calls == ["g-0", "other-0"]
+    assert c.cooldowns == ["g-0"] and script.calls == ["g-0", "other-0"]
     await router.execute(ctx(), "g", script)
     assert script.calls[2:] == ["other-0"]  # straight to the fallback
 

@@ -69,7 +69,7 @@ async def test_dead_group_falls_back_and_headers_say_so() -> None:
     headers = c.response_headers()
     assert headers["x-model-group"] == "b" and headers["x-model-id"] == "b-0"
     assert headers["x-attempted-fallbacks"] == "1" and headers["x-attempted-retries"] == "1"
-    assert c.extra["requested_model"] == "a"
+    assert c.requested_model == "a"
 
 
 async def test_fallback_groups_get_retries_and_the_chain_goes_on() -> None:

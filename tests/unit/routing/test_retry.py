@@ -158,7 +158,7 @@ async def test_retries_spent_error_says_what_was_tried() -> None:
     message = info.value.message
     assert message.startswith(("upstream said boom", "slow"))
     assert "g/g-0: 502 upstream_error" in message and "g/g-1: 504 upstream_timeout" in message
-    assert [a["deployment_id"] for a in c.extra["attempts"]] == script.calls
+    assert [a["deployment_id"] for a in c.attempts] == script.calls
 
 
 async def test_retry_after_is_waited_for_on_the_only_deployment() -> None:
@@ -188,7 +188,7 @@ async def test_rate_limited_deployment_rests_and_the_other_takes_the_retry() -> 
     c = ctx()
     assert await router.execute(c, "g", script) == {"ok": 1}
     assert script.calls == ["g-0", "g-1"] and clock.sleeps == []
-    assert c.extra["cooldowns"] == ["g-0"]
+    assert c.cooldowns == ["g-0"]
     for _ in range(5):  # g-0 rests 20 s: everything goes to g-1
         await router.execute(ctx(), "g", script)
     assert script.calls[2:] == ["g-1"] * 5
