@@ -33,15 +33,15 @@ from proxy.delivery.service import Delivery
 from proxy.errors import NotFoundError, ProxyError
 from proxy.gateway import Gateway, credentials_for
 from proxy.guardrails.build import build_guardrails
-from proxy.heap import settle as settle_heap
 from proxy.hooks import Hooks, PostCall, PreCall
 from proxy.keys.build import build_accounting
 from proxy.keys.replicas import build_replicas
 from proxy.lifecycle import Lifecycle
 from proxy.observability import build_observability
 from proxy.providers import mock
-from proxy.quiet import QuietLoop
 from proxy.routing.router import Router
+from proxy.server.heap import settle as settle_heap
+from proxy.server.pacing import LoopPacer
 from proxy.services import Services
 from proxy.state.build import build_state
 from proxy.transport import Transport
@@ -66,13 +66,13 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def build_services(config: ProxyConfig) -> Services:
     """Every long-lived object, built once; the request stages in the one order they run."""
-    quiet = QuietLoop()
+    pacer = LoopPacer()
     transport = Transport(local={"mock": mock.handle})
     mock.preload(config)
-    upstream = Upstream(transport, credentials_for(config), pace=quiet.take_turn)
-    accounting = build_accounting(config, quiet)  # pricing, keys, budgets, spend logs
+    upstream = Upstream(transport, credentials_for(config), pace=pacer.take_turn)
+    accounting = build_accounting(config, pacer)  # pricing, keys, budgets, spend logs
     router = Router(config, upstream, state=build_state(config), price=accounting.pricer)
-    observability = build_observability(config, quiet)
+    observability = build_observability(config, pacer)
     guardrails, guardrails_lifecycle = build_guardrails(config)
     replica_keys, replicas_lifecycle = build_replicas(config, router.state, accounting.keys)
     delivery = Delivery.from_config(config)
@@ -91,7 +91,7 @@ def build_services(config: ProxyConfig) -> Services:
         accounting.accounting.after,  # price settled, spend record queued
         *((replica_keys.after,) if replica_keys else ()),
     )
-    hooks = Hooks(pre_call, post_call, observability.observers, quiet)
+    hooks = Hooks(pre_call, post_call, observability.observers, pacer)
     auth = Authenticator(
         config.general.master_key,
         open_access=config.general.allow_unauthenticated_access,

@@ -5,7 +5,7 @@
 ``post_call`` hooks run once when the request is over, success or failure, streams included
 (budgets, spend records); they must not raise or block. ``observers`` (metrics, structured
 logs, callbacks) read the finished request after them, synchronously; while the event loop
-is busy they wait for it to quiet down (``proxy.quiet``), since no client waits for them.
+is busy they wait for it to quiet down (``proxy.pacing``), since no client waits for them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from proxy.context import RequestContext
-from proxy.quiet import QuietLoop
+from proxy.pacing import NoPacing, Pacer
 
 log = logging.getLogger("proxy.hooks")
 
@@ -33,7 +33,7 @@ class Hooks:
     pre_call: tuple[PreCall, ...] = ()
     post_call: tuple[PostCall, ...] = ()
     observers: tuple[Observer, ...] = ()
-    quiet: QuietLoop = field(default_factory=QuietLoop)
+    pacer: Pacer = field(default_factory=NoPacing)
 
     async def before(self, ctx: RequestContext, request: Any) -> None:
         for hook in self.pre_call:
@@ -48,7 +48,7 @@ class Hooks:
             except Exception as exc:  # a broken hook must not break the answer
                 log.error("post-call hook %s failed: %s", getattr(hook, "__name__", hook), exc)
         if self.observers:
-            self.quiet.run(partial(self._observe, ctx))
+            self.pacer.run(partial(self._observe, ctx))
 
     def _observe(self, ctx: RequestContext) -> None:
         for observer in self.observers:

@@ -22,7 +22,7 @@ async def metrics(request: Request) -> Response:
         key = await gateway.auth.authenticate(request)
         if not key.is_master:
             raise PermissionDeniedError("/metrics needs the master key.", code="forbidden")
-    gateway.hooks.quiet.drain()  # observers waiting for a quiet loop count before the scrape
+    gateway.hooks.pacer.drain()  # observers waiting for a quiet loop count before the scrape
     registry: Metrics = request.app.services.metrics
     body = await asyncio.to_thread(registry.exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -33,8 +33,8 @@ class Upstream:
         self.transport = transport
         self.credentials = credentials
         # With many calls in flight (a wave of slow ones can come back together) an answer
-        # waits here for its turn on a busy loop (proxy.quiet). With few, a whole wave fits in
-        # one batch and the wait would only cost: at 64 connections, a fifth of the req/s.
+        # waits here for its turn on a busy loop (proxy.server.pacing). With few, a whole wave
+        # fits in one batch and the wait would only cost: at 64 connections, a fifth of the req/s.
         self.pace = pace
         self.in_flight = 0
 

@@ -27,9 +27,9 @@ from proxy.keys.durations import parse_duration
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
 from proxy.lifecycle import Lifecycle
+from proxy.pacing import Pacer
 from proxy.paths import config_dir, data_dir
 from proxy.pricing.cost import Pricer
-from proxy.quiet import QuietLoop
 from proxy.store.database import Store, describe, engine_url
 from proxy.store.schema import DEFAULT_PREFIX
 from proxy.store.writer import SpendWriter
@@ -75,7 +75,7 @@ class AccountingParts:
     lifecycle: Lifecycle
 
 
-def build_accounting(config: ProxyConfig, quiet: QuietLoop) -> AccountingParts:
+def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
     pricer = Pricer(config)
     try:
         pricer.validate()
@@ -95,7 +95,7 @@ def build_accounting(config: ProxyConfig, quiet: QuietLoop) -> AccountingParts:
         store,
         interval=float(setting(config, "spend_flush_interval", 0.5)),
         spool_dir=Path(spool) if spool else home / "spend-spool",
-        quiet=quiet,
+        pacer=pacer,
     )
     keys = KeyService(
         store,

@@ -19,7 +19,7 @@ from proxy.observability.logging import log_request
 from proxy.observability.metrics import Metrics
 from proxy.observability.record import capture_prompt, remember_prompt
 from proxy.observability.settings import ObservabilitySettings, parse_observability
-from proxy.quiet import QuietLoop
+from proxy.pacing import Pacer
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class ObservabilityParts:
     lifecycle: Lifecycle
 
 
-def build_observability(config: ProxyConfig, quiet: QuietLoop) -> ObservabilityParts:
+def build_observability(config: ProxyConfig, pacer: Pacer) -> ObservabilityParts:
     settings = parse_observability(dict(config.raw))
     metrics = Metrics(list(config.groups()), {d.id: d.model_name for d in config.deployments})
 
@@ -67,7 +67,7 @@ def build_observability(config: ProxyConfig, quiet: QuietLoop) -> ObservabilityP
         metrics.worker_exit()
 
     async def run_waiting_observers() -> None:
-        quiet.close()
+        pacer.close()
 
     # Last, so first at shutdown: observers still waiting for a quiet loop run before the
     # callbacks stop and the metrics files close.

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from proxy.quiet import QuietLoop
+from proxy.pacing import Pacer
 from proxy.store.database import Store
 from proxy.store.records import BudgetReset, Op, SpendRecord
 from proxy.store.refusal import Refusal, append_dead_letter, refusal
@@ -69,7 +69,7 @@ class SpendWriter:
         batch_size: int = 500,
         spool_dir: Path | None = None,
         max_backoff: float = 30.0,
-        quiet: QuietLoop | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.store = store
         self.interval = interval
@@ -77,7 +77,7 @@ class SpendWriter:
         self.spool_dir = spool_dir
         self._replaying: list[Path] = []
         self.max_backoff = max_backoff
-        self.quiet = quiet  # a flush waits (up to an interval) for a busy loop to quiet down
+        self.pacer = pacer  # a flush waits (up to an interval) for a busy loop to quiet down
         self.queue: deque[Op] = deque()
         # How many ops at the head of the queue a write may already have stored (a spooled
         # replay, or a batch whose write failed with an unknown outcome): those are looked up
@@ -117,8 +117,8 @@ class SpendWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
             self._wake.clear()
-            if self.quiet is not None and not self._stopping:
-                await self.quiet.settled(self.interval)
+            if self.pacer is not None and not self._stopping:
+                await self.pacer.settled(self.interval)
             if self._stopping:
                 return
             await self.flush()

@@ -177,7 +177,7 @@ async def test_spend_retries_fallbacks_cooldowns_and_metrics_auth(app: Any) -> N
 
 
 async def test_a_scrape_counts_requests_whose_observers_wait_for_a_quiet_loop(app: Any) -> None:
-    quiet = app.services.gateway.hooks.quiet
+    quiet = app.services.gateway.hooks.pacer
     # As in a burst: every probe tick counts as late, so the loop never looks quiet and the
     # observers wait (the probe's own ticks included, which would otherwise run them).
     quiet.lag = -1.0

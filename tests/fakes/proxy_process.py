@@ -49,7 +49,7 @@ class ProxyProcess:
         return [sys.executable, "-m", "proxy", "--config", str(self.config_path),
                 "--host", "127.0.0.1", "--port", str(self.port), *self.args]
 
-    def start(self, timeout: float = 20) -> ProxyProcess:
+    def start(self, timeout: float = 60) -> ProxyProcess:  # generous: a loaded 2-core machine
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.log_start = self._log.tell()  # the file may hold earlier runs' lines
         STARTED.append(self)

@@ -1,5 +1,5 @@
-"""Answers take turns (proxy.quiet) only while many calls are in flight: a wave of slow calls
-can come back together then; with few, pacing would only cost."""
+"""Answers take turns (proxy.server.pacing) only while many calls are in flight: a wave of
+slow calls can come back together then; with few, pacing would only cost."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from proxy.context import RequestContext
 from proxy.hooks import Hooks
-from proxy.quiet import QuietLoop
+from proxy.server.pacing import LoopPacer
 
 
 class Clock:
@@ -28,8 +28,8 @@ async def until(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def quiet_loop(clock: Clock, **kwargs: float) -> QuietLoop:
-    return QuietLoop(clock=clock, **kwargs)  # type: ignore[arg-type]
+def quiet_loop(clock: Clock, **kwargs: float) -> LoopPacer:
+    return LoopPacer(clock=clock, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_a_quiet_loop_runs_jobs_at_once() -> None:
@@ -96,7 +96,7 @@ async def test_drain_and_close_run_what_waits() -> None:
 
 
 async def test_a_failing_job_does_not_stop_the_next() -> None:
-    quiet = QuietLoop()
+    quiet = LoopPacer()
     done: list[int] = []
 
     def broken() -> None:
@@ -140,7 +140,7 @@ async def test_observers_run_after_post_call_hooks_and_wait_when_busy() -> None:
     hooks = Hooks(
         post_call=(lambda ctx: seen.append("account"),),
         observers=(lambda ctx: seen.append(f"observe {ctx.status}"),),
-        quiet=quiet_loop(clock),
+        pacer=quiet_loop(clock),
     )
     ctx = RequestContext("images")
     await hooks.after(ctx)
@@ -149,11 +149,11 @@ async def test_observers_run_after_post_call_hooks_and_wait_when_busy() -> None:
     await hooks.after(ctx)
     assert seen == ["account", "observe 200", "account"]
     await until(lambda: len(seen) == 4, "the observer")
-    hooks.quiet.close()
+    hooks.pacer.close()
 
 
 async def test_answers_take_turns_on_a_busy_loop_in_order_a_batch_at_a_time() -> None:
-    from proxy import quiet as quiet_mod
+    from proxy.server import pacing as quiet_mod
 
     clock = Clock()
     quiet = quiet_loop(clock)

@@ -40,9 +40,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-log = logging.getLogger("proxy.quiet")
+from proxy.pacing import Job
 
-Job = Callable[[], None]
+log = logging.getLogger("proxy.server.pacing")
 
 TICK = 0.005  # the probe's period
 LAG = 0.002  # a tick this late (or a probe this overdue) means the loop is busy
@@ -54,7 +54,7 @@ BATCH = 48  # paced answers let through per loop iteration
 GATE_LAG = 0.020  # answers take turns once the current loop turn has run this long
 
 
-class QuietLoop:
+class LoopPacer:
     def __init__(
         self,
         *,
