@@ -24,7 +24,6 @@ from proxy.api import (
     spend,
 )
 from proxy.api.endpoint import error_response
-from proxy.api.front import GatewayApp
 from proxy.attempt.upstream import Upstream
 from proxy.auth import Authenticator
 from proxy.config import ProxyConfig
@@ -40,6 +39,7 @@ from proxy.lifecycle import Lifecycle
 from proxy.observability import build_observability
 from proxy.providers import mock
 from proxy.routing.router import Router
+from proxy.server.front import App
 from proxy.server.heap import settle as settle_heap
 from proxy.server.pacing import LoopPacer
 from proxy.services import Services
@@ -120,12 +120,12 @@ def build_services(config: ProxyConfig) -> Services:
     )
 
 
-def create_app(config: ProxyConfig) -> GatewayApp:
+def create_app(config: ProxyConfig) -> App:
     services = build_services(config)
     gateway = services.gateway
 
     @asynccontextmanager
-    async def lifespan(app: GatewayApp) -> AsyncIterator[None]:
+    async def lifespan(app: App) -> AsyncIterator[None]:
         for start in services.lifecycle.startup:
             await start()
         settle_heap()
@@ -144,7 +144,7 @@ def create_app(config: ProxyConfig) -> GatewayApp:
         for module in (images, chat, models, health, files, routing_admin, metrics, keys, spend)
         for route in module.routes
     ]
-    app = GatewayApp(
+    app = App(
         services,
         routes=[*routes, *docs.routes],
         in_flight=services.metrics.in_flight,

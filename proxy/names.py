@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-# The VARCHAR size of the name columns (proxy/store/schema.py builds them from this constant;
+# The VARCHAR size of the name columns (proxy/db/schema.py builds them from this constant;
 # changing it needs a migration).
 MAX_NAME_LENGTH = 256
 

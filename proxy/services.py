@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from proxy.db.database import Store
+from proxy.db.writer import SpendWriter
 from proxy.delivery.service import Delivery
 from proxy.gateway import Gateway
 from proxy.guardrails.engine import GuardrailEngine
@@ -18,8 +20,6 @@ from proxy.keys.service import KeyService
 from proxy.lifecycle import Lifecycle
 from proxy.observability.metrics import Metrics
 from proxy.observability.settings import ObservabilitySettings
-from proxy.store.database import Store
-from proxy.store.writer import SpendWriter
 
 if TYPE_CHECKING:  # the redis client library loads only when a Redis is configured
     from proxy.keys.replicas import ReplicaKeys

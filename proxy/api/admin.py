@@ -13,6 +13,8 @@ from starlette.responses import Response
 
 from proxy.api.endpoint import error_response, read_body
 from proxy.context import KeyInfo
+from proxy.db.database import DB_ERRORS
+from proxy.db.refusal import refusal
 from proxy.errors import (
     InternalError,
     InvalidRequestError,
@@ -23,8 +25,6 @@ from proxy.errors import (
 from proxy.gateway import Gateway
 from proxy.names import MAX_NAME_LENGTH
 from proxy.schemas import parse_json_object
-from proxy.store.database import DB_ERRORS
-from proxy.store.refusal import refusal
 
 log = logging.getLogger("proxy.api")
 

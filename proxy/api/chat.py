@@ -43,5 +43,5 @@ COMPLETE = Operation(
     "`data: [DONE]`).",
 )
 routes = [route(path, create_chat_completion, "POST", doc=COMPLETE) for path in PATHS]
-# Exact paths the front door (proxy.api.front) hands straight to the handler.
+# Exact paths the front door (proxy.server.front) hands straight to the handler.
 direct = [(path, create_chat_completion) for path in PATHS if "{" not in path]

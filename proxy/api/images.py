@@ -58,5 +58,5 @@ GENERATE = Operation(
     "events. On the Azure-style path the deployment in the path is the model.",
 )
 routes = [route(path, create_image, "POST", doc=GENERATE) for path in PATHS]
-# Exact paths the front door (proxy.api.front) hands straight to the handler.
+# Exact paths the front door (proxy.server.front) hands straight to the handler.
 direct = [(path, create_image) for path in PATHS if "{" not in path]

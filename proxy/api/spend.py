@@ -18,6 +18,8 @@ from proxy.api.admin import (
 )
 from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route
+from proxy.db.database import LogFilter, Store, with_timeout
+from proxy.db.writer import SpendWriter
 from proxy.keys.service import KeyService
 from proxy.schemas.admin import (
     EndUserSpendPage,
@@ -26,8 +28,6 @@ from proxy.schemas.admin import (
     SpendQuery,
     SpendTotals,
 )
-from proxy.store.database import LogFilter, Store, with_timeout
-from proxy.store.writer import SpendWriter
 
 
 async def log_filter(request: Request) -> LogFilter:

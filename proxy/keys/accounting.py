@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.context import RequestContext
+from proxy.db.records import SpendRecord, clip
+from proxy.db.writer import SpendWriter
 from proxy.errors import PermissionDeniedError
 from proxy.keys.budget import Budget
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
 from proxy.pricing.cost import PriceInputs, Pricer
 from proxy.pricing.usage import normalize
-from proxy.store.records import SpendRecord, clip
-from proxy.store.writer import SpendWriter
 
 log = logging.getLogger("proxy.keys")
 

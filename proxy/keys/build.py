@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config import ProxyConfig
+from proxy.db.database import Store, describe, engine_url
+from proxy.db.schema import DEFAULT_PREFIX
+from proxy.db.writer import SpendWriter
 from proxy.keys.accounting import Accounting
 from proxy.keys.durations import parse_duration
 from proxy.keys.end_users import EndUserBudgets
@@ -30,11 +33,8 @@ from proxy.lifecycle import Lifecycle
 from proxy.pacing import Pacer
 from proxy.paths import config_dir, data_dir
 from proxy.pricing.cost import Pricer
-from proxy.store.database import Store, describe, engine_url
-from proxy.store.schema import DEFAULT_PREFIX
-from proxy.store.writer import SpendWriter
 
-log = logging.getLogger("proxy.store")
+log = logging.getLogger("proxy.db")
 
 DEFAULT_DB_FILE = "image-proxy.sqlite3"
 MIGRATION_RETRY = 5.0

@@ -12,9 +12,9 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from proxy.db.database import Store, with_timeout
+from proxy.db.records import Op, SpendRecord
 from proxy.keys.budget import Budget
-from proxy.store.database import Store, with_timeout
-from proxy.store.records import Op, SpendRecord
 
 log = logging.getLogger("proxy.keys")
 

@@ -21,12 +21,12 @@ from typing import Any
 
 from proxy.auth import hash_key
 from proxy.context import KeyInfo
+from proxy.db.database import Store, with_timeout
+from proxy.db.records import BudgetReset, Op, SpendRecord
+from proxy.db.writer import SpendWriter
 from proxy.errors import AuthenticationError, InvalidRequestError, ServiceUnavailableError
 from proxy.keys.durations import iso, parse_duration, parse_expiry
 from proxy.keys.records import KeyFields, KeyState
-from proxy.store.database import Store, with_timeout
-from proxy.store.records import BudgetReset, Op, SpendRecord
-from proxy.store.writer import SpendWriter
 
 log = logging.getLogger("proxy.keys")
 

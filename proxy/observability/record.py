@@ -2,7 +2,7 @@
 
 Sizes, ids, timings and classes only: never a key, a header, an image or (unless
 ``log_prompts`` is on) a prompt. The HTTP path is carried by a context variable set by the
-front door (``proxy.api.front``), so the record needs nothing from the endpoint code.
+front door (``proxy.server.front``), so the record needs nothing from the endpoint code.
 """
 
 from __future__ import annotations

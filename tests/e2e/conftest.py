@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from proxy.store.database import Store
-from tests.store.conftest import PG_URL, backends, unique_prefix
+from proxy.db.database import Store
+from tests.db.conftest import PG_URL, backends, unique_prefix
 
 
 @pytest.fixture(params=backends())

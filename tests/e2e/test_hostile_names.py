@@ -15,11 +15,11 @@ import openai
 import orjson
 import pytest
 
-from proxy.store.database import LogFilter, Store
-from proxy.store.writer import encode_op
+from proxy.db.database import LogFilter, Store
+from proxy.db.writer import encode_op
 from tests.conftest import MASTER_KEY
+from tests.db.conftest import spend_record
 from tests.e2e.conftest import store_settings
-from tests.store.conftest import spend_record
 
 AUTH = {"authorization": f"Bearer {MASTER_KEY}"}
 MARK = "evil"  # in every refused value: no answer may contain it

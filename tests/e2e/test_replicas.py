@@ -127,7 +127,7 @@ def database() -> Iterator[tuple[str, str]]:
                     "set TEST_DATABASE_URL")
     prefix = f"r{uuid.uuid4().hex[:10]}_"
     yield url, prefix
-    from proxy.store.database import Store
+    from proxy.db.database import Store
 
     async def drop() -> None:
         store = Store(url, prefix)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from proxy.store.database import LogFilter, Store
+from proxy.db.database import LogFilter, Store
 from tests.conftest import MASTER_KEY
 from tests.e2e.conftest import store_settings
 from tests.fakes.server import FakeUpstream, Received, free_port

@@ -7,10 +7,10 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from proxy.api.front import GatewayApp
 from proxy.api.routes import Operation, route
 from proxy.errors import InvalidRequestError
 from proxy.observability.record import CURRENT_ROUTE
+from proxy.server.front import App
 
 
 class Gauge:
@@ -26,7 +26,7 @@ class Gauge:
         self.value -= amount
 
 
-def make_app() -> tuple[GatewayApp, Gauge, list[str]]:
+def make_app() -> tuple[App, Gauge, list[str]]:
     calls: list[str] = []
 
     async def direct(request: Request) -> Response:
@@ -40,14 +40,14 @@ def make_app() -> tuple[GatewayApp, Gauge, list[str]]:
         return JSONResponse({"route": CURRENT_ROUTE.get()})
 
     other = route("/other", routed, "GET", doc=Operation(summary="other", tag="test"))
-    app = GatewayApp(routes=[other])  # /v1/x: the front door only
+    app = App(routes=[other])  # /v1/x: the front door only
     app.serve_directly("/v1/x", direct)
     gauge = Gauge()
     app.in_flight = gauge
     return app, gauge, calls
 
 
-async def call(app: GatewayApp, method: str, path: str, body: bytes = b"{}") -> httpx.Response:
+async def call(app: App, method: str, path: str, body: bytes = b"{}") -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
         return await client.request(method, path, content=body)

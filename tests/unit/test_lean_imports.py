@@ -141,7 +141,7 @@ NOT_NEEDED = (
     "httpcore",
     "trio",
     "sqlalchemy.dialects.postgresql",
-    "sqlalchemy.orm",  # the store runs Core statements only (proxy.store.engine)
+    "sqlalchemy.orm",  # the store runs Core statements only (proxy.db.engine)
     "sqlalchemy.ext.asyncio",
 )
 

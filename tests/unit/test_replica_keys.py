@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from proxy.context import RequestContext
+from proxy.db.database import Store
+from proxy.db.writer import SpendWriter
 from proxy.errors import RateLimitError
 from proxy.keys.accounting import Hold
 from proxy.keys.budget import BudgetExceededError
@@ -17,8 +19,6 @@ from proxy.keys.records import KeyFields
 from proxy.keys.replicas import ReplicaKeys
 from proxy.keys.service import KeyService
 from proxy.state.memory import MemoryState
-from proxy.store.database import Store
-from proxy.store.writer import SpendWriter
 
 
 class Bus:

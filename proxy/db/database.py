@@ -1,6 +1,6 @@
 """The database behind keys and spend logs: SQLite by default, PostgreSQL by URL.
 
-SQLAlchemy 2 Core on aiosqlite / asyncpg (``proxy.store.engine``). Every statement is built
+SQLAlchemy 2 Core on aiosqlite / asyncpg (``proxy.db.engine``). Every statement is built
 with SQLAlchemy Core, so every value travels as a bound parameter; no SQL text is ever
 assembled from input.
 """
@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
-from proxy.store.engine import AsyncConnection, AsyncEngine
-from proxy.store.records import BudgetReset, Op, SpendRecord
-from proxy.store.schema import DEFAULT_PREFIX, MIGRATIONS, Tables, make_tables
+from proxy.db.engine import AsyncConnection, AsyncEngine
+from proxy.db.records import BudgetReset, Op, SpendRecord
+from proxy.db.schema import DEFAULT_PREFIX, MIGRATIONS, Tables, make_tables
 
-log = logging.getLogger("proxy.store")
+log = logging.getLogger("proxy.db")
 
 QUERY_TIMEOUT = 10.0
 INSERT_SLICE = 50  # spend rows per INSERT statement (the loop is free between slices)

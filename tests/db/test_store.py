@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from proxy.store.database import LogFilter, Store
-from proxy.store.records import BudgetReset, Op, SpendRecord
-from proxy.store.schema import LATEST
-from proxy.store.writer import SpendWriter
+from proxy.db.database import LogFilter, Store
+from proxy.db.records import BudgetReset, Op, SpendRecord
+from proxy.db.schema import LATEST
+from proxy.db.writer import SpendWriter
 
 
 def key_row(key_hash: str, alias: str | None = None, **kw: Any) -> dict[str, Any]:
@@ -241,7 +241,7 @@ async def test_every_stored_field_reads_back_as_written(store: Store) -> None:
 
 
 async def test_batches_larger_than_a_slice_count_each_record_once(store: Store) -> None:
-    from proxy.store.database import INSERT_SLICE
+    from proxy.db.database import INSERT_SLICE
 
     h = "s" * 64
     await store.insert_key(key_row(h))

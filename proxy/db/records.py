@@ -9,7 +9,7 @@ from typing import Any
 from proxy.names import MAX_NAME_LENGTH
 
 MAX_TEXT = MAX_NAME_LENGTH
-# The width of each clipped column (proxy/store/schema.py): a longer value is refused by
+# The width of each clipped column (proxy/db/schema.py): a longer value is refused by
 # PostgreSQL, and one refused value used to hold up every record behind it.
 CLIPPED = {
     "key_alias": MAX_TEXT,

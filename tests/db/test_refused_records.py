@@ -15,11 +15,11 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from proxy.store.database import LogFilter, Store
-from proxy.store.records import BudgetReset, Op, SpendRecord
-from proxy.store.refusal import Refusal, refusal
-from proxy.store.writer import SpendWriter
-from tests.store.conftest import spend_record
+from proxy.db.database import LogFilter, Store
+from proxy.db.records import BudgetReset, Op, SpendRecord
+from proxy.db.refusal import Refusal, refusal
+from proxy.db.writer import SpendWriter
+from tests.db.conftest import spend_record
 
 # What each poison is, and how the database refuses it. PostgreSQL refuses a NUL in any text
 # column and a string longer than its VARCHAR (``provider`` is VARCHAR(64) and, unlike the
@@ -133,7 +133,7 @@ async def test_a_refused_record_is_set_aside_and_the_rest_are_stored(
     good = [spend_record(key_hash=h, cost=0.01) for _ in range(20)]
     for op in [*good[:7], bad, *good[7:]]:
         writer.submit(op)
-    with caplog.at_level(logging.INFO, logger="proxy.store"):
+    with caplog.at_level(logging.INFO, logger="proxy.db"):
         assert await writer.flush() is True
     assert writer.pending == 0 and writer.healthy
     assert writer.dead_lettered == 1 and [r.reason for r in refusals] == [reason]

@@ -11,7 +11,7 @@
 * ``drain`` (graceful shutdown) writes everything; what still cannot be written by the
   deadline goes to a spool file (JSON lines, one per process and shutdown) that the next
   start-up replays first.
-* Data the database refuses (``proxy.store.refusal``: a NUL, an over-long string) would fail
+* Data the database refuses (``proxy.db.refusal``: a NUL, an over-long string) would fail
   every retry and hold up everything behind it. When a batch is refused, its halves are
   written, then their halves, and so on: every op the database takes is stored, in order
   (budget resets stay between the records around them), and each single op it refuses goes
@@ -34,12 +34,12 @@ from typing import Any
 
 import orjson
 
+from proxy.db.database import Store
+from proxy.db.records import BudgetReset, Op, SpendRecord
+from proxy.db.refusal import Refusal, append_dead_letter, refusal
 from proxy.pacing import Pacer
-from proxy.store.database import Store
-from proxy.store.records import BudgetReset, Op, SpendRecord
-from proxy.store.refusal import Refusal, append_dead_letter, refusal
 
-log = logging.getLogger("proxy.store")
+log = logging.getLogger("proxy.db")
 
 Listener = Callable[[Sequence[Op]], None]
 RefusalListener = Callable[[Refusal], None]

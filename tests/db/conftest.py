@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from proxy.store.database import Store
-from proxy.store.records import SpendRecord
+from proxy.db.database import Store
+from proxy.db.records import SpendRecord
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 

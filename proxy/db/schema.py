@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from proxy.db.engine import AsyncConnection
 from proxy.names import MAX_NAME_LENGTH
-from proxy.store.engine import AsyncConnection
 
 DEFAULT_PREFIX = "imgproxy_"
 

@@ -1,6 +1,6 @@
 """The gateway's ASGI application: FastAPI with a front door.
 
-Every HTTP request first passes ``GatewayApp.__call__``, which
+Every HTTP request first passes ``App.__call__``, which
 
 - drops a trailing slash (``/v1/images/generations/`` is the same route). Starlette would
   answer it with a 307 whose ``Location`` is rebuilt from the ``Host`` header: an open
@@ -46,7 +46,7 @@ DESCRIPTION = (
 )
 
 
-class GatewayApp(FastAPI):
+class App(FastAPI):
     """The application. ``services`` is everything the routes use (``request.app.services``);
     ``in_flight`` counts requests in flight (the metrics gauge)."""
 
