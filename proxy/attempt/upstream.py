@@ -11,7 +11,7 @@ import orjson
 
 from proxy.config import Deployment
 from proxy.context import RequestContext
-from proxy.credentials.base import Credentials
+from proxy.credentials.base import Credentials, RevocableCredentials
 from proxy.errors import ProxyError, UpstreamError
 from proxy.transport import Transport, UpstreamStream
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
@@ -42,9 +42,9 @@ class Upstream:
         await self.credentials[deployment.id].authorize(request)
 
     def _unauthorized(self, deployment: Deployment, request: UpstreamRequest) -> None:
-        rejected = getattr(self.credentials[deployment.id], "rejected", None)
-        if rejected is not None:
-            rejected(request)
+        credentials = self.credentials[deployment.id]
+        if isinstance(credentials, RevocableCredentials):
+            credentials.rejected(request)
 
     async def send_all(
         self,
