@@ -13,7 +13,7 @@ from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.credentials.base import Credentials, RevocableCredentials
 from proxy.errors import ProxyError, UpstreamError
-from proxy.transport import Transport, UpstreamStream
+from proxy.transport import Sender, UpstreamStream
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PACE_ABOVE = 128  # calls in flight from which answers take turns on a busy loop
@@ -26,7 +26,7 @@ class ErrorMapper(Protocol):
 class Upstream:
     def __init__(
         self,
-        transport: Transport,
+        transport: Sender,
         credentials: dict[str, Credentials],
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:

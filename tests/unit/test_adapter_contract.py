@@ -99,11 +99,11 @@ async def _send(upstream: Upstream, status: int) -> UpstreamRequest:
 @pytest.mark.parametrize("status", [401, 403, 200])
 async def test_only_a_401_reaches_revocable_credentials(status: int) -> None:
     revocable = _Revocable()
-    upstream = Upstream(_Answers(status), {_deployment().id: revocable})  # type: ignore[arg-type]
+    upstream = Upstream(_Answers(status), {_deployment().id: revocable})
     request = await _send(upstream, status)
     assert revocable.rejected_requests == ([request] if status == 401 else [])
 
 
 async def test_a_401_on_credentials_that_cannot_revoke_is_only_an_error() -> None:
     credentials = HeaderKey("authorization", "Bearer k")
-    await _send(Upstream(_Answers(401), {_deployment().id: credentials}), 401)  # type: ignore[arg-type]
+    await _send(Upstream(_Answers(401), {_deployment().id: credentials}), 401)
