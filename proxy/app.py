@@ -44,7 +44,7 @@ from proxy.server.heap import settle as settle_heap
 from proxy.server.pacing import LoopPacer
 from proxy.services import Services
 from proxy.state.build import build_state
-from proxy.transport import Transport
+from proxy.transport import MockTransport, Transport, Transports
 
 log = logging.getLogger("proxy")
 
@@ -67,7 +67,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 def build_services(config: ProxyConfig) -> Services:
     """Every long-lived object, built once; the request stages in the one order they run."""
     pacer = LoopPacer()
-    transport = Transport(local={"mock": mock.handle})
+    transport = Transports(Transport(), {"mock": MockTransport(mock.handle)})
     mock.preload(config)
     upstream = Upstream(transport, credentials_for(config), pace=pacer.take_turn)
     accounting = build_accounting(config, pacer)  # pricing, keys, budgets, spend logs

@@ -14,7 +14,7 @@ from proxy.hooks import Hooks
 from proxy.pricing.cost import Pricer
 from proxy.providers.registry import PROVIDERS
 from proxy.routing.router import Router
-from proxy.transport import Transport
+from proxy.transport import Sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class Gateway:
     config: ProxyConfig
     auth: Authenticator
     router: Router
-    transport: Transport
+    transport: Sender
     upstream: Upstream
     hooks: Hooks
     pricer: Pricer

@@ -11,7 +11,7 @@ from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
-from proxy.delivery.responses import FORMATS, deliver_images, image_hosts
+from proxy.delivery.responses import FORMATS, deliver_images
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
 from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStreamEvent
@@ -35,7 +35,7 @@ async def finish(
         image_request.response_format,
         request.app.services.delivery,
         provider=provider,
-        hosts=image_hosts(spec.images) if spec is not None else (),
+        hosts=spec.images.image_hosts if spec is not None and spec.images else (),
         request_base=public_base(request),
     )
 

@@ -15,6 +15,7 @@ from proxy.providers.base import (
     ChatAdapter,
     ChatChunk,
     ChatResult,
+    FanOutChat,
     StreamTranslator,
     merge_chat_results,
 )
@@ -46,9 +47,10 @@ async def complete(
     upstream: Upstream, ctx: RequestContext, request: ChatRequest, deployment: Deployment
 ) -> dict[str, Any]:
     adapter = chat_adapter(deployment)
-    build_all = getattr(adapter, "build_all", None)
     requests: list[UpstreamRequest] = (
-        build_all(request, deployment) if build_all else [adapter.build(request, deployment)]
+        adapter.build_all(request, deployment)
+        if isinstance(adapter, FanOutChat)
+        else [adapter.build(request, deployment)]
     )
     responses = await upstream.send_all(ctx, deployment, requests, adapter)
     try:

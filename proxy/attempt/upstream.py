@@ -11,9 +11,9 @@ import orjson
 
 from proxy.config import Deployment
 from proxy.context import RequestContext
-from proxy.credentials.base import Credentials
+from proxy.credentials.base import Credentials, RevocableCredentials
 from proxy.errors import ProxyError, UpstreamError
-from proxy.transport import Transport, UpstreamStream
+from proxy.transport import Sender, UpstreamStream
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PACE_ABOVE = 128  # calls in flight from which answers take turns on a busy loop
@@ -26,7 +26,7 @@ class ErrorMapper(Protocol):
 class Upstream:
     def __init__(
         self,
-        transport: Transport,
+        transport: Sender,
         credentials: dict[str, Credentials],
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -42,9 +42,9 @@ class Upstream:
         await self.credentials[deployment.id].authorize(request)
 
     def _unauthorized(self, deployment: Deployment, request: UpstreamRequest) -> None:
-        rejected = getattr(self.credentials[deployment.id], "rejected", None)
-        if rejected is not None:
-            rejected(request)
+        credentials = self.credentials[deployment.id]
+        if isinstance(credentials, RevocableCredentials):
+            credentials.rejected(request)
 
     async def send_all(
         self,

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -67,6 +67,10 @@ class Deployment:
     id: str
     timeout: float
     missing_env: tuple[tuple[str, str], ...] = ()
+    # The environment variables the provider reads besides the config (a region, a project,
+    # a key file, a token; the names come from the provider table), as they were when the
+    # config loaded: request-path code reads them here, never from ``os.environ``.
+    environment: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def available(self) -> bool:
@@ -86,6 +90,11 @@ class Deployment:
             if value is not None:
                 return value
         return None
+
+    def env(self, *names: str) -> str | None:
+        """The first of ``names`` the environment set (non-empty) when the config loaded."""
+        found = dict(self.environment)
+        return next((found[n] for n in names if found.get(n)), None)
 
     def missing_env_message(self) -> str:
         return "; ".join(

@@ -103,6 +103,8 @@ class Checks:
     providers: Mapping[str, ProviderCheck]  # provider prefix -> its deployment check
     router: RouterCheck = no_router_check  # (router_settings, model groups) -> (error, warnings)
     sections: tuple[SectionCheck, ...] = ()  # the resolved config -> warnings, in this order
+    # provider prefix -> the environment variables its deployments read (``Deployment.env``)
+    environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def with_litellm_router_keys(data: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +207,9 @@ def read_config(
             id=dep_id,
             timeout=float(timeout),
             missing_env=tuple(missing_by_entry.get(i, ())),
+            environment=tuple(
+                (name, env[name]) for name in checks.environment.get(provider, ()) if env.get(name)
+            ),
         )
         problem = checks.providers[provider](dep)
         if problem:

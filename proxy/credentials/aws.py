@@ -14,7 +14,6 @@ several. Signing itself is botocore's ``SigV4Auth``: never hand-rolled.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +37,8 @@ ROLE_REFRESH_MARGIN = 300.0  # renew assumed-role keys this long before they exp
 CHAIN_RECHECK = 60.0  # re-read botocore's refreshable chain/profile keys this often
 DEFAULT_SESSION_NAME = "image-proxy"
 # botocore's Bedrock API key variable (``AWS_BEARER_TOKEN_`` + the signing name): used, as
-# botocore uses it, when the deployment configures no AWS credentials of its own.
+# botocore uses it, when the deployment configures no AWS credentials of its own (read from
+# the deployment, which captured it when the config loaded).
 BEARER_ENV = "AWS_BEARER_TOKEN_BEDROCK"
 AWS_AUTH_PARAMS = (
     "aws_access_key_id",
@@ -239,7 +239,7 @@ def bedrock_credentials(deployment: Deployment, region: str) -> Credentials:
     the config loaded)."""
     api_key = deployment.params.api_key
     if not api_key and not any(deployment.param(p) for p in AWS_AUTH_PARAMS):
-        api_key = os.environ.get(BEARER_ENV) or None
+        api_key = deployment.env(BEARER_ENV)
     if api_key:
         return HeaderKey("authorization", f"Bearer {api_key}")
     source = base_source(deployment)

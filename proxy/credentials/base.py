@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from proxy.upstream_request import UpstreamRequest
 
 
 class Credentials(Protocol):
-    """Optional method read by the attempt stage: ``rejected(request)``, called when the
-    upstream answered 401 to a request these credentials authorized (a token that was revoked
-    before its expiry), so the next request mints a new one instead of failing until then."""
+    """Adds authentication to an upstream request; credentials holding tokens that can be
+    revoked before their expiry are also ``RevocableCredentials``."""
 
     async def authorize(self, request: UpstreamRequest) -> None: ...
+
+
+@runtime_checkable
+class RevocableCredentials(Credentials, Protocol):
+    """An optional capability, checked with ``isinstance`` by the attempt stage:
+    ``rejected(request)`` is called when the upstream answered 401 to a request these
+    credentials authorized (a token revoked before its expiry), so the next request mints a
+    new one instead of failing until then."""
+
+    def rejected(self, request: UpstreamRequest) -> None: ...
 
 
 class NoCredentials:

@@ -12,7 +12,7 @@ Chat (``message.image`` / ``message.images`` / ``delta.image`` / ``delta.images`
 are kept unless ``image_response_format: url`` is asked (per request or per deployment); then
 each data URI is stored and replaced by its link.
 
-Adapters take part declaratively: an image adapter may set ``image_hosts`` (host names or
+Adapters take part declaratively: every image adapter declares ``image_hosts`` (host names or
 suffixes its provider serves image URLs from); nothing else is needed.
 """
 
@@ -29,11 +29,6 @@ from proxy.errors import ProxyError, UpstreamError
 CHAT_IMAGE_FORMATS = ("url", "b64_json")
 
 
-def image_hosts(adapter: object) -> tuple[str, ...]:
-    hosts = getattr(adapter, "image_hosts", ())
-    return tuple(hosts) if isinstance(hosts, tuple | list) else ()
-
-
 async def _all(coros: list[Any]) -> None:
     if not coros:
         return
@@ -46,8 +41,9 @@ async def _all(coros: list[Any]) -> None:
 
 
 def _bad_base64(provider: str) -> UpstreamError:
-    return UpstreamError(f"{provider} returned an image that is not valid base64",
-                         provider=provider)
+    return UpstreamError(
+        f"{provider} returned an image that is not valid base64", provider=provider
+    )
 
 
 FORMATS = ("url", "b64_json")  # a response_format the proxy delivers; otherwise as returned

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
@@ -116,15 +116,18 @@ class StreamTranslator(Protocol[P]):
 class ImageAdapter(Protocol):
     """Translation for ``POST /v1/images/generations`` on one provider family.
 
-    Optional attribute read by the delivery stage (``proxy.delivery``): ``image_hosts:
-    tuple[str, ...]``, the host names (or parent domains) the provider returns image URLs
-    from. When a client asks for ``b64_json`` and the provider answered with a URL, the
-    proxy downloads it only from these hosts (plus ``image_fetch.allowed_hosts``). Adapters
-    of base64-only providers leave it out (or ``()``); the delivery stage stores base64 and
-    hands out links when a client asks for ``url``. ``data:`` URIs in ``url`` are decoded.
+    ``image_hosts``, read by the delivery stage (``proxy.delivery``): the host names (or
+    parent domains) the provider returns image URLs from. When a client asks for
+    ``b64_json`` and the provider answered with a URL, the proxy downloads it only from these
+    hosts (plus ``image_fetch.allowed_hosts``). Adapters of base64-only providers declare
+    ``()``; the delivery stage stores base64 and hands out links when a client asks for
+    ``url``. ``data:`` URIs in ``url`` are decoded.
     """
 
     supports_stream: bool
+
+    @property
+    def image_hosts(self) -> tuple[str, ...]: ...
 
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]: ...
 
@@ -154,13 +157,8 @@ class NoImageStream:
 
 
 class ChatAdapter(Protocol):
-    """Translation for ``POST /v1/chat/completions`` on one provider family.
-
-    Optional method read by the attempt stage: ``build_all(request, deployment) ->
-    list[UpstreamRequest]`` for a provider that must fan ``n`` out into several calls (Gemini
-    image models refuse ``candidateCount > 1``); the answers are parsed one by one and merged
-    with ``merge_chat_results``.
-    """
+    """Translation for ``POST /v1/chat/completions`` on one provider family; a provider
+    that must fan ``n`` out into several calls is also a ``FanOutChat``."""
 
     def build(self, request: ChatRequest, deployment: Deployment) -> UpstreamRequest: ...
 
@@ -175,6 +173,15 @@ class ChatAdapter(Protocol):
         ...
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
+
+
+@runtime_checkable
+class FanOutChat(Protocol):
+    """A chat adapter's optional capability, checked with ``isinstance`` by the attempt
+    stage: ``n`` fanned out into several calls (Gemini image models refuse ``candidateCount
+    > 1``); the answers are parsed one by one and merged with ``merge_chat_results``."""
+
+    def build_all(self, request: ChatRequest, deployment: Deployment) -> list[UpstreamRequest]: ...
 
 
 def join_url(base: str, path: str) -> str:

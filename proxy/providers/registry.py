@@ -18,6 +18,7 @@ from proxy.providers.bedrock import urls as bedrock_urls
 from proxy.providers.google import provider as google
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
+from proxy.providers.google.settings import VERTEX_ENV
 from proxy.providers.mock.adapters import MockChat, MockImages
 from proxy.providers.openai import azure
 from proxy.providers.openai.azure import AzureChat, AzureImages
@@ -67,6 +68,8 @@ class ProviderSpec:
     chat: ChatAdapter | None
     credentials: Callable[[Deployment], Credentials] = _bearer
     validate: Callable[[Deployment], str | None] = _no_problem
+    # environment variables its deployments read, captured when the config loads
+    environment: tuple[str, ...] = ()
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
@@ -82,11 +85,27 @@ PROVIDERS: dict[str, ProviderSpec] = {
             "openrouter", OpenRouterImages(), OpenRouterChat(), validate=openrouter.validate
         ),
         ProviderSpec(
-            "bedrock", bedrock.BedrockImages(), None, _bedrock_credentials, bedrock.validate
+            "bedrock",
+            bedrock.BedrockImages(),
+            None,
+            _bedrock_credentials,
+            bedrock.validate,
+            environment=bedrock_urls.ENVIRONMENT,
         ),
-        ProviderSpec("gemini", GoogleImages("gemini"), GeminiChat("gemini"),
-                     google.gemini_credentials, google.validate_gemini),
-        ProviderSpec("vertex_ai", GoogleImages("vertex_ai"), GeminiChat("vertex_ai"),
-                     google.vertex_credentials, google.validate_vertex),
+        ProviderSpec(
+            "gemini",
+            GoogleImages("gemini"),
+            GeminiChat("gemini"),
+            google.gemini_credentials,
+            google.validate_gemini,
+        ),
+        ProviderSpec(
+            "vertex_ai",
+            GoogleImages("vertex_ai"),
+            GeminiChat("vertex_ai"),
+            google.vertex_credentials,
+            google.validate_vertex,
+            environment=VERTEX_ENV,
+        ),
     )
 }

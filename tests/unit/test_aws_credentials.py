@@ -214,10 +214,10 @@ def bedrock_credentials(deployment: Deployment) -> Credentials:
     return PROVIDERS["bedrock"].credentials(deployment)
 
 
-def deployment(**params: Any) -> Deployment:
+def deployment(env: dict[str, str] | None = None, **params: Any) -> Deployment:
     return parse_config({"model_list": [{"model_name": "m", "litellm_params": {
         "model": "bedrock/amazon.nova-canvas-v1:0", "aws_region_name": "eu-west-1",
-        **params}}]}, env={}).deployments[0]
+        **params}}]}, env=env or {}).deployments[0]
 
 
 def test_strategy_chosen_from_parameters() -> None:
@@ -240,16 +240,17 @@ async def test_bearer_api_key() -> None:
     assert req.headers["authorization"] == "Bearer bedrock-api-key-1"
 
 
-async def test_bearer_token_from_the_environment_like_botocore(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """``AWS_BEARER_TOKEN_BEDROCK`` is the Bedrock API key when the deployment names no AWS
-    credentials; configured keys, profiles and roles still win, as in botocore."""
-    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "env-bedrock-key-2")
+async def test_bearer_token_from_the_environment_like_botocore() -> None:
+    """``AWS_BEARER_TOKEN_BEDROCK`` (in the environment the config loaded with) is the Bedrock
+    API key when the deployment names no AWS credentials; configured keys, profiles and roles
+    still win, as in botocore."""
+    env = {"AWS_BEARER_TOKEN_BEDROCK": "env-bedrock-key-2"}
     req = new_request()
-    await bedrock_credentials(deployment()).authorize(req)
+    await bedrock_credentials(deployment(env)).authorize(req)
     assert req.headers["authorization"] == "Bearer env-bedrock-key-2"
-    static = bedrock_credentials(deployment(aws_access_key_id=AKID, aws_secret_access_key=SECRET))
+    static = bedrock_credentials(
+        deployment(env, aws_access_key_id=AKID, aws_secret_access_key=SECRET)
+    )
     assert isinstance(static, SigV4Credentials)
-    assert isinstance(bedrock_credentials(deployment(aws_profile_name="p")), SigV4Credentials)
-    monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK")
+    assert isinstance(bedrock_credentials(deployment(env, aws_profile_name="p")), SigV4Credentials)
     assert isinstance(bedrock_credentials(deployment()), SigV4Credentials)

@@ -29,9 +29,10 @@ PIXELS = b"\x89PNG\r\n\x1a\n" + b"\xfb\xff\xfe" * 400
 STANDARD = base64.b64encode(PIXELS).decode()
 
 
-def deployment(model: str, **params: Any) -> Deployment:
+def deployment(model: str, env: dict[str, str] | None = None, **params: Any) -> Deployment:
     config = parse_config(
-        {"model_list": [{"model_name": "m", "litellm_params": {"model": model, **params}}]}, env={}
+        {"model_list": [{"model_name": "m", "litellm_params": {"model": model, **params}}]},
+        env=env or {},
     )
     return config.deployments[0]
 
@@ -263,17 +264,16 @@ def test_vertex_project_from_the_environment(
             }
         )
     )
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
-    dep = deployment("vertex_ai/gemini-2.5-flash-image", vertex_location="global")
+    env = {"GOOGLE_APPLICATION_CREDENTIALS": str(key)}
+    dep = deployment("vertex_ai/gemini-2.5-flash-image", env, vertex_location="global")
     assert "/projects/adc-proj/locations/global/" in endpoint(dep, "generateContent")
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "env-proj")
-    monkeypatch.setenv("VERTEXAI_LOCATION", "europe-west1")
-    dep = deployment("vertex_ai/gemini-2.5-flash-image")
+    env |= {"GOOGLE_CLOUD_PROJECT": "env-proj", "VERTEXAI_LOCATION": "europe-west1"}
+    dep = deployment("vertex_ai/gemini-2.5-flash-image", env)
     assert endpoint(dep, "generateContent").startswith(
         "https://europe-west1-aiplatform.googleapis.com/v1/projects/env-proj/"
     )
     # an express-mode key stays a key even when the environment names a project
-    express = deployment("vertex_ai/gemini-2.5-flash-image", api_key="AIza-express")
+    express = deployment("vertex_ai/gemini-2.5-flash-image", env, api_key="AIza-express")
     assert is_express(express)
     assert "/publishers/google/models/" in endpoint(express, "generateContent")
     assert type(vertex_credentials(express)).__name__ == "HeaderKey"

@@ -60,6 +60,8 @@ def headers_for(deployment: Deployment) -> dict[str, str]:
 
 
 class BedrockImages(NoImageStream):
+    image_hosts = ()  # images come back as base64
+
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
         family = family_for(deployment)
         url = urls.invoke_url(deployment)

@@ -7,7 +7,6 @@ inference-profile ARN keeps its ``/`` inside the label as ``%2F``.
 
 from __future__ import annotations
 
-import os
 import re
 from urllib.parse import quote
 
@@ -15,6 +14,8 @@ from proxy.config.deployment import Deployment
 from proxy.providers.base import join_url
 
 REGION_ENV = ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
+BEARER_ENV = "AWS_BEARER_TOKEN_BEDROCK"  # botocore's Bedrock API key (proxy.credentials.aws)
+ENVIRONMENT = (*REGION_ENV, BEARER_ENV)  # what a Bedrock deployment reads, at config load
 _RUNTIME_HOST = re.compile(r"^https?://bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
 _ARN_REGION = re.compile(r"^arn:aws[a-z-]*:bedrock:([a-z0-9-]+):")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
@@ -34,19 +35,19 @@ def model_id(deployment: Deployment) -> str:
 
 def region(deployment: Deployment) -> str | None:
     """``aws_region_name``, else the region in a model ARN or a bedrock-runtime base URL,
-    else the AWS_REGION family of variables. ``None`` when nothing names one."""
+    else the AWS_REGION family of variables (as they were when the config loaded). ``None``
+    when nothing names one."""
     configured = deployment.param("aws_region_name")
     if configured:
         return str(configured)
-    for pattern, text in ((_ARN_REGION, model_id(deployment)),
-                          (_RUNTIME_HOST, runtime_endpoint(deployment) or "")):
+    for pattern, text in (
+        (_ARN_REGION, model_id(deployment)),
+        (_RUNTIME_HOST, runtime_endpoint(deployment) or ""),
+    ):
         found = pattern.match(text)
         if found:
             return found.group(1)
-    for name in REGION_ENV:
-        if os.environ.get(name):
-            return os.environ[name]
-    return None
+    return deployment.env(*REGION_ENV)
 
 
 def validate_region(deployment: Deployment) -> str | None:
@@ -63,7 +64,10 @@ def validate_region(deployment: Deployment) -> str | None:
 
 
 def base_url(deployment: Deployment) -> str:
-    return runtime_endpoint(deployment) or f"https://bedrock-runtime.{region(deployment)}.amazonaws.com"
+    return (
+        runtime_endpoint(deployment)
+        or f"https://bedrock-runtime.{region(deployment)}.amazonaws.com"
+    )
 
 
 def encode_label(value: str) -> str:

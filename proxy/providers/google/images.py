@@ -16,6 +16,7 @@ from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 class GoogleImages(NoImageStream):
     # Google sends no partial images: a stream would only delay the one final event.
     supports_stream = False
+    image_hosts = ()  # images come back as base64
 
     def __init__(self, provider: str) -> None:
         self.provider = provider

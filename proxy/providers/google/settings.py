@@ -8,7 +8,8 @@ family, not a list of ids, decides the API: ``imagen-*`` and ``imagegeneration@*
 
 Without ``vertex_project`` the project comes from the service-account key, else from the
 environment the way google-auth's ADC finds it (``GOOGLE_CLOUD_PROJECT``, LiteLLM's
-``VERTEXAI_PROJECT``, the ``project_id`` of the ``GOOGLE_APPLICATION_CREDENTIALS`` file).
+``VERTEXAI_PROJECT``, the ``project_id`` of the ``GOOGLE_APPLICATION_CREDENTIALS`` file): the
+variables as the deployment captured them when the config loaded (``VERTEX_ENV``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ CREDENTIALS_PARAMS = ("vertex_credentials", "vertex_ai_credentials")
 PROJECT_ENV = ("VERTEXAI_PROJECT", "GOOGLE_CLOUD_PROJECT")
 LOCATION_ENV = ("VERTEXAI_LOCATION", "GOOGLE_CLOUD_LOCATION")
 ADC_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+VERTEX_ENV = (*PROJECT_ENV, *LOCATION_ENV, ADC_ENV)  # what a Vertex deployment reads
 
 
 def model_name(model: str) -> str:
@@ -93,18 +95,14 @@ class VertexTarget:
     credentials: str | dict[str, Any] | None
 
 
-def _env(names: tuple[str, ...]) -> str | None:
-    return next((os.environ[n] for n in names if os.environ.get(n)), None)
-
-
 def _project_of(info: dict[str, Any]) -> str | None:
     project = info.get("project_id") or info.get("quota_project_id")
     return str(project) if project else None
 
 
-def _adc_project() -> str | None:
+def _adc_project(deployment: Deployment) -> str | None:
     """The project of the ADC key file, when it names one (read once, at start-up)."""
-    path = os.environ.get(ADC_ENV)
+    path = deployment.env(ADC_ENV)
     if not path:
         return None
     try:
@@ -119,8 +117,10 @@ def vertex_target(deployment: Deployment) -> VertexTarget:
     if not project and raw:
         project = _project_of(credentials_info(raw))
     if not project and not raw:
-        project = _env(PROJECT_ENV) or _adc_project()
-    location = deployment.param(*LOCATION_PARAMS) or _env(LOCATION_ENV) or DEFAULT_LOCATION
+        project = deployment.env(*PROJECT_ENV) or _adc_project(deployment)
+    location = (
+        deployment.param(*LOCATION_PARAMS) or deployment.env(*LOCATION_ENV) or DEFAULT_LOCATION
+    )
     return VertexTarget(project, str(location), raw)
 
 

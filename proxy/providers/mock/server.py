@@ -1,7 +1,8 @@
-"""The mock "upstream": an in-process httpx transport that answers like an OpenAI server.
+"""The mock "upstream": an httpx handler that answers like an OpenAI server.
 
-Called by the transport for the ``mock://`` scheme, so mock requests go through the same
-adapter, transport, cost and logging path as real ones. Rendering runs in a worker thread.
+The app serves it with an in-process ``MockTransport`` for the ``mock://`` scheme, so mock
+requests go through the same adapter, credentials, cost and logging path as real ones.
+Rendering runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -180,7 +181,3 @@ async def handle(request: httpx.Request) -> httpx.Response:
     if request.url.path.endswith("/chat/completions"):
         return await _chat(body)
     return _error(404, f"no route {request.url.path}")
-
-
-def mock_transport() -> httpx.AsyncBaseTransport:
-    return httpx.MockTransport(handle)

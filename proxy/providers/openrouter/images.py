@@ -95,6 +95,7 @@ def images_usage(usage: dict[str, Any]) -> dict[str, Any]:
 
 class OpenRouterImages(NoImageStream):
     provider = PROVIDER
+    image_hosts = ()  # images come back as data URIs
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
         request.refuse_unsupported(UNSUPPORTED, "for OpenRouter image models")
