@@ -24,19 +24,19 @@ from proxy.api import (
     spend,
 )
 from proxy.api.endpoint import error_response
-from proxy.attempt.upstream import Upstream
+from proxy.attempt.caller import Caller
 from proxy.auth import Authenticator
 from proxy.config import ProxyConfig
-from proxy.delivery.chat import take_image_format
-from proxy.delivery.service import Delivery
 from proxy.errors import NotFoundError, ProxyError
-from proxy.gateway import Gateway, credentials_for
 from proxy.guardrails.build import build_guardrails
 from proxy.hooks import Hooks, PostCall, PreCall
+from proxy.images.chat import take_image_format
+from proxy.images.service import Delivery
 from proxy.keys.build import build_accounting
 from proxy.keys.replicas import build_replicas
 from proxy.lifecycle import Lifecycle
 from proxy.observability import build_observability
+from proxy.pipeline import Pipeline, credentials_for
 from proxy.providers import mock
 from proxy.routing.router import Router
 from proxy.server.front import App
@@ -69,9 +69,9 @@ def build_services(config: ProxyConfig) -> Services:
     pacer = LoopPacer()
     transport = Transports(Transport(), {"mock": MockTransport(mock.handle)})
     mock.preload(config)
-    upstream = Upstream(transport, credentials_for(config), pace=pacer.take_turn)
+    caller = Caller(transport, credentials_for(config), pace=pacer.take_turn)
     accounting = build_accounting(config, pacer)  # pricing, keys, budgets, spend logs
-    router = Router(config, upstream, state=build_state(config), price=accounting.pricer)
+    router = Router(config, caller, state=build_state(config), price=accounting.pricer)
     observability = build_observability(config, pacer)
     guardrails, guardrails_lifecycle = build_guardrails(config)
     replica_keys, replicas_lifecycle = build_replicas(config, router.state, accounting.keys)
@@ -97,7 +97,7 @@ def build_services(config: ProxyConfig) -> Services:
         open_access=config.general.allow_unauthenticated_access,
         lookup=accounting.keys.lookup,
     )
-    gateway = Gateway(config, auth, router, transport, upstream, hooks, accounting.pricer)
+    pipeline = Pipeline(config, auth, router, transport, caller, hooks, accounting.pricer)
     lifecycle = (
         Lifecycle(startup=(delivery.start,), shutdown=(delivery.aclose,))
         + accounting.lifecycle
@@ -106,7 +106,7 @@ def build_services(config: ProxyConfig) -> Services:
         + replicas_lifecycle  # last: started once what it shares exists
     )
     return Services(
-        gateway=gateway,
+        pipeline=pipeline,
         delivery=delivery,
         store=accounting.store,
         spend_writer=accounting.writer,
@@ -122,7 +122,7 @@ def build_services(config: ProxyConfig) -> Services:
 
 def create_app(config: ProxyConfig) -> App:
     services = build_services(config)
-    gateway = services.gateway
+    pipeline = services.pipeline
 
     @asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
@@ -137,7 +137,7 @@ def create_app(config: ProxyConfig) -> App:
                     await stop()
                 except Exception as exc:
                     log.error("shutdown step failed: %s", type(exc).__name__)
-            await gateway.aclose()
+            await pipeline.aclose()
 
     routes = [
         route

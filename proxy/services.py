@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 from proxy.db.database import Store
 from proxy.db.writer import SpendWriter
-from proxy.delivery.service import Delivery
-from proxy.gateway import Gateway
 from proxy.guardrails.engine import GuardrailEngine
+from proxy.images.service import Delivery
 from proxy.keys.accounting import Accounting
 from proxy.keys.service import KeyService
 from proxy.lifecycle import Lifecycle
 from proxy.observability.metrics import Metrics
 from proxy.observability.settings import ObservabilitySettings
+from proxy.pipeline import Pipeline
 
 if TYPE_CHECKING:  # the redis client library loads only when a Redis is configured
     from proxy.keys.replicas import ReplicaKeys
@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the redis client library loads only when a Redis is configu
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    gateway: Gateway
+    pipeline: Pipeline
     delivery: Delivery
     store: Store
     spend_writer: SpendWriter

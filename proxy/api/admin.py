@@ -22,8 +22,8 @@ from proxy.errors import (
     ProxyError,
     ServiceUnavailableError,
 )
-from proxy.gateway import Gateway
 from proxy.names import MAX_NAME_LENGTH
+from proxy.pipeline import Pipeline
 from proxy.schemas import parse_json_object
 
 log = logging.getLogger("proxy.api")
@@ -34,9 +34,9 @@ ADMIN_BODY_LIMIT = 256 * 1024
 
 
 async def require_master(request: Request) -> KeyInfo:
-    gateway: Gateway = request.app.services.gateway
-    key = await gateway.auth.authenticate(request)
-    if gateway.auth.open_access:
+    pipeline: Pipeline = request.app.services.pipeline
+    key = await pipeline.auth.authenticate(request)
+    if pipeline.auth.open_access:
         raise PermissionDeniedError(
             "The admin API needs general_settings.master_key; it is off on an open proxy.",
             code="admin_disabled",

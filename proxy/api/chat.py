@@ -11,23 +11,23 @@ from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
-from proxy.delivery.chat import deployment_of, finish_chat, linker, wants_links
-from proxy.gateway import Gateway
+from proxy.images.chat import deployment_of, finish_chat, linker, wants_links
+from proxy.pipeline import Pipeline
 from proxy.schemas import ChatRequest
 from proxy.schemas.wire import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 
 
 async def create_chat_completion(request: Request) -> Response:
-    gateway: Gateway = request.app.services.gateway
+    pipeline: Pipeline = request.app.services.pipeline
 
     async def streamed(ctx: RequestContext, body: ChatRequest) -> AsyncIterator[bytes]:
-        relay = await gateway.router.stream_chat(ctx, body)
-        if wants_links(ctx, deployment_of(gateway, ctx)):
+        relay = await pipeline.router.stream_chat(ctx, body)
+        if wants_links(ctx, deployment_of(pipeline, ctx)):
             relay.rewrite_with(linker(request, ctx).rewrite_chunk)
         return relay
 
     parse = model_from_path(request, ChatRequest.from_body)
-    return await run(request, "chat", parse, gateway.router.complete_chat, streamed, finish_chat)
+    return await run(request, "chat", parse, pipeline.router.complete_chat, streamed, finish_chat)
 
 
 PATHS = ("/v1/chat/completions", "/chat/completions", f"{AZURE_PREFIX}/chat/completions")

@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from proxy.api.disconnect import unless_disconnected
 from proxy.context import RequestContext
 from proxy.errors import ClientClosedError, InternalError, PayloadTooLargeError, ProxyError
-from proxy.gateway import Gateway
+from proxy.pipeline import Pipeline
 from proxy.schemas import checked_name, parse_json_object
 
 log = logging.getLogger("proxy.api")
@@ -147,11 +147,11 @@ def _once(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
     return call
 
 
-def _stream_finisher(gateway: Gateway, ctx: RequestContext) -> Callable[[], Awaitable[None]]:
+def _stream_finisher(pipeline: Pipeline, ctx: RequestContext) -> Callable[[], Awaitable[None]]:
     async def finish() -> None:
         ctx.finished = time.perf_counter()
-        gateway.price(ctx)
-        await gateway.hooks.after(ctx)
+        pipeline.price(ctx)
+        await pipeline.hooks.after(ctx)
 
     return finish
 
@@ -164,25 +164,25 @@ async def run(
     streamed: Streamed[R],
     finish: Finish[R] | None = None,
 ) -> Response:
-    gateway: Gateway = request.app.services.gateway
+    pipeline: Pipeline = request.app.services.pipeline
     ctx = RequestContext(endpoint)
     try:
-        ctx.key = await gateway.auth.authenticate(request)
-        raw = await read_body(request, gateway.config.max_request_bytes)
+        ctx.key = await pipeline.auth.authenticate(request)
+        raw = await read_body(request, pipeline.config.max_request_bytes)
         model_request = parse(parse_json_object(raw))
         ctx.model_group = model_request.model
         ctx.end_user = model_request.user or end_user_header(request)
         ctx.stream = model_request.stream
-        await gateway.hooks.before(ctx, model_request)
+        await pipeline.hooks.before(ctx, model_request)
         if model_request.stream:
             chunks = await unless_disconnected(request.receive, streamed(ctx, model_request))
             headers = {**ctx.response_headers(), **SSE_HEADERS}
-            return FinishingStream(chunks, _stream_finisher(gateway, ctx), headers)
+            return FinishingStream(chunks, _stream_finisher(pipeline, ctx), headers)
         body = await unless_disconnected(request.receive, plain(ctx, model_request))
         if finish is not None:
             body = await finish(request, ctx, model_request, body)
         ctx.finished = time.perf_counter()
-        gateway.price(ctx)
+        pipeline.price(ctx)
         response = json_response(body, headers=ctx.response_headers())
     except ProxyError as exc:
         fail(ctx, exc)
@@ -200,5 +200,5 @@ async def run(
         fail(ctx, err)
         ctx.finished = time.perf_counter()
         response = error_response(err, ctx)
-    await gateway.hooks.after(ctx)
+    await pipeline.hooks.after(ctx)
     return response

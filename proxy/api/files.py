@@ -11,8 +11,8 @@ from starlette.responses import Response
 
 from proxy.api.endpoint import error_response
 from proxy.api.routes import Operation, route
-from proxy.delivery.service import Delivery
 from proxy.errors import NotFoundError, ProxyError
+from proxy.images.service import Delivery
 from proxy.schemas.admin import ImageFileQuery
 
 SAFE_HEADERS = {

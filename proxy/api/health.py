@@ -17,15 +17,15 @@ async def liveness(request: Request) -> Response:
 
 async def readiness(request: Request) -> Response:
     services: Services = request.app.services
-    gateway = services.gateway
-    deployments = gateway.config.deployments
+    pipeline = services.pipeline
+    deployments = pipeline.config.deployments
     usable = sum(1 for d in deployments if d.available)
     degraded = services.degraded()
     return json_response(
         {
             "status": "degraded" if degraded else "ok",
             "degraded": degraded,
-            "model_groups": len(gateway.router.model_names()),
+            "model_groups": len(pipeline.router.model_names()),
             "deployments": len(deployments),
             "deployments_usable": usable,
         }

@@ -11,14 +11,14 @@ from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
-from proxy.delivery.responses import FORMATS, deliver_images
+from proxy.images.responses import FORMATS, deliver_images
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
 from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStreamEvent
 
 
 def public_base(request: Request) -> str:
-    configured = request.app.services.gateway.config.general.public_base_url
+    configured = request.app.services.pipeline.config.general.public_base_url
     return str(configured or request.base_url).rstrip("/")
 
 
@@ -42,7 +42,7 @@ async def finish(
 
 async def create_image(request: Request) -> Response:
     parse = model_from_path(request, ImageRequest.from_body)
-    router = request.app.services.gateway.router
+    router = request.app.services.pipeline.router
     return await run(request, "images", parse, router.generate_images, router.stream_images, finish)
 
 

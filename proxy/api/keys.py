@@ -9,9 +9,9 @@ from proxy.api.admin import admin, body_model, page_params, paged, require_maste
 from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route
 from proxy.errors import InvalidRequestError, NotFoundError
-from proxy.gateway import Gateway
 from proxy.keys.records import KeyDelete, KeyFields, KeyUpdate
 from proxy.keys.service import KeyService
+from proxy.pipeline import Pipeline
 from proxy.schemas.admin import (
     DeletedKeys,
     GeneratedKey,
@@ -44,8 +44,8 @@ async def generate(request: Request) -> Response:
 
 async def info(request: Request) -> Response:
     async def handle() -> Response:
-        gateway: Gateway = request.app.services.gateway
-        caller = await gateway.auth.authenticate(request)
+        pipeline: Pipeline = request.app.services.pipeline
+        caller = await pipeline.auth.authenticate(request)
         service = key_service(request)
         wanted = request.query_params.get("key")
         if not wanted:

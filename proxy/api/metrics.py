@@ -17,12 +17,12 @@ from proxy.observability.settings import ObservabilitySettings
 
 async def metrics(request: Request) -> Response:
     settings: ObservabilitySettings = request.app.services.observability
-    gateway = request.app.services.gateway
+    pipeline = request.app.services.pipeline
     if settings.metrics_require_auth:
-        key = await gateway.auth.authenticate(request)
+        key = await pipeline.auth.authenticate(request)
         if not key.is_master:
             raise PermissionDeniedError("/metrics needs the master key.", code="forbidden")
-    gateway.hooks.pacer.drain()  # observers waiting for a quiet loop count before the scrape
+    pipeline.hooks.pacer.drain()  # observers waiting for a quiet loop count before the scrape
     registry: Metrics = request.app.services.metrics
     body = await asyncio.to_thread(registry.exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from proxy.api.endpoint import error_response, json_response
 from proxy.api.routes import Operation, route
 from proxy.errors import NotFoundError, ProxyError
-from proxy.gateway import Gateway
+from proxy.pipeline import Pipeline
 from proxy.schemas.wire import ModelCard, ModelList
 
 
@@ -18,27 +18,27 @@ def _card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "image-proxy"}
 
 
-def visible_models(gateway: Gateway, allowed: tuple[str, ...]) -> list[str]:
-    names = gateway.router.model_names()
+def visible_models(pipeline: Pipeline, allowed: tuple[str, ...]) -> list[str]:
+    names = pipeline.router.model_names()
     return [n for n in names if not allowed or n in allowed]
 
 
 async def list_models(request: Request) -> Response:
-    gateway: Gateway = request.app.services.gateway
+    pipeline: Pipeline = request.app.services.pipeline
     try:
-        key = await gateway.auth.authenticate(request)
+        key = await pipeline.auth.authenticate(request)
     except ProxyError as exc:
         return error_response(exc)
-    names = visible_models(gateway, key.models)
+    names = visible_models(pipeline, key.models)
     return json_response({"object": "list", "data": [_card(n) for n in names]})
 
 
 async def get_model(request: Request) -> Response:
     model_id: str = request.path_params["model_id"]
-    gateway: Gateway = request.app.services.gateway
+    pipeline: Pipeline = request.app.services.pipeline
     try:
-        key = await gateway.auth.authenticate(request)
-        if model_id not in visible_models(gateway, key.models):
+        key = await pipeline.auth.authenticate(request)
+        if model_id not in visible_models(pipeline, key.models):
             raise NotFoundError(f"The model '{model_id}' does not exist.", param="model")
     except ProxyError as exc:
         return error_response(exc)

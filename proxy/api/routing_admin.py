@@ -13,24 +13,24 @@ from starlette.responses import Response
 from proxy.api.endpoint import error_response, json_response
 from proxy.api.routes import Operation, route
 from proxy.errors import NotFoundError, PermissionDeniedError, ProxyError
-from proxy.gateway import Gateway
+from proxy.pipeline import Pipeline
 from proxy.schemas.admin import CooldownCleared, RouterState
 
 
-async def _require_master(request: Request) -> Gateway:
-    gateway: Gateway = request.app.services.gateway
-    key = await gateway.auth.authenticate(request)
-    if not gateway.auth.is_master(key):
+async def _require_master(request: Request) -> Pipeline:
+    pipeline: Pipeline = request.app.services.pipeline
+    key = await pipeline.auth.authenticate(request)
+    if not pipeline.auth.is_master(key):
         raise PermissionDeniedError("Only the master key may read or change router state.")
-    return gateway
+    return pipeline
 
 
 async def cooldowns(request: Request) -> Response:
     try:
-        gateway = await _require_master(request)
+        pipeline = await _require_master(request)
     except ProxyError as exc:
         return error_response(exc)
-    r = gateway.router
+    r = pipeline.router
     deployments = list(r.config.deployments)
     active = await r.cooldowns.active(deployments)
     in_flight = await r.stats.in_flight(deployments)
@@ -63,13 +63,13 @@ async def cooldowns(request: Request) -> Response:
 async def clear_cooldown(request: Request) -> Response:
     deployment_id: str = request.path_params["deployment_id"]
     try:
-        gateway = await _require_master(request)
-        deployment = gateway.router.deployment(deployment_id)
+        pipeline = await _require_master(request)
+        deployment = pipeline.router.deployment(deployment_id)
         if deployment is None:
             raise NotFoundError(f"No deployment with id '{deployment_id}'.", code="not_found")
     except ProxyError as exc:
         return error_response(exc)
-    await gateway.router.cooldowns.clear(deployment)
+    await pipeline.router.cooldowns.clear(deployment)
     return json_response({"deployment_id": deployment_id, "cooling_down": False})
 
 

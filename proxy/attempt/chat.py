@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from proxy.attempt.caller import JSON_ERRORS, Caller, malformed
 from proxy.attempt.relay import StreamRelay
-from proxy.attempt.upstream import JSON_ERRORS, Upstream, malformed
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
@@ -44,7 +44,7 @@ def count_images(message: dict[str, Any]) -> int:
 
 
 async def complete(
-    upstream: Upstream, ctx: RequestContext, request: ChatRequest, deployment: Deployment
+    caller: Caller, ctx: RequestContext, request: ChatRequest, deployment: Deployment
 ) -> dict[str, Any]:
     adapter = chat_adapter(deployment)
     requests: list[UpstreamRequest] = (
@@ -52,7 +52,7 @@ async def complete(
         if isinstance(adapter, FanOutChat)
         else [adapter.build(request, deployment)]
     )
-    responses = await upstream.send_all(ctx, deployment, requests, adapter)
+    responses = await caller.send_all(ctx, deployment, requests, adapter)
     try:
         results: list[ChatResult] = [adapter.parse(r, request, deployment) for r in responses]
         result = results[0] if len(results) == 1 else merge_chat_results(results)
@@ -66,7 +66,7 @@ async def complete(
 
 
 async def open_stream(
-    upstream: Upstream,
+    caller: Caller,
     ctx: RequestContext,
     request: ChatRequest,
     price: Price | None,
@@ -77,7 +77,7 @@ async def open_stream(
     upstream_request = adapter.build(request, deployment)
     upstream_request.stream = True
     translator = adapter.stream_translator(request, deployment)
-    stream = await upstream.open_stream(ctx, deployment, upstream_request, adapter)
+    stream = await caller.open_stream(ctx, deployment, upstream_request, adapter)
     return ChatRelay(stream, translator, ctx, request, deployment.provider, price)
 
 
@@ -110,7 +110,7 @@ class ChatRelay(StreamRelay[ChatChunk]):
 
     def rewrite_with(self, rewrite: ChunkRewriter) -> None:
         """Pass every chunk through ``rewrite`` before it is framed (chat images as links,
-        ``proxy.delivery``): the chunk is serialised once, after the rewrite."""
+        ``proxy.images``): the chunk is serialised once, after the rewrite."""
         self._rewrite = rewrite
 
     def _accept(self, chunk: ChatChunk) -> None:

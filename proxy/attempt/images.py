@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy.attempt.caller import JSON_ERRORS, Caller, malformed
 from proxy.attempt.relay import StreamRelay
-from proxy.attempt.upstream import JSON_ERRORS, Upstream, malformed
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
@@ -37,10 +37,10 @@ def image_adapter(deployment: Deployment, *, stream: bool) -> ImageAdapter:
 
 
 async def generate(
-    upstream: Upstream, ctx: RequestContext, request: ImageRequest, deployment: Deployment
+    caller: Caller, ctx: RequestContext, request: ImageRequest, deployment: Deployment
 ) -> dict[str, Any]:
     adapter = image_adapter(deployment, stream=False)
-    responses = await upstream.send_all(
+    responses = await caller.send_all(
         ctx, deployment, adapter.build(request, deployment), adapter
     )
     try:
@@ -58,14 +58,14 @@ async def generate(
 
 
 async def open_stream(
-    upstream: Upstream, ctx: RequestContext, request: ImageRequest, deployment: Deployment
+    caller: Caller, ctx: RequestContext, request: ImageRequest, deployment: Deployment
 ) -> ImageRelay:
     """Open the upstream stream (errors surface here); the router primes the relay."""
     adapter = image_adapter(deployment, stream=True)
     (upstream_request,) = adapter.build(request, deployment)[:1]
     upstream_request.stream = True
     translator = adapter.stream_translator(request, deployment)
-    stream = await upstream.open_stream(ctx, deployment, upstream_request, adapter)
+    stream = await caller.open_stream(ctx, deployment, upstream_request, adapter)
     return ImageRelay(stream, translator, ctx, deployment.provider)
 
 

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-from proxy.attempt.upstream import JSON_ERRORS, malformed
+from proxy.attempt.caller import JSON_ERRORS, malformed
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.providers.base import StreamTranslator

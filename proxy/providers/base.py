@@ -116,7 +116,7 @@ class StreamTranslator(Protocol[P]):
 class ImageAdapter(Protocol):
     """Translation for ``POST /v1/images/generations`` on one provider family.
 
-    ``image_hosts``, read by the delivery stage (``proxy.delivery``): the host names (or
+    ``image_hosts``, read by the delivery stage (``proxy.images``): the host names (or
     parent domains) the provider returns image URLs from. When a client asks for
     ``b64_json`` and the provider answered with a URL, the proxy downloads it only from these
     hosts (plus ``image_fetch.allowed_hosts``). Adapters of base64-only providers declare

@@ -27,8 +27,8 @@ from functools import partial
 from typing import Any, TypeVar
 
 from proxy.attempt import chat, images
+from proxy.attempt.caller import Caller
 from proxy.attempt.relay import StreamRelay
-from proxy.attempt.upstream import Upstream
 from proxy.config import DEFAULT_REQUEST_DEADLINE, Deployment, ProxyConfig
 from proxy.context import RequestContext
 from proxy.errors import NotFoundError, ProxyError, ServiceUnavailableError, UpstreamError
@@ -70,7 +70,7 @@ class Router:
     def __init__(
         self,
         config: ProxyConfig,
-        upstream: Upstream,
+        caller: Caller,
         *,
         price: Callable[[RequestContext], None] | None = None,
         rng: random.Random | None = None,
@@ -82,7 +82,7 @@ class Router:
         self.groups: dict[str, tuple[Deployment, ...]] = {
             name: tuple(deps) for name, deps in config.groups().items()
         }
-        self.upstream = upstream
+        self.caller = caller
         self.price = price  # a stream's final usage chunk carries its cost
         self._rng = rng or random.Random()
         self.clock = clock or SystemClock()
@@ -129,19 +129,19 @@ class Router:
     # --- the model requests, each by its attempt ---------------------------------------
 
     async def generate_images(self, ctx: RequestContext, request: ImageRequest) -> dict[str, Any]:
-        attempt = partial(images.generate, self.upstream, ctx, request)
+        attempt = partial(images.generate, self.caller, ctx, request)
         return await self.execute(ctx, request.model, attempt)
 
     async def stream_images(self, ctx: RequestContext, request: ImageRequest) -> images.ImageRelay:
-        attempt = partial(images.open_stream, self.upstream, ctx, request)
+        attempt = partial(images.open_stream, self.caller, ctx, request)
         return await self.execute(ctx, request.model, attempt)
 
     async def complete_chat(self, ctx: RequestContext, request: ChatRequest) -> dict[str, Any]:
-        attempt = partial(chat.complete, self.upstream, ctx, request)
+        attempt = partial(chat.complete, self.caller, ctx, request)
         return await self.execute(ctx, request.model, attempt)
 
     async def stream_chat(self, ctx: RequestContext, request: ChatRequest) -> chat.ChatRelay:
-        attempt = partial(chat.open_stream, self.upstream, ctx, request, self.price)
+        attempt = partial(chat.open_stream, self.caller, ctx, request, self.price)
         return await self.execute(ctx, request.model, attempt)
 
     # --- one request ------------------------------------------------------------------

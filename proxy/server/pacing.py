@@ -20,7 +20,7 @@ wait is about the whole wave's CPU, not its own. While the loop is busy an answe
 waits its turn: ``BATCH`` answers go on per loop iteration, their writes go out at the end of
 it, and the new calls they bring in (never paced) are served in the next iteration, ahead of
 the answers still waiting. A wave then drains in short turns, call by call. Only answers are
-paced, and only with many calls in flight (``proxy.attempt.upstream.PACE_ABOVE``): with few, a
+paced, and only with many calls in flight (``proxy.attempt.caller.PACE_ABOVE``): with few, a
 whole wave fits in one batch. Measured in the slow bench case (1,000 connections, 5 s
 upstream, one run, two alternations): p50 5.44 / 5.30 s without, 5.08 / 5.11 s with (the
 floor's was 5.15-5.22 s in the runs of that hour); chat at 64 connections 1,859 / 2,101 req/s

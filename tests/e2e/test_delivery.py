@@ -13,7 +13,7 @@ import openai
 import pytest
 from starlette.responses import JSONResponse, Response
 
-from proxy.delivery.signing import LinkSigner, derive_secret
+from proxy.images.signing import LinkSigner, derive_secret
 from proxy.providers.mock.png import colour_for, png_size, render_png
 from tests.conftest import MASTER_KEY
 from tests.fakes.server import FakeUpstream

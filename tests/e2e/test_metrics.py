@@ -127,7 +127,7 @@ async def app(fake: FakeUpstream) -> AsyncIterator[Any]:
                  litellm_settings={"require_auth_for_metrics_endpoint": True})
     application = create_app(parse_config(cfg, env={}))
     services = application.services
-    gateway = services.gateway
+    gateway = services.pipeline
 
     async def routing_facts(ctx: RequestContext, request: Any) -> None:
         # what the routing engine records on a real retry / fallback / cooldown
@@ -142,7 +142,7 @@ async def app(fake: FakeUpstream) -> AsyncIterator[Any]:
         hooks=hooks,
         pricer=lambda ctx: setattr(ctx, "cost", 0.25 * ctx.images) if ctx.images else None,
     )
-    application.services = replace(services, gateway=gateway)
+    application.services = replace(services, pipeline=gateway)
 
     async def lookup(key: str) -> KeyInfo | None:
         return KeyInfo(key_hash="v", alias="team-a") if key == VIRTUAL_KEY else None
@@ -177,7 +177,7 @@ async def test_spend_retries_fallbacks_cooldowns_and_metrics_auth(app: Any) -> N
 
 
 async def test_a_scrape_counts_requests_whose_observers_wait_for_a_quiet_loop(app: Any) -> None:
-    quiet = app.services.gateway.hooks.pacer
+    quiet = app.services.pipeline.hooks.pacer
     # As in a burst: every probe tick counts as late, so the loop never looks quiet and the
     # observers wait (the probe's own ticks included, which would otherwise run them).
     quiet.lag = -1.0

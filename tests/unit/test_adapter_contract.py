@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from proxy.attempt.upstream import Upstream
+from proxy.attempt.caller import Caller
 from proxy.config import Deployment
 from proxy.configure import parse_config
 from proxy.context import RequestContext
@@ -85,7 +85,7 @@ def _deployment() -> Deployment:
     return config.deployments[0]
 
 
-async def _send(upstream: Upstream, status: int) -> UpstreamRequest:
+async def _send(upstream: Caller, status: int) -> UpstreamRequest:
     request = UpstreamRequest.post_json("https://x/v1/images/generations", {})
     d = _deployment()
     if status >= 400:
@@ -99,11 +99,11 @@ async def _send(upstream: Upstream, status: int) -> UpstreamRequest:
 @pytest.mark.parametrize("status", [401, 403, 200])
 async def test_only_a_401_reaches_revocable_credentials(status: int) -> None:
     revocable = _Revocable()
-    upstream = Upstream(_Answers(status), {_deployment().id: revocable})
+    upstream = Caller(_Answers(status), {_deployment().id: revocable})
     request = await _send(upstream, status)
     assert revocable.rejected_requests == ([request] if status == 401 else [])
 
 
 async def test_a_401_on_credentials_that_cannot_revoke_is_only_an_error() -> None:
     credentials = HeaderKey("authorization", "Bearer k")
-    await _send(Upstream(_Answers(401), {_deployment().id: credentials}), 401)
+    await _send(Caller(_Answers(401), {_deployment().id: credentials}), 401)

@@ -10,8 +10,8 @@ import pytest
 from starlette.responses import Response, StreamingResponse
 
 from proxy.config.delivery import ImageFetchSettings
-from proxy.delivery.fetch import FetchError, address_allowed, host_allowed
-from proxy.delivery.fetcher import ImageFetcher
+from proxy.images.fetch import FetchError, address_allowed, host_allowed
+from proxy.images.fetcher import ImageFetcher
 from proxy.providers.mock.png import render_png
 from tests.fakes.server import FakeUpstream
 

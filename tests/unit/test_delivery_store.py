@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
-from proxy.delivery.fetcher import ImageFetcher
-from proxy.delivery.formats import GIF, JPEG, PNG, UNKNOWN, WEBP, decode_data_uri, sniff_image
-from proxy.delivery.service import Delivery
-from proxy.delivery.signing import FILE_ID, LinkSigner, derive_secret, new_file_id
-from proxy.delivery.store_local import LocalImageStore
-from proxy.delivery.store_s3 import S3ImageStore
+from proxy.images.fetcher import ImageFetcher
+from proxy.images.formats import GIF, JPEG, PNG, UNKNOWN, WEBP, decode_data_uri, sniff_image
+from proxy.images.service import Delivery
+from proxy.images.signing import FILE_ID, LinkSigner, derive_secret, new_file_id
+from proxy.images.store_local import LocalImageStore
+from proxy.images.store_s3 import S3ImageStore
 from proxy.providers.mock.png import render_png
 from tests.fakes.s3 import ACCESS_KEY, SECRET_KEY, moto_s3
 

@@ -138,7 +138,7 @@ async def app_client(fake: FakeUpstream, counting_kind: Any) -> AsyncIterator[ht
             return KeyInfo(key_hash="h", alias="pinned", guardrails=("short",))
         return None
 
-    app.services.gateway.auth.lookup = lookup
+    app.services.pipeline.auth.lookup = lookup
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://proxy") as client:
@@ -188,7 +188,7 @@ async def test_key_pinning_an_unknown_guardrail_fails_closed(
     async def lookup(key: str) -> KeyInfo | None:
         return KeyInfo(key_hash="h", alias="odd", guardrails=("gone",))
 
-    app.services.gateway.auth.lookup = lookup
+    app.services.pipeline.auth.lookup = lookup
     r = await post(app_client, "sk-any-other-key-0000", prompt="hi")
     assert r.status_code == 503 and r.json()["error"]["code"] == "guardrail_unavailable"
     assert fake.received() == []

@@ -122,9 +122,9 @@ async def test_the_app_sends_mock_urls_to_the_mock_transport() -> None:
     )
     services = build_services(config)
     try:
-        transport = services.gateway.transport
+        transport = services.pipeline.transport
         assert isinstance(transport, Transports)
         assert isinstance(transport.sender_for(f"{MOCK}/images/generations"), MockTransport)
         assert isinstance(transport.sender_for("https://api.openai.com/v1"), Transport)
     finally:
-        await services.gateway.aclose()
+        await services.pipeline.aclose()

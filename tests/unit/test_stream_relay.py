@@ -16,13 +16,13 @@ import orjson
 import pytest
 
 from proxy.api.endpoint import FinishingStream
+from proxy.attempt.caller import Caller
 from proxy.attempt.chat import ChatRelay
-from proxy.attempt.upstream import Upstream
 from proxy.config import Deployment
 from proxy.context import RequestContext
-from proxy.delivery.responses import ChatImageLinker
-from proxy.delivery.service import Delivery
 from proxy.errors import ProxyError
+from proxy.images.responses import ChatImageLinker
+from proxy.images.service import Delivery
 from proxy.providers.openrouter.chat import OpenRouterChatStream
 from proxy.schemas import ChatRequest, ImageRequest
 from proxy.sse import DONE_FRAME
@@ -84,7 +84,7 @@ def iterators_above(frame: FrameType | None) -> list[str]:
     return found
 
 
-class FakeUpstream(Upstream):
+class FakeUpstream(Caller):
     def __init__(self, source: Source) -> None:
         super().__init__(Transport(), {})
         self.source = source
@@ -121,7 +121,7 @@ async def respond(chunks: AsyncIterator[bytes]) -> bytes:
 async def test_a_chat_stream_passes_three_iterators_and_is_read_once() -> None:
     source = Source(CHAT_BODY)
     router, _ = make_router({"g": [{}]})
-    router.upstream = FakeUpstream(source)
+    router.caller = FakeUpstream(source)
     ctx = RequestContext("chat")
     relay = await router.stream_chat(ctx, CHAT_REQUEST)
     assert len(source.chains) == 1  # primed inside the attempt: the first chunk
@@ -137,7 +137,7 @@ async def test_a_chat_stream_passes_three_iterators_and_is_read_once() -> None:
 async def test_an_image_stream_passes_three_iterators() -> None:
     source = Source(IMAGE_BODY)
     router, _ = make_router({"g": [{}]})
-    router.upstream = FakeUpstream(source)
+    router.caller = FakeUpstream(source)
     ctx = RequestContext("images")
     request = ImageRequest.from_body({"model": "g", "prompt": "x", "stream": True})
     relay = await router.stream_images(ctx, request)

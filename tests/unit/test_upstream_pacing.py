@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from proxy.attempt import upstream as upstream_mod
-from proxy.attempt.upstream import Upstream
+from proxy.attempt import caller as upstream_mod
+from proxy.attempt.caller import Caller
 from proxy.context import RequestContext
 from proxy.credentials.base import NoCredentials
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
@@ -42,12 +42,12 @@ async def test_answers_are_paced_only_with_many_calls_in_flight(
     (deployment,) = make_config({"g": [{}]}).deployments
     transport = HeldTransport()
     waits: list[int] = []
-    up: Upstream
+    up: Caller
 
     async def pace() -> None:
         waits.append(up.in_flight)
 
-    up = Upstream(transport, {deployment.id: NoCredentials()}, pace=pace)  # type: ignore[arg-type]
+    up = Caller(transport, {deployment.id: NoCredentials()}, pace=pace)  # type: ignore[arg-type]
 
     async def one() -> None:
         request = UpstreamRequest.post_json("http://upstream.invalid/v1/x", {})

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from proxy.attempt.upstream import Upstream
+from proxy.attempt.caller import Caller
 from proxy.config import Deployment, ProxyConfig
 from proxy.configure import parse_config
 from proxy.context import RequestContext
@@ -43,7 +43,7 @@ def make_router(
     router.setdefault("failover", False)  # tests of one rule at a time; failover has its own
     r = Router(
         make_config(groups, **router),
-        Upstream(Transport(), {}),  # unused: these tests run scripted attempts
+        Caller(Transport(), {}),  # unused: these tests run scripted attempts
         rng=random.Random(seed),
         clock=clock,
         state=MemoryState(clock),

@@ -9,17 +9,17 @@ from starlette.applications import Starlette
 
 from proxy.app import create_app
 from proxy.context import KeyInfo
-from proxy.gateway import Gateway
+from proxy.pipeline import Pipeline
 from tests.unit.routing.helpers import make_config
 
 MASTER = "sk-master-admin-test"
 
 
-def app_with_virtual_key() -> tuple[Starlette, Gateway]:
+def app_with_virtual_key() -> tuple[Starlette, Pipeline]:
     config = make_config({"g": [{}, {}]})
     general = config.general.model_copy(update={"master_key": MASTER})
     app = create_app(replace(config, general=general))
-    gateway: Gateway = app.services.gateway
+    gateway: Pipeline = app.services.pipeline
 
     async def lookup(key: str) -> KeyInfo | None:
         return KeyInfo(key_hash="h", alias="team") if key == "sk-virtual" else None

@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from proxy.config.delivery import ImageFetchSettings
-from proxy.delivery.fetch import Resolver, system_resolve
+from proxy.images.fetch import Resolver, system_resolve
 
 if TYPE_CHECKING:
-    from proxy.delivery.fetch_client import PinnedClient
+    from proxy.images.fetch_client import PinnedClient
 
 
 class ImageFetcher:
@@ -46,6 +46,6 @@ class ImageFetcher:
         return self._client
 
     def _build(self) -> PinnedClient:
-        from proxy.delivery.fetch_client import PinnedClient
+        from proxy.images.fetch_client import PinnedClient
 
         return PinnedClient(self.settings, self._resolve, self._networks)

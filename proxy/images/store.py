@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from proxy.delivery.formats import ImageType
+from proxy.images.formats import ImageType
 
 
 class StoreError(Exception):

@@ -15,10 +15,10 @@ from starlette.requests import Request
 
 from proxy.config import Deployment
 from proxy.context import RequestContext
-from proxy.delivery.responses import CHAT_IMAGE_FORMATS, ChatImageLinker
-from proxy.delivery.service import Delivery
 from proxy.errors import InvalidRequestError
-from proxy.gateway import Gateway
+from proxy.images.responses import CHAT_IMAGE_FORMATS, ChatImageLinker
+from proxy.images.service import Delivery
+from proxy.pipeline import Pipeline
 from proxy.schemas import ChatRequest, ImageRequest
 
 PARAM = "image_response_format"
@@ -47,9 +47,9 @@ async def take_image_format(ctx: RequestContext, request: Any) -> None:
         ctx.image_response_format = value
 
 
-def deployment_of(gateway: Gateway, ctx: RequestContext) -> Deployment | None:
+def deployment_of(pipeline: Pipeline, ctx: RequestContext) -> Deployment | None:
     """The deployment that answered (after retries and fallbacks)."""
-    return gateway.router.deployment(ctx.deployment_id) if ctx.deployment_id else None
+    return pipeline.router.deployment(ctx.deployment_id) if ctx.deployment_id else None
 
 
 def wants_links(ctx: RequestContext, deployment: Deployment | None) -> bool:
@@ -67,6 +67,6 @@ def linker(request: Request, ctx: RequestContext) -> ChatImageLinker:
 async def finish_chat(
     request: Request, ctx: RequestContext, chat_request: ChatRequest, body: dict[str, Any]
 ) -> dict[str, Any]:
-    if not wants_links(ctx, deployment_of(request.app.services.gateway, ctx)):
+    if not wants_links(ctx, deployment_of(request.app.services.pipeline, ctx)):
         return body
     return await linker(request, ctx).rewrite_completion(body)

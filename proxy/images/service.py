@@ -14,17 +14,17 @@ from dataclasses import dataclass
 
 from proxy.config import ProxyConfig
 from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
-from proxy.delivery.fetch import FetchError
-from proxy.delivery.fetcher import ImageFetcher
-from proxy.delivery.formats import BY_EXTENSION, UNKNOWN, ImageType, sniff_image
-from proxy.delivery.signing import LinkSigner, derive_secret, new_file_id
-from proxy.delivery.store import ImageStore, StoreError
-from proxy.delivery.store_local import LocalImageStore
-from proxy.delivery.store_s3 import S3ImageStore
 from proxy.errors import ProxyError, UpstreamError
+from proxy.images.fetch import FetchError
+from proxy.images.fetcher import ImageFetcher
+from proxy.images.formats import BY_EXTENSION, UNKNOWN, ImageType, sniff_image
+from proxy.images.signing import LinkSigner, derive_secret, new_file_id
+from proxy.images.store import ImageStore, StoreError
+from proxy.images.store_local import LocalImageStore
+from proxy.images.store_s3 import S3ImageStore
 from proxy.paths import local_path
 
-log = logging.getLogger("proxy.delivery")
+log = logging.getLogger("proxy.images")
 
 FILES_PATH = "/v1/images/files/"
 

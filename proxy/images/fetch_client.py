@@ -14,14 +14,14 @@ import httpcore
 import httpx
 
 from proxy.config.delivery import ImageFetchSettings
-from proxy.delivery.fetch import (
+from proxy.images.fetch import (
     FetchError,
     IPNetwork,
     Resolver,
     address_allowed,
     host_allowed,
 )
-from proxy.delivery.formats import sniff_image
+from proxy.images.formats import sniff_image
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.attempt.upstream import Upstream
+from proxy.attempt.caller import Caller
 from proxy.auth import Authenticator
 from proxy.config import ProxyConfig
 from proxy.context import RequestContext
@@ -18,12 +18,12 @@ from proxy.transport import Sender
 
 
 @dataclass(frozen=True, slots=True)
-class Gateway:
+class Pipeline:
     config: ProxyConfig
     auth: Authenticator
     router: Router
     transport: Sender
-    upstream: Upstream
+    caller: Caller
     hooks: Hooks
     pricer: Pricer
 

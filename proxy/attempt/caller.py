@@ -23,7 +23,7 @@ class ErrorMapper(Protocol):
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
 
 
-class Upstream:
+class Caller:
     def __init__(
         self,
         transport: Sender,

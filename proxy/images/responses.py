@@ -22,9 +22,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.delivery.formats import decode_b64, decode_data_uri, encode_b64, is_data_uri
-from proxy.delivery.service import Delivery
 from proxy.errors import ProxyError, UpstreamError
+from proxy.images.formats import decode_b64, decode_data_uri, encode_b64, is_data_uri
+from proxy.images.service import Delivery
 
 CHAT_IMAGE_FORMATS = ("url", "b64_json")
 

@@ -15,8 +15,8 @@ import datetime as dt
 from typing import Any
 
 from proxy.config.delivery import ImageStoreSettings
-from proxy.delivery.formats import ImageType
-from proxy.delivery.store import StoreError
+from proxy.images.formats import ImageType
+from proxy.images.store import StoreError
 
 _DELETE_BATCH = 1000
 

@@ -14,9 +14,9 @@ import secrets
 import time
 from pathlib import Path
 
-from proxy.delivery.formats import ImageType
-from proxy.delivery.signing import FILE_ID
-from proxy.delivery.store import StoreError
+from proxy.images.formats import ImageType
+from proxy.images.signing import FILE_ID
+from proxy.images.store import StoreError
 
 _TMP_PREFIX = ".tmp-"
 _STALE_TMP_SECONDS = 600
