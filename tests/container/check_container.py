@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import openai
@@ -48,6 +48,15 @@ class CheckFailed(AssertionError):
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
+
+
+T = TypeVar("T")
+
+
+def expect_present(value: T | None, message: str) -> T:
+    if value is None:
+        raise CheckFailed(message)
+    return value
 
 
 def podman(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -143,8 +152,9 @@ def check_image_through_fake_upstream(box: Container, upstream: FakeUpstream) ->
         model="container-image", prompt="a lighthouse at dusk", n=2, size="1536x1024",
         quality="high", extra_body={"some_new_param": {"kept": True}},
     )
-    expect([d.b64_json for d in result.data] == [PNG_B64, PNG_B64],
-           f"images changed on the way back: {result.data!r}")
+    data = expect_present(result.data, "the answer has no data")
+    expect([d.b64_json for d in data] == [PNG_B64, PNG_B64],
+           f"images changed on the way back: {data!r}")
     (sent,) = upstream.received("/v1/images/generations")
     body = sent.json()
     expect(sent.headers.get("authorization") == f"Bearer {UPSTREAM_KEY}",
@@ -161,8 +171,9 @@ def check_mock_provider(box: Container, upstream: FakeUpstream) -> None:
     client = openai.OpenAI(base_url=f"{box.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
     result = client.images.generate(model="mock-image", prompt="offline", size="512x256", n=2,
                                     response_format="b64_json")
-    expect(len(result.data) == 2, f"mock returned {len(result.data)} images")
-    for item in result.data:
+    data = expect_present(result.data, "the mock answer has no data")
+    expect(len(data) == 2, f"mock returned {len(data)} images")
+    for item in data:
         expect(item.b64_json is not None, "mock image without b64_json")
         size = png_dimensions(base64.b64decode(item.b64_json or ""))
         expect(size == (512, 256), f"mock image is {size}, asked for 512x256")

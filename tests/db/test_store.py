@@ -127,6 +127,7 @@ class FlakyStore:
 
 async def test_writer_keeps_everything_while_the_database_is_down(store: Store) -> None:
     flaky = FlakyStore(store)
+    # A Store double
     writer = SpendWriter(flaky, batch_size=100)  # type: ignore[arg-type]
     acked: list[int] = []
     writer.listeners.append(lambda ops: acked.append(len(ops)))
@@ -157,6 +158,7 @@ async def test_a_retry_after_an_unknown_outcome_never_counts_twice(store: Store)
     h = "u" * 64
     await store.insert_key(key_row(h))
     lost = LostAckStore(store)
+    # A Store double
     writer = SpendWriter(lost, batch_size=10)  # type: ignore[arg-type]
     for _ in range(25):
         writer.submit(record(key_hash=h, cost=0.01))
@@ -186,6 +188,7 @@ async def test_drain_spools_what_cannot_be_written_and_next_start_replays(
 ) -> None:
     spool = tmp_path / "spool"
     flaky = FlakyStore(store)
+    # A Store double
     writer = SpendWriter(flaky, spool_dir=spool)  # type: ignore[arg-type]
     records = [record(cost=0.002, key_hash=None) for _ in range(50)]
     for r in records:
@@ -196,7 +199,8 @@ async def test_drain_spools_what_cannot_be_written_and_next_start_replays(
 
     back = FlakyStore(store)
     back.down = False
-    again = SpendWriter(back, spool_dir=spool)  # type: ignore[arg-type]  # the next start-up
+    # A Store double; the next start-up
+    again = SpendWriter(back, spool_dir=spool)  # type: ignore[arg-type]
     assert await again.restore() == 50
     again.submit(record())
     assert await again.flush() is True

@@ -165,8 +165,9 @@ def test_family_mapping_reaches_the_wire(client: openai.OpenAI, bedrock: FakeBed
     bedrock.model(SD35, stability3_answer)
     bedrock.model(SDXL, sdxl_answer)
     client.images.generate(model="nova", prompt="a red fox", n=3, size="1280x720",
-                           quality="hd", style="PHOTOREALISM",
-                           extra_body={"negativeText": "people", "seed": 12})
+                           quality="hd",  # a Bedrock style, outside the SDK's Literal: sent raw
+                           extra_body={"style": "PHOTOREALISM", "negativeText": "people",
+                                       "seed": 12})
     client.images.generate(model="sd35", prompt="a red fox", size="1536x1024",
                            output_format="jpeg", extra_body={"negative_prompt": "fog"})
     client.images.generate(model="sdxl", prompt="a red fox", size="1344x768",

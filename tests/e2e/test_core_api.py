@@ -178,17 +178,20 @@ def _png_dims(data: bytes) -> tuple[int, int]:
 def test_mock_honours_n_size_and_b64(client: openai.OpenAI) -> None:
     result = client.images.generate(model="mock-image", prompt="a lighthouse", n=3,
                                     size="320x200", response_format="b64_json")
+    assert result.data is not None
     assert len(result.data) == 3
     images = [base64.b64decode(d.b64_json or "") for d in result.data]
     assert all(_png_dims(img) == (320, 200) for img in images)
     again = client.images.generate(model="mock-image", prompt="a lighthouse", n=1,
                                    size="320x200", response_format="b64_json")
+    assert again.data is not None
     assert base64.b64decode(again.data[0].b64_json or "") == images[0]  # deterministic
 
 
 def test_mock_url_format_serves_the_png(client: openai.OpenAI) -> None:
     result = client.images.generate(model="mock-image", prompt="a tree", size="64x48",
                                     response_format="url", n=2)
+    assert result.data is not None
     for item in result.data:
         assert item.url and item.url.startswith("http") and item.b64_json is None
         response = httpx.get(item.url)

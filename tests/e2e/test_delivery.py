@@ -98,6 +98,7 @@ def dalle(r: Any) -> Any:
 def test_gpt_image_base64_to_url(client: openai.OpenAI, fake: FakeUpstream, proxy: Any) -> None:
     fake.route("POST", "/v1/images/generations", gpt_image)
     result = client.images.generate(model="gpt-image", prompt="x", n=2, response_format="url")
+    assert result.data is not None
     assert [d.b64_json for d in result.data] == [None, None]
     urls = [d.url for d in result.data]
     assert len(set(urls)) == 2
@@ -121,11 +122,14 @@ def test_dalle_both_formats(client: openai.OpenAI, fake: FakeUpstream) -> None:
     fake.route("POST", "/v1/images/generations", dalle)
     fake.route("GET", "/blob/img-1.png", lambda r: Response(DALLE_PNG, media_type="image/png"))
     as_b64 = client.images.generate(model="dalle", prompt="p", response_format="b64_json")
+    assert as_b64.data is not None
     assert base64.b64decode(as_b64.data[0].b64_json or "") == DALLE_PNG
     assert as_b64.data[0].revised_prompt == "rp"
     as_url = client.images.generate(model="dalle", prompt="p", response_format="url")
+    assert as_url.data is not None
     assert as_url.data[0].url is not None and "/blob/img-1.png?se=2030" in as_url.data[0].url
     default = client.images.generate(model="dalle", prompt="p")
+    assert default.data is not None
     assert default.data[0].url == as_url.data[0].url  # kept as the provider returned it
     assert [r.json().get("response_format") for r in fake.received("/v1/images/generations")] \
         == ["b64_json", "url", None]
@@ -136,6 +140,7 @@ def test_url_only_server_is_downloaded_for_b64(client: openai.OpenAI, fake: Fake
         "created": 1, "data": [{"url": f"{fake.base}/sd/out/{i}.png"} for i in range(2)]})
     fake.route("GET", "/sd/out/*", lambda r: Response(SD_PNG, media_type="image/png"))
     result = client.images.generate(model="sd-urls", prompt="p", n=2, response_format="b64_json")
+    assert result.data is not None
     assert [base64.b64decode(d.b64_json or "") for d in result.data] == [SD_PNG, SD_PNG]
     assert all(d.url is None for d in result.data)
     assert sorted(r.path for r in fake.received() if r.method == "GET") == [
@@ -169,8 +174,10 @@ def test_broken_image_link_upstream_is_502(client: openai.OpenAI, fake: FakeUpst
 def test_mock_honours_format_size_and_n(client: openai.OpenAI, proxy: Any) -> None:
     linked = client.images.generate(model="mock-image", prompt="lighthouse", size="512x256", n=2,
                                     response_format="url")
+    assert linked.data is not None
     inline = client.images.generate(model="mock-image", prompt="lighthouse", size="512x256", n=2,
                                     response_format="b64_json")
+    assert inline.data is not None
     for i in range(2):
         expected = render_png(512, 256, colour_for("lighthouse", i))
         assert get_link(linked.data[i].url, proxy).content == expected
@@ -187,8 +194,10 @@ def test_base64_only_providers_give_links(client: openai.OpenAI, fake: FakeUpstr
     fake.route("POST", path, lambda r: {"created": 1, "data": [{"url": None,
                                                                 "b64_json": b64(image)}]})
     linked = client.images.generate(model=name, prompt="p", response_format="url")
+    assert linked.data is not None
     assert get_link(linked.data[0].url, proxy).content == image
     inline = client.images.generate(model=name, prompt="p", response_format="b64_json")
+    assert inline.data is not None
     assert base64.b64decode(inline.data[0].b64_json or "") == image
     assert [r.json()["response_format"] for r in fake.received(path)] == ["b64_json"] * 2
 
@@ -201,8 +210,10 @@ def flip(sig: str) -> str:
 
 
 def test_signed_links_over_http(client: openai.OpenAI, proxy: Any) -> None:
-    a, b = client.images.generate(model="mock-image", prompt="p", size="8x8", n=2,
+    data = client.images.generate(model="mock-image", prompt="p", size="8x8", n=2,
                                   response_format="url").data
+    assert data is not None
+    a, b = data
     assert a.url and b.url
     url_a, url_b = httpx.URL(a.url), httpx.URL(b.url)
     get_link(a.url, proxy)
@@ -268,7 +279,8 @@ def test_chat_stream_links(client: openai.OpenAI, proxy: Any) -> None:
         model="mock-chat", messages=[{"role": "user", "content": "kite"}], stream=True,
         extra_body={"image_response_format": "url"}))
     deltas = [c.choices[0].delta for c in chunks if c.choices]
-    images = [d.model_extra["image"]["url"] for d in deltas if d.model_extra.get("image")]
+    images = [d.model_extra["image"]["url"] for d in deltas
+              if d.model_extra is not None and d.model_extra.get("image")]
     assert len(images) == 1
     assert png_size(get_link(images[0], proxy).content) == (256, 256)
     assert "".join(d.content or "" for d in deltas).startswith("This is a placeholder")

@@ -73,8 +73,10 @@ def test_recraft_both_formats(client: openai.OpenAI, fake: FakeUpstream) -> None
 
     fake.route("POST", "/recraft/v1/images/generations", recraft)
     inline = client.images.generate(model="recraft", prompt="p", response_format="b64_json")
+    assert inline.data is not None
     assert base64.b64decode(inline.data[0].b64_json or "") == RECRAFT_PNG
     linked = client.images.generate(model="recraft", prompt="p", response_format="url")
+    assert linked.data is not None
     assert linked.data[0].url == "https://img.recraft.ai/a/b.png"
 
 
@@ -90,8 +92,10 @@ def test_openrouter_data_url_both_formats(client: openai.OpenAI, fake: FakeUpstr
                                           proxy: Any) -> None:
     fake.route("POST", OR_PATH, lambda r: or_answer(f"data:image/png;base64,{b64(OR_PNG)}"))
     linked = client.images.generate(model="or-image", prompt="p", n=2, response_format="url")
+    assert linked.data is not None
     assert [fetch_link(d.url, proxy) for d in linked.data] == [OR_PNG, OR_PNG]
     inline = client.images.generate(model="or-image", prompt="p", response_format="b64_json")
+    assert inline.data is not None
     assert base64.b64decode(inline.data[0].b64_json or "") == OR_PNG
     assert all("response_format" not in r.json() for r in fake.received(OR_PATH))
 
@@ -101,8 +105,10 @@ def test_openrouter_http_url_downloaded_for_b64(client: openai.OpenAI,
     fake.route("POST", OR_PATH, lambda r: or_answer(f"{fake.base}/or-cdn/out.png"))
     fake.route("GET", "/or-cdn/out.png", lambda r: Response(OR_PNG, media_type="image/png"))
     inline = client.images.generate(model="or-image", prompt="p", response_format="b64_json")
+    assert inline.data is not None
     assert base64.b64decode(inline.data[0].b64_json or "") == OR_PNG
     kept = client.images.generate(model="or-image", prompt="p")
+    assert kept.data is not None
     assert kept.data[0].url == f"{fake.base}/or-cdn/out.png"
 
 
@@ -125,6 +131,8 @@ def test_bedrock_both_formats(client: openai.OpenAI, fake: FakeUpstream, proxy: 
     fake.route("POST", f"/model/{NOVA}/invoke", nova)
     linked = client.images.generate(model="nova", prompt="p", n=2, size="1024x1024",
                                     response_format="url")
+    assert linked.data is not None
     assert [fetch_link(d.url, proxy) for d in linked.data] == [NOVA_PNG, NOVA_PNG]
     inline = client.images.generate(model="nova", prompt="p", response_format="b64_json")
+    assert inline.data is not None
     assert base64.b64decode(inline.data[0].b64_json or "") == NOVA_PNG

@@ -19,6 +19,7 @@ def generate_link(proxy: Any, prompt: str) -> str:
     client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
     result = client.images.generate(model="mock-image", prompt=prompt, size="16x8",
                                     response_format="url")
+    assert result.data is not None
     assert result.data[0].url is not None
     return result.data[0].url
 

@@ -101,6 +101,7 @@ def test_vertex_imagen_n2_landscape_keeps_ratio_and_native_params(
         extra_body={"negativePrompt": "people", "personGeneration": "dont_allow", "seed": 7,
                     "addWatermark": False},
     )
+    assert result.data is not None
     assert len(result.data) == 2
     assert [d.b64_json for d in result.data] == [
         image_b64(f"imagen-4.0-generate-001|16:9|{i}") for i in range(2)]
@@ -124,6 +125,7 @@ def test_gemini_api_imagen_fans_out_past_four_and_maps_portrait(
 ) -> None:
     result = client.images.generate(model="gemini-imagen", prompt="a cat", n=6,
                                     size="1024x1536")
+    assert result.data is not None
     assert len(result.data) == 6
     bodies = [r.json() for r in fake.received() if r.path.endswith(":predict")]
     assert sorted(b["parameters"]["sampleCount"] for b in bodies) == [2, 4]
@@ -141,6 +143,7 @@ def test_gemini_image_n2_fans_out_with_aspect_ratio_and_usage(
 ) -> None:
     result = client.images.generate(model="gemini-image", prompt="a watercolor fox", n=2,
                                     size="1536x1024")
+    assert result.data is not None
     assert len(result.data) == 2
     assert all(d.b64_json for d in result.data)
     assert result.data[0].b64_json != result.data[1].b64_json
@@ -167,6 +170,7 @@ def test_gemini_3_image_size_tier_and_thought_images_skipped(
 ) -> None:
     result = client.images.generate(model="gemini-3-image", prompt="a city", size="3072x1728",
                                     extra_body={"imageConfig": {"imageSize": "4K"}})
+    assert result.data is not None
     assert len(result.data) == 1
     assert result.data[0].b64_json != image_b64("thought")
     config = fake.received()[0].json()["generationConfig"]
@@ -178,13 +182,13 @@ def test_unsupported_openai_parameters_are_refused_by_name(
 ) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="gemini-image", prompt="p", quality="hd")
-    assert info.value.body["param"] == "quality"  # type: ignore[index]
+    assert info.value.param == "quality"
     with pytest.raises(openai.BadRequestError) as info:
-        client.images.generate(model="vertex-imagen", prompt="p", size="huge")  # type: ignore[arg-type]
+        client.images.generate(model="vertex-imagen", prompt="p", size="huge")
     assert "size" in info.value.message
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="gemini-image", prompt="p", output_format="webp")
-    assert info.value.body["param"] == "output_format"  # type: ignore[index]
+    assert info.value.param == "output_format"
     assert fake.received() == []
 
 

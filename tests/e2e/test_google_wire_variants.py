@@ -35,9 +35,11 @@ def pixels(tag: str, repeat: int = 300) -> bytes:
 def usage() -> types.GenerateContentResponseUsageMetadata:
     return types.GenerateContentResponseUsageMetadata(
         prompt_token_count=6, candidates_token_count=1295, total_token_count=1301,
-        prompt_tokens_details=[types.ModalityTokenCount(modality="TEXT", token_count=6)],
-        candidates_tokens_details=[types.ModalityTokenCount(modality="IMAGE", token_count=1290),
-                                   types.ModalityTokenCount(modality="TEXT", token_count=5)])
+        prompt_tokens_details=[
+            types.ModalityTokenCount(modality=types.MediaModality.TEXT, token_count=6)],
+        candidates_tokens_details=[
+            types.ModalityTokenCount(modality=types.MediaModality.IMAGE, token_count=1290),
+            types.ModalityTokenCount(modality=types.MediaModality.TEXT, token_count=5)])
 
 
 def dump(response: types.GenerateContentResponse) -> dict[str, Any]:
@@ -52,14 +54,15 @@ def image_answer(data: bytes) -> dict[str, Any]:
              types.Part(inline_data=types.Blob(data=data, mime_type="image/png"))]
     return dump(types.GenerateContentResponse(
         candidates=[types.Candidate(content=types.Content(role="model", parts=parts),
-                                    finish_reason="STOP")],
+                                    finish_reason=types.FinishReason.STOP)],
         usage_metadata=usage(), model_version="gemini-2.5-flash-image"))
 
 
 def blocked_answer() -> dict[str, Any]:
     return dump(types.GenerateContentResponse(
         prompt_feedback=types.GenerateContentResponsePromptFeedback(
-            block_reason="PROHIBITED_CONTENT", block_reason_message="Not allowed."),
+            block_reason=types.BlockedReason.PROHIBITED_CONTENT,
+            block_reason_message="Not allowed."),
         usage_metadata=types.GenerateContentResponseUsageMetadata(prompt_token_count=6)))
 
 
@@ -70,7 +73,7 @@ def stream_answer(data: bytes) -> list[dict[str, Any]]:
         return dump(types.GenerateContentResponse(
             candidates=[types.Candidate(content=content, **candidate)]))
 
-    last = event(None, finish_reason="STOP")
+    last = event(None, finish_reason=types.FinishReason.STOP)
     last["usage_metadata"] = usage().model_dump(mode="json", exclude_none=True)
     return [event([types.Part(text="Painting")]),
             event([types.Part(text=" now.")]),
@@ -187,6 +190,7 @@ def test_images_from_snake_case_url_safe_answers(
 ) -> None:
     result = client.images.generate(model="sdk-gemini", prompt="a fox", n=2, size="1792x1024",
                                     response_format="b64_json")
+    assert result.data is not None
     images = sorted(decoded(d.b64_json or "") for d in result.data)
     assert images == sorted([pixels("call-1"), pixels("call-2")])
     assert result.usage is not None and result.usage.output_tokens_details is not None
@@ -216,7 +220,7 @@ def test_chat_n2_on_an_image_model_fans_out(
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model="sdk-gemini", n=2, stream=True,
                                        messages=[{"role": "user", "content": "x"}])
-    assert info.value.body["param"] == "n"  # type: ignore[index]
+    assert info.value.param == "n"
 
 
 def test_stream_of_snake_case_events_with_a_split_multi_megabyte_image(
@@ -259,6 +263,7 @@ def test_vertex_global_with_adc_from_the_environment(
     url = (completion.choices[0].message.model_extra or {})["image"]["url"]
     assert data_uri_bytes(url).startswith(b"\x89PNG")
     result = client.images.generate(model="adc-vertex", prompt="a globe")
+    assert result.data is not None
     assert len(result.data) == 1
     vertex = [r for r in fake.received() if r.path.startswith("/v1/")]
     assert [r.path for r in vertex] == [

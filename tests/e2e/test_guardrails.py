@@ -102,23 +102,29 @@ def request(client: openai.OpenAI, kind: str, text: str, *, stream: bool,
     """One request through the SDK; the answer fully consumed."""
     extra = {"guardrails": guardrails} if guardrails is not None else None
     if kind == "image":
-        result = client.images.generate(model="img", prompt=text, stream=stream,
-                                        extra_body=extra)
-    else:
-        result = client.chat.completions.create(
-            model="chat", stream=stream, extra_body=extra,
-            messages=[{"role": "system", "content": "You draw."},
-                      {"role": "user", "content": [{"type": "text", "text": text}]}])
-    return list(result) if stream else result
+        image = client.images.generate(model="img", prompt=text, stream=stream,
+                                       extra_body=extra)
+        return list(image) if stream else image
+    chat = client.chat.completions.create(
+        model="chat", stream=stream, extra_body=extra,
+        messages=[{"role": "system", "content": "You draw."},
+                  {"role": "user", "content": [{"type": "text", "text": text}]}])
+    return list(chat) if stream else chat
 
 
 def upstream_calls(fake: FakeUpstream) -> list[Any]:
     return fake.received(IMAGES) + fake.received(CHAT)
 
 
-def assert_blocked(exc: pytest.ExceptionInfo[openai.BadRequestError], name: str) -> None:
+def error_body(exc: pytest.ExceptionInfo[openai.BadRequestError]) -> dict[str, Any]:
+    """The OpenAI error object the SDK decoded (it unwraps ``{"error": ...}``)."""
     error = exc.value.body
     assert isinstance(error, dict)
+    return error
+
+
+def assert_blocked(exc: pytest.ExceptionInfo[openai.BadRequestError], name: str) -> None:
+    error = error_body(exc)
     assert error["code"] == "content_policy_violation"
     assert error["guardrail"] == name
     assert name in error["message"]
@@ -173,7 +179,7 @@ def test_opt_in_moderation(
     with pytest.raises(openai.BadRequestError) as exc:
         request(client, kind, "lots of gore", stream=stream, guardrails=["moderation"])
     assert_blocked(exc, "moderation")
-    assert "violence/graphic" in exc.value.body["reason"]  # type: ignore[index]
+    assert "violence/graphic" in error_body(exc)["reason"]
     # flagged, but only in a category not configured: allowed
     request(client, kind, "a pillow fight", stream=stream, guardrails=["moderation"])
     calls = served.received("/moderation/v1/moderations")
@@ -203,7 +209,7 @@ def test_opt_in_webhook_allows_and_denies(
     with pytest.raises(openai.BadRequestError) as exc:
         request(client, kind, "the secret project logo", stream=stream, guardrails=["policy"])
     assert_blocked(exc, "policy")
-    assert exc.value.body["reason"] == "mentions an unreleased product"  # type: ignore[index]
+    assert error_body(exc)["reason"] == "mentions an unreleased product"
     assert upstream_calls(served) == []
     request(client, kind, "a lighthouse", stream=stream, guardrails={"policy": True})
     assert len(upstream_calls(served)) == 1
@@ -225,7 +231,7 @@ def test_failing_webhook_on_error_block_refuses(
     with pytest.raises(openai.BadRequestError) as exc:
         request(client, "image", "a cat", stream=stream, guardrails=["policy-closed"])
     assert_blocked(exc, "policy-closed")  # on_error: block is a block like any other
-    assert "HTTP 500" in exc.value.body["reason"]  # type: ignore[index]
+    assert "HTTP 500" in error_body(exc)["reason"]
     assert upstream_calls(served) == []
     assert len(served.received("/policy-broken")) == 1
 

@@ -189,7 +189,7 @@ def test_malformed_bodies_are_400(proxy: Any, content: bytes, needle: str) -> No
                                    "Bearer", "Token " + MASTER_KEY, MASTER_KEY])
 def test_odd_authorization_headers_are_401(proxy: Any, value: str) -> None:
     response = httpx.post(f"{proxy.base_url}/v1/images/generations", json=image_body(),
-                          headers={"authorization": value.encode("utf-8")})  # type: ignore[dict-item]
+                          headers={b"authorization": value.encode("utf-8")})
     err = assert_openai_error(response, 401)
     assert "a" * 100 not in err["message"] and "sk-t" not in err["message"]
 
@@ -214,7 +214,7 @@ def test_provider_400_keeps_param_and_code(proxy: Any, fake: FakeUpstream) -> No
         "param": "size", "code": "invalid_value"}}, 400))
     client = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
     with pytest.raises(openai.BadRequestError) as info:
-        client.images.generate(model="gpt-image", prompt="x", size="77x77")  # type: ignore[arg-type]
+        client.images.generate(model="gpt-image", prompt="x", size="77x77")
     assert info.value.param == "size"
     assert info.value.code == "invalid_value"
     assert "77x77" in info.value.message
@@ -258,6 +258,7 @@ def test_azure_openai_sdk_can_use_the_proxy(proxy: Any, fake: FakeUpstream) -> N
     azure = openai.AzureOpenAI(azure_endpoint=proxy.base_url, api_key=MASTER_KEY,
                                api_version="2024-10-21", max_retries=0)
     result = azure.images.generate(model="mock-image", prompt="x", size="8x16", n=2)
+    assert result.data is not None
     assert len(result.data) == 2
     chat = azure.chat.completions.create(model="mock-image",
                                          messages=[{"role": "user", "content": "hi"}])
@@ -270,7 +271,9 @@ def test_azure_openai_sdk_can_use_the_proxy(proxy: Any, fake: FakeUpstream) -> N
         "created": 1, "data": [{"b64_json": PNG_B64}]})
     pinned = openai.AzureOpenAI(azure_endpoint=proxy.base_url, azure_deployment="gpt-image",
                                 api_key=MASTER_KEY, api_version="2024-10-21", max_retries=0)
-    assert pinned.images.generate(model="ignored", prompt="x").data[0].b64_json == PNG_B64
+    result = pinned.images.generate(model="ignored", prompt="x")
+    assert result.data is not None
+    assert result.data[0].b64_json == PNG_B64
     assert fake.received()[0].json()["model"] == "gpt-image-1"  # the path chose the model
     wrong = openai.AzureOpenAI(azure_endpoint=proxy.base_url, api_key="sk-wrong",
                                api_version="2024-10-21", max_retries=0)

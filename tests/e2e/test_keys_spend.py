@@ -151,9 +151,9 @@ def test_every_answer_carries_its_cost(proxy: Any) -> None:
     assert r.headers["x-response-cost"] == "0.16685"  # 10*5e-6 + 40*1e-5 + 4160*4e-5
     r = client.images.with_raw_response.generate(model="mock", prompt="p", size="64x64")
     assert r.headers["x-response-cost"] == "0.0"
-    r = client.chat.completions.with_raw_response.create(
+    chat = client.chat.completions.with_raw_response.create(
         model="chat", messages=[{"role": "user", "content": "hi"}])
-    assert r.headers["x-response-cost"] == "0.00021"  # 1000*1.5e-7 + 100*6e-7
+    assert chat.headers["x-response-cost"] == "0.00021"  # 1000*1.5e-7 + 100*6e-7
     # an unknown price is reported as unknown: no header, NULL in the log, never 0
     r = client.images.with_raw_response.generate(model="unpriced", prompt="p")
     assert "x-response-cost" not in r.headers
@@ -169,7 +169,8 @@ def test_stream_cost_in_final_usage_chunk_and_in_the_log(proxy: Any, admin: http
         model="chat", messages=[{"role": "user", "content": "hi"}], stream=True,
         stream_options={"include_usage": True}, user="streamer"))
     (last,) = [c for c in chunks if c.usage]
-    assert last.usage is not None and last.usage.model_extra["cost"] == pytest.approx(0.00021)
+    assert last.usage is not None and last.usage.model_extra is not None
+    assert last.usage.model_extra["cost"] == pytest.approx(0.00021)
     list(client.chat.completions.create(
         model="chat", messages=[{"role": "user", "content": "hi"}], stream=True,
         user="streamer-no-usage"))
@@ -228,7 +229,7 @@ def test_unknown_and_expired_keys_are_401(proxy: Any, admin: httpx.Client) -> No
         sdk(proxy, "sk-not-a-real-key").images.generate(model="mock", prompt="p")
     for hostile in ("' OR '1'='1", "sk-x'; DROP TABLE imgproxy_keys; --", "\u00e9" * 300):
         r = httpx.post(f"{proxy.base_url}/v1/images/generations", json={"model": "mock"},
-                       headers={"authorization": f"Bearer {hostile}".encode()})
+                       headers={b"authorization": f"Bearer {hostile}".encode()})
         assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
     expired = new_key(admin, expires="2001-01-01T00:00:00Z")["key"]
     with pytest.raises(openai.AuthenticationError) as exc:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from proxy.app import create_app
 from proxy.configure import parse_config
 from proxy.context import KeyInfo, RequestContext
+from proxy.pricing import Pricer
 from tests.conftest import MASTER_KEY
 from tests.fakes.server import FakeUpstream
 
@@ -120,13 +121,23 @@ def test_metrics_aggregate_across_workers(proxy_factory: Any, fake: FakeUpstream
 # --- in process: spend, retries, fallbacks, cooldowns, auth on /metrics -------------------
 
 
+class FlatPricer(Pricer):
+    """25 cents an image, whatever the deployment."""
+
+    def __call__(self, ctx: RequestContext) -> None:
+        if ctx.images:
+            ctx.cost = 0.25 * ctx.images
+
+
 @pytest.fixture
 async def app(fake: FakeUpstream) -> AsyncIterator[Any]:
     route_images(fake)
     cfg = config(fake.base, general_settings={"master_key": MASTER_KEY},
                  litellm_settings={"require_auth_for_metrics_endpoint": True})
-    application = create_app(parse_config(cfg, env={}))
+    parsed = parse_config(cfg, env={})
+    application = create_app(parsed)
     services = application.services
+    assert services is not None
     gateway = services.gateway
 
     async def routing_facts(ctx: RequestContext, request: Any) -> None:
@@ -140,7 +151,7 @@ async def app(fake: FakeUpstream) -> AsyncIterator[Any]:
     gateway = replace(
         gateway,
         hooks=hooks,
-        pricer=lambda ctx: setattr(ctx, "cost", 0.25 * ctx.images) if ctx.images else None,
+        pricer=FlatPricer(parsed),
     )
     application.services = replace(services, gateway=gateway)
 

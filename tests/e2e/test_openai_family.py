@@ -74,6 +74,7 @@ def test_gpt_image_passes_every_parameter_and_swaps_keys(client: openai.OpenAI,
         moderation="low", user="end-user-1", response_format="b64_json",
         extra_body={"some_new_param": {"nested": True}},
     )
+    assert result.data is not None
     assert [d.b64_json for d in result.data] == [PNG_B64, PNG_B64]
     assert result.usage is not None and result.usage.input_tokens == 50
     assert result.output_format == "png" and result.quality == "high"
@@ -95,6 +96,7 @@ def test_dalle3_url_and_style(client: openai.OpenAI, fake: FakeUpstream) -> None
         "created": 1, "data": [{"url": "https://cdn.example/img.png", "revised_prompt": "rp"}]})
     result = client.images.generate(model="dalle3", prompt="p", style="natural",
                                     size="1792x1024", quality="hd", response_format="url")
+    assert result.data is not None
     assert result.data[0].url == "https://cdn.example/img.png"
     assert result.data[0].revised_prompt == "rp"
     body = fake.received()[0].json()
@@ -113,6 +115,7 @@ def test_azure_deployment_url_api_key_header_and_no_annotations(
 
     fake.route("POST", "/azure/openai/deployments/my-deploy/images/generations", azure)
     result = client.images.generate(model="azure-image", prompt="a boat", size="1024x1024")
+    assert result.data is not None
     assert result.data[0].b64_json == PNG_B64
     assert result.data[0].model_extra == {}
     (req,) = fake.received()
@@ -138,6 +141,7 @@ def test_xinference_quirks(client: openai.OpenAI, fake: FakeUpstream) -> None:
     result = client.images.generate(model="xinf", prompt="a hill", size="768x512", n=1,
                                     extra_body={"negative_prompt": "blurry",
                                                 "num_inference_steps": 4})
+    assert result.data is not None
     assert result.data[0].b64_json == PNG_B64 and result.data[0].url is None
     body = fake.received()[0].json()
     assert body["size"] == "768*512"
@@ -239,7 +243,8 @@ def test_gpt_image_stream_relays_events(client: openai.OpenAI, fake: FakeUpstrea
     ],
 )
 def test_upstream_errors_keep_their_class(client: openai.OpenAI, fake: FakeUpstream,
-                                          status: int, body: Any, headers: Any, exc: Any,
+                                          status: int, body: Any, headers: Any,
+                                          exc: type[openai.APIStatusError],
                                           proxy_status: int) -> None:
     fake.route("POST", "/v1/images/generations",
                lambda r: JSONResponse(body, status, headers=headers))
@@ -247,7 +252,8 @@ def test_upstream_errors_keep_their_class(client: openai.OpenAI, fake: FakeUpstr
         client.images.generate(model="gpt-image", prompt="x")
     err = info.value
     assert err.status_code == proxy_status
-    assert set(err.body) >= {"message", "type", "param", "code"}  # type: ignore[arg-type]
+    assert isinstance(err.body, dict)
+    assert set(err.body) >= {"message", "type", "param", "code"}
     assert OPENAI_KEY not in err.message
     if status == 429:
         assert err.response.headers["retry-after"] == "7"

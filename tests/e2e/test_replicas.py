@@ -170,6 +170,19 @@ def generate_key(proxy: ProxyProcess, **fields: Any) -> str:
     return key
 
 
+def answers(proxy: ProxyProcess, key: str, model: str, status: int) -> Callable[[], bool]:
+    """A check for ``until``: an image request with ``key`` for ``model`` gets ``status``."""
+    return lambda: image_request(proxy, key, model).status_code == status
+
+
+def degraded_by_redis(proxy: ProxyProcess) -> Callable[[], bool]:
+    return lambda: "redis" in readiness(proxy)["degraded"]
+
+
+def ready(proxy: ProxyProcess) -> Callable[[], bool]:
+    return lambda: readiness(proxy)["status"] == "ok"
+
+
 def image_request(proxy: ProxyProcess, key: str, model: str = "dalle") -> httpx.Response:
     return httpx.post(f"{proxy.base_url}/v1/images/generations", timeout=30,
                       headers={"authorization": f"Bearer {key}"},
@@ -275,7 +288,7 @@ def test_key_deleted_or_changed_on_one_replica_takes_effect_on_the_others(
 
     admin(replicas[0], "POST", "/key/update", json={"key": key, "models": ["mock"]})
     for proxy in replicas[1:]:
-        until(lambda p=proxy: image_request(p, key, "dalle").status_code == 403,
+        until(answers(proxy, key, "dalle", 403),
               timeout=5, what="the update reached another replica")
         assert image_request(proxy, key, "mock").status_code == 200
 
@@ -283,7 +296,7 @@ def test_key_deleted_or_changed_on_one_replica_takes_effect_on_the_others(
     started = time.monotonic()
     for proxy in replicas[1:]:
         # the cache TTL is 600 s: only the published change can make this happen
-        until(lambda p=proxy: image_request(p, key, "mock").status_code == 401,
+        until(answers(proxy, key, "mock", 401),
               timeout=5, what="the delete reached another replica")
     elapsed = time.monotonic() - started
     print(f"delete reached both other replicas after {elapsed:.3f}s")
@@ -312,12 +325,12 @@ def test_redis_stopped_mid_run_requests_keep_succeeding_and_no_spend_record_is_l
         own_redis.stop()
         round_of_requests(9)  # every replica notices on its own, none fails a request
         for proxy in replicas:
-            until(lambda p=proxy: "redis" in readiness(p)["degraded"], what="readiness degraded")
+            until(degraded_by_redis(proxy), what="readiness degraded")
             assert readiness(proxy)["status"] == "degraded"
 
         own_redis.start()
         for proxy in replicas:
-            until(lambda p=proxy: readiness(p)["status"] == "ok", what=f"{proxy.port} ready")
+            until(ready(proxy), what=f"{proxy.port} ready")
         round_of_requests(6)
         assert len(fake.received("/dalle/v1/images/generations")) == 21
         until(lambda: spend_records(replicas[1], key) == 21, what="all 21 spend records")

@@ -10,7 +10,7 @@ import pytest
 
 from proxy.config import ConfigError, Deployment
 from proxy.configure import parse_config
-from proxy.errors import ContentPolicyError, InvalidRequestError, UpstreamError
+from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.bedrock.families import NOVA, SDXL, STABILITY_V3, TITAN, family_of
 from proxy.providers.bedrock.images import BedrockImages
 from proxy.schemas import ImageRequest
@@ -227,12 +227,12 @@ def test_answers(model: str, payload: Any, b64s: list[str]) -> None:
     ("amazon.nova-canvas-v1:0", {"images": []}, UpstreamError),
     ("amazon.titan-image-generator-v2:0", {"unexpected": True}, UpstreamError),
 ])
-def test_filtered_or_empty_answers(model: str, payload: Any, error: type[Exception]) -> None:
+def test_filtered_or_empty_answers(model: str, payload: Any, error: type[ProxyError]) -> None:
     with pytest.raises(error) as caught:
         parse(model, payload)
     if error is ContentPolicyError:
-        assert caught.value.status == 400  # type: ignore[attr-defined]
-        assert caught.value.code == "content_policy_violation"  # type: ignore[attr-defined]
+        assert caught.value.status == 400
+        assert caught.value.code == "content_policy_violation"
 
 
 def test_sd3_reports_the_output_format_it_asked_for() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -8,7 +9,7 @@ from proxy.config import ConfigError
 from proxy.configure import load_config, parse_config
 
 
-def cfg(*entries: dict, **top: object) -> dict:
+def cfg(*entries: dict[str, Any], **top: object) -> dict[str, Any]:
     return {"model_list": list(entries), **top}
 
 

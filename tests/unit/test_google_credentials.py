@@ -95,7 +95,8 @@ async def test_adc_is_loaded_off_the_loop_and_its_absence_is_a_provider_auth_err
     def no_adc(**kwargs: Any) -> Any:
         threads.append(threading.get_ident())
         assert kwargs["scopes"] == ["https://www.googleapis.com/auth/cloud-platform"]
-        raise google.auth.exceptions.DefaultCredentialsError(
+        # google-auth's exception classes are untyped
+        raise google.auth.exceptions.DefaultCredentialsError(  # type: ignore[no-untyped-call]
             "Your default credentials were not found.")
 
     monkeypatch.setattr(google.auth, "default", no_adc)

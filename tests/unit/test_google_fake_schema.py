@@ -32,7 +32,9 @@ def test_image_answer_matches_genai(vertex: bool) -> None:
     parsed = as_genai(gemini_image_response(data, thought_image=image_b64("t"), vertex=vertex,
                                             prompt_images=258))
     assert parsed.candidates is not None
-    parts = parsed.candidates[0].content.parts  # type: ignore[union-attr]
+    content = parsed.candidates[0].content
+    assert content is not None
+    parts = content.parts
     assert parts is not None
     assert parts[0].thought is True
     assert parts[-1].inline_data is not None
@@ -63,7 +65,9 @@ def test_stream_events_match_genai(vertex: bool) -> None:
     assert parsed[-1].candidates is not None
     assert parsed[-1].candidates[0].finish_reason == types.FinishReason.STOP
     assert parsed[2].candidates is not None
-    image_part = parsed[2].candidates[0].content.parts[0]  # type: ignore[union-attr,index]
+    content = parsed[2].candidates[0].content
+    assert content is not None and content.parts is not None
+    image_part = content.parts[0]
     assert image_part.inline_data is not None and len(image_part.inline_data.data or b"") == 1000
 
 

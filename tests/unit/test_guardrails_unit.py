@@ -79,7 +79,8 @@ def test_cli_exits_2_on_a_bad_guardrail(tmp_path: Any) -> None:
 
 async def test_keywords_match_words_regexes_and_folded_spellings() -> None:
     params = KeywordParams(guardrail="keywords", blocked=["acme", "/bad\\d+/", "/caps/i"])
-    g = KeywordGuardrail("k", params, httpx.AsyncClient())
+    http = httpx.AsyncClient()
+    g = KeywordGuardrail("k", params, http)
 
     async def verdict(text: str) -> bool:
         subject = GuardSubject(parts=(PromptPart("prompt", text),), endpoint="images",
@@ -91,7 +92,7 @@ async def test_keywords_match_words_regexes_and_folded_spellings() -> None:
     assert not await verdict("bad42")
     assert not await verdict("CAPS")
     assert await verdict("acmeological BAD42")  # /bad\d+/ is case-sensitive
-    await g.http.aclose()
+    await http.aclose()
 
 
 # --- in process: key pins and a registered kind ---------------------------------------
@@ -138,6 +139,7 @@ async def app_client(fake: FakeUpstream, counting_kind: Any) -> AsyncIterator[ht
             return KeyInfo(key_hash="h", alias="pinned", guardrails=("short",))
         return None
 
+    assert app.services is not None
     app.services.gateway.auth.lookup = lookup
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -183,6 +185,7 @@ async def test_registered_kind_runs_when_opted_in(
 async def test_key_pinning_an_unknown_guardrail_fails_closed(
     app_client: httpx.AsyncClient, fake: FakeUpstream
 ) -> None:
+    # The ASGI app behind the client
     app = app_client._transport.app  # type: ignore[attr-defined]
 
     async def lookup(key: str) -> KeyInfo | None:

@@ -37,6 +37,7 @@ def build(model: str, body: dict[str, Any], **params: Any) -> tuple[Any, dict[st
     adapter = PROVIDERS[dep.provider].images
     assert adapter is not None
     (upstream,) = adapter.build(req, dep)
+    assert upstream.body is not None
     return upstream, orjson.loads(upstream.body)
 
 
@@ -95,6 +96,7 @@ def test_gpt_image_behind_an_azure_deployment_name_gets_no_response_format() -> 
     adapter = PROVIDERS["azure"].images
     assert adapter is not None
     (upstream,) = adapter.build(req, dep)
+    assert upstream.body is not None
     assert "response_format" not in orjson.loads(upstream.body)
     _, dalle = build("azure/my-images", {"prompt": "p", "response_format": "url"},
                      api_base="https://r.openai.azure.com", api_key="k")

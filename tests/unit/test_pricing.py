@@ -38,7 +38,7 @@ def price(
     images: int = 1,
     info: dict[str, Any] | None = None,
     **params: Any,
-) -> tuple[float | None, str]:
+) -> tuple[float | None, str | None]:
     pricer = Pricer(parse_config({}), TABLE)
     d = deployment(provider, model, info)
     pricer.deployments[d.id] = d

@@ -19,6 +19,7 @@ def app_with_virtual_key() -> tuple[Starlette, Gateway]:
     config = make_config({"g": [{}, {}]})
     general = config.general.model_copy(update={"master_key": MASTER})
     app = create_app(replace(config, general=general))
+    assert app.services is not None
     gateway: Gateway = app.services.gateway
 
     async def lookup(key: str) -> KeyInfo | None:
