@@ -141,7 +141,9 @@ def test_azure_style_api_key_header_is_accepted(proxy: Any) -> None:
     response = post(proxy, "/images/generations",
                     b'{"model": "mock-image", "prompt": "x", "size": "8x8"}', key=None,
                     headers={"api-key": MASTER_KEY})
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
+    (image,) = response.json()["data"]
+    assert _png_dims(base64.b64decode(image["b64_json"])) == (8, 8)
 
 
 def test_models_lists_public_names_only(client: openai.OpenAI, proxy: Any) -> None:

@@ -238,6 +238,8 @@ def test_signed_links_over_http(client: openai.OpenAI, proxy: Any) -> None:
     assert len(bodies) == 1  # no hint which check failed
     traversal = httpx.get(f"{proxy.base_url}/v1/images/files/..%2f..%2fetc%2fpasswd")
     assert traversal.status_code == 404
+    assert traversal.json()["error"]["code"] == "not_found"
+    assert "root:" not in traversal.text
 
 
 # --- chat -----------------------------------------------------------------------------

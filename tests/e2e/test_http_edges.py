@@ -14,6 +14,7 @@ import openai
 import pytest
 from starlette.responses import JSONResponse
 
+from proxy.providers.mock.png import colour_for, render_png
 from tests.conftest import MASTER_KEY
 from tests.fakes.server import FakeUpstream
 
@@ -47,6 +48,13 @@ def image_body(**extra: Any) -> dict[str, Any]:
     return {"model": "mock-image", "prompt": "edge", "size": "8x8", **extra}
 
 
+def assert_mock_image(response: httpx.Response, prompt: str) -> None:
+    """One 8x8 mock image, drawn for exactly ``prompt`` (so the body was read as sent)."""
+    assert response.status_code == 200, response.text
+    (image,) = response.json()["data"]
+    assert base64.b64decode(image["b64_json"]) == render_png(8, 8, colour_for(prompt, 0))
+
+
 @pytest.mark.parametrize("path", ["/v1/images/generations/", "/images/generations/"])
 def test_trailing_slash_is_served_not_redirected(proxy: Any, path: str) -> None:
     response = httpx.post(f"{proxy.base_url}{path}", json=image_body(),
@@ -60,6 +68,7 @@ def test_trailing_slash_on_chat_and_models(proxy: Any) -> None:
     chat = httpx.post(f"{proxy.base_url}/v1/chat/completions/", headers=AUTH, json={
         "model": "mock-image", "messages": [{"role": "user", "content": "hi"}]})
     assert chat.status_code == 200, chat.text
+    assert chat.json()["object"] == "chat.completion" and chat.json()["choices"]
     listed = httpx.get(f"{proxy.base_url}/v1/models/", headers=AUTH)
     assert listed.status_code == 200 and listed.json()["object"] == "list"
     one = httpx.get(f"{proxy.base_url}/v1/models/mock-image/", headers=AUTH)
@@ -122,7 +131,7 @@ def test_json_body_is_read_whatever_the_content_type_says(proxy: Any,
     content = b'{"model": "mock-image", "prompt": "edge", "size": "8x8"}'
     response = httpx.post(f"{proxy.base_url}/v1/images/generations", content=content,
                           headers={**AUTH, **headers})
-    assert response.status_code == 200, response.text
+    assert_mock_image(response, "edge")
 
 
 def test_chunked_body(proxy: Any) -> None:
@@ -132,7 +141,7 @@ def test_chunked_body(proxy: Any) -> None:
 
     response = httpx.post(f"{proxy.base_url}/v1/images/generations", content=chunks(),
                           headers=AUTH)
-    assert response.status_code == 200, response.text
+    assert_mock_image(response, "chunked")
 
 
 def test_duplicate_keys_take_the_last_value(proxy: Any) -> None:
@@ -158,7 +167,7 @@ def test_nulls_mean_the_default(proxy: Any, extra: dict[str, Any]) -> None:
 def test_unicode_and_long_prompts(proxy: Any, prompt: str) -> None:
     response = httpx.post(f"{proxy.base_url}/v1/images/generations",
                           json=image_body(prompt=prompt), headers=AUTH)
-    assert response.status_code == 200, response.text
+    assert_mock_image(response, prompt)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +206,8 @@ def test_odd_authorization_headers_are_401(proxy: Any, value: str) -> None:
 def test_long_unrelated_header_is_ignored(proxy: Any) -> None:
     response = httpx.post(f"{proxy.base_url}/v1/images/generations", json=image_body(),
                           headers={**AUTH, "x-custom-trace": "t" * 8000})
-    assert response.status_code == 200, response.text
+    assert_mock_image(response, "edge")
+    assert "t" * 100 not in str(response.headers)  # not echoed back
 
 
 def test_mock_bad_size_names_the_parameter(proxy: Any) -> None:

@@ -215,7 +215,8 @@ def test_key_lifecycle(proxy: Any, admin: httpx.Client) -> None:
     assert r.json() == {"deleted_keys": [created["key_hash"]]}
     with pytest.raises(openai.AuthenticationError):
         client.images.generate(model="gpt-image", prompt="p")
-    assert admin.get("/key/info", params={"key": key}).status_code == 404
+    gone = admin.get("/key/info", params={"key": key})
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "key_not_found"
 
     # the key itself is never stored nor logged; records carry the alias
     rows = logs(admin, key_alias="life-cycle")["data"]
@@ -360,7 +361,10 @@ def test_admin_api_is_master_only(proxy: Any, admin: httpx.Client) -> None:
         r = httpx.request(method, f"{proxy.base_url}{path}", json={},
                           headers={"authorization": f"Bearer {key}"})
         assert r.status_code == 403, path
-        assert httpx.request(method, f"{proxy.base_url}{path}", json={}).status_code == 401
+        assert r.json()["error"]["type"] == "permission_error", path
+        anonymous = httpx.request(method, f"{proxy.base_url}{path}", json={})
+        assert anonymous.status_code == 401, path
+        assert anonymous.json()["error"]["code"] == "missing_api_key", path
     r = admin.post("/key/generate", json={"max_budget": -1})
     assert r.status_code == 400 and "max_budget" in r.json()["error"]["message"]
     r = admin.post("/key/generate", json={"budget_duration": "soon"})
@@ -370,7 +374,9 @@ def test_admin_api_is_master_only(proxy: Any, admin: httpx.Client) -> None:
     r = admin.post("/key/generate", json={"is_admin": True})
     assert r.status_code == 400 and "is_admin" in r.json()["error"]["message"]
     new_key(admin, key_alias="taken")
-    assert admin.post("/key/generate", json={"key_alias": "taken"}).status_code == 400
+    r = admin.post("/key/generate", json={"key_alias": "taken"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+    assert "taken" in r.json()["error"]["message"]
 
 
 def test_prompts_logged_only_when_turned_on(proxy_factory: Any, upstream: FakeUpstream) -> None:

@@ -171,9 +171,11 @@ async def test_spend_retries_fallbacks_cooldowns_and_metrics_auth(app: Any) -> N
             r = await c.post(IMAGES, headers=master,
                              json={"model": "img", "prompt": prompt, "n": n})
             assert r.status_code == 200, r.text
-        assert (await c.get("/metrics")).status_code == 401
+        r = await c.get("/metrics")
+        assert r.status_code == 401 and r.json()["error"]["code"] == "missing_api_key"
         r = await c.get("/metrics", headers={"authorization": f"Bearer {VIRTUAL_KEY}"})
-        assert r.status_code == 403
+        assert r.status_code == 403 and r.json()["error"]["type"] == "permission_error"
+        assert "image_proxy_" not in r.text
         r = await c.get("/metrics", headers=master)
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/plain")

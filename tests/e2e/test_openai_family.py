@@ -272,6 +272,7 @@ def test_upstream_timeout_is_504(client: openai.OpenAI, fake: FakeUpstream) -> N
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="slow", prompt="x")
     assert info.value.status_code == 504
+    assert info.value.type == "timeout_error" and info.value.code == "upstream_timeout"
 
 
 def test_empty_data_is_never_a_200(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -279,6 +280,7 @@ def test_empty_data_is_never_a_200(client: openai.OpenAI, fake: FakeUpstream) ->
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="gpt-image", prompt="x")
     assert info.value.status_code == 502
+    assert info.value.type == "upstream_error" and info.value.code == "upstream_error"
 
 
 def test_missing_env_var_gives_503_naming_it(client: openai.OpenAI) -> None:

@@ -291,10 +291,16 @@ def test_misconfigured_group_cools_down_then_fails_fast_naming_it(
     row = next(d for d in state["deployments"] if d["deployment_id"] == "mis-a")
     assert row["cooldown"]["reason"] == "provider_authentication_failed"
     assert KEY not in str(state)
-    assert httpx.get(f"{proxy.base_url}/router/cooldowns").status_code == 401
+    anonymous = httpx.get(f"{proxy.base_url}/router/cooldowns")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "missing_api_key"
+    assert "mis-a" not in anonymous.text
 
     cleared = httpx.delete(f"{proxy.base_url}/router/cooldowns/mis-a",
                            headers={"authorization": f"Bearer {MASTER_KEY}"})
     assert cleared.status_code == 200
+    after = httpx.get(f"{proxy.base_url}/router/cooldowns",
+                      headers={"authorization": f"Bearer {MASTER_KEY}"}).json()
+    assert "mis-a" not in after["cooling_down"] and "mis-b" in after["cooling_down"]
     fake.route("POST", "/mis-a/v1/images/generations", image_ok)
     assert generate(client, "misconf").headers["x-model-id"] == "mis-a"

@@ -76,7 +76,8 @@ def test_missing_env_warns_once_and_others_still_serve(tmp_path: Path) -> None:
         r = httpx.post(f"{proc.base_url}/v1/images/generations", json={
             "model": "m", "prompt": "x", "size": "4x4"},
             headers={"authorization": "Bearer sk-start"})
-        assert r.status_code == 200
+        assert r.status_code == 200, r.text
+        assert len(r.json()["data"]) == 1 and r.json()["size"] == "4x4"
     finally:
         proc.stop()
     logs = proc.logs()
@@ -93,7 +94,8 @@ def test_no_master_key_refuses_to_start_unless_opted_out(tmp_path: Path) -> None
     try:
         r = httpx.post(f"{proc.base_url}/v1/images/generations",
                        json={"model": "m", "prompt": "x", "size": "4x4"})
-        assert r.status_code == 200
+        assert r.status_code == 200, r.text
+        assert len(r.json()["data"]) == 1 and r.json()["size"] == "4x4"
     finally:
         proc.stop()
     assert "NO MASTER KEY" in proc.logs()

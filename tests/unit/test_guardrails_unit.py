@@ -175,6 +175,8 @@ async def test_registered_kind_runs_when_opted_in(
     before = counting_kind.calls
     r = await post(app_client, MASTER_KEY, prompt="zebra")
     assert r.status_code == 200  # not default-on, not requested
+    assert r.json()["data"] == [{"url": "https://x/1.png"}]
+    assert "x-applied-guardrails" not in r.headers
     r = await post(app_client, MASTER_KEY, prompt="zebra", guardrails=["zebras"])
     assert r.status_code == 400 and r.json()["error"]["reason"] == "no zebras"
     assert counting_kind.calls == before + 1

@@ -40,11 +40,11 @@ async def test_only_the_master_key_sees_router_state() -> None:
         )
         assert virtual.status_code == 403
         assert virtual.json()["error"]["type"] == "permission_error"
-        assert (
-            await client.delete(
-                "/router/cooldowns/g-0", headers={"authorization": "Bearer sk-virtual"}
-            )
-        ).status_code == 403
+        refused = await client.delete(
+            "/router/cooldowns/g-0", headers={"authorization": "Bearer sk-virtual"}
+        )
+        assert refused.status_code == 403
+        assert refused.json()["error"]["type"] == "permission_error"
         master = await client.get(
             "/router/cooldowns", headers={"authorization": f"Bearer {MASTER}"}
         )
@@ -55,3 +55,5 @@ async def test_only_the_master_key_sees_router_state() -> None:
             "/router/cooldowns/nope", headers={"authorization": f"Bearer {MASTER}"}
         )
         assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+        assert "nope" in missing.json()["error"]["message"]
