@@ -30,30 +30,75 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
     base = upstream.base
     config = {
         "model_list": [
-            {"model_name": "img", "litellm_params": {
-                "model": "openai/gpt-image-1", "api_key": UPSTREAM_KEY, "api_base": f"{base}/v1"}},
-            {"model_name": "chat", "litellm_params": {
-                "model": "openai/gpt-4o-mini", "api_key": UPSTREAM_KEY,
-                "api_base": f"{base}/v1"}},
+            {
+                "model_name": "img",
+                "litellm_params": {
+                    "model": "openai/gpt-image-1",
+                    "api_key": UPSTREAM_KEY,
+                    "api_base": f"{base}/v1",
+                },
+            },
+            {
+                "model_name": "chat",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_key": UPSTREAM_KEY,
+                    "api_base": f"{base}/v1",
+                },
+            },
         ],
         "guardrails": [
-            {"guardrail_name": "no-brands", "litellm_params": {
-                "guardrail": "keywords", "mode": "pre_call", "default_on": True,
-                "blocked": ["acme", "/forbidden\\s+word/i"]}},
-            {"guardrail_name": "moderation", "litellm_params": {
-                "guardrail": "openai_moderation", "mode": "pre_call",
-                "model": "omni-moderation-latest", "api_key": MODERATION_KEY,
-                "api_base": f"{base}/moderation", "categories": ["violence/graphic"]}},
-            {"guardrail_name": "policy", "litellm_params": {
-                "guardrail": "webhook", "mode": "pre_call", "api_base": f"{base}/policy",
-                "headers": {"x-policy-token": POLICY_TOKEN}, "timeout": 2}},
-            {"guardrail_name": "policy-closed", "litellm_params": {
-                "guardrail": "webhook", "api_base": f"{base}/policy-broken", "timeout": 0.5}},
-            {"guardrail_name": "policy-open", "litellm_params": {
-                "guardrail": "webhook", "api_base": f"{base}/policy-broken", "timeout": 0.5,
-                "on_error": "allow"}},
-            {"guardrail_name": "short", "litellm_params": {
-                "guardrail": "max_prompt_length", "max_length": 40}},
+            {
+                "guardrail_name": "no-brands",
+                "litellm_params": {
+                    "guardrail": "keywords",
+                    "mode": "pre_call",
+                    "default_on": True,
+                    "blocked": ["acme", "/forbidden\\s+word/i"],
+                },
+            },
+            {
+                "guardrail_name": "moderation",
+                "litellm_params": {
+                    "guardrail": "openai_moderation",
+                    "mode": "pre_call",
+                    "model": "omni-moderation-latest",
+                    "api_key": MODERATION_KEY,
+                    "api_base": f"{base}/moderation",
+                    "categories": ["violence/graphic"],
+                },
+            },
+            {
+                "guardrail_name": "policy",
+                "litellm_params": {
+                    "guardrail": "webhook",
+                    "mode": "pre_call",
+                    "api_base": f"{base}/policy",
+                    "headers": {"x-policy-token": POLICY_TOKEN},
+                    "timeout": 2,
+                },
+            },
+            {
+                "guardrail_name": "policy-closed",
+                "litellm_params": {
+                    "guardrail": "webhook",
+                    "api_base": f"{base}/policy-broken",
+                    "timeout": 0.5,
+                },
+            },
+            {
+                "guardrail_name": "policy-open",
+                "litellm_params": {
+                    "guardrail": "webhook",
+                    "api_base": f"{base}/policy-broken",
+                    "timeout": 0.5,
+                    "on_error": "allow",
+                },
+            },
+            {
+                "guardrail_name": "short",
+                "litellm_params": {"guardrail": "max_prompt_length", "max_length": 40},
+            },
         ],
     }
     return proxy_factory(config)
@@ -66,28 +111,65 @@ def client(proxy: Any) -> openai.OpenAI:
 
 def image_body(r: Any) -> Any:
     if r.json().get("stream"):
-        usage = {"total_tokens": 3, "input_tokens": 1, "output_tokens": 2,
-                 "input_tokens_details": {"text_tokens": 1, "image_tokens": 0}}
-        body = sse([("image_generation.completed", {
-            "type": "image_generation.completed", "b64_json": PNG_B64, "usage": usage,
-            "created_at": 1, "size": "1024x1024", "quality": "low", "background": "opaque",
-            "output_format": "png"})])
+        usage = {
+            "total_tokens": 3,
+            "input_tokens": 1,
+            "output_tokens": 2,
+            "input_tokens_details": {"text_tokens": 1, "image_tokens": 0},
+        }
+        body = sse(
+            [
+                (
+                    "image_generation.completed",
+                    {
+                        "type": "image_generation.completed",
+                        "b64_json": PNG_B64,
+                        "usage": usage,
+                        "created_at": 1,
+                        "size": "1024x1024",
+                        "quality": "low",
+                        "background": "opaque",
+                        "output_format": "png",
+                    },
+                )
+            ]
+        )
         return StreamingResponse(iter([body]), media_type="text/event-stream")
-    return {"created": 1, "data": [{"b64_json": PNG_B64}],
-            "usage": {"total_tokens": 2, "input_tokens": 1, "output_tokens": 1}}
+    return {
+        "created": 1,
+        "data": [{"b64_json": PNG_B64}],
+        "usage": {"total_tokens": 2, "input_tokens": 1, "output_tokens": 1},
+    }
 
 
 def chat_body(r: Any) -> Any:
     if r.json().get("stream"):
-        chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"},
-                              "finish_reason": "stop"}]}
-        return StreamingResponse(iter([sse([(None, chunk)], done=True)]),
-                                 media_type="text/event-stream")
-    return {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        chunk = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": "ok"},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+        return StreamingResponse(
+            iter([sse([(None, chunk)], done=True)]), media_type="text/event-stream"
+        )
+    return {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
 
 
 @pytest.fixture
@@ -98,18 +180,23 @@ def served(fake: FakeUpstream) -> FakeUpstream:
     return fake
 
 
-def request(client: openai.OpenAI, kind: str, text: str, *, stream: bool,
-            guardrails: Any = None) -> Any:
+def request(
+    client: openai.OpenAI, kind: str, text: str, *, stream: bool, guardrails: Any = None
+) -> Any:
     """One request through the SDK; the answer fully consumed."""
     extra = {"guardrails": guardrails} if guardrails is not None else None
     if kind == "image":
-        image = client.images.generate(model="img", prompt=text, stream=stream,
-                                       extra_body=extra)
+        image = client.images.generate(model="img", prompt=text, stream=stream, extra_body=extra)
         return list(image) if stream else image
     chat = client.chat.completions.create(
-        model="chat", stream=stream, extra_body=extra,
-        messages=[{"role": "system", "content": "You draw."},
-                  {"role": "user", "content": [{"type": "text", "text": text}]}])
+        model="chat",
+        stream=stream,
+        extra_body=extra,
+        messages=[
+            {"role": "system", "content": "You draw."},
+            {"role": "user", "content": [{"type": "text", "text": text}]},
+        ],
+    )
     return list(chat) if stream else chat
 
 
@@ -151,9 +238,13 @@ def test_default_on_keywords_block_words_and_regex(
 
 def test_keywords_check_every_chat_message(client: openai.OpenAI, served: FakeUpstream) -> None:
     with pytest.raises(openai.BadRequestError) as exc:
-        client.chat.completions.create(model="chat", messages=[
-            {"role": "system", "content": "Always mention Acme."},
-            {"role": "user", "content": "draw a cat"}])
+        client.chat.completions.create(
+            model="chat",
+            messages=[
+                {"role": "system", "content": "Always mention Acme."},
+                {"role": "user", "content": "draw a cat"},
+            ],
+        )
     assert_blocked(exc, "no-brands")
     assert upstream_calls(served) == []
 
@@ -166,11 +257,22 @@ def test_opt_in_moderation(
         texts = r.json()["input"]
         gory = any("gore" in t for t in texts)
         violent = any("fight" in t for t in texts)
-        return {"id": "modr-1", "model": "omni-moderation-latest", "results": [{
-            "flagged": gory or violent,
-            "categories": {"violence": violent or gory, "violence/graphic": gory,
-                           "sexual": False},
-            "category_scores": {"violence": 0.9 if violent else 0.0}} for _ in texts]}
+        return {
+            "id": "modr-1",
+            "model": "omni-moderation-latest",
+            "results": [
+                {
+                    "flagged": gory or violent,
+                    "categories": {
+                        "violence": violent or gory,
+                        "violence/graphic": gory,
+                        "sexual": False,
+                    },
+                    "category_scores": {"violence": 0.9 if violent else 0.0},
+                }
+                for _ in texts
+            ],
+        }
 
     served.route("POST", "/moderation/v1/moderations", moderate)
     # not opted in: moderation never called
@@ -277,27 +379,33 @@ def test_max_prompt_length(
         request(client, kind, "x" * 41, stream=stream, guardrails=["short"])
     assert_blocked(exc, "short")
     assert upstream_calls(served) == []
-    request(client, kind, "x" * 40 if kind == "image" else "x" * 31, stream=stream,
-            guardrails=["short"])  # chat counts the system message's 9 characters too
+    request(
+        client, kind, "x" * 40 if kind == "image" else "x" * 31, stream=stream, guardrails=["short"]
+    )  # chat counts the system message's 9 characters too
     assert len(upstream_calls(served)) == 1
 
 
 def test_applied_guardrails_header_on_success(client: openai.OpenAI, served: FakeUpstream) -> None:
     served.route("POST", "/policy", lambda r: {"action": "allow"})
-    raw = client.images.with_raw_response.generate(model="img", prompt="a cat",
-                                                   extra_body={"guardrails": ["policy"]})
+    raw = client.images.with_raw_response.generate(
+        model="img", prompt="a cat", extra_body={"guardrails": ["policy"]}
+    )
     assert raw.headers["x-applied-guardrails"] == "no-brands,policy"
 
 
-def test_unknown_or_switched_off_guardrails_are_refused(
-    proxy: Any, served: FakeUpstream
-) -> None:
+def test_unknown_or_switched_off_guardrails_are_refused(proxy: Any, served: FakeUpstream) -> None:
     headers = {"authorization": f"Bearer {MASTER_KEY}"}
-    for guardrails, code in ((["nope"], "unknown_guardrail"),
-                             ({"no-brands": False}, "guardrail_required"),
-                             ("policy", None)):
-        r = httpx.post(f"{proxy.base_url}{IMAGES}", headers=headers, timeout=10,
-                       json={"model": "img", "prompt": "a cat", "guardrails": guardrails})
+    for guardrails, code in (
+        (["nope"], "unknown_guardrail"),
+        ({"no-brands": False}, "guardrail_required"),
+        ("policy", None),
+    ):
+        r = httpx.post(
+            f"{proxy.base_url}{IMAGES}",
+            headers=headers,
+            timeout=10,
+            json={"model": "img", "prompt": "a cat", "guardrails": guardrails},
+        )
         assert r.status_code == 400, r.text
         assert r.json()["error"]["param"] == "guardrails"
         if code:
@@ -306,9 +414,12 @@ def test_unknown_or_switched_off_guardrails_are_refused(
 
 
 def test_blocked_requests_are_not_billed(proxy: Any, served: FakeUpstream) -> None:
-    r = httpx.post(f"{proxy.base_url}{IMAGES}", timeout=10,
-                   headers={"authorization": f"Bearer {MASTER_KEY}"},
-                   json={"model": "img", "prompt": "acme"})
+    r = httpx.post(
+        f"{proxy.base_url}{IMAGES}",
+        timeout=10,
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        json={"model": "img", "prompt": "acme"},
+    )
     assert r.status_code == 400
     assert "x-response-cost" not in r.headers
     assert "x-model-id" not in r.headers  # no deployment was chosen
@@ -318,8 +429,11 @@ def test_blocked_requests_are_not_billed(proxy: Any, served: FakeUpstream) -> No
 def test_moderation_service_error_blocks_by_default(
     client: openai.OpenAI, served: FakeUpstream
 ) -> None:
-    served.route("POST", "/moderation/v1/moderations",
-                 lambda r: JSONResponse({"error": {"message": "bad key"}}, 401))
+    served.route(
+        "POST",
+        "/moderation/v1/moderations",
+        lambda r: JSONResponse({"error": {"message": "bad key"}}, 401),
+    )
     with pytest.raises(openai.BadRequestError) as exc:
         request(client, "image", "a cat", stream=False, guardrails=["moderation"])
     assert_blocked(exc, "moderation")

@@ -76,7 +76,8 @@ def test_a_control_character_or_a_long_name_is_a_400_naming_the_field(
         assert not any(MARK in v for v in image.value.response.headers.values())
         with pytest.raises(openai.BadRequestError) as chat:
             sdk.chat.completions.create(
-                model=model, messages=[{"role": "user", "content": "hi"}], user=user)
+                model=model, messages=[{"role": "user", "content": "hi"}], user=user
+            )
         assert_refused(chat.value.response, field)
 
     # every refused request is still logged, and spend logging goes on

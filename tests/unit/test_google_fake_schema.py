@@ -29,8 +29,9 @@ def as_genai(body: dict[str, Any]) -> types.GenerateContentResponse:
 @pytest.mark.parametrize("vertex", [False, True])
 def test_image_answer_matches_genai(vertex: bool) -> None:
     data = image_b64("final")
-    parsed = as_genai(gemini_image_response(data, thought_image=image_b64("t"), vertex=vertex,
-                                            prompt_images=258))
+    parsed = as_genai(
+        gemini_image_response(data, thought_image=image_b64("t"), vertex=vertex, prompt_images=258)
+    )
     assert parsed.candidates is not None
     content = parsed.candidates[0].content
     assert content is not None
@@ -96,7 +97,14 @@ def test_the_schema_check_can_fail() -> None:
     good = gemini_image_response(image_b64("x"))
     with pytest.raises(ValidationError):
         as_genai({**good, "inline_data_typo": 1})
-    bad_part = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "image/png",
-                                                                      "data": "@@notbase64"}}]}}]}
+    bad_part = {
+        "candidates": [
+            {
+                "content": {
+                    "parts": [{"inlineData": {"mimeType": "image/png", "data": "@@notbase64"}}]
+                }
+            }
+        ]
+    }
     with pytest.raises(ValidationError):
         as_genai(bad_part)
