@@ -33,6 +33,7 @@ def test_no_secret_or_base64_in_any_proxy_log() -> None:
         text = proxy.logs()  # PROXY_TEST_LOG_DIR, from where each run began)
         name = proxy.log_path.name
         leaks += [f"{name}: secret ending {s[-4:]}" for s in secrets if s in text]
-        leaks += [f"{name}: base64 run of {len(m.group(0))} chars"
-                  for m in BASE64_RUN.finditer(text)]
+        leaks += [
+            f"{name}: base64 run of {len(m.group(0))} chars" for m in BASE64_RUN.finditer(text)
+        ]
     assert not leaks, leaks

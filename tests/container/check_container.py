@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import openai
@@ -50,11 +50,21 @@ def expect(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
+T = TypeVar("T")
+
+
+def expect_present(value: T | None, message: str) -> T:
+    if value is None:
+        raise CheckFailed(message)
+    return value
+
+
 def podman(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise CheckFailed(f"podman {' '.join(args)} exited {result.returncode}: "
-                          f"{result.stderr.strip()[-800:]}")
+        raise CheckFailed(
+            f"podman {' '.join(args)} exited {result.returncode}: {result.stderr.strip()[-800:]}"
+        )
     return result
 
 
@@ -67,9 +77,14 @@ def png_dimensions(data: bytes) -> tuple[int, int]:
 def write_config(directory: Path, upstream: FakeUpstream) -> Path:
     config = {
         "model_list": [
-            {"model_name": "container-image", "litellm_params": {
-                "model": "openai/gpt-image-1", "api_base": f"{upstream.base}/v1",
-                "api_key": "os.environ/UPSTREAM_API_KEY"}},
+            {
+                "model_name": "container-image",
+                "litellm_params": {
+                    "model": "openai/gpt-image-1",
+                    "api_base": f"{upstream.base}/v1",
+                    "api_key": "os.environ/UPSTREAM_API_KEY",
+                },
+            },
             {"model_name": "mock-image", "litellm_params": {"model": "mock/placeholder"}},
         ],
         "general_settings": {"master_key": "os.environ/PROXY_MASTER_KEY"},
@@ -93,13 +108,23 @@ class Container:
 
     def start(self) -> None:
         podman(
-            "run", "--detach", "--name", self.name, *RUN_FLAGS,
-            "--volume", f"{self.config}:{CONFIG_PATH_IN_IMAGE}:ro",
-            "--env", f"PROXY_PORT={self.port}",
-            "--env", "PROXY_WORKERS=2",
-            "--env", "PROXY_LOG_LEVEL=info",
-            "--env", f"PROXY_MASTER_KEY={MASTER_KEY}",
-            "--env", f"UPSTREAM_API_KEY={UPSTREAM_KEY}",
+            "run",
+            "--detach",
+            "--name",
+            self.name,
+            *RUN_FLAGS,
+            "--volume",
+            f"{self.config}:{CONFIG_PATH_IN_IMAGE}:ro",
+            "--env",
+            f"PROXY_PORT={self.port}",
+            "--env",
+            "PROXY_WORKERS=2",
+            "--env",
+            "PROXY_LOG_LEVEL=info",
+            "--env",
+            f"PROXY_MASTER_KEY={MASTER_KEY}",
+            "--env",
+            f"UPSTREAM_API_KEY={UPSTREAM_KEY}",
             self.image,
         )
 
@@ -131,38 +156,58 @@ class Container:
 
 def gpt_image_answer(request: Received) -> dict[str, Any]:
     n = int(request.json().get("n", 1))
-    return {"created": 1713833628, "data": [{"b64_json": PNG_B64} for _ in range(n)],
-            "output_format": "png", "size": "1536x1024", "quality": "high",
-            "usage": {"total_tokens": 30, "input_tokens": 10, "output_tokens": 20}}
+    return {
+        "created": 1713833628,
+        "data": [{"b64_json": PNG_B64} for _ in range(n)],
+        "output_format": "png",
+        "size": "1536x1024",
+        "quality": "high",
+        "usage": {"total_tokens": 30, "input_tokens": 10, "output_tokens": 20},
+    }
 
 
 def check_image_through_fake_upstream(box: Container, upstream: FakeUpstream) -> None:
     upstream.route("POST", "/v1/images/generations", gpt_image_answer)
     client = openai.OpenAI(base_url=f"{box.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
     result = client.images.generate(
-        model="container-image", prompt="a lighthouse at dusk", n=2, size="1536x1024",
-        quality="high", extra_body={"some_new_param": {"kept": True}},
+        model="container-image",
+        prompt="a lighthouse at dusk",
+        n=2,
+        size="1536x1024",
+        quality="high",
+        extra_body={"some_new_param": {"kept": True}},
     )
-    expect([d.b64_json for d in result.data] == [PNG_B64, PNG_B64],
-           f"images changed on the way back: {result.data!r}")
+    data = expect_present(result.data, "the answer has no data")
+    expect(
+        [d.b64_json for d in data] == [PNG_B64, PNG_B64],
+        f"images changed on the way back: {data!r}",
+    )
     (sent,) = upstream.received("/v1/images/generations")
     body = sent.json()
-    expect(sent.headers.get("authorization") == f"Bearer {UPSTREAM_KEY}",
-           "the upstream did not get the upstream key from os.environ/UPSTREAM_API_KEY")
+    expect(
+        sent.headers.get("authorization") == f"Bearer {UPSTREAM_KEY}",
+        "the upstream did not get the upstream key from os.environ/UPSTREAM_API_KEY",
+    )
     expect(MASTER_KEY not in json.dumps(sent.headers), "the client's key leaked upstream")
     expect(body["model"] == "gpt-image-1", f"upstream model is {body.get('model')!r}")
-    expect(body["prompt"] == "a lighthouse at dusk" and body["n"] == 2
-           and body["size"] == "1536x1024" and body["quality"] == "high",
-           f"parameters changed on the way: {body!r}")
+    expect(
+        body["prompt"] == "a lighthouse at dusk"
+        and body["n"] == 2
+        and body["size"] == "1536x1024"
+        and body["quality"] == "high",
+        f"parameters changed on the way: {body!r}",
+    )
     expect(body.get("some_new_param") == {"kept": True}, "unknown parameter dropped")
 
 
 def check_mock_provider(box: Container, upstream: FakeUpstream) -> None:
     client = openai.OpenAI(base_url=f"{box.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
-    result = client.images.generate(model="mock-image", prompt="offline", size="512x256", n=2,
-                                    response_format="b64_json")
-    expect(len(result.data) == 2, f"mock returned {len(result.data)} images")
-    for item in result.data:
+    result = client.images.generate(
+        model="mock-image", prompt="offline", size="512x256", n=2, response_format="b64_json"
+    )
+    data = expect_present(result.data, "the mock answer has no data")
+    expect(len(data) == 2, f"mock returned {len(data)} images")
+    for item in data:
         expect(item.b64_json is not None, "mock image without b64_json")
         size = png_dimensions(base64.b64decode(item.b64_json or ""))
         expect(size == (512, 256), f"mock image is {size}, asked for 512x256")
@@ -170,9 +215,12 @@ def check_mock_provider(box: Container, upstream: FakeUpstream) -> None:
 
 def check_wrong_key_refused(box: Container, upstream: FakeUpstream) -> None:
     before = len(upstream.received())
-    response = httpx.post(f"{box.base_url}/v1/images/generations", timeout=10,
-                          headers={"Authorization": "Bearer sk-wrong"},
-                          json={"model": "container-image", "prompt": "x"})
+    response = httpx.post(
+        f"{box.base_url}/v1/images/generations",
+        timeout=10,
+        headers={"Authorization": "Bearer sk-wrong"},
+        json={"model": "container-image", "prompt": "x"},
+    )
     expect(response.status_code == 401, f"wrong key got {response.status_code}")
     expect("error" in response.json(), "401 without an OpenAI error body")
     expect(len(upstream.received()) == before, "a refused request reached the upstream")
@@ -187,11 +235,15 @@ def check_runs_as_non_root(box: Container, upstream: FakeUpstream) -> None:
 
 def check_healthcheck(box: Container, upstream: FakeUpstream) -> None:
     configured = podman("inspect", "--format", "{{json .Config.Healthcheck}}", box.name).stdout
-    expect("proxy.healthcheck" in configured,
-           f"the image's HEALTHCHECK was not kept: {configured.strip()}")
+    expect(
+        "proxy.healthcheck" in configured,
+        f"the image's HEALTHCHECK was not kept: {configured.strip()}",
+    )
     result = podman("healthcheck", "run", box.name, check=False)
-    expect(result.returncode == 0,
-           f"healthcheck failed ({result.returncode}): {result.stdout}{result.stderr}")
+    expect(
+        result.returncode == 0,
+        f"healthcheck failed ({result.returncode}): {result.stdout}{result.stderr}",
+    )
 
 
 def check_workers_from_env(box: Container, upstream: FakeUpstream) -> None:
@@ -212,12 +264,19 @@ def check_compose_config_in_image(box: Container, upstream: FakeUpstream) -> Non
     env = proxy_environment({"PROXY_MASTER_KEY": MASTER_KEY, "OPENAI_API_KEY": "sk-test"})
     flags = [arg for name, value in env.items() for arg in ("--env", f"{name}={value}")]
     result = podman(
-        "run", "--rm", *RUN_FLAGS, *flags,
-        "--volume", f"{REPO / 'deploy' / 'config.yaml'}:{CONFIG_PATH_IN_IMAGE}:ro",
-        box.image, "--check-config",
+        "run",
+        "--rm",
+        *RUN_FLAGS,
+        *flags,
+        "--volume",
+        f"{REPO / 'deploy' / 'config.yaml'}:{CONFIG_PATH_IN_IMAGE}:ro",
+        box.image,
+        "--check-config",
     )
-    expect("config ok: 2 deployments" in result.stdout,
-           f"--check-config said: {result.stdout}{result.stderr}")
+    expect(
+        "config ok: 2 deployments" in result.stdout,
+        f"--check-config said: {result.stdout}{result.stderr}",
+    )
 
 
 CHECKS: list[tuple[str, Callable[[Container, FakeUpstream], None]]] = [

@@ -138,7 +138,9 @@ async def test_a_refused_record_is_set_aside_and_the_rest_are_stored(
     assert writer.pending == 0 and writer.healthy
     assert writer.dead_lettered == 1 and [r.reason for r in refusals] == [reason]
     assert await stored_ids(store) == {r.request_id for r in good}
-    assert [op.request_id for op in acked] == [r.request_id for r in good]  # in order
+    assert all(isinstance(op, SpendRecord) for op in acked)
+    acked_ids = [op.request_id if isinstance(op, SpendRecord) else op for op in acked]
+    assert acked_ids == [r.request_id for r in good]  # in order
     key = await store.get_key(h)
     assert key is not None and key["spend"] == pytest.approx(0.2)
 
@@ -162,13 +164,14 @@ async def test_budget_resets_keep_their_place_around_a_refused_record(
     h = "r" * 64
     await add_key(store, h)
     writer = SpendWriter(store, spool_dir=tmp_path / "spool")
-    for op in [
+    ops: list[Op] = [
         spend_record(key_hash=h, cost=0.3, key_period=0),
         bad,
         BudgetReset(h, 0, time.time() + 86400),
         spend_record(key_hash=h, cost=0.1, key_period=1),
         spend_record(key_hash=h, cost=5.0, key_period=0),  # a straggler from the old period
-    ]:
+    ]
+    for op in ops:
         writer.submit(op)
     assert await writer.flush() is True
     key = await store.get_key(h)
@@ -221,6 +224,7 @@ async def test_an_outage_while_isolating_keeps_the_rest_queued(
     bad, _ = poison("not_null", backend)
     spool = tmp_path / "spool"
     flaky = GoesDown(store, fail_at=3)  # the batch is refused, its left half stored, then down
+    # A failing Store double
     writer = SpendWriter(flaky, spool_dir=spool)  # type: ignore[arg-type]
     good = [spend_record() for _ in range(10)]
     for op in [*good[:7], bad, *good[7:]]:

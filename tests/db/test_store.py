@@ -20,15 +20,33 @@ from proxy.db.writer import SpendWriter
 
 def key_row(key_hash: str, alias: str | None = None, **kw: Any) -> dict[str, Any]:
     now = time.time()
-    return {"key_hash": key_hash, "key_name": "sk-...abcd", "key_alias": alias, "models": [],
-            "max_budget": None, "budget_duration": None, "budget_reset_at": None,
-            "budget_period": 0, "spend": 0.0, "rpm_limit": None, "expires_at": None,
-            "metadata": {}, "user_id": None, "created_at": now, "updated_at": now, **kw}
+    return {
+        "key_hash": key_hash,
+        "key_name": "sk-...abcd",
+        "key_alias": alias,
+        "models": [],
+        "max_budget": None,
+        "budget_duration": None,
+        "budget_reset_at": None,
+        "budget_period": 0,
+        "spend": 0.0,
+        "rpm_limit": None,
+        "expires_at": None,
+        "metadata": {},
+        "user_id": None,
+        "created_at": now,
+        "updated_at": now,
+        **kw,
+    }
 
 
 def record(**kw: Any) -> SpendRecord:
-    base: dict[str, Any] = {"request_id": uuid.uuid4().hex, "time": time.time(),
-                            "endpoint": "images", "status": 200}
+    base: dict[str, Any] = {
+        "request_id": uuid.uuid4().hex,
+        "time": time.time(),
+        "endpoint": "images",
+        "status": 200,
+    }
     return SpendRecord(**{**base, **kw})
 
 
@@ -54,13 +72,15 @@ async def test_replayed_batch_never_counts_twice(store: Store) -> None:
 async def test_budget_reset_is_ordered_with_records(store: Store) -> None:
     h = "a" * 64
     await store.insert_key(key_row(h, max_budget=1.0, budget_duration="1d"))
-    await store.write([
-        record(key_hash=h, cost=0.3, key_period=0),
-        BudgetReset(h, 0, time.time() + 86400),
-        record(key_hash=h, cost=0.1, key_period=1),
-        record(key_hash=h, cost=5.0, key_period=0),  # a straggler from the old period
-        BudgetReset(h, 0, time.time()),  # a second replica's duplicate reset: no effect
-    ])
+    await store.write(
+        [
+            record(key_hash=h, cost=0.3, key_period=0),
+            BudgetReset(h, 0, time.time() + 86400),
+            record(key_hash=h, cost=0.1, key_period=1),
+            record(key_hash=h, cost=5.0, key_period=0),  # a straggler from the old period
+            BudgetReset(h, 0, time.time()),  # a second replica's duplicate reset: no effect
+        ]
+    )
     key = await store.get_key(h)
     assert key is not None
     assert key["spend"] == pytest.approx(0.1) and key["budget_period"] == 1
@@ -69,9 +89,16 @@ async def test_budget_reset_is_ordered_with_records(store: Store) -> None:
 async def test_filters_pagination_and_totals(store: Store) -> None:
     t0 = 1_700_000_000.0
     recs = [
-        record(time=t0 + i, key_hash="k1" if i % 2 else "k2", key_alias="a1" if i % 2 else "a2",
-               end_user=f"user-{i % 3}", model_group="dalle" if i < 6 else "gpt",
-               cost=0.01 * i if i != 9 else None, images=1, total_tokens=10)
+        record(
+            time=t0 + i,
+            key_hash="k1" if i % 2 else "k2",
+            key_alias="a1" if i % 2 else "a2",
+            end_user=f"user-{i % 3}",
+            model_group="dalle" if i < 6 else "gpt",
+            cost=0.01 * i if i != 9 else None,
+            images=1,
+            total_tokens=10,
+        )
         for i in range(10)
     ]
     recs.append(record(time=t0 + 20, status=401, error_class="AuthenticationError"))
@@ -127,6 +154,7 @@ class FlakyStore:
 
 async def test_writer_keeps_everything_while_the_database_is_down(store: Store) -> None:
     flaky = FlakyStore(store)
+    # A Store double
     writer = SpendWriter(flaky, batch_size=100)  # type: ignore[arg-type]
     acked: list[int] = []
     writer.listeners.append(lambda ops: acked.append(len(ops)))
@@ -157,6 +185,7 @@ async def test_a_retry_after_an_unknown_outcome_never_counts_twice(store: Store)
     h = "u" * 64
     await store.insert_key(key_row(h))
     lost = LostAckStore(store)
+    # A Store double
     writer = SpendWriter(lost, batch_size=10)  # type: ignore[arg-type]
     for _ in range(25):
         writer.submit(record(key_hash=h, cost=0.01))
@@ -186,6 +215,7 @@ async def test_drain_spools_what_cannot_be_written_and_next_start_replays(
 ) -> None:
     spool = tmp_path / "spool"
     flaky = FlakyStore(store)
+    # A Store double
     writer = SpendWriter(flaky, spool_dir=spool)  # type: ignore[arg-type]
     records = [record(cost=0.002, key_hash=None) for _ in range(50)]
     for r in records:
@@ -196,7 +226,8 @@ async def test_drain_spools_what_cannot_be_written_and_next_start_replays(
 
     back = FlakyStore(store)
     back.down = False
-    again = SpendWriter(back, spool_dir=spool)  # type: ignore[arg-type]  # the next start-up
+    # A Store double; the next start-up
+    again = SpendWriter(back, spool_dir=spool)  # type: ignore[arg-type]
     assert await again.restore() == 50
     again.submit(record())
     assert await again.flush() is True
@@ -223,14 +254,36 @@ async def test_background_writer_flushes_and_drain_writes_the_rest(store: Store)
 
 
 async def test_every_stored_field_reads_back_as_written(store: Store) -> None:
-    usage = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15,
-             "prompt_tokens_details": {"cached_tokens": 2}, "input_tokens_details": None}
-    written = record(key_hash="k" * 64, key_alias="team", user_id="u1", end_user="e1",
-                     model_group="g", deployment_id="d", provider="openai", stream=True,
-                     latency_ms=12.5, upstream_ms=10.25, retries=1, fallbacks=1, images=2,
-                     prompt_tokens=12, completion_tokens=3, total_tokens=15, cost=0.0123,
-                     cost_basis="per_image", error_class=None, usage=usage,
-                     prompt="a cat 'quoted'; --")
+    usage = {
+        "prompt_tokens": 12,
+        "completion_tokens": 3,
+        "total_tokens": 15,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "input_tokens_details": None,
+    }
+    written = record(
+        key_hash="k" * 64,
+        key_alias="team",
+        user_id="u1",
+        end_user="e1",
+        model_group="g",
+        deployment_id="d",
+        provider="openai",
+        stream=True,
+        latency_ms=12.5,
+        upstream_ms=10.25,
+        retries=1,
+        fallbacks=1,
+        images=2,
+        prompt_tokens=12,
+        completion_tokens=3,
+        total_tokens=15,
+        cost=0.0123,
+        cost_basis="per_image",
+        error_class=None,
+        usage=usage,
+        prompt="a cat 'quoted'; --",
+    )
     bare = record(cost=None, usage=None)
     assert await store.write([written, bare]) == 2
     rows, _ = await store.query_logs(LogFilter(), 0, 10)

@@ -42,41 +42,77 @@ def google(fake: FakeUpstream, google_state: GoogleFake) -> GoogleFake:
 
 
 @pytest.fixture(scope="module")
-def proxy(proxy_factory: Any, upstream: FakeUpstream, accounts: dict[str, ServiceAccount],
-          tmp_path_factory: pytest.TempPathFactory) -> Any:
+def proxy(
+    proxy_factory: Any,
+    upstream: FakeUpstream,
+    accounts: dict[str, ServiceAccount],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
     keys = tmp_path_factory.mktemp("sa")
     paths = {}
     for name in ("main", "once", "rogue"):
         paths[name] = keys / f"{name}.json"
         paths[name].write_text(json.dumps(accounts[name].info))
     gemini = {"api_key": "os.environ/TEST_GEMINI_KEY", "api_base": f"{upstream.base}/gemini/v1beta"}
-    vertex = {"vertex_project": "test-project", "vertex_location": "us-central1",
-              "api_base": f"{upstream.base}/vertex/v1"}
-    config = {"model_list": [
-        {"model_name": "gemini-image",
-         "litellm_params": {"model": "gemini/gemini-2.5-flash-image", **gemini}},
-        {"model_name": "gemini-3-image",
-         "litellm_params": {"model": "gemini/gemini-3-pro-image-preview", **gemini}},
-        {"model_name": "gemini-imagen",
-         "litellm_params": {"model": "gemini/imagen-4.0-generate-001", **gemini}},
-        {"model_name": "vertex-imagen",
-         "litellm_params": {"model": "vertex_ai/imagen-4.0-generate-001", **vertex,
-                            "vertex_credentials": str(paths["main"])}},
-        {"model_name": "vertex-gemini",
-         "litellm_params": {"model": "vertex_ai/gemini-2.5-flash-image",
-                            "vertex_ai_location": "us-central1",
-                            "api_base": f"{upstream.base}/vertex/v1",
-                            # inline JSON through the environment; project from the key
-                            "vertex_ai_credentials": "os.environ/TEST_VERTEX_SA_JSON"}},
-        {"model_name": "vertex-once",
-         "litellm_params": {"model": "vertex_ai/gemini-2.5-flash-image", **vertex,
-                            "vertex_credentials": str(paths["once"])}},
-        {"model_name": "vertex-rogue",
-         "litellm_params": {"model": "vertex_ai/imagen-4.0-generate-001", **vertex,
-                            "vertex_credentials": str(paths["rogue"])}},
-    ]}
-    env = {"TEST_GEMINI_KEY": GEMINI_KEY,
-           "TEST_VERTEX_SA_JSON": json.dumps(accounts["inline"].info)}
+    vertex = {
+        "vertex_project": "test-project",
+        "vertex_location": "us-central1",
+        "api_base": f"{upstream.base}/vertex/v1",
+    }
+    config = {
+        "model_list": [
+            {
+                "model_name": "gemini-image",
+                "litellm_params": {"model": "gemini/gemini-2.5-flash-image", **gemini},
+            },
+            {
+                "model_name": "gemini-3-image",
+                "litellm_params": {"model": "gemini/gemini-3-pro-image-preview", **gemini},
+            },
+            {
+                "model_name": "gemini-imagen",
+                "litellm_params": {"model": "gemini/imagen-4.0-generate-001", **gemini},
+            },
+            {
+                "model_name": "vertex-imagen",
+                "litellm_params": {
+                    "model": "vertex_ai/imagen-4.0-generate-001",
+                    **vertex,
+                    "vertex_credentials": str(paths["main"]),
+                },
+            },
+            {
+                "model_name": "vertex-gemini",
+                "litellm_params": {
+                    "model": "vertex_ai/gemini-2.5-flash-image",
+                    "vertex_ai_location": "us-central1",
+                    "api_base": f"{upstream.base}/vertex/v1",
+                    # inline JSON through the environment; project from the key
+                    "vertex_ai_credentials": "os.environ/TEST_VERTEX_SA_JSON",
+                },
+            },
+            {
+                "model_name": "vertex-once",
+                "litellm_params": {
+                    "model": "vertex_ai/gemini-2.5-flash-image",
+                    **vertex,
+                    "vertex_credentials": str(paths["once"]),
+                },
+            },
+            {
+                "model_name": "vertex-rogue",
+                "litellm_params": {
+                    "model": "vertex_ai/imagen-4.0-generate-001",
+                    **vertex,
+                    "vertex_credentials": str(paths["rogue"]),
+                },
+            },
+        ]
+    }
+    env = {
+        "TEST_GEMINI_KEY": GEMINI_KEY,
+        "TEST_VERTEX_SA_JSON": json.dumps(accounts["inline"].info),
+    }
     return proxy_factory(config, env=env)
 
 
@@ -96,24 +132,40 @@ def test_vertex_imagen_n2_landscape_keeps_ratio_and_native_params(
     client: openai.OpenAI, google: GoogleFake, fake: FakeUpstream
 ) -> None:
     result = client.images.generate(
-        model="vertex-imagen", prompt="a lighthouse at dawn", n=2, size="1792x1024",
+        model="vertex-imagen",
+        prompt="a lighthouse at dawn",
+        n=2,
+        size="1792x1024",
         output_format="jpeg",
-        extra_body={"negativePrompt": "people", "personGeneration": "dont_allow", "seed": 7,
-                    "addWatermark": False},
+        extra_body={
+            "negativePrompt": "people",
+            "personGeneration": "dont_allow",
+            "seed": 7,
+            "addWatermark": False,
+        },
     )
+    assert result.data is not None
     assert len(result.data) == 2
     assert [d.b64_json for d in result.data] == [
-        image_b64(f"imagen-4.0-generate-001|16:9|{i}") for i in range(2)]
+        image_b64(f"imagen-4.0-generate-001|16:9|{i}") for i in range(2)
+    ]
     assert result.output_format == "jpeg"
     (req,) = vertex_requests(fake)
-    assert req.path == ("/vertex/v1/projects/test-project/locations/us-central1/publishers/"
-                        "google/models/imagen-4.0-generate-001:predict")
+    assert req.path == (
+        "/vertex/v1/projects/test-project/locations/us-central1/publishers/"
+        "google/models/imagen-4.0-generate-001:predict"
+    )
     assert req.json() == {
         "instances": [{"prompt": "a lighthouse at dawn"}],
-        "parameters": {"sampleCount": 2, "aspectRatio": "16:9",
-                       "outputOptions": {"mimeType": "image/jpeg"},
-                       "negativePrompt": "people", "personGeneration": "dont_allow",
-                       "seed": 7, "addWatermark": False},
+        "parameters": {
+            "sampleCount": 2,
+            "aspectRatio": "16:9",
+            "outputOptions": {"mimeType": "image/jpeg"},
+            "negativePrompt": "people",
+            "personGeneration": "dont_allow",
+            "seed": 7,
+            "addWatermark": False,
+        },
     }
     assert req.headers["authorization"].startswith("Bearer ya29.fake-")
     assert MASTER_KEY not in str(req.headers)
@@ -122,8 +174,8 @@ def test_vertex_imagen_n2_landscape_keeps_ratio_and_native_params(
 def test_gemini_api_imagen_fans_out_past_four_and_maps_portrait(
     client: openai.OpenAI, google: GoogleFake, fake: FakeUpstream
 ) -> None:
-    result = client.images.generate(model="gemini-imagen", prompt="a cat", n=6,
-                                    size="1024x1536")
+    result = client.images.generate(model="gemini-imagen", prompt="a cat", n=6, size="1024x1536")
+    assert result.data is not None
     assert len(result.data) == 6
     bodies = [r.json() for r in fake.received() if r.path.endswith(":predict")]
     assert sorted(b["parameters"]["sampleCount"] for b in bodies) == [2, 4]
@@ -139,8 +191,10 @@ def test_gemini_api_imagen_fans_out_past_four_and_maps_portrait(
 def test_gemini_image_n2_fans_out_with_aspect_ratio_and_usage(
     client: openai.OpenAI, google: GoogleFake, fake: FakeUpstream
 ) -> None:
-    result = client.images.generate(model="gemini-image", prompt="a watercolor fox", n=2,
-                                    size="1536x1024")
+    result = client.images.generate(
+        model="gemini-image", prompt="a watercolor fox", n=2, size="1536x1024"
+    )
+    assert result.data is not None
     assert len(result.data) == 2
     assert all(d.b64_json for d in result.data)
     assert result.data[0].b64_json != result.data[1].b64_json
@@ -165,8 +219,13 @@ def test_gemini_image_n2_fans_out_with_aspect_ratio_and_usage(
 def test_gemini_3_image_size_tier_and_thought_images_skipped(
     client: openai.OpenAI, google: GoogleFake, fake: FakeUpstream
 ) -> None:
-    result = client.images.generate(model="gemini-3-image", prompt="a city", size="3072x1728",
-                                    extra_body={"imageConfig": {"imageSize": "4K"}})
+    result = client.images.generate(
+        model="gemini-3-image",
+        prompt="a city",
+        size="3072x1728",
+        extra_body={"imageConfig": {"imageSize": "4K"}},
+    )
+    assert result.data is not None
     assert len(result.data) == 1
     assert result.data[0].b64_json != image_b64("thought")
     config = fake.received()[0].json()["generationConfig"]
@@ -178,26 +237,29 @@ def test_unsupported_openai_parameters_are_refused_by_name(
 ) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="gemini-image", prompt="p", quality="hd")
-    assert info.value.body["param"] == "quality"  # type: ignore[index]
+    assert info.value.param == "quality"
     with pytest.raises(openai.BadRequestError) as info:
-        client.images.generate(model="vertex-imagen", prompt="p", size="huge")  # type: ignore[arg-type]
+        client.images.generate(model="vertex-imagen", prompt="p", size="huge")
     assert "size" in info.value.message
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="gemini-image", prompt="p", output_format="webp")
-    assert info.value.body["param"] == "output_format"  # type: ignore[index]
+    assert info.value.param == "output_format"
     assert fake.received() == []
 
 
 # --- content policy --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("model", "marker", "expected"), [
-    ("gemini-image", "[blocked]", "PROHIBITED_CONTENT"),
-    ("gemini-image", "[image-safety]", "IMAGE_SAFETY"),
-    ("gemini-image", "[text-only]", "calm sea"),
-    ("vertex-imagen", "[filtered]", "filtered out"),
-    ("vertex-imagen", "[refused]", "could not be submitted"),
-])
+@pytest.mark.parametrize(
+    ("model", "marker", "expected"),
+    [
+        ("gemini-image", "[blocked]", "PROHIBITED_CONTENT"),
+        ("gemini-image", "[image-safety]", "IMAGE_SAFETY"),
+        ("gemini-image", "[text-only]", "calm sea"),
+        ("vertex-imagen", "[filtered]", "filtered out"),
+        ("vertex-imagen", "[refused]", "could not be submitted"),
+    ],
+)
 def test_blocked_output_is_400_content_policy_never_empty_200(
     client: openai.OpenAI, google: GoogleFake, model: str, marker: str, expected: str
 ) -> None:
@@ -225,11 +287,14 @@ def test_block_after_stream_started_ends_with_content_filter(
     client: openai.OpenAI, google: GoogleFake
 ) -> None:
     stream = client.chat.completions.create(
-        model="gemini-image", messages=[{"role": "user", "content": "draw [late-block]"}],
-        stream=True)
+        model="gemini-image",
+        messages=[{"role": "user", "content": "draw [late-block]"}],
+        stream=True,
+    )
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
-        "Here is your picture.")
+        "Here is your picture."
+    )
     assert chunks[-1].choices[0].finish_reason == "content_filter"
 
 
@@ -243,13 +308,20 @@ def test_gemini_image_via_chat_edit_with_system_and_input_image(
         model="gemini-image",
         messages=[
             {"role": "system", "content": "You are a careful photo editor."},
-            {"role": "user", "content": [
-                {"type": "text", "text": "Make the sky purple."},
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{EDIT_SOURCE}"}},
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Make the sky purple."},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": f"data:image/png;base64,{EDIT_SOURCE}"},
+                    },
+                ],
+            },
         ],
         extra_body={"image_config": {"aspect_ratio": "4:3"}},
-        temperature=0.4, max_tokens=2000,
+        temperature=0.4,
+        max_tokens=2000,
     )
     message = completion.choices[0].message
     assert completion.model == "gemini-image"
@@ -267,28 +339,41 @@ def test_gemini_image_via_chat_edit_with_system_and_input_image(
     assert usage.prompt_tokens_details.image_tokens == 258
     body = fake.received()[0].json()
     assert body["systemInstruction"] == {"parts": [{"text": "You are a careful photo editor."}]}
-    assert body["contents"] == [{"role": "user", "parts": [
-        {"text": "Make the sky purple."},
-        {"inlineData": {"mimeType": "image/png", "data": EDIT_SOURCE}}]}]
+    assert body["contents"] == [
+        {
+            "role": "user",
+            "parts": [
+                {"text": "Make the sky purple."},
+                {"inlineData": {"mimeType": "image/png", "data": EDIT_SOURCE}},
+            ],
+        }
+    ]
     assert body["generationConfig"] == {
-        "temperature": 0.4, "maxOutputTokens": 2000, "responseModalities": ["TEXT", "IMAGE"],
-        "imageConfig": {"aspectRatio": "4:3"}}
+        "temperature": 0.4,
+        "maxOutputTokens": 2000,
+        "responseModalities": ["TEXT", "IMAGE"],
+        "imageConfig": {"aspectRatio": "4:3"},
+    }
 
 
 def test_chat_stream_carries_delta_image_of_a_multi_megabyte_line(
     client: openai.OpenAI, google: GoogleFake, fake: FakeUpstream
 ) -> None:
     stream = client.chat.completions.create(
-        model="vertex-gemini", messages=[{"role": "user", "content": "a big picture [huge]"}],
-        stream=True, stream_options={"include_usage": True})
+        model="vertex-gemini",
+        messages=[{"role": "user", "content": "a big picture [huge]"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Here is your picture."
     image_chunks = [c for c in chunks if c.choices and (c.choices[0].delta.model_extra or {})]
     assert len(image_chunks) == 1
     delta = image_chunks[0].choices[0].delta.model_extra or {}
-    expected = "data:image/png;base64," + image_b64("gemini-2.5-flash-image|stream",
-                                                     HUGE_IMAGE_BYTES)
+    expected = "data:image/png;base64," + image_b64(
+        "gemini-2.5-flash-image|stream", HUGE_IMAGE_BYTES
+    )
     assert delta["image"] == {"url": expected, "detail": "auto"}
     assert delta["images"] == [{"type": "image_url", "image_url": {"url": expected}}]
     finals = [c for c in chunks if c.choices and c.choices[0].finish_reason]
@@ -305,19 +390,27 @@ def test_chat_stream_carries_delta_image_of_a_multi_megabyte_line(
 
 
 def test_vertex_token_fetched_once_and_reused(
-    client: openai.OpenAI, google: GoogleFake, fake: FakeUpstream,
+    client: openai.OpenAI,
+    google: GoogleFake,
+    fake: FakeUpstream,
     accounts: dict[str, ServiceAccount],
 ) -> None:
     email = accounts["once"].client_email
     assert email not in google.token_requests
     client.images.generate(model="vertex-once", prompt="one", n=2)
-    client.chat.completions.create(model="vertex-once",
-                                   messages=[{"role": "user", "content": "two"}])
-    list(client.chat.completions.create(model="vertex-once", stream=True,
-                                        messages=[{"role": "user", "content": "three"}]))
+    client.chat.completions.create(
+        model="vertex-once", messages=[{"role": "user", "content": "two"}]
+    )
+    list(
+        client.chat.completions.create(
+            model="vertex-once", stream=True, messages=[{"role": "user", "content": "three"}]
+        )
+    )
     assert google.token_requests.count(email) == 1
-    tokens = {google.issued[r.headers["authorization"].removeprefix("Bearer ")]
-              for r in vertex_requests(fake)}
+    tokens = {
+        google.issued[r.headers["authorization"].removeprefix("Bearer ")]
+        for r in vertex_requests(fake)
+    }
     assert tokens == {email}
     assert len(vertex_requests(fake)) == 4
 
@@ -325,8 +418,10 @@ def test_vertex_token_fetched_once_and_reused(
 def test_vertex_rejects_requests_without_an_issued_token(
     google: GoogleFake, upstream: FakeUpstream
 ) -> None:
-    url = (f"{upstream.base}/vertex/v1/projects/test-project/locations/us-central1/publishers/"
-           "google/models/imagen-4.0-generate-001:predict")
+    url = (
+        f"{upstream.base}/vertex/v1/projects/test-project/locations/us-central1/publishers/"
+        "google/models/imagen-4.0-generate-001:predict"
+    )
     body = {"instances": [{"prompt": "x"}], "parameters": {"sampleCount": 1}}
     for headers in ({}, {"authorization": "Bearer ya29.made-up"}):
         response = httpx.post(url, json=body, headers=headers)
@@ -335,7 +430,9 @@ def test_vertex_rejects_requests_without_an_issued_token(
 
 
 def test_failed_token_exchange_names_the_account_never_the_key(
-    client: openai.OpenAI, google: GoogleFake, accounts: dict[str, ServiceAccount],
+    client: openai.OpenAI,
+    google: GoogleFake,
+    accounts: dict[str, ServiceAccount],
     fake: FakeUpstream,
 ) -> None:
     with pytest.raises(openai.InternalServerError) as info:
@@ -351,21 +448,29 @@ def test_failed_token_exchange_names_the_account_never_the_key(
 # --- Google error statuses ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "http", "client_status", "code"), [
-    ("INVALID_ARGUMENT", 400, 400, None),
-    ("FAILED_PRECONDITION", 400, 400, None),
-    ("API_KEY_INVALID", 400, 502, "provider_authentication_failed"),
-    ("UNAUTHENTICATED", 401, 502, "provider_authentication_failed"),
-    ("PERMISSION_DENIED", 403, 502, "provider_authentication_failed"),
-    ("NOT_FOUND", 404, 502, "upstream_model_not_found"),
-    ("RESOURCE_EXHAUSTED", 429, 429, "rate_limit_exceeded"),
-    ("INTERNAL", 500, 502, "upstream_error"),
-    ("UNAVAILABLE", 503, 502, "upstream_unavailable"),
-    ("DEADLINE_EXCEEDED", 504, 504, "upstream_timeout"),
-])
+@pytest.mark.parametrize(
+    ("status", "http", "client_status", "code"),
+    [
+        ("INVALID_ARGUMENT", 400, 400, None),
+        ("FAILED_PRECONDITION", 400, 400, None),
+        ("API_KEY_INVALID", 400, 502, "provider_authentication_failed"),
+        ("UNAUTHENTICATED", 401, 502, "provider_authentication_failed"),
+        ("PERMISSION_DENIED", 403, 502, "provider_authentication_failed"),
+        ("NOT_FOUND", 404, 502, "upstream_model_not_found"),
+        ("RESOURCE_EXHAUSTED", 429, 429, "rate_limit_exceeded"),
+        ("INTERNAL", 500, 502, "upstream_error"),
+        ("UNAVAILABLE", 503, 502, "upstream_unavailable"),
+        ("DEADLINE_EXCEEDED", 504, 504, "upstream_timeout"),
+    ],
+)
 def test_google_error_statuses_map_to_openai_errors(
-    client: openai.OpenAI, google: GoogleFake, status: str, http: int, client_status: int,
-    code: str | None, proxy: Any,
+    client: openai.OpenAI,
+    google: GoogleFake,
+    status: str,
+    http: int,
+    client_status: int,
+    code: str | None,
+    proxy: Any,
 ) -> None:
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="gemini-image", prompt=f"x [error:{status}:{http}]")
@@ -379,7 +484,8 @@ def test_google_error_statuses_map_to_openai_errors(
     with pytest.raises(openai.APIStatusError) as info:
         client.chat.completions.create(
             model="vertex-gemini",
-            messages=[{"role": "user", "content": f"[error:{status}:{http}]"}])
+            messages=[{"role": "user", "content": f"[error:{status}:{http}]"}],
+        )
     assert info.value.status_code == client_status
     assert GEMINI_KEY not in proxy.logs()
 

@@ -38,9 +38,16 @@ guardrails:
 @pytest.fixture(scope="module")
 def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
     config = yaml.safe_load(GUARDRAILS_YAML.replace("POLICY_URL", f"{upstream.base}/check"))
-    config["model_list"] = [{"model_name": "gpt-image", "litellm_params": {
-        "model": "openai/gpt-image-1", "api_key": UPSTREAM_KEY,
-        "api_base": f"{upstream.base}/v1"}}]
+    config["model_list"] = [
+        {
+            "model_name": "gpt-image",
+            "litellm_params": {
+                "model": "openai/gpt-image-1",
+                "api_key": UPSTREAM_KEY,
+                "api_base": f"{upstream.base}/v1",
+            },
+        }
+    ]
     env = {"OPENAI_API_KEY": OPENAI_KEY, "OPENAI_API_BASE": f"{upstream.base}/v1"}
     return proxy_factory(config, env=env, name="proxy-issue-guardrails")
 
@@ -52,13 +59,24 @@ def client(proxy: Any) -> openai.OpenAI:
 
 def image(r: Received) -> Any:
     if r.json().get("stream"):
-        event = {"type": "image_generation.completed", "b64_json": PNG_B64, "created_at": 1,
-                 "size": "1024x1024", "quality": "low", "background": "opaque",
-                 "output_format": "png",
-                 "usage": {"total_tokens": 2, "input_tokens": 1, "output_tokens": 1,
-                           "input_tokens_details": {"text_tokens": 1, "image_tokens": 0}}}
-        return StreamingResponse(iter([sse([("image_generation.completed", event)])]),
-                                 media_type="text/event-stream")
+        event = {
+            "type": "image_generation.completed",
+            "b64_json": PNG_B64,
+            "created_at": 1,
+            "size": "1024x1024",
+            "quality": "low",
+            "background": "opaque",
+            "output_format": "png",
+            "usage": {
+                "total_tokens": 2,
+                "input_tokens": 1,
+                "output_tokens": 1,
+                "input_tokens_details": {"text_tokens": 1, "image_tokens": 0},
+            },
+        }
+        return StreamingResponse(
+            iter([sse([("image_generation.completed", event)])]), media_type="text/event-stream"
+        )
     return {"created": 1, "data": [{"b64_json": PNG_B64}]}
 
 
@@ -69,9 +87,18 @@ def moderation(r: Received) -> Any:
     for text in texts:
         graphic = "gore" in text
         violent = graphic or "duel" in text
-        results.append({"flagged": violent, "categories": {
-            "sexual": False, "sexual/minors": False, "violence": violent,
-            "violence/graphic": graphic}, "category_scores": {"violence": 0.9 if violent else 0}})
+        results.append(
+            {
+                "flagged": violent,
+                "categories": {
+                    "sexual": False,
+                    "sexual/minors": False,
+                    "violence": violent,
+                    "violence/graphic": graphic,
+                },
+                "category_scores": {"violence": 0.9 if violent else 0},
+            }
+        )
     return {"id": "modr-1", "model": "omni-moderation-latest", "results": results}
 
 
@@ -84,10 +111,14 @@ def served(fake: FakeUpstream) -> FakeUpstream:
 
 def generate(client: openai.OpenAI, prompt: str, stream: bool, **extra: Any) -> Any:
     if stream:
-        return list(client.images.generate(model="gpt-image", prompt=prompt, stream=True,
-                                           extra_body=extra or None))
-    return client.images.with_raw_response.generate(model="gpt-image", prompt=prompt,
-                                                    extra_body=extra or None)
+        return list(
+            client.images.generate(
+                model="gpt-image", prompt=prompt, stream=True, extra_body=extra or None
+            )
+        )
+    return client.images.with_raw_response.generate(
+        model="gpt-image", prompt=prompt, extra_body=extra or None
+    )
 
 
 def blocked(exc: pytest.ExceptionInfo[openai.BadRequestError], name: str) -> dict[str, Any]:
@@ -141,7 +172,10 @@ def test_applied_guardrails_header_lists_every_one_that_ran(
     served.route("POST", "/check", lambda r: {"action": "allow"})
     raw = generate(client, "a lighthouse", False, guardrails=["moderation", "my-policy-service"])
     assert raw.headers["x-applied-guardrails"].split(",") == [
-        "no-brands", "moderation", "my-policy-service"]
+        "no-brands",
+        "moderation",
+        "my-policy-service",
+    ]
 
 
 def test_webhook_deny_and_on_error_block(client: openai.OpenAI, served: FakeUpstream) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import openai
 import orjson
 import pytest
@@ -52,7 +53,8 @@ def clients(proxy_factory: Any, database: Store) -> Iterator[tuple[openai.OpenAI
         yield sdk, admin
 
 
-def assert_refused(answer: httpx.Response, field: str) -> None:
+def assert_refused(answer: httpx.Response | httpx2.Response, field: str) -> None:
+    """``answer`` is the admin client's (httpx) or the OpenAI SDK's (httpx2) response."""
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -66,14 +68,16 @@ def test_a_control_character_or_a_long_name_is_a_400_naming_the_field(
 ) -> None:
     sdk, admin = clients
     for field, value in REFUSED:
-        fields = {"model": "mock-image", "prompt": "a lighthouse", field: value}
+        model = value if field == "model" else "mock-image"
+        user = value if field == "user" else openai.omit
         with pytest.raises(openai.BadRequestError) as image:
-            sdk.images.generate(**fields)
+            sdk.images.generate(model=model, prompt="a lighthouse", user=user)
         assert_refused(image.value.response, field)
         assert not any(MARK in v for v in image.value.response.headers.values())
-        asked = {"model": "mock-image", "messages": [{"role": "user", "content": "hi"}]}
         with pytest.raises(openai.BadRequestError) as chat:
-            sdk.chat.completions.create(**{**asked, field: value})
+            sdk.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "hi"}], user=user
+            )
         assert_refused(chat.value.response, field)
 
     # every refused request is still logged, and spend logging goes on

@@ -17,17 +17,32 @@ from tests.fakes.server import FakeUpstream
 @pytest.fixture(scope="module")
 def proxy(proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     db = tmp_path_factory.mktemp("keyguard") / "keys.sqlite3"
-    return proxy_factory({
-        "model_list": [{"model_name": "mock-image", "litellm_params": {"model": "mock/x"}}],
-        "guardrails": [{"guardrail_name": "no-cats", "litellm_params": {
-            "guardrail": "keywords", "mode": "pre_call", "blocked": ["cat"]}}],
-        "general_settings": {"database_url": f"sqlite:///{db}"},
-    }, name="proxy-key-guardrails")
+    return proxy_factory(
+        {
+            "model_list": [{"model_name": "mock-image", "litellm_params": {"model": "mock/x"}}],
+            "guardrails": [
+                {
+                    "guardrail_name": "no-cats",
+                    "litellm_params": {
+                        "guardrail": "keywords",
+                        "mode": "pre_call",
+                        "blocked": ["cat"],
+                    },
+                }
+            ],
+            "general_settings": {"database_url": f"sqlite:///{db}"},
+        },
+        name="proxy-key-guardrails",
+    )
 
 
 def admin(proxy: Any, path: str, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{proxy.base_url}{path}", json=body,
-                      headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=10)
+    return httpx.post(
+        f"{proxy.base_url}{path}",
+        json=body,
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        timeout=10,
+    )
 
 
 def test_pinned_guardrail_blocks_for_that_key_only(proxy: Any, fake: FakeUpstream) -> None:
@@ -41,8 +56,12 @@ def test_pinned_guardrail_blocks_for_that_key_only(proxy: Any, fake: FakeUpstrea
         pinned.images.generate(model="mock-image", prompt="a cat", size="8x8")
     assert info.value.code == "content_policy_violation" and "no-cats" in info.value.message
     with pytest.raises(openai.BadRequestError):  # the holder cannot opt out
-        pinned.images.generate(model="mock-image", prompt="a cat", size="8x8",
-                               extra_body={"guardrails": {"no-cats": False}})
+        pinned.images.generate(
+            model="mock-image",
+            prompt="a cat",
+            size="8x8",
+            extra_body={"guardrails": {"no-cats": False}},
+        )
     assert pinned.images.generate(model="mock-image", prompt="a dog", size="8x8").data
     master = openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
     assert master.images.generate(model="mock-image", prompt="a cat", size="8x8").data

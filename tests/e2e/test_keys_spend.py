@@ -22,8 +22,12 @@ from tests.fakes.server import FakeUpstream, Received, sse
 
 PNG_B64 = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 UPSTREAM_KEY = "sk-upstream-e2e-7c1d"
-GPT_IMAGE_USAGE = {"total_tokens": 4210, "input_tokens": 50, "output_tokens": 4160,
-                   "input_tokens_details": {"text_tokens": 10, "image_tokens": 40}}
+GPT_IMAGE_USAGE = {
+    "total_tokens": 4210,
+    "input_tokens": 50,
+    "output_tokens": 4160,
+    "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
+}
 
 
 def dalle(r: Received) -> Any:
@@ -43,14 +47,34 @@ def gpt_image(r: Received) -> Any:
 def chat(r: Received) -> Any:
     usage = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
     if not r.json().get("stream"):
-        return {"id": "c1", "object": "chat.completion", "created": 1, "model": "x",
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": "hi"}}],
-                "usage": usage}
+        return {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "x",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "hi"},
+                }
+            ],
+            "usage": usage,
+        }
     chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "x"}
-    body = sse([(None, {**chunk, "choices": [{"index": 0, "delta": {"content": "hi"},
-                                              "finish_reason": "stop"}]}),
-                (None, {**chunk, "choices": [], "usage": usage})], done=True)
+    body = sse(
+        [
+            (
+                None,
+                {
+                    **chunk,
+                    "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+                },
+            ),
+            (None, {**chunk, "choices": [], "usage": usage}),
+        ],
+        done=True,
+    )
     return StreamingResponse(iter([body]), media_type="text/event-stream")
 
 
@@ -59,14 +83,23 @@ def routes(fake: FakeUpstream) -> None:
     fake.route("POST", "/slow/v1/images/generations", slow_dalle)
     fake.route("POST", "/gi/v1/images/generations", gpt_image)
     fake.route("POST", "/chat/v1/chat/completions", chat)
-    fake.route("POST", "/broken/v1/images/generations",
-               lambda r: JSONResponse({"error": {"message": "boom"}}, 500))
+    fake.route(
+        "POST",
+        "/broken/v1/images/generations",
+        lambda r: JSONResponse({"error": {"message": "boom"}}, 500),
+    )
 
 
 def model_list(base: str) -> list[dict[str, Any]]:
     def entry(name: str, model: str, path: str) -> dict[str, Any]:
-        return {"model_name": name, "litellm_params": {
-            "model": model, "api_key": UPSTREAM_KEY, "api_base": f"{base}/{path}/v1"}}
+        return {
+            "model_name": name,
+            "litellm_params": {
+                "model": model,
+                "api_key": UPSTREAM_KEY,
+                "api_base": f"{base}/{path}/v1",
+            },
+        }
 
     return [
         entry("dalle", "openai/dall-e-3", "dalle"),
@@ -81,11 +114,13 @@ def model_list(base: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
-    return proxy_factory({
-        "model_list": model_list(upstream.base),
-        "litellm_settings": {"max_end_user_budget": 0.1},
-        "general_settings": {"spend_flush_interval": 0.05},
-    })
+    return proxy_factory(
+        {
+            "model_list": model_list(upstream.base),
+            "litellm_settings": {"max_end_user_budget": 0.1},
+            "general_settings": {"spend_flush_interval": 0.05},
+        }
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -109,8 +144,9 @@ def admin(proxy: Any) -> httpx.Client:
 
 
 def proxy_admin(proxy: Any) -> httpx.Client:
-    client = httpx.Client(base_url=proxy.base_url, timeout=30,
-                          headers={"authorization": f"Bearer {MASTER_KEY}"})
+    client = httpx.Client(
+        base_url=proxy.base_url, timeout=30, headers={"authorization": f"Bearer {MASTER_KEY}"}
+    )
     _OPEN.append(client)
     return client
 
@@ -144,35 +180,50 @@ def db_file(proxy: Any) -> Path:
 
 def test_every_answer_carries_its_cost(proxy: Any) -> None:
     client = sdk(proxy, MASTER_KEY)
-    r = client.images.with_raw_response.generate(model="dalle", prompt="p", quality="hd",
-                                                 size="1792x1024")
+    r = client.images.with_raw_response.generate(
+        model="dalle", prompt="p", quality="hd", size="1792x1024"
+    )
     assert r.headers["x-response-cost"] == "0.12"
     r = client.images.with_raw_response.generate(model="gpt-image", prompt="p")
     assert r.headers["x-response-cost"] == "0.16685"  # 10*5e-6 + 40*1e-5 + 4160*4e-5
     r = client.images.with_raw_response.generate(model="mock", prompt="p", size="64x64")
     assert r.headers["x-response-cost"] == "0.0"
-    r = client.chat.completions.with_raw_response.create(
-        model="chat", messages=[{"role": "user", "content": "hi"}])
-    assert r.headers["x-response-cost"] == "0.00021"  # 1000*1.5e-7 + 100*6e-7
+    chat = client.chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert chat.headers["x-response-cost"] == "0.00021"  # 1000*1.5e-7 + 100*6e-7
     # an unknown price is reported as unknown: no header, NULL in the log, never 0
     r = client.images.with_raw_response.generate(model="unpriced", prompt="p")
     assert "x-response-cost" not in r.headers
-    (rec,) = [x for x in logs(proxy_admin(proxy))["data"]
-              if x["request_id"] == r.headers["x-request-id"]]
+    (rec,) = [
+        x for x in logs(proxy_admin(proxy))["data"] if x["request_id"] == r.headers["x-request-id"]
+    ]
     assert rec["cost"] is None and rec["cost_basis"] == "unknown"
     assert "cost unknown for unpriced" in proxy.logs()
 
 
 def test_stream_cost_in_final_usage_chunk_and_in_the_log(proxy: Any, admin: httpx.Client) -> None:
     client = sdk(proxy, MASTER_KEY)
-    chunks = list(client.chat.completions.create(
-        model="chat", messages=[{"role": "user", "content": "hi"}], stream=True,
-        stream_options={"include_usage": True}, user="streamer"))
+    chunks = list(
+        client.chat.completions.create(
+            model="chat",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+            user="streamer",
+        )
+    )
     (last,) = [c for c in chunks if c.usage]
-    assert last.usage is not None and last.usage.model_extra["cost"] == pytest.approx(0.00021)
-    list(client.chat.completions.create(
-        model="chat", messages=[{"role": "user", "content": "hi"}], stream=True,
-        user="streamer-no-usage"))
+    assert last.usage is not None and last.usage.model_extra is not None
+    assert last.usage.model_extra["cost"] == pytest.approx(0.00021)
+    list(
+        client.chat.completions.create(
+            model="chat",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            user="streamer-no-usage",
+        )
+    )
     rows = logs(admin, end_user="streamer-no-usage")["data"]
     assert len(rows) == 1 and rows[0]["stream"] is True
     assert rows[0]["cost"] == pytest.approx(0.00021)
@@ -182,8 +233,14 @@ def test_stream_cost_in_final_usage_chunk_and_in_the_log(proxy: Any, admin: http
 
 
 def test_key_lifecycle(proxy: Any, admin: httpx.Client) -> None:
-    created = new_key(admin, key_alias="life-cycle", models=["dalle", "mock"], max_budget=5,
-                      metadata={"team": "a"}, user_id="owner-1")
+    created = new_key(
+        admin,
+        key_alias="life-cycle",
+        models=["dalle", "mock"],
+        max_budget=5,
+        metadata={"team": "a"},
+        user_id="owner-1",
+    )
     key = created["key"]
     assert key.startswith("sk-") and created["key_name"] == f"sk-...{key[-4:]}"
     client = sdk(proxy, key)
@@ -214,7 +271,8 @@ def test_key_lifecycle(proxy: Any, admin: httpx.Client) -> None:
     assert r.json() == {"deleted_keys": [created["key_hash"]]}
     with pytest.raises(openai.AuthenticationError):
         client.images.generate(model="gpt-image", prompt="p")
-    assert admin.get("/key/info", params={"key": key}).status_code == 404
+    gone = admin.get("/key/info", params={"key": key})
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "key_not_found"
 
     # the key itself is never stored nor logged; records carry the alias
     rows = logs(admin, key_alias="life-cycle")["data"]
@@ -227,8 +285,11 @@ def test_unknown_and_expired_keys_are_401(proxy: Any, admin: httpx.Client) -> No
     with pytest.raises(openai.AuthenticationError):
         sdk(proxy, "sk-not-a-real-key").images.generate(model="mock", prompt="p")
     for hostile in ("' OR '1'='1", "sk-x'; DROP TABLE imgproxy_keys; --", "\u00e9" * 300):
-        r = httpx.post(f"{proxy.base_url}/v1/images/generations", json={"model": "mock"},
-                       headers={"authorization": f"Bearer {hostile}".encode()})
+        r = httpx.post(
+            f"{proxy.base_url}/v1/images/generations",
+            json={"model": "mock"},
+            headers={b"authorization": f"Bearer {hostile}".encode()},
+        )
         assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
     expired = new_key(admin, expires="2001-01-01T00:00:00Z")["key"]
     with pytest.raises(openai.AuthenticationError) as exc:
@@ -281,8 +342,9 @@ async def test_fifty_parallel_requests_overshoot_at_most_the_in_flight_bound(
     proxy: Any, admin: httpx.Client
 ) -> None:
     created = new_key(admin, max_budget=0.1, key_alias="parallel")
-    client = openai.AsyncOpenAI(base_url=f"{proxy.base_url}/v1", api_key=created["key"],
-                                max_retries=0)
+    client = openai.AsyncOpenAI(
+        base_url=f"{proxy.base_url}/v1", api_key=created["key"], max_retries=0
+    )
 
     async def one() -> int:
         try:
@@ -347,19 +409,29 @@ def test_spend_logs_fields_filters_and_totals(proxy: Any, admin: httpx.Client) -
 
     totals = admin.get("/global/spend").json()
     assert totals["spend"] >= 0.08 and totals["requests"] >= 2
-    assert admin.get("/global/spend", params={"key_alias": "reporting"}).json()["spend"] == \
-        pytest.approx(0.08)
+    assert admin.get("/global/spend", params={"key_alias": "reporting"}).json()[
+        "spend"
+    ] == pytest.approx(0.08)
 
 
 def test_admin_api_is_master_only(proxy: Any, admin: httpx.Client) -> None:
     key = new_key(admin)["key"]
-    for method, path in [("POST", "/key/generate"), ("GET", "/key/list"),
-                         ("POST", "/key/delete"), ("GET", "/spend/logs"),
-                         ("GET", "/global/spend"), ("GET", "/spend/users")]:
-        r = httpx.request(method, f"{proxy.base_url}{path}", json={},
-                          headers={"authorization": f"Bearer {key}"})
+    for method, path in [
+        ("POST", "/key/generate"),
+        ("GET", "/key/list"),
+        ("POST", "/key/delete"),
+        ("GET", "/spend/logs"),
+        ("GET", "/global/spend"),
+        ("GET", "/spend/users"),
+    ]:
+        r = httpx.request(
+            method, f"{proxy.base_url}{path}", json={}, headers={"authorization": f"Bearer {key}"}
+        )
         assert r.status_code == 403, path
-        assert httpx.request(method, f"{proxy.base_url}{path}", json={}).status_code == 401
+        assert r.json()["error"]["type"] == "permission_error", path
+        anonymous = httpx.request(method, f"{proxy.base_url}{path}", json={})
+        assert anonymous.status_code == 401, path
+        assert anonymous.json()["error"]["code"] == "missing_api_key", path
     r = admin.post("/key/generate", json={"max_budget": -1})
     assert r.status_code == 400 and "max_budget" in r.json()["error"]["message"]
     r = admin.post("/key/generate", json={"budget_duration": "soon"})
@@ -369,12 +441,18 @@ def test_admin_api_is_master_only(proxy: Any, admin: httpx.Client) -> None:
     r = admin.post("/key/generate", json={"is_admin": True})
     assert r.status_code == 400 and "is_admin" in r.json()["error"]["message"]
     new_key(admin, key_alias="taken")
-    assert admin.post("/key/generate", json={"key_alias": "taken"}).status_code == 400
+    r = admin.post("/key/generate", json={"key_alias": "taken"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+    assert "taken" in r.json()["error"]["message"]
 
 
 def test_prompts_logged_only_when_turned_on(proxy_factory: Any, upstream: FakeUpstream) -> None:
-    p = proxy_factory({"model_list": model_list(upstream.base),
-                       "general_settings": {"store_prompts_in_spend_logs": True}})
+    p = proxy_factory(
+        {
+            "model_list": model_list(upstream.base),
+            "general_settings": {"store_prompts_in_spend_logs": True},
+        }
+    )
     sdk(p, MASTER_KEY).images.generate(model="mock", prompt="a logged prompt", size="8x8")
     (row,) = logs(proxy_admin(p))["data"]
     assert row["prompt"] == "a logged prompt"

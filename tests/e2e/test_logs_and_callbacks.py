@@ -38,27 +38,50 @@ def wait_for(check: Callable[[], Any], timeout: float = 15, what: str = "conditi
 
 def models(base: str) -> list[dict[str, Any]]:
     return [
-        {"model_name": "img", "litellm_params": {
-            "model": "openai/gpt-image-1", "api_key": UPSTREAM_KEY, "api_base": f"{base}/v1"},
-         "model_info": {"id": "img-dep"}},
-        {"model_name": "broken", "litellm_params": {
-            "model": "openai/gpt-image-1", "api_key": UPSTREAM_KEY,
-            "api_base": f"{base}/broken/v1"}},
+        {
+            "model_name": "img",
+            "litellm_params": {
+                "model": "openai/gpt-image-1",
+                "api_key": UPSTREAM_KEY,
+                "api_base": f"{base}/v1",
+            },
+            "model_info": {"id": "img-dep"},
+        },
+        {
+            "model_name": "broken",
+            "litellm_params": {
+                "model": "openai/gpt-image-1",
+                "api_key": UPSTREAM_KEY,
+                "api_base": f"{base}/broken/v1",
+            },
+        },
     ]
 
 
 def route(fake: FakeUpstream) -> None:
-    fake.route("POST", IMAGES, lambda r: {"created": 1, "data": [{"b64_json": PNG_B64}],
-                                          "usage": {"input_tokens": 5, "output_tokens": 7,
-                                                    "total_tokens": 12}})
-    fake.route("POST", "/broken/v1/images/generations",
-               lambda r: JSONResponse({"error": {"message": "boom"}}, 500))
+    fake.route(
+        "POST",
+        IMAGES,
+        lambda r: {
+            "created": 1,
+            "data": [{"b64_json": PNG_B64}],
+            "usage": {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12},
+        },
+    )
+    fake.route(
+        "POST",
+        "/broken/v1/images/generations",
+        lambda r: JSONResponse({"error": {"message": "boom"}}, 500),
+    )
 
 
 def post(base_url: str, model: str = "img", prompt: str = PROMPT, **extra: Any) -> httpx.Response:
-    return httpx.post(f"{base_url}{IMAGES}", timeout=10,
-                      headers={"authorization": f"Bearer {MASTER_KEY}", "x-end-user": "eu-1"},
-                      json={"model": model, "prompt": prompt, **extra})
+    return httpx.post(
+        f"{base_url}{IMAGES}",
+        timeout=10,
+        headers={"authorization": f"Bearer {MASTER_KEY}", "x-end-user": "eu-1"},
+        json={"model": model, "prompt": prompt, **extra},
+    )
 
 
 def request_lines(proxy: Any) -> dict[str, dict[str, Any]]:
@@ -80,8 +103,10 @@ def test_one_json_line_per_request_with_every_field(proxy_factory: Any, fake: Fa
     bad = post(proxy.base_url, model="broken")
     assert ok.status_code == 200 and bad.status_code == 502
     ids = [ok.headers["x-request-id"], bad.headers["x-request-id"]]
-    lines = wait_for(lambda: (r := request_lines(proxy)) and all(i in r for i in ids) and r,
-                     what="request log lines")
+    lines = wait_for(
+        lambda: (r := request_lines(proxy)) and all(i in r for i in ids) and r,
+        what="request log lines",
+    )
     good = lines[ids[0]]
     assert good["route"] == IMAGES and good["endpoint"] == "images"
     assert good["key_alias"] == "master" and good["end_user"] == "end-user-7"
@@ -91,7 +116,8 @@ def test_one_json_line_per_request_with_every_field(proxy_factory: Any, fake: Fa
     assert good["usage"]["total_tokens"] == 12
     assert good["latency_ms"] >= good["upstream_latency_ms"] > 0
     assert good["gateway_overhead_ms"] == pytest.approx(
-        good["latency_ms"] - good["upstream_latency_ms"], abs=0.01)
+        good["latency_ms"] - good["upstream_latency_ms"], abs=0.01
+    )
     assert "cost" in good and good["error_class"] is None
     failed = lines[ids[1]]
     assert failed["status"] == 502 and failed["error_class"] == "UpstreamError"
@@ -103,13 +129,19 @@ def test_one_json_line_per_request_with_every_field(proxy_factory: Any, fake: Fa
 
 
 def test_text_format_and_prompt_logging(proxy_factory: Any, fake: FakeUpstream) -> None:
-    proxy = proxy_factory({"model_list": models(fake.base), "general_settings": {
-        "log_format": "text", "log_prompts": True}})
+    proxy = proxy_factory(
+        {
+            "model_list": models(fake.base),
+            "general_settings": {"log_format": "text", "log_prompts": True},
+        }
+    )
     route(fake)
     r = post(proxy.base_url)
     rid = r.headers["x-request-id"]
-    line = wait_for(lambda: next((x for x in proxy.logs().splitlines() if rid in x), None),
-                    what="text request line")
+    line = wait_for(
+        lambda: next((x for x in proxy.logs().splitlines() if rid in x), None),
+        what="text request line",
+    )
     assert " request " in line and f"request_id={rid}" in line and "status=200" in line
     assert "model_group=img" in line and "deployment=img-dep" in line
     assert json.dumps(PROMPT) in line  # prompt logging is on
@@ -117,8 +149,9 @@ def test_text_format_and_prompt_logging(proxy_factory: Any, fake: FakeUpstream) 
 
 
 def test_log_level_from_config_hides_request_lines(proxy_factory: Any, fake: FakeUpstream) -> None:
-    proxy = proxy_factory({"model_list": models(fake.base),
-                           "general_settings": {"log_level": "warning"}})
+    proxy = proxy_factory(
+        {"model_list": models(fake.base), "general_settings": {"log_level": "warning"}}
+    )
     route(fake)
     ok = post(proxy.base_url)
     bad = post(proxy.base_url, model="broken")  # 5xx lines are warnings
@@ -134,21 +167,27 @@ def test_webhook_delivers_every_record_after_the_receiver_was_down(
 ) -> None:
     port = free_port()
     custom_file = tmp_path / "custom.jsonl"
-    proxy = proxy_factory({
-        "model_list": models(fake.base),
-        "litellm_settings": {
-            "success_callback": ["webhook"],
-            "failure_callback": ["webhook"],
-            "callbacks": ["tests.fakes.recording_callback.RecordingCallback"],
-            "callback_settings": {
-                "webhook": {"url": f"http://127.0.0.1:{port}/ingest", "batch_size": 3,
-                            "flush_interval": 0.05, "retry_initial_delay": 0.05,
-                            "retry_max_delay": 0.2,
-                            "headers": {"authorization": f"Bearer {WEBHOOK_TOKEN}"}},
-                "tests.fakes.recording_callback.RecordingCallback": {"path": str(custom_file)},
+    proxy = proxy_factory(
+        {
+            "model_list": models(fake.base),
+            "litellm_settings": {
+                "success_callback": ["webhook"],
+                "failure_callback": ["webhook"],
+                "callbacks": ["tests.fakes.recording_callback.RecordingCallback"],
+                "callback_settings": {
+                    "webhook": {
+                        "url": f"http://127.0.0.1:{port}/ingest",
+                        "batch_size": 3,
+                        "flush_interval": 0.05,
+                        "retry_initial_delay": 0.05,
+                        "retry_max_delay": 0.2,
+                        "headers": {"authorization": f"Bearer {WEBHOOK_TOKEN}"},
+                    },
+                    "tests.fakes.recording_callback.RecordingCallback": {"path": str(custom_file)},
+                },
             },
-        },
-    })
+        }
+    )
     route(fake)
     # the receiver does not exist yet: requests are answered all the same
     sent = {}
@@ -172,12 +211,15 @@ def test_webhook_delivers_every_record_after_the_receiver_was_down(
     receiver.route("POST", "/ingest", ingest)
     receiver.start()
     try:
-        got = wait_for(lambda: (ids := {r["request_id"] for b in batches for r in b})
-                       >= set(sent) and ids, what="every record delivered")
+        got = wait_for(
+            lambda: (ids := {r["request_id"] for b in batches for r in b}) >= set(sent) and ids,
+            what="every record delivered",
+        )
         # and a record made after the outage arrives too
         late = post(proxy.base_url).headers["x-request-id"]
-        wait_for(lambda: any(r["request_id"] == late for b in batches for r in b),
-                 what="the late record")
+        wait_for(
+            lambda: any(r["request_id"] == late for b in batches for r in b), what="the late record"
+        )
     finally:
         receiver.stop()
     assert got == set(sent)
@@ -189,14 +231,23 @@ def test_webhook_delivers_every_record_after_the_receiver_was_down(
         assert "prompt" not in records[rid]
     assert len(receiver.received("/ingest")) >= 3  # the two 503s were retried
 
-    custom = wait_for(lambda: custom_file.exists() and [
-        json.loads(x) for x in custom_file.read_text().splitlines()], what="custom records")
-    wait_for(lambda: len(custom_file.read_text().splitlines()) >= len(sent) + 1,
-             what="every custom record")
-    hooks = {json.loads(x)["request_id"]: json.loads(x)["hook"]
-             for x in custom_file.read_text().splitlines()}
+    custom = wait_for(
+        lambda: (
+            custom_file.exists() and [json.loads(x) for x in custom_file.read_text().splitlines()]
+        ),
+        what="custom records",
+    )
+    wait_for(
+        lambda: len(custom_file.read_text().splitlines()) >= len(sent) + 1,
+        what="every custom record",
+    )
+    hooks = {
+        json.loads(x)["request_id"]: json.loads(x)["hook"]
+        for x in custom_file.read_text().splitlines()
+    }
     assert custom and all(
-        hooks[rid] == ("on_success" if s == 200 else "on_failure") for rid, s in sent.items())
+        hooks[rid] == ("on_success" if s == 200 else "on_failure") for rid, s in sent.items()
+    )
 
 
 def test_failure_only_callback_sees_only_failures(
@@ -204,8 +255,15 @@ def test_failure_only_callback_sees_only_failures(
 ) -> None:
     path = tmp_path / "failures.jsonl"
     name = "tests.fakes.recording_callback.RecordingCallback"
-    proxy = proxy_factory({"model_list": models(fake.base), "litellm_settings": {
-        "failure_callback": [name], "callback_settings": {name: {"path": str(path)}}}})
+    proxy = proxy_factory(
+        {
+            "model_list": models(fake.base),
+            "litellm_settings": {
+                "failure_callback": [name],
+                "callback_settings": {name: {"path": str(path)}},
+            },
+        }
+    )
     route(fake)
     ok = post(proxy.base_url).headers["x-request-id"]
     bad = post(proxy.base_url, model="broken").headers["x-request-id"]
@@ -220,16 +278,19 @@ def test_custom_callback_given_as_an_instance(
 ) -> None:
     path = tmp_path / "instance.jsonl"
     proxy = proxy_factory(
-        {"model_list": models(fake.base), "litellm_settings": {
-            "callbacks": ["tests.fakes.recording_callback.handler_instance"]}},
-        env={"RECORDING_CALLBACK_PATH": str(path)})
+        {
+            "model_list": models(fake.base),
+            "litellm_settings": {"callbacks": ["tests.fakes.recording_callback.handler_instance"]},
+        },
+        env={"RECORDING_CALLBACK_PATH": str(path)},
+    )
     route(fake)
     ok = post(proxy.base_url).headers["x-request-id"]
     bad = post(proxy.base_url, model="broken").headers["x-request-id"]
-    wait_for(lambda: path.exists() and len(path.read_text().splitlines()) == 2,
-             what="both records")
-    hooks = {json.loads(x)["request_id"]: json.loads(x)["hook"]
-             for x in path.read_text().splitlines()}
+    wait_for(lambda: path.exists() and len(path.read_text().splitlines()) == 2, what="both records")
+    hooks = {
+        json.loads(x)["request_id"]: json.loads(x)["hook"] for x in path.read_text().splitlines()
+    }
     assert hooks == {ok: "on_success", bad: "on_failure"}
 
 
@@ -238,12 +299,29 @@ def test_a_provider_echoing_the_prompt_does_not_put_it_in_logs_or_records(
 ) -> None:
     path = tmp_path / "records.jsonl"
     name = "tests.fakes.recording_callback.RecordingCallback"
-    proxy = proxy_factory({"model_list": models(fake.base), "litellm_settings": {
-        "callbacks": [name], "callback_settings": {name: {"path": str(path)}}}})
+    proxy = proxy_factory(
+        {
+            "model_list": models(fake.base),
+            "litellm_settings": {
+                "callbacks": [name],
+                "callback_settings": {name: {"path": str(path)}},
+            },
+        }
+    )
     prompt = "a heron painted by the unmistakable Zyx Quorble"
-    fake.route("POST", IMAGES, lambda r: JSONResponse({"error": {
-        "message": f"Invalid prompt: '{r.json()['prompt']}' is not allowed",
-        "type": "invalid_request_error"}}, 400))
+    fake.route(
+        "POST",
+        IMAGES,
+        lambda r: JSONResponse(
+            {
+                "error": {
+                    "message": f"Invalid prompt: '{r.json()['prompt']}' is not allowed",
+                    "type": "invalid_request_error",
+                }
+            },
+            400,
+        ),
+    )
     r = post(proxy.base_url, prompt=prompt)
     assert r.status_code == 400 and prompt in r.json()["error"]["message"]  # the caller's own
     rid = r.headers["x-request-id"]
@@ -256,26 +334,46 @@ def test_a_provider_echoing_the_prompt_does_not_put_it_in_logs_or_records(
 @pytest.mark.parametrize(
     ("settings", "problem"),
     [
-        ({"callbacks": ["no_such_module_xyz.Thing"]},
-         "litellm_settings.callbacks[0]: cannot import module 'no_such_module_xyz'"),
-        ({"callbacks": ["tests.fakes.recording_callback.Missing"]},
-         "litellm_settings.callbacks[0]: 'tests.fakes.recording_callback' has no class"),
-        ({"callbacks": ["tests.fakes.recording_callback.handler_instance"],
-          "callback_settings": {"tests.fakes.recording_callback.handler_instance": {"x": 1}}},
-         "litellm_settings.callback_settings.tests.fakes.recording_callback.handler_instance: "
-         "tests.fakes.recording_callback.handler_instance is an instance"),
-        ({"failure_callback": ["tests.fakes.recording_callback.SuccessOnly"]},
-         "litellm_settings.failure_callback[0]: tests.fakes.recording_callback.SuccessOnly "
-         "must define async on_failure"),
-        ({"success_callback": ["tests.fakes.recording_callback.NotAsync"]},
-         "litellm_settings.success_callback[0]: tests.fakes.recording_callback.NotAsync must"),
-        ({"success_callback": ["webhook"]},
-         "litellm_settings.callback_settings.webhook.url: required"),
-        ({"success_callback": ["webhook"], "callback_settings": {"webhook": {
-            "url": "http://x", "batch_size": 0}}},
-         "litellm_settings.callback_settings.webhook.batch_size:"),
-        ({"success_callback": "webhook", "callback_settings": {"webhook": {"url": "file:///x"}}},
-         "litellm_settings.callback_settings.webhook.url: must be an http"),
+        (
+            {"callbacks": ["no_such_module_xyz.Thing"]},
+            "litellm_settings.callbacks[0]: cannot import module 'no_such_module_xyz'",
+        ),
+        (
+            {"callbacks": ["tests.fakes.recording_callback.Missing"]},
+            "litellm_settings.callbacks[0]: 'tests.fakes.recording_callback' has no class",
+        ),
+        (
+            {
+                "callbacks": ["tests.fakes.recording_callback.handler_instance"],
+                "callback_settings": {"tests.fakes.recording_callback.handler_instance": {"x": 1}},
+            },
+            "litellm_settings.callback_settings.tests.fakes.recording_callback.handler_instance: "
+            "tests.fakes.recording_callback.handler_instance is an instance",
+        ),
+        (
+            {"failure_callback": ["tests.fakes.recording_callback.SuccessOnly"]},
+            "litellm_settings.failure_callback[0]: tests.fakes.recording_callback.SuccessOnly "
+            "must define async on_failure",
+        ),
+        (
+            {"success_callback": ["tests.fakes.recording_callback.NotAsync"]},
+            "litellm_settings.success_callback[0]: tests.fakes.recording_callback.NotAsync must",
+        ),
+        (
+            {"success_callback": ["webhook"]},
+            "litellm_settings.callback_settings.webhook.url: required",
+        ),
+        (
+            {
+                "success_callback": ["webhook"],
+                "callback_settings": {"webhook": {"url": "http://x", "batch_size": 0}},
+            },
+            "litellm_settings.callback_settings.webhook.batch_size:",
+        ),
+        (
+            {"success_callback": "webhook", "callback_settings": {"webhook": {"url": "file:///x"}}},
+            "litellm_settings.callback_settings.webhook.url: must be an http",
+        ),
         ({"json_logs": "yes"}, "litellm_settings.json_logs: must be true or false"),
     ],
 )
@@ -287,8 +385,12 @@ def test_bad_callback_settings_name_the_field(settings: dict[str, Any], problem:
 
 def test_litellm_integrations_load_with_a_warning_not_an_exit() -> None:
     config = parse_config(
-        {"litellm_settings": {"success_callback": ["langfuse", "prometheus"],
-                              "failure_callback": ["datadog"]}},
+        {
+            "litellm_settings": {
+                "success_callback": ["langfuse", "prometheus"],
+                "failure_callback": ["datadog"],
+            }
+        },
         env={},
     )
     assert any(

@@ -24,28 +24,78 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
     base = upstream.base
     config = {
         "model_list": [
-            {"model_name": "gpt-image", "litellm_params": {
-                "model": "openai/gpt-image-1", "api_key": OPENAI_KEY, "api_base": f"{base}/v1"}},
-            {"model_name": "dalle3", "litellm_params": {
-                "model": "dall-e-3", "api_key": OPENAI_KEY, "api_base": f"{base}/v1"}},
-            {"model_name": "azure-image", "litellm_params": {
-                "model": "azure/my-deploy", "api_key": AZURE_KEY, "api_base": f"{base}/azure",
-                "api_version": "2025-04-01-preview"}},
-            {"model_name": "xinf", "litellm_params": {
-                "model": "xinference/sdxl-uid", "api_base": f"{base}/xinference/v1"}},
-            {"model_name": "nscale-flux", "litellm_params": {
-                "model": "nscale/black-forest-labs/FLUX.1-schnell", "api_key": NSCALE_KEY,
-                "api_base": f"{base}/nscale/v1"}},
-            {"model_name": "compat", "litellm_params": {
-                "model": "openai/local-model", "api_base": f"{base}/compat/v1",
-                "api_key": "compat-key-1234"}},
-            {"model_name": "chat-model", "litellm_params": {
-                "model": "openai/gpt-4o-mini", "api_key": OPENAI_KEY, "api_base": f"{base}/v1"}},
-            {"model_name": "slow", "litellm_params": {
-                "model": "openai/gpt-image-1", "api_key": OPENAI_KEY,
-                "api_base": f"{base}/slow/v1", "timeout": 0.5}},
-            {"model_name": "unset", "litellm_params": {
-                "model": "openai/gpt-image-1", "api_key": "os.environ/IMAGE_PROXY_TEST_UNSET"}},
+            {
+                "model_name": "gpt-image",
+                "litellm_params": {
+                    "model": "openai/gpt-image-1",
+                    "api_key": OPENAI_KEY,
+                    "api_base": f"{base}/v1",
+                },
+            },
+            {
+                "model_name": "dalle3",
+                "litellm_params": {
+                    "model": "dall-e-3",
+                    "api_key": OPENAI_KEY,
+                    "api_base": f"{base}/v1",
+                },
+            },
+            {
+                "model_name": "azure-image",
+                "litellm_params": {
+                    "model": "azure/my-deploy",
+                    "api_key": AZURE_KEY,
+                    "api_base": f"{base}/azure",
+                    "api_version": "2025-04-01-preview",
+                },
+            },
+            {
+                "model_name": "xinf",
+                "litellm_params": {
+                    "model": "xinference/sdxl-uid",
+                    "api_base": f"{base}/xinference/v1",
+                },
+            },
+            {
+                "model_name": "nscale-flux",
+                "litellm_params": {
+                    "model": "nscale/black-forest-labs/FLUX.1-schnell",
+                    "api_key": NSCALE_KEY,
+                    "api_base": f"{base}/nscale/v1",
+                },
+            },
+            {
+                "model_name": "compat",
+                "litellm_params": {
+                    "model": "openai/local-model",
+                    "api_base": f"{base}/compat/v1",
+                    "api_key": "compat-key-1234",
+                },
+            },
+            {
+                "model_name": "chat-model",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_key": OPENAI_KEY,
+                    "api_base": f"{base}/v1",
+                },
+            },
+            {
+                "model_name": "slow",
+                "litellm_params": {
+                    "model": "openai/gpt-image-1",
+                    "api_key": OPENAI_KEY,
+                    "api_base": f"{base}/slow/v1",
+                    "timeout": 0.5,
+                },
+            },
+            {
+                "model_name": "unset",
+                "litellm_params": {
+                    "model": "openai/gpt-image-1",
+                    "api_key": "os.environ/IMAGE_PROXY_TEST_UNSET",
+                },
+            },
         ],
         "general_settings": {"max_request_size_mb": 1},
     }
@@ -58,22 +108,41 @@ def client(proxy: Any) -> openai.OpenAI:
 
 
 def gpt_image_body(n: int = 1) -> dict[str, Any]:
-    return {"created": 1713833628, "data": [{"b64_json": PNG_B64} for _ in range(n)],
-            "background": "opaque", "output_format": "png", "size": "1024x1024",
-            "quality": "high", "usage": {"total_tokens": 100, "input_tokens": 50,
-                                         "output_tokens": 50, "input_tokens_details":
-                                         {"text_tokens": 10, "image_tokens": 40}}}
+    return {
+        "created": 1713833628,
+        "data": [{"b64_json": PNG_B64} for _ in range(n)],
+        "background": "opaque",
+        "output_format": "png",
+        "size": "1024x1024",
+        "quality": "high",
+        "usage": {
+            "total_tokens": 100,
+            "input_tokens": 50,
+            "output_tokens": 50,
+            "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
+        },
+    }
 
 
-def test_gpt_image_passes_every_parameter_and_swaps_keys(client: openai.OpenAI,
-                                                          fake: FakeUpstream) -> None:
+def test_gpt_image_passes_every_parameter_and_swaps_keys(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
     fake.route("POST", "/v1/images/generations", lambda r: gpt_image_body(r.json()["n"]))
     result = client.images.generate(
-        model="gpt-image", prompt="a red fox", n=2, size="1536x1024", quality="high",
-        background="transparent", output_format="webp", output_compression=80,
-        moderation="low", user="end-user-1", response_format="b64_json",
+        model="gpt-image",
+        prompt="a red fox",
+        n=2,
+        size="1536x1024",
+        quality="high",
+        background="transparent",
+        output_format="webp",
+        output_compression=80,
+        moderation="low",
+        user="end-user-1",
+        response_format="b64_json",
         extra_body={"some_new_param": {"nested": True}},
     )
+    assert result.data is not None
     assert [d.b64_json for d in result.data] == [PNG_B64, PNG_B64]
     assert result.usage is not None and result.usage.input_tokens == 50
     assert result.output_format == "png" and result.quality == "high"
@@ -91,15 +160,34 @@ def test_gpt_image_passes_every_parameter_and_swaps_keys(client: openai.OpenAI,
 
 
 def test_dalle3_url_and_style(client: openai.OpenAI, fake: FakeUpstream) -> None:
-    fake.route("POST", "/v1/images/generations", lambda r: {
-        "created": 1, "data": [{"url": "https://cdn.example/img.png", "revised_prompt": "rp"}]})
-    result = client.images.generate(model="dalle3", prompt="p", style="natural",
-                                    size="1792x1024", quality="hd", response_format="url")
+    fake.route(
+        "POST",
+        "/v1/images/generations",
+        lambda r: {
+            "created": 1,
+            "data": [{"url": "https://cdn.example/img.png", "revised_prompt": "rp"}],
+        },
+    )
+    result = client.images.generate(
+        model="dalle3",
+        prompt="p",
+        style="natural",
+        size="1792x1024",
+        quality="hd",
+        response_format="url",
+    )
+    assert result.data is not None
     assert result.data[0].url == "https://cdn.example/img.png"
     assert result.data[0].revised_prompt == "rp"
     body = fake.received()[0].json()
-    assert body == {"model": "dall-e-3", "prompt": "p", "style": "natural", "size": "1792x1024",
-                    "quality": "hd", "response_format": "url"}
+    assert body == {
+        "model": "dall-e-3",
+        "prompt": "p",
+        "style": "natural",
+        "size": "1792x1024",
+        "quality": "hd",
+        "response_format": "url",
+    }
 
 
 def test_azure_deployment_url_api_key_header_and_no_annotations(
@@ -108,11 +196,20 @@ def test_azure_deployment_url_api_key_header_and_no_annotations(
     def azure(r: Any) -> Any:
         if r.headers.get("api-key") != AZURE_KEY or "api-version" not in r.query:
             return JSONResponse({"error": {"code": "401", "message": "denied"}}, 401)
-        return {"created": 1, "data": [{"b64_json": PNG_B64, "prompt_filter_results": {
-            "sexual": {"severity": "safe", "filtered": False}}, "content_filter_results": {}}]}
+        return {
+            "created": 1,
+            "data": [
+                {
+                    "b64_json": PNG_B64,
+                    "prompt_filter_results": {"sexual": {"severity": "safe", "filtered": False}},
+                    "content_filter_results": {},
+                }
+            ],
+        }
 
     fake.route("POST", "/azure/openai/deployments/my-deploy/images/generations", azure)
     result = client.images.generate(model="azure-image", prompt="a boat", size="1024x1024")
+    assert result.data is not None
     assert result.data[0].b64_json == PNG_B64
     assert result.data[0].model_extra == {}
     (req,) = fake.received()
@@ -121,11 +218,22 @@ def test_azure_deployment_url_api_key_header_and_no_annotations(
     assert "model" not in req.json()
 
 
-def test_azure_content_filter_is_content_policy_error(client: openai.OpenAI,
-                                                      fake: FakeUpstream) -> None:
-    fake.route("POST", "/azure/openai/deployments/my-deploy/images/generations", lambda r:
-               JSONResponse({"error": {"code": "contentFilter", "message":
-                             "Your task failed as a result of our safety system."}}, 400))
+def test_azure_content_filter_is_content_policy_error(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route(
+        "POST",
+        "/azure/openai/deployments/my-deploy/images/generations",
+        lambda r: JSONResponse(
+            {
+                "error": {
+                    "code": "contentFilter",
+                    "message": "Your task failed as a result of our safety system.",
+                }
+            },
+            400,
+        ),
+    )
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="azure-image", prompt="bad")
     assert info.value.code == "content_policy_violation"
@@ -133,11 +241,19 @@ def test_azure_content_filter_is_content_policy_error(client: openai.OpenAI,
 
 
 def test_xinference_quirks(client: openai.OpenAI, fake: FakeUpstream) -> None:
-    fake.route("POST", "/xinference/v1/images/generations", lambda r: {
-        "created": 1, "data": [{"url": None, "b64_json": PNG_B64}]})
-    result = client.images.generate(model="xinf", prompt="a hill", size="768x512", n=1,
-                                    extra_body={"negative_prompt": "blurry",
-                                                "num_inference_steps": 4})
+    fake.route(
+        "POST",
+        "/xinference/v1/images/generations",
+        lambda r: {"created": 1, "data": [{"url": None, "b64_json": PNG_B64}]},
+    )
+    result = client.images.generate(
+        model="xinf",
+        prompt="a hill",
+        size="768x512",
+        n=1,
+        extra_body={"negative_prompt": "blurry", "num_inference_steps": 4},
+    )
+    assert result.data is not None
     assert result.data[0].b64_json == PNG_B64 and result.data[0].url is None
     body = fake.received()[0].json()
     assert body["size"] == "768*512"
@@ -149,8 +265,9 @@ def test_xinference_quirks(client: openai.OpenAI, fake: FakeUpstream) -> None:
     assert "authorization" not in fake.received()[0].headers
 
 
-def test_xinference_refuses_what_it_cannot_honour(client: openai.OpenAI,
-                                                  fake: FakeUpstream) -> None:
+def test_xinference_refuses_what_it_cannot_honour(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="xinf", prompt="x", quality="hd")
     assert "quality" in info.value.message
@@ -158,8 +275,11 @@ def test_xinference_refuses_what_it_cannot_honour(client: openai.OpenAI,
 
 
 def test_xinference_detail_error(client: openai.OpenAI, fake: FakeUpstream) -> None:
-    fake.route("POST", "/xinference/v1/images/generations",
-               lambda r: JSONResponse({"detail": "Model not found, uid: sdxl-uid"}, 404))
+    fake.route(
+        "POST",
+        "/xinference/v1/images/generations",
+        lambda r: JSONResponse({"detail": "Model not found, uid: sdxl-uid"}, 404),
+    )
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="xinf", prompt="x")
     assert info.value.status_code == 502
@@ -167,8 +287,11 @@ def test_xinference_detail_error(client: openai.OpenAI, fake: FakeUpstream) -> N
 
 
 def test_nscale_gets_openai_default_size(client: openai.OpenAI, fake: FakeUpstream) -> None:
-    fake.route("POST", "/nscale/v1/images/generations",
-               lambda r: {"created": 1, "data": [{"b64_json": PNG_B64}]})
+    fake.route(
+        "POST",
+        "/nscale/v1/images/generations",
+        lambda r: {"created": 1, "data": [{"b64_json": PNG_B64}]},
+    )
     client.images.generate(model="nscale-flux", prompt="x")
     (req,) = fake.received()
     assert req.json()["size"] == "1024x1024"
@@ -177,16 +300,22 @@ def test_nscale_gets_openai_default_size(client: openai.OpenAI, fake: FakeUpstre
 
 
 def test_nscale_insufficient_credit_is_429(client: openai.OpenAI, fake: FakeUpstream) -> None:
-    fake.route("POST", "/nscale/v1/images/generations", lambda r: JSONResponse(
-        {"error": {"message": "Insufficient credit"}}, 429))
+    fake.route(
+        "POST",
+        "/nscale/v1/images/generations",
+        lambda r: JSONResponse({"error": {"message": "Insufficient credit"}}, 429),
+    )
     with pytest.raises(openai.RateLimitError) as info:
         client.images.generate(model="nscale-flux", prompt="x")
     assert info.value.code == "insufficient_quota"
 
 
 def test_generic_compatible_server(client: openai.OpenAI, fake: FakeUpstream) -> None:
-    fake.route("POST", "/compat/v1/images/generations",
-               lambda r: {"created": 1, "data": [{"b64_json": PNG_B64}]})
+    fake.route(
+        "POST",
+        "/compat/v1/images/generations",
+        lambda r: {"created": 1, "data": [{"b64_json": PNG_B64}]},
+    )
     client.images.generate(model="compat", prompt="x", extra_body={"steps": 8})
     (req,) = fake.received()
     assert req.json() == {"model": "local-model", "prompt": "x", "steps": 8}
@@ -198,23 +327,53 @@ def test_gpt_image_stream_relays_events(client: openai.OpenAI, fake: FakeUpstrea
 
     from tests.fakes.server import sse
 
-    common = {"created_at": 1, "size": "1024x1024", "quality": "low", "background": "opaque",
-              "output_format": "png"}
-    usage = {"total_tokens": 3, "input_tokens": 1, "output_tokens": 2,
-             "input_tokens_details": {"text_tokens": 1, "image_tokens": 0}}
-    body = sse([
-        ("image_generation.partial_image", {"type": "image_generation.partial_image",
-                                            "b64_json": PNG_B64, "partial_image_index": 0,
-                                            **common}),
-        ("image_generation.completed", {"type": "image_generation.completed",
-                                        "b64_json": PNG_B64, "usage": usage, **common}),
-    ])
-    fake.route("POST", "/v1/images/generations",
-               lambda r: StreamingResponse(iter([body]), media_type="text/event-stream"))
-    events = list(client.images.generate(model="gpt-image", prompt="x", stream=True,
-                                         partial_images=1))
-    assert [e.type for e in events] == ["image_generation.partial_image",
-                                        "image_generation.completed"]
+    common = {
+        "created_at": 1,
+        "size": "1024x1024",
+        "quality": "low",
+        "background": "opaque",
+        "output_format": "png",
+    }
+    usage = {
+        "total_tokens": 3,
+        "input_tokens": 1,
+        "output_tokens": 2,
+        "input_tokens_details": {"text_tokens": 1, "image_tokens": 0},
+    }
+    body = sse(
+        [
+            (
+                "image_generation.partial_image",
+                {
+                    "type": "image_generation.partial_image",
+                    "b64_json": PNG_B64,
+                    "partial_image_index": 0,
+                    **common,
+                },
+            ),
+            (
+                "image_generation.completed",
+                {
+                    "type": "image_generation.completed",
+                    "b64_json": PNG_B64,
+                    "usage": usage,
+                    **common,
+                },
+            ),
+        ]
+    )
+    fake.route(
+        "POST",
+        "/v1/images/generations",
+        lambda r: StreamingResponse(iter([body]), media_type="text/event-stream"),
+    )
+    events = list(
+        client.images.generate(model="gpt-image", prompt="x", stream=True, partial_images=1)
+    )
+    assert [e.type for e in events] == [
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]
     assert events[-1].b64_json == PNG_B64
     assert fake.received()[0].json()["stream"] is True
     assert fake.received()[0].json()["partial_images"] == 1
@@ -223,31 +382,80 @@ def test_gpt_image_stream_relays_events(client: openai.OpenAI, fake: FakeUpstrea
 @pytest.mark.parametrize(
     ("status", "body", "headers", "exc", "proxy_status"),
     [
-        (400, {"error": {"message": "Invalid size", "type": "invalid_request_error",
-                         "param": "size", "code": None}}, {}, openai.BadRequestError, 400),
-        (401, {"error": {"message": "Incorrect API key provided: sk-openai-upstream-91b2",
-                         "type": "invalid_request_error", "code": "invalid_api_key"}}, {},
-         openai.InternalServerError, 502),
-        (429, {"error": {"message": "Rate limit", "type": "requests",
-                         "code": "rate_limit_exceeded"}}, {"retry-after": "7"},
-         openai.RateLimitError, 429),
-        (500, {"error": {"message": "boom", "type": "server_error"}}, {},
-         openai.InternalServerError, 502),
-        (400, {"error": {"message": "Your request was rejected by the safety system",
-                         "type": "image_generation_user_error", "code": "moderation_blocked"}},
-         {}, openai.BadRequestError, 400),
+        (
+            400,
+            {
+                "error": {
+                    "message": "Invalid size",
+                    "type": "invalid_request_error",
+                    "param": "size",
+                    "code": None,
+                }
+            },
+            {},
+            openai.BadRequestError,
+            400,
+        ),
+        (
+            401,
+            {
+                "error": {
+                    "message": "Incorrect API key provided: sk-openai-upstream-91b2",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+            {},
+            openai.InternalServerError,
+            502,
+        ),
+        (
+            429,
+            {"error": {"message": "Rate limit", "type": "requests", "code": "rate_limit_exceeded"}},
+            {"retry-after": "7"},
+            openai.RateLimitError,
+            429,
+        ),
+        (
+            500,
+            {"error": {"message": "boom", "type": "server_error"}},
+            {},
+            openai.InternalServerError,
+            502,
+        ),
+        (
+            400,
+            {
+                "error": {
+                    "message": "Your request was rejected by the safety system",
+                    "type": "image_generation_user_error",
+                    "code": "moderation_blocked",
+                }
+            },
+            {},
+            openai.BadRequestError,
+            400,
+        ),
     ],
 )
-def test_upstream_errors_keep_their_class(client: openai.OpenAI, fake: FakeUpstream,
-                                          status: int, body: Any, headers: Any, exc: Any,
-                                          proxy_status: int) -> None:
-    fake.route("POST", "/v1/images/generations",
-               lambda r: JSONResponse(body, status, headers=headers))
+def test_upstream_errors_keep_their_class(
+    client: openai.OpenAI,
+    fake: FakeUpstream,
+    status: int,
+    body: Any,
+    headers: Any,
+    exc: type[openai.APIStatusError],
+    proxy_status: int,
+) -> None:
+    fake.route(
+        "POST", "/v1/images/generations", lambda r: JSONResponse(body, status, headers=headers)
+    )
     with pytest.raises(exc) as info:
         client.images.generate(model="gpt-image", prompt="x")
     err = info.value
     assert err.status_code == proxy_status
-    assert set(err.body) >= {"message", "type", "param", "code"}  # type: ignore[arg-type]
+    assert isinstance(err.body, dict)
+    assert set(err.body) >= {"message", "type", "param", "code"}
     assert OPENAI_KEY not in err.message
     if status == 429:
         assert err.response.headers["retry-after"] == "7"
@@ -266,6 +474,7 @@ def test_upstream_timeout_is_504(client: openai.OpenAI, fake: FakeUpstream) -> N
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="slow", prompt="x")
     assert info.value.status_code == 504
+    assert info.value.type == "timeout_error" and info.value.code == "upstream_timeout"
 
 
 def test_empty_data_is_never_a_200(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -273,6 +482,7 @@ def test_empty_data_is_never_a_200(client: openai.OpenAI, fake: FakeUpstream) ->
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="gpt-image", prompt="x")
     assert info.value.status_code == 502
+    assert info.value.type == "upstream_error" and info.value.code == "upstream_error"
 
 
 def test_missing_env_var_gives_503_naming_it(client: openai.OpenAI) -> None:
@@ -283,14 +493,28 @@ def test_missing_env_var_gives_503_naming_it(client: openai.OpenAI) -> None:
 
 
 def test_chat_plain_renames_model(client: openai.OpenAI, fake: FakeUpstream) -> None:
-    fake.route("POST", "/v1/chat/completions", lambda r: {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-x",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
-                     "finish_reason": "stop", "logprobs": None}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-    result = client.chat.completions.create(model="chat-model",
-                                            messages=[{"role": "user", "content": "hello"}],
-                                            temperature=0.2)
+    fake.route(
+        "POST",
+        "/v1/chat/completions",
+        lambda r: {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-mini-x",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "hi"},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        },
+    )
+    result = client.chat.completions.create(
+        model="chat-model", messages=[{"role": "user", "content": "hello"}], temperature=0.2
+    )
     assert result.choices[0].message.content == "hi"
     assert result.model == "chat-model"
     body = fake.received()[0].json()
@@ -301,17 +525,34 @@ def _chat_stream_body(include_usage: bool) -> bytes:
     from tests.fakes.server import sse
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
 
     events: list[tuple[str | None, Any]] = [
-        (None, chunk({"role": "assistant", "content": ""})), (None, chunk({"content": "Hel"})),
-        (None, chunk({"content": "lo"})), (None, chunk({}, "stop"))]
+        (None, chunk({"role": "assistant", "content": ""})),
+        (None, chunk({"content": "Hel"})),
+        (None, chunk({"content": "lo"})),
+        (None, chunk({}, "stop")),
+    ]
     if include_usage:
-        events.append((None, {"id": "c1", "object": "chat.completion.chunk", "created": 1,
-                              "model": "m", "choices": [], "usage": {
-                                  "prompt_tokens": 2, "completion_tokens": 2,
-                                  "total_tokens": 4}}))
+        events.append(
+            (
+                None,
+                {
+                    "id": "c1",
+                    "object": "chat.completion.chunk",
+                    "created": 1,
+                    "model": "m",
+                    "choices": [],
+                    "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4},
+                },
+            )
+        )
     return sse(events, done=True)
 
 
@@ -321,13 +562,15 @@ def test_chat_stream(client: openai.OpenAI, fake: FakeUpstream, include_usage: b
 
     def handler(r: Any) -> Any:
         wants = r.json().get("stream_options", {}).get("include_usage", False)
-        return StreamingResponse(iter([_chat_stream_body(wants)]),
-                                 media_type="text/event-stream")
+        return StreamingResponse(iter([_chat_stream_body(wants)]), media_type="text/event-stream")
 
     fake.route("POST", "/v1/chat/completions", handler)
     kwargs: dict[str, Any] = {"stream_options": {"include_usage": True}} if include_usage else {}
-    chunks = list(client.chat.completions.create(
-        model="chat-model", messages=[{"role": "user", "content": "hi"}], stream=True, **kwargs))
+    chunks = list(
+        client.chat.completions.create(
+            model="chat-model", messages=[{"role": "user", "content": "hi"}], stream=True, **kwargs
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Hello"
     assert all(c.model == "chat-model" for c in chunks)

@@ -20,17 +20,36 @@ OR_MODEL = "google/gemini-2.5-flash-image"
 def client(proxy_factory: Any, upstream: FakeUpstream) -> Any:
     base = upstream.base
     bedrock = {"api_key": "bedrock-api-key-1", "aws_region_name": "us-east-1", "api_base": base}
-    proxy = proxy_factory({"model_list": [
-        {"model_name": "nova", "litellm_params": {
-            "model": "bedrock/amazon.nova-canvas-v1:0", **bedrock}},
-        {"model_name": "sd3", "litellm_params": {
-            "model": "bedrock/stability.sd3-5-large-v1:0", **bedrock}},
-        {"model_name": "recraft", "litellm_params": {
-            "model": "recraft/recraftv3", "api_key": "rk", "api_base": f"{base}/recraft/v1"}},
-        {"model_name": "nano-banana", "litellm_params": {
-            "model": f"openrouter/{OR_MODEL}", "api_key": "ok",
-            "api_base": f"{base}/openrouter/api/v1"}},
-    ]})
+    proxy = proxy_factory(
+        {
+            "model_list": [
+                {
+                    "model_name": "nova",
+                    "litellm_params": {"model": "bedrock/amazon.nova-canvas-v1:0", **bedrock},
+                },
+                {
+                    "model_name": "sd3",
+                    "litellm_params": {"model": "bedrock/stability.sd3-5-large-v1:0", **bedrock},
+                },
+                {
+                    "model_name": "recraft",
+                    "litellm_params": {
+                        "model": "recraft/recraftv3",
+                        "api_key": "rk",
+                        "api_base": f"{base}/recraft/v1",
+                    },
+                },
+                {
+                    "model_name": "nano-banana",
+                    "litellm_params": {
+                        "model": f"openrouter/{OR_MODEL}",
+                        "api_key": "ok",
+                        "api_base": f"{base}/openrouter/api/v1",
+                    },
+                },
+            ]
+        }
+    )
     with openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0) as c:
         yield c
 
@@ -46,18 +65,40 @@ def sd3(r: Received) -> Any:
 
 def recraft(r: Received) -> Any:
     n = r.json().get("n", 1)
-    return {"created": 1, "credits": 40 * n,
-            "data": [{"image_id": f"id-{i}", "b64_json": PNG} for i in range(n)]}
+    return {
+        "created": 1,
+        "credits": 40 * n,
+        "data": [{"image_id": f"id-{i}", "b64_json": PNG} for i in range(n)],
+    }
 
 
 def openrouter(r: Received) -> Any:
-    return {"id": "gen-1", "object": "chat.completion", "created": 1, "model": OR_MODEL,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                "role": "assistant", "content": "",
-                "images": [{"type": "image_url", "image_url": {
-                    "url": f"data:image/png;base64,{PNG}"}}]}}],
-            "usage": {"prompt_tokens": 6, "completion_tokens": 1299, "total_tokens": 1305,
-                      "completion_tokens_details": {"image_tokens": 1290}, "cost": 0.0387}}
+    return {
+        "id": "gen-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": OR_MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {
+                    "role": "assistant",
+                    "content": "",
+                    "images": [
+                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+                    ],
+                },
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 6,
+            "completion_tokens": 1299,
+            "total_tokens": 1305,
+            "completion_tokens_details": {"image_tokens": 1290},
+            "cost": 0.0387,
+        },
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -68,14 +109,18 @@ def _routes(fake: FakeUpstream) -> None:
     fake.route("POST", "/openrouter/api/v1/chat/completions", openrouter)
 
 
-@pytest.mark.parametrize(("model", "kwargs", "cost"), [
-    ("nova", {"n": 2, "size": "1024x1024", "quality": "hd"}, "0.12"),  # premium, 2 x $0.06
-    ("nova", {"size": "2048x1024"}, "0.06"),  # standard above 1024x1024
-    ("sd3", {}, "0.08"),
-    ("recraft", {"n": 2, "size": "1024x1024"}, "0.08"),
-    ("nano-banana", {"n": 2}, "0.0774"),  # OpenRouter's own usage.cost, summed over fan-out
-])
-def test_cost_header_per_family(client: openai.OpenAI, model: str, kwargs: dict[str, Any],
-                                cost: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "kwargs", "cost"),
+    [
+        ("nova", {"n": 2, "size": "1024x1024", "quality": "hd"}, "0.12"),  # premium, 2 x $0.06
+        ("nova", {"size": "2048x1024"}, "0.06"),  # standard above 1024x1024
+        ("sd3", {}, "0.08"),
+        ("recraft", {"n": 2, "size": "1024x1024"}, "0.08"),
+        ("nano-banana", {"n": 2}, "0.0774"),  # OpenRouter's own usage.cost, summed over fan-out
+    ],
+)
+def test_cost_header_per_family(
+    client: openai.OpenAI, model: str, kwargs: dict[str, Any], cost: str
+) -> None:
     r = client.images.with_raw_response.generate(model=model, prompt="a lighthouse", **kwargs)
     assert r.headers["x-response-cost"] == cost

@@ -111,13 +111,14 @@ def test_recraft_style_and_substyle(client: openai.OpenAI, fake: FakeUpstream) -
         prompt="a friendly fox",
         size="1820x1024",
         n=2,
-        style="digital_illustration",
         extra_body={
+            "style": "digital_illustration",  # a Recraft style, outside the SDK's Literal
             "substyle": "hand_drawn",
             "controls": {"colors": [{"rgb": [255, 142, 60]}], "no_text": True, "artistic_level": 3},
             "negative_prompt": "blurry",
         },
     )
+    assert result.data is not None
     assert [d.url for d in result.data] == [
         "https://img.recraft.ai/signed/0.png?sig=abc",
         "https://img.recraft.ai/signed/1.png?sig=abc",
@@ -145,6 +146,7 @@ def test_recraft_b64_and_litellm_style_base(client: openai.OpenAI, fake: FakeUps
     result = client.images.generate(
         model="recraft-litellm-base", prompt="x", size="1344x768", response_format="b64_json"
     )
+    assert result.data is not None
     assert result.data[0].b64_json == PNG_B64
     (req,) = fake.received()
     assert req.path == "/recraft/v1/images/generations"
@@ -157,7 +159,7 @@ def test_recraft_bad_size_is_400_naming_accepted(
 ) -> None:
     fake.route("POST", "/recraft/v1/images/generations", fake_recraft)
     with pytest.raises(openai.BadRequestError) as info:
-        client.images.generate(model="recraft", prompt="x", size=size)  # type: ignore[arg-type]
+        client.images.generate(model="recraft", prompt="x", size=size)
     err = info.value
     assert err.status_code == 400 and err.code == "invalid_size"
     assert size in err.message and "1820x1024" in err.message and "16:9" in err.message
@@ -269,6 +271,7 @@ def test_openrouter_images_n2_fans_out(client: openai.OpenAI, fake: FakeUpstream
     result = client.images.generate(
         model="nano-banana", prompt="a sunset over mountains", n=2, size="1792x1024", quality="high"
     )
+    assert result.data is not None
     got = sorted(base64.b64decode(d.b64_json or "") for d in result.data)
     assert got == [b"image-0", b"image-1"]
     assert result.usage is not None
@@ -297,6 +300,7 @@ def test_openrouter_images_http_url_and_image_only_model(
 
     fake.route("POST", OR_PATH, handler)
     result = client.images.generate(model="flux-or", prompt="a cat", size="1024x1536")
+    assert result.data is not None
     assert result.data[0].url == "https://cdn.openrouter.example/out.png"
     (req,) = fake.received()
     assert req.json()["image_config"] == {"aspect_ratio": "2:3"}
@@ -316,7 +320,7 @@ def test_openrouter_images_without_image_is_an_error(
 
 def test_openrouter_size_with_no_ratio_refused(client: openai.OpenAI, fake: FakeUpstream) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        client.images.generate(model="nano-banana", prompt="x", size="3000x1000")  # type: ignore[arg-type]
+        client.images.generate(model="nano-banana", prompt="x", size="3000x1000")
     assert info.value.param == "size" and "21:9" in info.value.message
     assert fake.received() == []
 

@@ -50,8 +50,12 @@ def image_ok(r: Received | None = None) -> dict[str, Any]:
 def deployment(name: str, base: str, path: str, dep_id: str, **params: Any) -> dict[str, Any]:
     return {
         "model_name": name,
-        "litellm_params": {"model": "openai/dall-e-3", "api_key": UPSTREAM_KEY,
-                           "api_base": f"{base}/{path}/v1", **params},
+        "litellm_params": {
+            "model": "openai/dall-e-3",
+            "api_key": UPSTREAM_KEY,
+            "api_base": f"{base}/{path}/v1",
+            **params,
+        },
         "model_info": {"id": dep_id},
     }
 
@@ -123,8 +127,10 @@ def database() -> Iterator[tuple[str, str]]:
     try:
         socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5432), 1).close()
     except OSError as exc:
-        pytest.skip(f"no PostgreSQL answers at {parsed.hostname}:{parsed.port} ({exc}); "
-                    "set TEST_DATABASE_URL")
+        pytest.skip(
+            f"no PostgreSQL answers at {parsed.hostname}:{parsed.port} ({exc}); "
+            "set TEST_DATABASE_URL"
+        )
     prefix = f"r{uuid.uuid4().hex[:10]}_"
     yield url, prefix
     from proxy.db.database import Store
@@ -139,8 +145,9 @@ def database() -> Iterator[tuple[str, str]]:
     asyncio.run(drop())
 
 
-def keyed_config(base: str, redis_url: str, database: tuple[str, str],
-                 **router: Any) -> dict[str, Any]:
+def keyed_config(
+    base: str, redis_url: str, database: tuple[str, str], **router: Any
+) -> dict[str, Any]:
     url, prefix = database
     return {
         "model_list": [
@@ -151,16 +158,24 @@ def keyed_config(base: str, redis_url: str, database: tuple[str, str],
             deployment("pair", base, "bad", "pair-bad", weight=1),
             deployment("pair", base, "good", "pair-good", weight=0),
         ],
-        "general_settings": {"database_url": url, "database_table_prefix": prefix,
-                             "key_cache_ttl": 600, "spend_flush_interval": 0.1},
-        "router_settings": {"redis_url": redis_url, "redis_key_prefix": unique_prefix(),
-                            **router},
+        "general_settings": {
+            "database_url": url,
+            "database_table_prefix": prefix,
+            "key_cache_ttl": 600,
+            "spend_flush_interval": 0.1,
+        },
+        "router_settings": {"redis_url": redis_url, "redis_key_prefix": unique_prefix(), **router},
     }
 
 
 def admin(proxy: ProxyProcess, method: str, path: str, **kwargs: Any) -> Any:
-    r = httpx.request(method, f"{proxy.base_url}{path}", timeout=10,
-                      headers={"authorization": f"Bearer {MASTER_KEY}"}, **kwargs)
+    r = httpx.request(
+        method,
+        f"{proxy.base_url}{path}",
+        timeout=10,
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        **kwargs,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -170,11 +185,26 @@ def generate_key(proxy: ProxyProcess, **fields: Any) -> str:
     return key
 
 
+def answers(proxy: ProxyProcess, key: str, model: str, status: int) -> Callable[[], bool]:
+    """A check for ``until``: an image request with ``key`` for ``model`` gets ``status``."""
+    return lambda: image_request(proxy, key, model).status_code == status
+
+
+def degraded_by_redis(proxy: ProxyProcess) -> Callable[[], bool]:
+    return lambda: "redis" in readiness(proxy)["degraded"]
+
+
+def ready(proxy: ProxyProcess) -> Callable[[], bool]:
+    return lambda: readiness(proxy)["status"] == "ok"
+
+
 def image_request(proxy: ProxyProcess, key: str, model: str = "dalle") -> httpx.Response:
-    return httpx.post(f"{proxy.base_url}/v1/images/generations", timeout=30,
-                      headers={"authorization": f"Bearer {key}"},
-                      json={"model": model, "prompt": "fox", "size": "1024x1024",
-                            "quality": "standard"})
+    return httpx.post(
+        f"{proxy.base_url}/v1/images/generations",
+        timeout=30,
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": model, "prompt": "fox", "size": "1024x1024", "quality": "standard"},
+    )
 
 
 def spread(replicas: list[ProxyProcess], weights: list[int], total: int) -> list[ProxyProcess]:
@@ -192,6 +222,7 @@ def spend_records(proxy: ProxyProcess, key: str) -> int:
     body = admin(proxy, "GET", "/spend/logs", params={"key": key, "page_size": 1})
     return int(body["total"])
 
+
 @pytest.fixture(scope="module")
 def replicas(
     database: tuple[str, str], shared_redis: str, upstream: FakeUpstream, proxy_factory: Any
@@ -208,8 +239,11 @@ def replicas(
 def test_a_deployment_cooled_down_through_one_replica_is_skipped_by_the_others(
     replicas: list[ProxyProcess], fake: FakeUpstream
 ) -> None:
-    fake.route("POST", "/bad/v1/images/generations",
-               lambda r: JSONResponse({"error": {"message": "invalid key"}}, 401))
+    fake.route(
+        "POST",
+        "/bad/v1/images/generations",
+        lambda r: JSONResponse({"error": {"message": "invalid key"}}, 401),
+    )
     fake.route("POST", "/good/v1/images/generations", image_ok)
 
     raw = client(replicas[0]).images.with_raw_response.generate(model="pair", prompt="fox")
@@ -217,8 +251,9 @@ def test_a_deployment_cooled_down_through_one_replica_is_skipped_by_the_others(
     assert len(fake.received("/bad/v1/images/generations")) == 1  # the 401 cooled it
 
     for proxy in replicas[1:]:
-        cooldowns = httpx.get(f"{proxy.base_url}/router/cooldowns",
-                              headers={"authorization": f"Bearer {MASTER_KEY}"}).json()
+        cooldowns = httpx.get(
+            f"{proxy.base_url}/router/cooldowns", headers={"authorization": f"Bearer {MASTER_KEY}"}
+        ).json()
         bad = next(d for d in cooldowns["deployments"] if d["deployment_id"] == "pair-bad")
         assert bad["cooling_down"] and bad["cooldown"]["remaining_seconds"] > 60
         for _ in range(4):
@@ -229,7 +264,7 @@ def test_a_deployment_cooled_down_through_one_replica_is_skipped_by_the_others(
 
 
 def test_key_rpm_limit_holds_across_replicas_however_requests_are_spread(
-    replicas: list[ProxyProcess]
+    replicas: list[ProxyProcess],
 ) -> None:
     for weights in ([1, 1, 1], [4, 1, 0], [0, 0, 1]):
         key = generate_key(replicas[0], rpm_limit=30)
@@ -275,16 +310,18 @@ def test_key_deleted_or_changed_on_one_replica_takes_effect_on_the_others(
 
     admin(replicas[0], "POST", "/key/update", json={"key": key, "models": ["mock"]})
     for proxy in replicas[1:]:
-        until(lambda p=proxy: image_request(p, key, "dalle").status_code == 403,
-              timeout=5, what="the update reached another replica")
+        until(
+            answers(proxy, key, "dalle", 403), timeout=5, what="the update reached another replica"
+        )
         assert image_request(proxy, key, "mock").status_code == 200
 
     admin(replicas[0], "POST", "/key/delete", json={"keys": [key]})
     started = time.monotonic()
     for proxy in replicas[1:]:
         # the cache TTL is 600 s: only the published change can make this happen
-        until(lambda p=proxy: image_request(p, key, "mock").status_code == 401,
-              timeout=5, what="the delete reached another replica")
+        until(
+            answers(proxy, key, "mock", 401), timeout=5, what="the delete reached another replica"
+        )
     elapsed = time.monotonic() - started
     print(f"delete reached both other replicas after {elapsed:.3f}s")
 
@@ -312,12 +349,12 @@ def test_redis_stopped_mid_run_requests_keep_succeeding_and_no_spend_record_is_l
         own_redis.stop()
         round_of_requests(9)  # every replica notices on its own, none fails a request
         for proxy in replicas:
-            until(lambda p=proxy: "redis" in readiness(p)["degraded"], what="readiness degraded")
+            until(degraded_by_redis(proxy), what="readiness degraded")
             assert readiness(proxy)["status"] == "degraded"
 
         own_redis.start()
         for proxy in replicas:
-            until(lambda p=proxy: readiness(p)["status"] == "ok", what=f"{proxy.port} ready")
+            until(ready(proxy), what=f"{proxy.port} ready")
         round_of_requests(6)
         assert len(fake.received("/dalle/v1/images/generations")) == 21
         until(lambda: spend_records(replicas[1], key) == 21, what="all 21 spend records")

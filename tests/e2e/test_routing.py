@@ -31,8 +31,12 @@ def image_ok(r: Received | None = None) -> dict[str, Any]:
 def openai_deployment(name: str, path: str, dep_id: str, **params: Any) -> dict[str, Any]:
     return {
         "model_name": name,
-        "litellm_params": {"model": "openai/gpt-image-1", "api_key": KEY, "api_base": path,
-                           **params},
+        "litellm_params": {
+            "model": "openai/gpt-image-1",
+            "api_key": KEY,
+            "api_base": path,
+            **params,
+        },
         "model_info": {"id": dep_id},
     }
 
@@ -53,31 +57,58 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream, resetter: ResettingServer)
         openai_deployment("badreq", f"{base}/bad-a/v1", "bad-a", num_retries=3),
         openai_deployment("badreq", f"{base}/bad-b/v1", "bad-b", num_retries=3),
         openai_deployment("dead", f"{base}/dead/v1", "dead-1"),
-        {"model_name": "mock-fallback", "litellm_params": {"model": "mock/placeholder"},
-         "model_info": {"id": "mock-1"}},
+        {
+            "model_name": "mock-fallback",
+            "litellm_params": {"model": "mock/placeholder"},
+            "model_info": {"id": "mock-1"},
+        },
         openai_deployment("openai-only", f"{base}/oa/v1", "oa-1"),
-        {"model_name": "xinf-fallback", "litellm_params": {
-            "model": "xinference/sdxl-uid", "api_base": f"{base}/xinf/v1"},
-         "model_info": {"id": "xinf-1"}},
+        {
+            "model_name": "xinf-fallback",
+            "litellm_params": {"model": "xinference/sdxl-uid", "api_base": f"{base}/xinf/v1"},
+            "model_info": {"id": "xinf-1"},
+        },
         openai_deployment("limited", f"{base}/limited/v1", "limited-1", num_retries=1),
         openai_deployment("misconf", f"{base}/mis-a/v1", "mis-a"),
         openai_deployment("misconf", f"{base}/mis-b/v1", "mis-b"),
-        {"model_name": "chat-retry", "litellm_params": {
-            "model": "openai/gpt-4o-mini", "api_key": KEY, "api_base": f"{base}/cs-a/v1",
-            "weight": 1}, "model_info": {"id": "cs-a"}},
-        {"model_name": "chat-retry", "litellm_params": {
-            "model": "openai/gpt-4o-mini", "api_key": KEY, "api_base": f"{base}/cs-b/v1",
-            "weight": 0}, "model_info": {"id": "cs-b"}},
-        {"model_name": "chat-cut", "litellm_params": {
-            "model": "openai/gpt-4o-mini", "api_key": KEY, "api_base": f"{base}/cut/v1",
-            "num_retries": 3}, "model_info": {"id": "cut-1"}},
+        {
+            "model_name": "chat-retry",
+            "litellm_params": {
+                "model": "openai/gpt-4o-mini",
+                "api_key": KEY,
+                "api_base": f"{base}/cs-a/v1",
+                "weight": 1,
+            },
+            "model_info": {"id": "cs-a"},
+        },
+        {
+            "model_name": "chat-retry",
+            "litellm_params": {
+                "model": "openai/gpt-4o-mini",
+                "api_key": KEY,
+                "api_base": f"{base}/cs-b/v1",
+                "weight": 0,
+            },
+            "model_info": {"id": "cs-b"},
+        },
+        {
+            "model_name": "chat-cut",
+            "litellm_params": {
+                "model": "openai/gpt-4o-mini",
+                "api_key": KEY,
+                "api_base": f"{base}/cut/v1",
+                "num_retries": 3,
+            },
+            "model_info": {"id": "cut-1"},
+        },
     ]
     for fault in FAULTS:
         first = f"{resetter.base}/v1" if fault == "reset" else f"{base}/{fault}-a/v1"
         extra = {"timeout": 0.4} if fault == "slow" else {}
         models.append(openai_deployment(f"fault-{fault}", first, f"{fault}-a", weight=1, **extra))
-        models.append(openai_deployment(f"fault-{fault}", f"{base}/{fault}-b/v1", f"{fault}-b",
-                                        weight=0))
+        models.append(
+            openai_deployment(f"fault-{fault}", f"{base}/{fault}-b/v1", f"{fault}-b", weight=0)
+        )
     config = {
         "model_list": models,
         "router_settings": {
@@ -123,8 +154,17 @@ def test_group_whose_first_deployment_fails_once_still_answers_200(
 
 
 def test_a_400_is_tried_exactly_once(client: openai.OpenAI, fake: FakeUpstream) -> None:
-    bad = JSONResponse({"error": {"message": "Invalid size", "type": "invalid_request_error",
-                                  "param": "size", "code": None}}, 400)
+    bad = JSONResponse(
+        {
+            "error": {
+                "message": "Invalid size",
+                "type": "invalid_request_error",
+                "param": "size",
+                "code": None,
+            }
+        },
+        400,
+    )
     fake.route("POST", "/bad-a/v1/images/generations", lambda r: bad)
     fake.route("POST", "/bad-b/v1/images/generations", lambda r: bad)
     with pytest.raises(openai.BadRequestError) as info:
@@ -136,8 +176,11 @@ def test_a_400_is_tried_exactly_once(client: openai.OpenAI, fake: FakeUpstream) 
 def test_dead_group_falls_back_to_another_provider(
     client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
-    fake.route("POST", "/dead/v1/images/generations",
-               lambda r: JSONResponse({"error": {"message": "down"}}, 503))
+    fake.route(
+        "POST",
+        "/dead/v1/images/generations",
+        lambda r: JSONResponse({"error": {"message": "down"}}, 503),
+    )
     raw = generate(client, "dead", size="256x256", extra_body={"quality": "high"})
     image = raw.parse().data[0]
     assert base64.b64decode(image.b64_json)[:8] == b"\x89PNG\r\n\x1a\n"  # the mock's PNG
@@ -151,11 +194,15 @@ def test_dead_group_falls_back_to_another_provider(
 def test_request_fallbacks_reach_a_differently_shaped_provider_and_are_stripped(
     client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
-    fake.route("POST", "/oa/v1/images/generations",
-               lambda r: JSONResponse({"error": {"message": "boom"}}, 500))
+    fake.route(
+        "POST",
+        "/oa/v1/images/generations",
+        lambda r: JSONResponse({"error": {"message": "boom"}}, 500),
+    )
     fake.route("POST", "/xinf/v1/images/generations", image_ok)
-    raw = generate(client, "openai-only", size="1024x1024",
-                   extra_body={"fallbacks": ["xinf-fallback"]})
+    raw = generate(
+        client, "openai-only", size="1024x1024", extra_body={"fallbacks": ["xinf-fallback"]}
+    )
     assert raw.parse().data[0].b64_json == PNG_B64
     assert raw.headers["x-model-id"] == "xinf-1"
     (xinf,) = fake.received("/xinf/v1/images/generations")
@@ -172,17 +219,22 @@ def test_request_fallbacks_naming_an_unknown_model_are_a_400(client: openai.Open
     assert "no-such-model" in info.value.message
 
 
-@pytest.mark.parametrize(("header", "value", "wait"),
-                         [("retry-after", "1", 1.0), ("retry-after-ms", "400", 0.4)])
-def test_retry_after_is_waited_for(client: openai.OpenAI, fake: FakeUpstream, header: str,
-                                   value: str, wait: float) -> None:
+@pytest.mark.parametrize(
+    ("header", "value", "wait"), [("retry-after", "1", 1.0), ("retry-after-ms", "400", 0.4)]
+)
+def test_retry_after_is_waited_for(
+    client: openai.OpenAI, fake: FakeUpstream, header: str, value: str, wait: float
+) -> None:
     seen: list[float] = []
 
     def handler(r: Received) -> Any:
         seen.append(time.monotonic())
         if len(seen) == 1:
-            return JSONResponse({"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
-                                429, headers={header: value})
+            return JSONResponse(
+                {"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
+                429,
+                headers={header: value},
+            )
         return image_ok()
 
     fake.route("POST", "/limited/v1/images/generations", handler)
@@ -202,8 +254,9 @@ def test_faults_are_retried_on_the_other_deployment(
 
     handlers = {
         "slow": slow,
-        "malformed": lambda r: Response(b'{"created": 1, "data": [', 200,
-                                        media_type="application/json"),
+        "malformed": lambda r: Response(
+            b'{"created": 1, "data": [', 200, media_type="application/json"
+        ),
         "503": lambda r: JSONResponse({"error": {"message": "overloaded"}}, 503),
     }
     if fault in handlers:
@@ -221,8 +274,13 @@ def test_faults_are_retried_on_the_other_deployment(
 
 
 def _chunk(content: str) -> dict[str, Any]:
-    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-            "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+    }
 
 
 def test_stream_cut_before_its_first_event_is_retried(
@@ -232,13 +290,22 @@ def test_stream_cut_before_its_first_event_is_retried(
         raise RuntimeError("connection dropped")
         yield b""  # pragma: no cover
 
-    fake.route("POST", "/cs-a/v1/chat/completions",
-               lambda r: StreamingResponse(cut_at_once(), media_type="text/event-stream"))
-    fake.route("POST", "/cs-b/v1/chat/completions", lambda r: StreamingResponse(
-        iter([sse([(None, _chunk("Hel")), (None, _chunk("lo"))], done=True)]),
-        media_type="text/event-stream"))
+    fake.route(
+        "POST",
+        "/cs-a/v1/chat/completions",
+        lambda r: StreamingResponse(cut_at_once(), media_type="text/event-stream"),
+    )
+    fake.route(
+        "POST",
+        "/cs-b/v1/chat/completions",
+        lambda r: StreamingResponse(
+            iter([sse([(None, _chunk("Hel")), (None, _chunk("lo"))], done=True)]),
+            media_type="text/event-stream",
+        ),
+    )
     raw = client.chat.completions.with_raw_response.create(
-        model="chat-retry", messages=[{"role": "user", "content": "hi"}], stream=True)
+        model="chat-retry", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
     text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
     assert text == "Hello"
     assert raw.headers["x-model-id"] == "cs-b" and raw.headers["x-attempted-retries"] == "1"
@@ -250,10 +317,14 @@ def test_stream_cut_midway_is_not_retried(client: openai.OpenAI, fake: FakeUpstr
         await asyncio.sleep(0.05)
         raise RuntimeError("connection dropped")
 
-    fake.route("POST", "/cut/v1/chat/completions",
-               lambda r: StreamingResponse(cut_midway(), media_type="text/event-stream"))
+    fake.route(
+        "POST",
+        "/cut/v1/chat/completions",
+        lambda r: StreamingResponse(cut_midway(), media_type="text/event-stream"),
+    )
     stream = client.chat.completions.create(
-        model="chat-cut", messages=[{"role": "user", "content": "hi"}], stream=True)
+        model="chat-cut", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
     got: list[str] = []
     with pytest.raises(openai.APIError):
         for chunk in stream:
@@ -265,8 +336,9 @@ def test_stream_cut_midway_is_not_retried(client: openai.OpenAI, fake: FakeUpstr
 def test_misconfigured_group_cools_down_then_fails_fast_naming_it(
     client: openai.OpenAI, proxy: Any, fake: FakeUpstream
 ) -> None:
-    denied = JSONResponse({"error": {"message": "Incorrect API key provided",
-                                     "code": "invalid_api_key"}}, 401)
+    denied = JSONResponse(
+        {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}, 401
+    )
     fake.route("POST", "/mis-a/v1/images/generations", lambda r: denied)
     fake.route("POST", "/mis-b/v1/images/generations", lambda r: denied)
     with pytest.raises(openai.APIStatusError) as first:
@@ -285,16 +357,26 @@ def test_misconfigured_group_cools_down_then_fails_fast_naming_it(
     assert second.value.response.headers["x-request-id"]
     assert len(fake.received()) == 2  # nothing more was sent upstream
 
-    state = httpx.get(f"{proxy.base_url}/router/cooldowns",
-                      headers={"authorization": f"Bearer {MASTER_KEY}"}).json()
+    state = httpx.get(
+        f"{proxy.base_url}/router/cooldowns", headers={"authorization": f"Bearer {MASTER_KEY}"}
+    ).json()
     assert {"mis-a", "mis-b"} <= set(state["cooling_down"])
     row = next(d for d in state["deployments"] if d["deployment_id"] == "mis-a")
     assert row["cooldown"]["reason"] == "provider_authentication_failed"
     assert KEY not in str(state)
-    assert httpx.get(f"{proxy.base_url}/router/cooldowns").status_code == 401
+    anonymous = httpx.get(f"{proxy.base_url}/router/cooldowns")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "missing_api_key"
+    assert "mis-a" not in anonymous.text
 
-    cleared = httpx.delete(f"{proxy.base_url}/router/cooldowns/mis-a",
-                           headers={"authorization": f"Bearer {MASTER_KEY}"})
+    cleared = httpx.delete(
+        f"{proxy.base_url}/router/cooldowns/mis-a",
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+    )
     assert cleared.status_code == 200
+    after = httpx.get(
+        f"{proxy.base_url}/router/cooldowns", headers={"authorization": f"Bearer {MASTER_KEY}"}
+    ).json()
+    assert "mis-a" not in after["cooling_down"] and "mis-b" in after["cooling_down"]
     fake.route("POST", "/mis-a/v1/images/generations", image_ok)
     assert generate(client, "misconf").headers["x-model-id"] == "mis-a"

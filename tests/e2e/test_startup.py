@@ -21,8 +21,13 @@ MOCK = {"model_name": "m", "litellm_params": {"model": "mock/x"}}
 
 
 def test_unknown_provider_prefix_exits_2_with_one_line(tmp_path: Path) -> None:
-    path = write(tmp_path, {"model_list": [MOCK, {"model_name": "x", "litellm_params": {
-        "model": "nosuch/model"}}], "general_settings": {"master_key": "k"}})
+    path = write(
+        tmp_path,
+        {
+            "model_list": [MOCK, {"model_name": "x", "litellm_params": {"model": "nosuch/model"}}],
+            "general_settings": {"master_key": "k"},
+        },
+    )
     result = run_cli(["--config", path])
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -38,8 +43,15 @@ def test_bad_yaml_and_bad_fields_exit_2(tmp_path: Path) -> None:
     result = run_cli(["--config", missing])
     assert result.returncode == 2
     assert "model_list[0].litellm_params.model" in result.stderr
-    wrong_type = write(tmp_path, {"model_list": [{"model_name": "x", "litellm_params": {
-        "model": "mock/x", "timeout": "soon"}}]}, "t.yaml")
+    wrong_type = write(
+        tmp_path,
+        {
+            "model_list": [
+                {"model_name": "x", "litellm_params": {"model": "mock/x", "timeout": "soon"}}
+            ]
+        },
+        "t.yaml",
+    )
     result = run_cli(["--config", wrong_type])
     assert result.returncode == 2 and "model_list[0].litellm_params.timeout" in result.stderr
     result = run_cli(["--config", str(tmp_path / "absent.yaml")])
@@ -47,36 +59,77 @@ def test_bad_yaml_and_bad_fields_exit_2(tmp_path: Path) -> None:
 
 
 def test_azure_without_api_base_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, {"model_list": [{"model_name": "a", "litellm_params": {
-        "model": "azure/dep", "api_key": "k"}}], "general_settings": {"master_key": "k"}})
+    path = write(
+        tmp_path,
+        {
+            "model_list": [
+                {"model_name": "a", "litellm_params": {"model": "azure/dep", "api_key": "k"}}
+            ],
+            "general_settings": {"master_key": "k"},
+        },
+    )
     result = run_cli(["--config", path])
     assert result.returncode == 2 and "model_list[0].litellm_params.api_base" in result.stderr
 
 
 def test_check_config_reports_missing_env(tmp_path: Path) -> None:
-    path = write(tmp_path, {"model_list": [MOCK, {"model_name": "o", "litellm_params": {
-        "model": "openai/gpt-image-1", "api_key": "os.environ/IMAGE_PROXY_NOT_SET_X"}}],
-        "general_settings": {"master_key": "os.environ/IMAGE_PROXY_TEST_MASTER"}})
+    path = write(
+        tmp_path,
+        {
+            "model_list": [
+                MOCK,
+                {
+                    "model_name": "o",
+                    "litellm_params": {
+                        "model": "openai/gpt-image-1",
+                        "api_key": "os.environ/IMAGE_PROXY_NOT_SET_X",
+                    },
+                },
+            ],
+            "general_settings": {"master_key": "os.environ/IMAGE_PROXY_TEST_MASTER"},
+        },
+    )
     env = {"IMAGE_PROXY_TEST_MASTER": "sk-m"}
     result = run_cli(["--config", path, "--check-config"], env=env)
     assert result.returncode != 0
-    assert ("model_list[1].litellm_params.api_key: environment variable "
-            "IMAGE_PROXY_NOT_SET_X is not set") in result.stderr
-    ok = write(tmp_path, {"model_list": [MOCK], "general_settings": {
-        "master_key": "os.environ/IMAGE_PROXY_TEST_MASTER"}}, "ok.yaml")
+    assert (
+        "model_list[1].litellm_params.api_key: environment variable "
+        "IMAGE_PROXY_NOT_SET_X is not set"
+    ) in result.stderr
+    ok = write(
+        tmp_path,
+        {
+            "model_list": [MOCK],
+            "general_settings": {"master_key": "os.environ/IMAGE_PROXY_TEST_MASTER"},
+        },
+        "ok.yaml",
+    )
     assert run_cli(["--config", ok, "--check-config"], env=env).returncode == 0
 
 
 def test_missing_env_warns_once_and_others_still_serve(tmp_path: Path) -> None:
-    config = {"model_list": [MOCK, {"model_name": "o", "litellm_params": {
-        "model": "openai/gpt-image-1", "api_key": "os.environ/IMAGE_PROXY_NOT_SET_Y"}}],
-        "general_settings": {"master_key": "sk-start"}}
+    config = {
+        "model_list": [
+            MOCK,
+            {
+                "model_name": "o",
+                "litellm_params": {
+                    "model": "openai/gpt-image-1",
+                    "api_key": "os.environ/IMAGE_PROXY_NOT_SET_Y",
+                },
+            },
+        ],
+        "general_settings": {"master_key": "sk-start"},
+    }
     proc = ProxyProcess(config, tmp_path, name="startup-warn").start()
     try:
-        r = httpx.post(f"{proc.base_url}/v1/images/generations", json={
-            "model": "m", "prompt": "x", "size": "4x4"},
-            headers={"authorization": "Bearer sk-start"})
-        assert r.status_code == 200
+        r = httpx.post(
+            f"{proc.base_url}/v1/images/generations",
+            json={"model": "m", "prompt": "x", "size": "4x4"},
+            headers={"authorization": "Bearer sk-start"},
+        )
+        assert r.status_code == 200, r.text
+        assert len(r.json()["data"]) == 1 and r.json()["size"] == "4x4"
     finally:
         proc.stop()
     logs = proc.logs()
@@ -88,12 +141,16 @@ def test_no_master_key_refuses_to_start_unless_opted_out(tmp_path: Path) -> None
     path = write(tmp_path, {"model_list": [MOCK]})
     result = run_cli(["--config", path])
     assert result.returncode == 2 and "master_key" in result.stderr
-    proc = ProxyProcess({"model_list": [MOCK]}, tmp_path, args=["--allow-unauthenticated"],
-                        name="open").start()
+    proc = ProxyProcess(
+        {"model_list": [MOCK]}, tmp_path, args=["--allow-unauthenticated"], name="open"
+    ).start()
     try:
-        r = httpx.post(f"{proc.base_url}/v1/images/generations",
-                       json={"model": "m", "prompt": "x", "size": "4x4"})
-        assert r.status_code == 200
+        r = httpx.post(
+            f"{proc.base_url}/v1/images/generations",
+            json={"model": "m", "prompt": "x", "size": "4x4"},
+        )
+        assert r.status_code == 200, r.text
+        assert len(r.json()["data"]) == 1 and r.json()["size"] == "4x4"
     finally:
         proc.stop()
     assert "NO MASTER KEY" in proc.logs()

@@ -105,17 +105,17 @@ class SigV4Verifier:
         declared = rec.headers.get("x-amz-content-sha256")
         if declared is not None and declared != payload_hash:
             return "x-amz-content-sha256 does not match the body"
-        canonical_headers = "".join(
-            f"{h}:{' '.join(rec.headers[h].split())}\n" for h in signed
+        canonical_headers = "".join(f"{h}:{' '.join(rec.headers[h].split())}\n" for h in signed)
+        canonical = "\n".join(
+            [
+                rec.method,
+                canonical_path(rec.raw_path or rec.path),
+                canonical_query(rec.raw_query),
+                canonical_headers,
+                ";".join(signed),
+                payload_hash,
+            ]
         )
-        canonical = "\n".join([
-            rec.method,
-            canonical_path(rec.raw_path or rec.path),
-            canonical_query(rec.raw_query),
-            canonical_headers,
-            ";".join(signed),
-            payload_hash,
-        ])
         scope = f"{date}/{region}/{service}/aws4_request"
         to_sign = "\n".join(
             [ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
@@ -129,8 +129,9 @@ class SigV4Verifier:
         return None
 
 
-def aws_error(code: str, message: str, status: int,
-              headers: dict[str, str] | None = None) -> Response:
+def aws_error(
+    code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         json.dumps({"message": message}),
         status,
@@ -158,7 +159,8 @@ class FakeSTS:
         if problem:
             return Response(
                 "<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>"
-                f"<Message>{problem}</Message></Error></ErrorResponse>", 403,
+                f"<Message>{problem}</Message></Error></ErrorResponse>",
+                403,
                 media_type="text/xml",
             )
         form = parse_qs(rec.body.decode())

@@ -37,10 +37,29 @@ from tests.fakes.server import FakeUpstream, Received
 GOOGLE_TOKEN_AUD = "https://oauth2.googleapis.com/token"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 IMAGEN_RATIOS = {"1:1", "3:4", "4:3", "9:16", "16:9"}
-GEMINI_RATIOS = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
-                 "1:4", "4:1", "1:8", "8:1"}
-VERTEX_ONLY_IMAGE_CONFIG = {"personGeneration", "prominentPeople", "imageOutputOptions",
-                            "outputMimeType", "outputCompressionQuality"}
+GEMINI_RATIOS = {
+    "1:1",
+    "2:3",
+    "3:2",
+    "3:4",
+    "4:3",
+    "4:5",
+    "5:4",
+    "9:16",
+    "16:9",
+    "21:9",
+    "1:4",
+    "4:1",
+    "1:8",
+    "8:1",
+}
+VERTEX_ONLY_IMAGE_CONFIG = {
+    "personGeneration",
+    "prominentPeople",
+    "imageOutputOptions",
+    "outputMimeType",
+    "outputCompressionQuality",
+}
 HUGE_IMAGE_BYTES = 3 * 1024 * 1024
 
 
@@ -54,8 +73,14 @@ def image_b64(tag: str, size: int = 0) -> str:
     return base64.b64encode(payload).decode()
 
 
-def usage_metadata(*, prompt: int = 9, text_out: int = 5, image_out: int = 1290,
-                   prompt_images: int = 0, vertex: bool = False) -> dict[str, Any]:
+def usage_metadata(
+    *,
+    prompt: int = 9,
+    text_out: int = 5,
+    image_out: int = 1290,
+    prompt_images: int = 0,
+    vertex: bool = False,
+) -> dict[str, Any]:
     out = text_out + image_out
     usage: dict[str, Any] = {
         "promptTokenCount": prompt + prompt_images,
@@ -71,24 +96,37 @@ def usage_metadata(*, prompt: int = 9, text_out: int = 5, image_out: int = 1290,
     return usage
 
 
-def gemini_image_response(data: str, *, text: str | None = "Here is your image.",
-                          mime: str = "image/png", thought_image: str | None = None,
-                          prompt_images: int = 0, vertex: bool = False) -> dict[str, Any]:
+def gemini_image_response(
+    data: str,
+    *,
+    text: str | None = "Here is your image.",
+    mime: str = "image/png",
+    thought_image: str | None = None,
+    prompt_images: int = 0,
+    vertex: bool = False,
+) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
     if thought_image:
         parts.append({"inlineData": {"mimeType": mime, "data": thought_image}, "thought": True})
     if text:
         parts.append({"text": text})
-    parts.append({"inlineData": {"mimeType": mime, "data": data},
-                  "thoughtSignature": base64.b64encode(b"sig").decode()})
-    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts},
-                                 "finishReason": "STOP"}
+    parts.append(
+        {
+            "inlineData": {"mimeType": mime, "data": data},
+            "thoughtSignature": base64.b64encode(b"sig").decode(),
+        }
+    )
+    candidate: dict[str, Any] = {
+        "content": {"role": "model", "parts": parts},
+        "finishReason": "STOP",
+    }
     if not vertex:
         candidate["index"] = 0
     body: dict[str, Any] = {
         "candidates": [candidate],
-        "usageMetadata": usage_metadata(text_out=5 if text else 0, prompt_images=prompt_images,
-                                        vertex=vertex),
+        "usageMetadata": usage_metadata(
+            text_out=5 if text else 0, prompt_images=prompt_images, vertex=vertex
+        ),
         "modelVersion": "gemini-2.5-flash-image",
         "responseId": "hweYaqLDGrSbkdUP46ul0Ac",
     }
@@ -99,11 +137,19 @@ def gemini_image_response(data: str, *, text: str | None = "Here is your image."
 
 def gemini_text_response(text: str, finish: str = "STOP") -> dict[str, Any]:
     return {
-        "candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                        "finishReason": finish, "index": 0}],
-        "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 12,
-                          "totalTokenCount": 21,
-                          "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}]},
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [{"text": text}]},
+                "finishReason": finish,
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 9,
+            "candidatesTokenCount": 12,
+            "totalTokenCount": 21,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}],
+        },
         "modelVersion": "gemini-2.5-flash-image",
         "responseId": "textonly0001",
     }
@@ -112,10 +158,15 @@ def gemini_text_response(text: str, finish: str = "STOP") -> dict[str, Any]:
 def gemini_prompt_blocked(reason: str = "PROHIBITED_CONTENT") -> dict[str, Any]:
     return {
         "candidates": [],
-        "promptFeedback": {"blockReason": reason,
-                           "blockReasonMessage": "The prompt violates the usage policy."},
-        "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9,
-                          "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}]},
+        "promptFeedback": {
+            "blockReason": reason,
+            "blockReasonMessage": "The prompt violates the usage policy.",
+        },
+        "usageMetadata": {
+            "promptTokenCount": 9,
+            "totalTokenCount": 9,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}],
+        },
         "modelVersion": "gemini-2.5-flash-image",
         "responseId": "blocked00001",
     }
@@ -123,16 +174,22 @@ def gemini_prompt_blocked(reason: str = "PROHIBITED_CONTENT") -> dict[str, Any]:
 
 def gemini_finish_blocked(reason: str = "IMAGE_SAFETY") -> dict[str, Any]:
     return {
-        "candidates": [{"finishReason": reason, "index": 0,
-                        "finishMessage": "Unable to show the generated image."}],
+        "candidates": [
+            {
+                "finishReason": reason,
+                "index": 0,
+                "finishMessage": "Unable to show the generated image.",
+            }
+        ],
         "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
         "modelVersion": "gemini-2.5-flash-image",
         "responseId": "imgsafety001",
     }
 
 
-def imagen_response(images: list[str], *, mime: str = "image/png",
-                    filtered: str | None = None) -> dict[str, Any]:
+def imagen_response(
+    images: list[str], *, mime: str = "image/png", filtered: str | None = None
+) -> dict[str, Any]:
     predictions: list[dict[str, Any]] = [
         {"bytesBase64Encoded": data, "mimeType": mime} for data in images
     ]
@@ -143,25 +200,48 @@ def imagen_response(images: list[str], *, mime: str = "image/png",
 
 def stream_events(image: str, *, vertex: bool = False) -> list[dict[str, Any]]:
     """A streamed image answer: text first, the whole image in one event, then the finish."""
-    usage_start = {"promptTokenCount": 9, "totalTokenCount": 9,
-                   "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}]}
+    usage_start = {
+        "promptTokenCount": 9,
+        "totalTokenCount": 9,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}],
+    }
     base = {"modelVersion": "gemini-2.5-flash-image", "responseId": "stream000001"}
     return [
-        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Here is "}]}}],
-         "usageMetadata": usage_start, **base},
-        {"candidates": [{"content": {"role": "model", "parts": [{"text": "your picture."}]}}],
-         "usageMetadata": usage_start, **base},
-        {"candidates": [{"content": {"role": "model", "parts": [
-            {"inlineData": {"mimeType": "image/png", "data": image}}]}}],
-         "usageMetadata": usage_start, **base},
-        {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]},
-                         "finishReason": "STOP"}],
-         "usageMetadata": usage_metadata(vertex=vertex), **base},
+        {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "Here is "}]}}],
+            "usageMetadata": usage_start,
+            **base,
+        },
+        {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "your picture."}]}}],
+            "usageMetadata": usage_start,
+            **base,
+        },
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "role": "model",
+                        "parts": [{"inlineData": {"mimeType": "image/png", "data": image}}],
+                    }
+                }
+            ],
+            "usageMetadata": usage_start,
+            **base,
+        },
+        {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP"}
+            ],
+            "usageMetadata": usage_metadata(vertex=vertex),
+            **base,
+        },
     ]
 
 
-def google_error(http: int, status: str, message: str,
-                 details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def google_error(
+    http: int, status: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     error: dict[str, Any] = {"code": http, "message": message, "status": status}
     if details:
         error["details"] = details
@@ -170,14 +250,29 @@ def google_error(http: int, status: str, message: str,
 
 def error_details(status: str) -> list[dict[str, Any]] | None:
     if status == "API_KEY_INVALID":
-        return [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                 "domain": "googleapis.com",
-                 "metadata": {"service": "generativelanguage.googleapis.com"}}]
+        return [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        ]
     if status == "RESOURCE_EXHAUSTED":
-        return [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
-                    {"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
-                     "quotaId": "GenerateRequestsPerMinutePerProjectPerModel"}]},
-                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "26s"}]
+        return [
+            {
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [
+                    {
+                        "quotaMetric": (
+                            "generativelanguage.googleapis.com/generate_content_requests"
+                        ),
+                        "quotaId": "GenerateRequestsPerMinutePerProjectPerModel",
+                    }
+                ],
+            },
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "26s"},
+        ]
     return None
 
 
@@ -200,32 +295,42 @@ class ServiceAccount:
     token_uri: str
     project_id: str = "test-project"
     key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     key_id: str = "0123456789abcdef0123456789abcdef01234567"
 
     @property
     def info(self) -> dict[str, Any]:
-        pem = self.key.private_bytes(serialization.Encoding.PEM,
-                                     serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption()).decode()
-        return {"type": "service_account", "project_id": self.project_id,
-                "private_key_id": self.key_id, "private_key": pem,
-                "client_email": self.client_email, "client_id": "1234567890",
-                "token_uri": self.token_uri,
-                "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-                "universe_domain": "googleapis.com"}
+        pem = self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        return {
+            "type": "service_account",
+            "project_id": self.project_id,
+            "private_key_id": self.key_id,
+            "private_key": pem,
+            "client_email": self.client_email,
+            "client_id": "1234567890",
+            "token_uri": self.token_uri,
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "universe_domain": "googleapis.com",
+        }
 
 
 # --- the fake ---------------------------------------------------------------------------------
 
 _PROMPT_ERROR = re.compile(r"\[error:([A-Z_]+):(\d{3})\]")
 _VERTEX_PATH = re.compile(
-    r"^/vertex/v1/projects/([^/]+)/locations/([^/]+)/publishers/google/models/([^/:]+):(\w+)$")
+    r"^/vertex/v1/projects/([^/]+)/locations/([^/]+)/publishers/google/models/([^/:]+):(\w+)$"
+)
 _GEMINI_PATH = re.compile(r"^/gemini/v1beta/models/([^/:]+):(\w+)$")
 
 
-def _error(http: int, status: str, message: str,
-           details: list[dict[str, Any]] | None = None) -> JSONResponse:
+def _error(
+    http: int, status: str, message: str, details: list[dict[str, Any]] | None = None
+) -> JSONResponse:
     if status == "RESOURCE_EXHAUSTED":
         details = error_details(status)
     return JSONResponse(google_error(http, status, message, details), http)
@@ -254,12 +359,21 @@ def validate_generate_content(body: dict[str, Any], model: str, *, vertex: bool)
 
     if not isinstance(body.get("contents"), list) or not body["contents"]:
         raise BadRequest("* GenerateContentRequest.contents: contents is not specified")
-    allowed_top = {"contents", "generationConfig", "systemInstruction", "safetySettings",
-                   "tools", "toolConfig", "cachedContent", "labels"}
+    allowed_top = {
+        "contents",
+        "generationConfig",
+        "systemInstruction",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "cachedContent",
+        "labels",
+    }
     for key in body:
         if key not in allowed_top:
-            raise BadRequest(f'Invalid JSON payload received. Unknown name "{key}": '
-                             "Cannot find field.")
+            raise BadRequest(
+                f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
+            )
     try:
         for content in body["contents"]:
             types.Content.model_validate_json(json.dumps(content))
@@ -274,14 +388,17 @@ def validate_generate_content(body: dict[str, Any], model: str, *, vertex: bool)
     if not vertex:
         for key in image_config:
             if key in VERTEX_ONLY_IMAGE_CONFIG:
-                raise BadRequest(f'Invalid JSON payload received. Unknown name "{key}" at '
-                                 "'generation_config.image_config': Cannot find field.")
+                raise BadRequest(
+                    f'Invalid JSON payload received. Unknown name "{key}" at '
+                    "'generation_config.image_config': Cannot find field."
+                )
     if "image" in model:
         if config.get("candidateCount", 1) > 1:
             raise BadRequest(f"Multiple candidates is not enabled for models/{model}")
         ratio = image_config.get("aspectRatio")
-        allowed = GEMINI_RATIOS - ({"1:4", "4:1", "1:8", "8:1"}
-                                   if model.startswith("gemini-2.") else set())
+        allowed = GEMINI_RATIOS - (
+            {"1:4", "4:1", "1:8", "8:1"} if model.startswith("gemini-2.") else set()
+        )
         if ratio is not None and ratio not in allowed:
             raise BadRequest(f"Unsupported aspect ratio: {ratio}")
         if "imageSize" in image_config and model.startswith("gemini-2."):
@@ -324,8 +441,9 @@ class GoogleFake:
         return f"{self.upstream.base}/google/token"
 
     def service_account(self, name: str, *, registered: bool = True) -> ServiceAccount:
-        sa = ServiceAccount(f"{name}@{self.project}.iam.gserviceaccount.com", self.token_uri,
-                            self.project)
+        sa = ServiceAccount(
+            f"{name}@{self.project}.iam.gserviceaccount.com", self.token_uri, self.project
+        )
         if registered:
             self.accounts[sa.client_email] = sa.key.public_key()
         return sa
@@ -368,8 +486,12 @@ class GoogleFake:
         if public is None:
             raise ValueError("Invalid grant: account not found")
         try:
-            public.verify(b64url_decode(sig_b64), f"{head_b64}.{claims_b64}".encode(),
-                          padding.PKCS1v15(), hashes.SHA256())
+            public.verify(
+                b64url_decode(sig_b64),
+                f"{head_b64}.{claims_b64}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
         except Exception:
             raise ValueError("Invalid JWT Signature.") from None
         now = time.time()
@@ -389,9 +511,12 @@ class GoogleFake:
             return _error(404, "NOT_FOUND", f"Not found: {req.path}")
         model, action = match.groups()
         if req.headers.get("x-goog-api-key") != self.api_key:
-            return _error(400, "INVALID_ARGUMENT",
-                          "API key not valid. Please pass a valid API key.",
-                          error_details("API_KEY_INVALID"))
+            return _error(
+                400,
+                "INVALID_ARGUMENT",
+                "API key not valid. Please pass a valid API key.",
+                error_details("API_KEY_INVALID"),
+            )
         return self._answer(req, model, action, vertex=False)
 
     # --- Vertex AI -------------------------------------------------------------------------
@@ -404,22 +529,29 @@ class GoogleFake:
         auth = req.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ")
         if not auth.startswith("Bearer ") or token not in self.issued:
-            return _error(401, "UNAUTHENTICATED",
-                          "Request had invalid authentication credentials. Expected OAuth 2 "
-                          "access token, login cookie or other valid authentication credential.")
+            return _error(
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 "
+                "access token, login cookie or other valid authentication credential.",
+            )
         if project != self.project:
-            return _error(403, "PERMISSION_DENIED",
-                          f"Permission 'aiplatform.endpoints.predict' denied on resource "
-                          f"'//aiplatform.googleapis.com/projects/{project}' (or it may not "
-                          "exist).")
+            return _error(
+                403,
+                "PERMISSION_DENIED",
+                f"Permission 'aiplatform.endpoints.predict' denied on resource "
+                f"'//aiplatform.googleapis.com/projects/{project}' (or it may not "
+                "exist).",
+            )
         with self._lock:
             self.vertex_calls.append((req.path, token))
         return self._answer(req, model, action, vertex=True, location=location)
 
     # --- shared ----------------------------------------------------------------------------
 
-    def _answer(self, req: Received, model: str, action: str, *, vertex: bool,
-                location: str = "") -> Response:
+    def _answer(
+        self, req: Received, model: str, action: str, *, vertex: bool, location: str = ""
+    ) -> Response:
         imagen = model.startswith(("imagen", "imagegeneration"))
         try:
             body = req.json()
@@ -432,8 +564,10 @@ class GoogleFake:
                 validate_predict(body, vertex=vertex)
             else:
                 if action == "predict":
-                    raise BadRequest("Gemini cannot be accessed through Vertex Predict/"
-                                     "RawPredict API. Please follow the docs.")
+                    raise BadRequest(
+                        "Gemini cannot be accessed through Vertex Predict/"
+                        "RawPredict API. Please follow the docs."
+                    )
                 if action not in ("generateContent", "streamGenerateContent"):
                     return _error(404, "NOT_FOUND", f"unknown action {action}")
                 validate_generate_content(body, model, vertex=vertex)
@@ -444,8 +578,9 @@ class GoogleFake:
         if error:
             status, http = error.group(1), int(error.group(2))
             if status == "API_KEY_INVALID":
-                return _error(400, "INVALID_ARGUMENT", "API key not valid.",
-                              error_details("API_KEY_INVALID"))
+                return _error(
+                    400, "INVALID_ARGUMENT", "API key not valid.", error_details("API_KEY_INVALID")
+                )
             return _error(http, status, f"fake {status.lower()} for {model}")
         if imagen:
             return self._imagen(body, model, prompt)
@@ -458,21 +593,33 @@ class GoogleFake:
     def _imagen(self, body: dict[str, Any], model: str, prompt: str) -> Response:
         params = body["parameters"]
         if "[refused]" in prompt:
-            return _error(400, "INVALID_ARGUMENT",
-                          "Image generation failed with the following error: The prompt could "
-                          "not be submitted. This prompt contains sensitive words that violate "
-                          "Google's Responsible AI practices. Try rephrasing the prompt.")
+            return _error(
+                400,
+                "INVALID_ARGUMENT",
+                "Image generation failed with the following error: The prompt could "
+                "not be submitted. This prompt contains sensitive words that violate "
+                "Google's Responsible AI practices. Try rephrasing the prompt.",
+            )
         if "[filtered]" in prompt:
-            return JSONResponse({"predictions": [{"raiFilteredReason":
-                "Unable to show generated images. All images were filtered out because they "
-                "violated Vertex AI's usage guidelines. Support codes: 39322892"}]})
+            return JSONResponse(
+                {
+                    "predictions": [
+                        {
+                            "raiFilteredReason": "Unable to show generated images. All images "
+                            "were filtered out because they violated Vertex AI's usage "
+                            "guidelines. Support codes: 39322892"
+                        }
+                    ]
+                }
+            )
         ratio = params.get("aspectRatio", "1:1")
         mime = params.get("outputOptions", {}).get("mimeType", "image/png")
         images = [image_b64(f"{model}|{ratio}|{i}") for i in range(params["sampleCount"])]
         return JSONResponse(imagen_response(images, mime=mime))
 
-    def _content(self, body: dict[str, Any], model: str, prompt: str, *,
-                 vertex: bool) -> dict[str, Any]:
+    def _content(
+        self, body: dict[str, Any], model: str, prompt: str, *, vertex: bool
+    ) -> dict[str, Any]:
         if "[blocked]" in prompt:
             return gemini_prompt_blocked()
         if "[image-safety]" in prompt:
@@ -482,23 +629,32 @@ class GoogleFake:
         if "[text-only]" in prompt or "IMAGE" not in modalities or "image" not in model:
             return gemini_text_response("I can only describe it: a calm sea.")
         ratio = (config.get("imageConfig") or {}).get("aspectRatio", "1:1")
-        input_images = sum(1 for c in body["contents"] for p in c["parts"]
-                           if "inlineData" in p or "inline_data" in p)
+        input_images = sum(
+            1
+            for c in body["contents"]
+            for p in c["parts"]
+            if "inlineData" in p or "inline_data" in p
+        )
         with self._lock:
             serial = len(self.upstream.requests)
         return gemini_image_response(
-            image_b64(f"{model}|{ratio}|{serial}"), prompt_images=258 * input_images,
+            image_b64(f"{model}|{ratio}|{serial}"),
+            prompt_images=258 * input_images,
             thought_image=image_b64("thought") if model.startswith("gemini-3") else None,
-            vertex=vertex)
+            vertex=vertex,
+        )
 
-    def _stream(self, body: dict[str, Any], model: str, prompt: str, *,
-                vertex: bool) -> Response:
+    def _stream(self, body: dict[str, Any], model: str, prompt: str, *, vertex: bool) -> Response:
         if "[blocked]" in prompt:
             events = [gemini_prompt_blocked()]
         elif "[late-block]" in prompt:
-            events = [*stream_events(image_b64("x"), vertex=vertex)[:2],
-                      {"candidates": [{"finishReason": "SAFETY", "index": 0}],
-                       "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9}}]
+            events = [
+                *stream_events(image_b64("x"), vertex=vertex)[:2],
+                {
+                    "candidates": [{"finishReason": "SAFETY", "index": 0}],
+                    "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
+                },
+            ]
         else:
             size = HUGE_IMAGE_BYTES if "[huge]" in prompt else 0
             events = stream_events(image_b64(f"{model}|stream", size), vertex=vertex)
@@ -506,6 +662,6 @@ class GoogleFake:
 
         def chunks() -> Iterator[bytes]:
             for i in range(0, len(payload), 65536):
-                yield payload[i:i + 65536]
+                yield payload[i : i + 65536]
 
         return StreamingResponse(chunks(), media_type="text/event-stream")

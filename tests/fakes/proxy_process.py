@@ -46,15 +46,26 @@ class ProxyProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "proxy", "--config", str(self.config_path),
-                "--host", "127.0.0.1", "--port", str(self.port), *self.args]
+        return [
+            sys.executable,
+            "-m",
+            "proxy",
+            "--config",
+            str(self.config_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
 
     def start(self, timeout: float = 60) -> ProxyProcess:  # generous: a loaded 2-core machine
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.log_start = self._log.tell()  # the file may hold earlier runs' lines
         STARTED.append(self)
-        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     env=self.env, cwd=REPO)
+        self.proc = subprocess.Popen(
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=self.env, cwd=REPO
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -92,8 +103,14 @@ class ProxyProcess:
         return self.proc.returncode
 
 
-def run_cli(args: list[str], env: dict[str, str] | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxy", *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, cwd=REPO,
-                          timeout=timeout)
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        cwd=REPO,
+        timeout=timeout,
+    )

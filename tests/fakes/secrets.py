@@ -49,15 +49,15 @@ def static_secrets(root: Path = TESTS) -> set[str]:
                 value = _secret_value(node.value)
                 if named and value:
                     found.add(value)
-        for node in ast.walk(tree):  # {"api_key": "..."} and api_key="..."
-            if isinstance(node, ast.Dict):
-                for k, v in zip(node.keys, node.values, strict=True):
+        for item in ast.walk(tree):  # {"api_key": "..."} and api_key="..."
+            if isinstance(item, ast.Dict):
+                for k, v in zip(item.keys, item.values, strict=True):
                     if isinstance(k, ast.Constant) and str(k.value).lower() in SECRET_FIELDS:
                         value = _secret_value(v)
                         if value:
                             found.add(value)
-            elif isinstance(node, ast.keyword) and node.arg and node.arg.lower() in SECRET_FIELDS:
-                value = _secret_value(node.value)
+            elif isinstance(item, ast.keyword) and item.arg and item.arg.lower() in SECRET_FIELDS:
+                value = _secret_value(item.value)
                 if value:
                     found.add(value)
     return found

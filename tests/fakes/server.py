@@ -93,8 +93,10 @@ class FakeUpstream:
         handler = self.routes.get((rec.method, rec.path))
         if handler is None:
             for (method, pattern), fn in self.routes.items():
-                if method == rec.method and pattern.endswith("*") and rec.path.startswith(
-                    pattern[:-1]
+                if (
+                    method == rec.method
+                    and pattern.endswith("*")
+                    and rec.path.startswith(pattern[:-1])
                 ):
                     handler = fn
                     break
@@ -110,8 +112,9 @@ class FakeUpstream:
         await response(scope, receive, send)
 
     def start(self) -> FakeUpstream:
-        config = uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(
+            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

@@ -39,19 +39,25 @@ def as_received(req: UpstreamRequest) -> Received:
     url = httpx.URL(req.url)
     headers = {k.lower(): v for k, v in req.headers.items()}
     headers["host"] = url.netloc.decode()
-    return Received(method=req.method, path=url.path, query={}, headers=headers,
-                    body=req.body or b"", raw_query=url.query.decode(),
-                    raw_path=url.raw_path.decode().split("?")[0])
+    return Received(
+        method=req.method,
+        path=url.path,
+        query={},
+        headers=headers,
+        body=req.body or b"",
+        raw_query=url.query.decode(),
+        raw_path=url.raw_path.decode().split("?")[0],
+    )
 
 
 def new_request(url: str = URL) -> UpstreamRequest:
-    return UpstreamRequest.post_json(url, {"taskType": "TEXT_IMAGE"},
-                                     {"accept": "application/json"})
+    return UpstreamRequest.post_json(
+        url, {"taskType": "TEXT_IMAGE"}, {"accept": "application/json"}
+    )
 
 
 def verifier(**keys: Key) -> SigV4Verifier:
-    return SigV4Verifier(region="us-east-1", service="bedrock",
-                         keys=keys or {AKID: Key(SECRET)})
+    return SigV4Verifier(region="us-east-1", service="bedrock", keys=keys or {AKID: Key(SECRET)})
 
 
 def test_botocore_signature_passes_the_independent_verifier() -> None:
@@ -63,8 +69,10 @@ def test_botocore_signature_passes_the_independent_verifier() -> None:
 
 
 def test_arn_model_id_path_is_double_encoded_in_the_signature() -> None:
-    url = ("http://127.0.0.1:9/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3A"
-           "inference-profile%2Fus.amazon.nova-canvas-v1%3A0/invoke")
+    url = (
+        "http://127.0.0.1:9/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3A"
+        "inference-profile%2Fus.amazon.nova-canvas-v1%3A0/invoke"
+    )
     req = new_request(url)
     sign(req, ReadOnlyCredentials(AKID, SECRET, None), "us-east-1")
     assert verifier().problem(as_received(req)) is None
@@ -77,11 +85,14 @@ def test_session_token_is_sent_and_signed() -> None:
     assert verifier(**{AKID: Key(SECRET, "tok-123")}).problem(as_received(req)) is None
 
 
-@pytest.mark.parametrize(("tamper", "expected"), [
-    (lambda r: setattr(r, "body", b'{"taskType":"INPAINTING"}'), "signature mismatch"),
-    (lambda r: r.headers.__setitem__("accept", "*/*"), "signature mismatch"),
-    (lambda r: setattr(r, "url", r.url.replace("%3A", ":")), "signature mismatch"),
-])
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (lambda r: setattr(r, "body", b'{"taskType":"INPAINTING"}'), "signature mismatch"),
+        (lambda r: r.headers.__setitem__("accept", "*/*"), "signature mismatch"),
+        (lambda r: setattr(r, "url", r.url.replace("%3A", ":")), "signature mismatch"),
+    ],
+)
 def test_verifier_rejects_tampering(tamper: Any, expected: str) -> None:
     req = new_request()
     sign(req, ReadOnlyCredentials(AKID, SECRET, None), "us-east-1")
@@ -150,16 +161,25 @@ ROLE_KEY_ID, ROLE_KEY = "ASIAROLEEXAMPLE0001", Key("role-secret-9", "role-sessio
 
 
 def fake_sts(fake: FakeUpstream, lifetime: timedelta = timedelta(hours=1)) -> FakeSTS:
-    sts = FakeSTS(SigV4Verifier(region="us-east-1", service="sts", keys={AKID: Key(SECRET)}),
-                  issued=ROLE_KEY, issued_key_id=ROLE_KEY_ID, lifetime=lifetime)
+    sts = FakeSTS(
+        SigV4Verifier(region="us-east-1", service="sts", keys={AKID: Key(SECRET)}),
+        issued=ROLE_KEY,
+        issued_key_id=ROLE_KEY_ID,
+        lifetime=lifetime,
+    )
     fake.route("POST", "/sts*", sts)
     return sts
 
 
 def role_source(fake: FakeUpstream) -> AssumeRoleSource:
-    return AssumeRoleSource(StaticSource(AKID, SECRET, None), ROLE_ARN, session_name="unit",
-                            region="us-east-1", sts_endpoint=f"{fake.base}/sts",
-                            external_id="ext-1")
+    return AssumeRoleSource(
+        StaticSource(AKID, SECRET, None),
+        ROLE_ARN,
+        session_name="unit",
+        region="us-east-1",
+        sts_endpoint=f"{fake.base}/sts",
+        external_id="ext-1",
+    )
 
 
 async def test_assume_role_through_sts_is_cached(fake: FakeUpstream) -> None:
@@ -189,17 +209,20 @@ async def test_short_lived_role_credentials_are_renewed(fake: FakeUpstream) -> N
 
 async def test_sts_refusal_is_a_provider_auth_error(fake: FakeUpstream) -> None:
     fake_sts(fake)
-    source = AssumeRoleSource(StaticSource(AKID, "wrong-secret", None), ROLE_ARN,
-                              session_name="unit", region="us-east-1",
-                              sts_endpoint=f"{fake.base}/sts")
+    source = AssumeRoleSource(
+        StaticSource(AKID, "wrong-secret", None),
+        ROLE_ARN,
+        session_name="unit",
+        region="us-east-1",
+        sts_endpoint=f"{fake.base}/sts",
+    )
     with pytest.raises(ProviderAuthError, match="SignatureDoesNotMatch"):
         await SigV4Credentials(source, "us-east-1").authorize(new_request())
 
 
 async def test_profile_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shared = tmp_path / "credentials"
-    shared.write_text(f"[imgproxy]\naws_access_key_id = {AKID}\n"
-                      f"aws_secret_access_key = {SECRET}\n")
+    shared.write_text(f"[imgproxy]\naws_access_key_id = {AKID}\naws_secret_access_key = {SECRET}\n")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(shared))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "missing-config"))
     req = new_request()
@@ -215,9 +238,21 @@ def bedrock_credentials(deployment: Deployment) -> Credentials:
 
 
 def deployment(env: dict[str, str] | None = None, **params: Any) -> Deployment:
-    return parse_config({"model_list": [{"model_name": "m", "litellm_params": {
-        "model": "bedrock/amazon.nova-canvas-v1:0", "aws_region_name": "eu-west-1",
-        **params}}]}, env=env or {}).deployments[0]
+    return parse_config(
+        {
+            "model_list": [
+                {
+                    "model_name": "m",
+                    "litellm_params": {
+                        "model": "bedrock/amazon.nova-canvas-v1:0",
+                        "aws_region_name": "eu-west-1",
+                        **params,
+                    },
+                }
+            ]
+        },
+        env=env or {},
+    ).deployments[0]
 
 
 def test_strategy_chosen_from_parameters() -> None:
@@ -228,8 +263,11 @@ def test_strategy_chosen_from_parameters() -> None:
     assert static.region == "eu-west-1" and SECRET not in repr(static)
     profile = bedrock_credentials(deployment(aws_profile_name="p"))
     assert isinstance(profile, SigV4Credentials) and isinstance(profile.source, SessionSource)
-    role = bedrock_credentials(deployment(aws_role_name=ROLE_ARN, aws_session_name="s",
-                                          aws_sts_endpoint="http://127.0.0.1:1/sts"))
+    role = bedrock_credentials(
+        deployment(
+            aws_role_name=ROLE_ARN, aws_session_name="s", aws_sts_endpoint="http://127.0.0.1:1/sts"
+        )
+    )
     assert isinstance(role, SigV4Credentials) and isinstance(role.source, AssumeRoleSource)
     assert role.source.session_name == "s" and isinstance(role.source.base, SessionSource)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -8,23 +9,34 @@ from proxy.config import ConfigError
 from proxy.configure import load_config, parse_config
 
 
-def cfg(*entries: dict, **top: object) -> dict:
+def cfg(*entries: dict[str, Any], **top: object) -> dict[str, Any]:
     return {"model_list": list(entries), **top}
 
 
 def test_env_values_resolved_and_missing_marked() -> None:
-    config = parse_config(cfg(
-        {"model_name": "a", "litellm_params": {"model": "openai/gpt-image-1",
-                                               "api_key": "os.environ/K1"}},
-        {"model_name": "a", "litellm_params": {"model": "openai/gpt-image-1",
-                                               "api_key": "os.environ/K2",
-                                               "api_base": "http://x/v1"}},
-    ), env={"K1": "secret-1"})
+    config = parse_config(
+        cfg(
+            {
+                "model_name": "a",
+                "litellm_params": {"model": "openai/gpt-image-1", "api_key": "os.environ/K1"},
+            },
+            {
+                "model_name": "a",
+                "litellm_params": {
+                    "model": "openai/gpt-image-1",
+                    "api_key": "os.environ/K2",
+                    "api_base": "http://x/v1",
+                },
+            },
+        ),
+        env={"K1": "secret-1"},
+    )
     first, second = config.deployments
     assert first.params.api_key == "secret-1" and first.available
     assert not second.available
     assert second.missing_env_message() == (
-        "model_list[1].litellm_params.api_key: environment variable K2 is not set")
+        "model_list[1].litellm_params.api_key: environment variable K2 is not set"
+    )
     assert config.warnings == (second.missing_env_message(),)
 
 
@@ -65,10 +77,12 @@ def test_deployment_ids_are_stable_and_explicit_ids_kept() -> None:
 
 
 def test_default_timeout_is_long_and_overridable() -> None:
-    a, b = parse_config(cfg(
-        {"model_name": "m", "litellm_params": {"model": "mock/a"}},
-        {"model_name": "m", "litellm_params": {"model": "mock/b", "timeout": 30}},
-    )).deployments
+    a, b = parse_config(
+        cfg(
+            {"model_name": "m", "litellm_params": {"model": "mock/a"}},
+            {"model_name": "m", "litellm_params": {"model": "mock/b", "timeout": 30}},
+        )
+    ).deployments
     assert a.timeout >= 600 and b.timeout == 30
 
 
@@ -77,8 +91,17 @@ def test_general_settings_env_missing_is_fatal() -> None:
         parse_config(cfg(general_settings={"master_key": "os.environ/NOPE_MASTER"}), env={})
 
 
-@pytest.mark.parametrize("api_base", ["not a url", "ftp://host/v1", "http://", "host:9997/v1",
-                                      "https://h/v1?key=sk-in-query-1234", "https://h/v1\n"])
+@pytest.mark.parametrize(
+    "api_base",
+    [
+        "not a url",
+        "ftp://host/v1",
+        "http://",
+        "host:9997/v1",
+        "https://h/v1?key=sk-in-query-1234",
+        "https://h/v1\n",
+    ],
+)
 def test_api_base_must_be_an_http_url(api_base: str) -> None:
     entry = {"model_name": "m", "litellm_params": {"model": "openai/x", "api_base": api_base}}
     with pytest.raises(ConfigError, match=r"model_list\[0\]\.litellm_params\.api_base: ") as info:
@@ -87,8 +110,10 @@ def test_api_base_must_be_an_http_url(api_base: str) -> None:
 
 
 def test_api_base_from_the_environment_is_checked_too() -> None:
-    entry = {"model_name": "m", "litellm_params": {"model": "openai/x",
-                                                   "api_base": "os.environ/BASE"}}
+    entry = {
+        "model_name": "m",
+        "litellm_params": {"model": "openai/x", "api_base": "os.environ/BASE"},
+    }
     with pytest.raises(ConfigError, match=r"litellm_params\.api_base"):
         parse_config(cfg(entry), env={"BASE": "localhost:8000"})
     (dep,) = parse_config(cfg(entry), env={"BASE": "http://localhost:8000/v1"}).deployments

@@ -60,9 +60,21 @@ async def test_refuses_a_name_that_resolves_to_loopback(fake: FakeUpstream) -> N
 
 @pytest.mark.parametrize(
     "host",
-    ["10.1.2.3", "192.168.0.7", "172.16.5.5", "100.64.0.1", "169.254.169.254", "0.0.0.0",
-     "224.0.0.1", "[::1]", "[::ffff:169.254.169.254]", "[::ffff:10.0.0.1]", "[fd00::1]",
-     "[fe80::1]", "[64:ff9b::a9fe:a9fe]"],
+    [
+        "10.1.2.3",
+        "192.168.0.7",
+        "172.16.5.5",
+        "100.64.0.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "224.0.0.1",
+        "[::1]",
+        "[::ffff:169.254.169.254]",
+        "[::ffff:10.0.0.1]",
+        "[fd00::1]",
+        "[fe80::1]",
+        "[64:ff9b::a9fe:a9fe]",
+    ],
 )
 async def test_refuses_private_metadata_and_reserved_addresses(host: str) -> None:
     f = fetcher(allowed_hosts=(host.strip("[]"),))
@@ -99,14 +111,20 @@ async def test_connects_to_the_address_it_checked(fake: FakeUpstream) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["http://169.254.169.254/latest/meta-data/iam/", "http://10.0.0.5/admin",
-     "http://[::ffff:127.0.0.2]/x"],
+    [
+        "http://169.254.169.254/latest/meta-data/iam/",
+        "http://10.0.0.5/admin",
+        "http://[::ffff:127.0.0.2]/x",
+    ],
 )
 async def test_refuses_redirects_into_private_addresses(fake: FakeUpstream, target: str) -> None:
-    fake.route("GET", "/redirect", lambda r: Response(status_code=302,
-                                                      headers={"location": target}))
-    f = fetcher(allowed_hosts=("127.0.0.1", "169.254.169.254", "10.0.0.5", "::ffff:127.0.0.2"),
-                allow_private_cidrs=LOOPBACK_OK)
+    fake.route(
+        "GET", "/redirect", lambda r: Response(status_code=302, headers={"location": target})
+    )
+    f = fetcher(
+        allowed_hosts=("127.0.0.1", "169.254.169.254", "10.0.0.5", "::ffff:127.0.0.2"),
+        allow_private_cidrs=LOOPBACK_OK,
+    )
     with pytest.raises(FetchError, match="non-public address"):
         await fetch(f, f"{fake.base}/redirect")
     assert [r.path for r in fake.received()] == ["/redirect"]
@@ -124,14 +142,24 @@ async def test_follows_allowed_redirects_and_bounds_them(fake: FakeUpstream) -> 
 
 
 async def test_refuses_redirects_to_other_hosts(fake: FakeUpstream) -> None:
-    fake.route("GET", "/away", lambda r: Response(status_code=302, headers={
-        "location": "https://evil.example.net/x.png"}))
+    fake.route(
+        "GET",
+        "/away",
+        lambda r: Response(status_code=302, headers={"location": "https://evil.example.net/x.png"}),
+    )
     with pytest.raises(FetchError, match=r"evil\.example\.net is not an allowed image host"):
         await fetch(fetcher(allow_private_cidrs=LOOPBACK_OK), f"{fake.base}/away")
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x.png",
-                                 "gopher://127.0.0.1:6379/_INFO", "http:///nohost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x.png",
+        "gopher://127.0.0.1:6379/_INFO",
+        "http:///nohost",
+    ],
+)
 async def test_refuses_other_schemes(url: str) -> None:
     with pytest.raises(FetchError):
         await fetch(fetcher(allow_private_cidrs=LOOPBACK_OK), url)
@@ -192,6 +220,7 @@ def test_host_and_address_rules() -> None:
     assert address_allowed("93.184.216.34", ())
     assert address_allowed("2606:2800:220:1:248:1893:25c8:1946", ())
     assert not address_allowed("127.0.0.1", ())
-    assert address_allowed("127.0.0.1", tuple(__import__("ipaddress").ip_network(c)
-                                              for c in LOOPBACK_OK))
+    assert address_allowed(
+        "127.0.0.1", tuple(__import__("ipaddress").ip_network(c) for c in LOOPBACK_OK)
+    )
     assert not address_allowed("not-an-ip", ())

@@ -99,8 +99,13 @@ def test_configured_secret_wins_and_ids_are_unguessable() -> None:
 
 
 def delivery_for(store: LocalImageStore | S3ImageStore, ttl: int = 3600) -> Delivery:
-    return Delivery(store, SIGNER, ImageFetcher(ImageFetchSettings()),
-                    ImageStoreSettings(ttl_seconds=ttl), "https://images.example.com/")
+    return Delivery(
+        store,
+        SIGNER,
+        ImageFetcher(ImageFetchSettings()),
+        ImageStoreSettings(ttl_seconds=ttl),
+        "https://images.example.com/",
+    )
 
 
 async def test_local_store_round_trip_and_links(tmp_path: Path) -> None:
@@ -141,8 +146,12 @@ async def test_local_store_purges_only_expired_files(tmp_path: Path) -> None:
 
 async def test_background_purge_deletes_expired_files(tmp_path: Path) -> None:
     store = LocalImageStore(tmp_path)
-    delivery = Delivery(store, SIGNER, ImageFetcher(ImageFetchSettings()),
-                        ImageStoreSettings(ttl_seconds=60, purge_interval_seconds=0.05))
+    delivery = Delivery(
+        store,
+        SIGNER,
+        ImageFetcher(ImageFetchSettings()),
+        ImageStoreSettings(ttl_seconds=60, purge_interval_seconds=0.05),
+    )
     await delivery.start()
     try:
         await delivery.link_for(IMAGE, "http://proxy")
@@ -166,16 +175,25 @@ def moto_endpoint() -> Iterator[str]:
 
 
 def s3_settings(endpoint: str, **kw: object) -> ImageStoreSettings:
-    return ImageStoreSettings.model_validate({
-        "type": "s3", "bucket": "images", "prefix": "t/", "region": "us-east-1",
-        "endpoint_url": endpoint, "aws_access_key_id": ACCESS_KEY,
-        "aws_secret_access_key": SECRET_KEY, **kw})
+    return ImageStoreSettings.model_validate(
+        {
+            "type": "s3",
+            "bucket": "images",
+            "prefix": "t/",
+            "region": "us-east-1",
+            "endpoint_url": endpoint,
+            "aws_access_key_id": ACCESS_KEY,
+            "aws_secret_access_key": SECRET_KEY,
+            **kw,
+        }
+    )
 
 
 async def test_s3_store_presigned_links(moto_endpoint: str) -> None:
     settings = s3_settings(moto_endpoint)
-    delivery = Delivery(S3ImageStore(settings), SIGNER, ImageFetcher(ImageFetchSettings()),
-                        settings)
+    delivery = Delivery(
+        S3ImageStore(settings), SIGNER, ImageFetcher(ImageFetchSettings()), settings
+    )
     await delivery.start()
     try:
         link = await delivery.link_for(IMAGE, "http://proxy")
@@ -220,17 +238,31 @@ def test_bad_store_settings_name_their_path() -> None:
     from proxy.configure import parse_config
 
     cases = [
-        ({"general_settings": {"image_store": {"type": "s3"}}},
-         "general_settings.image_store: Value error, 'bucket' is required"),
-        ({"general_settings": {"image_store": {"ttl_seconds": 0}}},
-         "general_settings.image_store.ttl_seconds"),
+        (
+            {"general_settings": {"image_store": {"type": "s3"}}},
+            "general_settings.image_store: Value error, 'bucket' is required",
+        ),
+        (
+            {"general_settings": {"image_store": {"ttl_seconds": 0}}},
+            "general_settings.image_store.ttl_seconds",
+        ),
         ({"general_settings": {"image_store": {"typo": 1}}}, "general_settings.image_store.typo"),
-        ({"general_settings": {"image_fetch": {"allow_private_cidrs": ["nope"]}}},
-         "general_settings.image_fetch.allow_private_cidrs"),
+        (
+            {"general_settings": {"image_fetch": {"allow_private_cidrs": ["nope"]}}},
+            "general_settings.image_fetch.allow_private_cidrs",
+        ),
         ({"general_settings": {"public_base_url": "ftp://x"}}, "general_settings.public_base_url"),
-        ({"model_list": [{"model_name": "m", "litellm_params": {
-            "model": "mock/x", "image_response_format": "png"}}]},
-         "model_list[0].litellm_params.image_response_format"),
+        (
+            {
+                "model_list": [
+                    {
+                        "model_name": "m",
+                        "litellm_params": {"model": "mock/x", "image_response_format": "png"},
+                    }
+                ]
+            },
+            "model_list[0].litellm_params.image_response_format",
+        ),
     ]
     for data, where in cases:
         with pytest.raises(ConfigError) as info:

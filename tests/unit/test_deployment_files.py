@@ -28,7 +28,7 @@ def dockerfile_env() -> dict[str, str]:
 
 def env_names(value: Any) -> set[str]:
     if isinstance(value, str) and value.startswith(ENV_PREFIX):
-        return {value[len(ENV_PREFIX):]}
+        return {value[len(ENV_PREFIX) :]}
     if isinstance(value, dict):
         return set().union(*(env_names(v) for v in value.values())) if value else set()
     if isinstance(value, list):
@@ -41,8 +41,10 @@ def test_two_proxy_replicas_behind_healthy_postgres_and_redis() -> None:
     assert set(services) == {"proxy", "postgres", "redis"}
     proxy = services["proxy"]
     assert proxy["deploy"]["replicas"] == 2
-    assert proxy["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                   "redis": {"condition": "service_healthy"}}
+    assert proxy["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
     for name, service in services.items():
         assert service["healthcheck"]["test"][0] == "CMD", name
     assert proxy["healthcheck"]["test"] == ["CMD", "python3", "-m", "proxy.healthcheck"]
@@ -71,20 +73,26 @@ def test_every_variable_the_config_reads_is_set_by_compose() -> None:
 def test_the_compose_config_loads_with_the_environment_compose_gives(
     monkeypatch: Any,
 ) -> None:
-    shell = {"PROXY_MASTER_KEY": "sk-compose-test", "REDIS_PASSWORD": "r3dis",
-             "OPENAI_API_KEY": "sk-openai"}
+    shell = {
+        "PROXY_MASTER_KEY": "sk-compose-test",
+        "REDIS_PASSWORD": "r3dis",
+        "OPENAI_API_KEY": "sk-openai",
+    }
     for name, value in proxy_environment(shell).items():
         monkeypatch.setenv(name, value)
     config = load_config(str(REPO / "deploy/config.yaml"))
     assert not config.warnings
     assert config.general.master_key == "sk-compose-test"
     assert config.general.database_url == (
-        "postgresql://proxy:proxy-db-change-me@postgres:5432/proxy")
-    assert {d.model_name for d in config.deployments if d.available} == {"mock-image",
-                                                                          "gpt-image"}
+        "postgresql://proxy:proxy-db-change-me@postgres:5432/proxy"
+    )
+    assert {d.model_name for d in config.deployments if d.available} == {"mock-image", "gpt-image"}
     router = config.router.model_dump()
     assert (router["redis_host"], str(router["redis_port"]), router["redis_password"]) == (
-        "redis", "6379", "r3dis")
+        "redis",
+        "6379",
+        "r3dis",
+    )
 
 
 def test_compose_refuses_to_start_without_a_master_key() -> None:

@@ -57,7 +57,8 @@ async def test_token_refreshed_before_expiry_and_off_the_event_loop(
     # Two minutes left: inside google-auth's refresh margin, so a new token is minted.
     inner = creds._credentials
     inner.expiry = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(
-        minutes=2)
+        minutes=2
+    )
     second = request()
     await creds.authorize(second)
     assert google.token_requests == [sa.client_email, sa.client_email]
@@ -95,8 +96,10 @@ async def test_adc_is_loaded_off_the_loop_and_its_absence_is_a_provider_auth_err
     def no_adc(**kwargs: Any) -> Any:
         threads.append(threading.get_ident())
         assert kwargs["scopes"] == ["https://www.googleapis.com/auth/cloud-platform"]
-        raise google.auth.exceptions.DefaultCredentialsError(
-            "Your default credentials were not found.")
+        # google-auth's exception classes are untyped
+        raise google.auth.exceptions.DefaultCredentialsError(  # type: ignore[no-untyped-call]
+            "Your default credentials were not found."
+        )
 
     monkeypatch.setattr(google.auth, "default", no_adc)
     creds = GoogleOAuth(None)

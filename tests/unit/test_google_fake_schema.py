@@ -29,10 +29,13 @@ def as_genai(body: dict[str, Any]) -> types.GenerateContentResponse:
 @pytest.mark.parametrize("vertex", [False, True])
 def test_image_answer_matches_genai(vertex: bool) -> None:
     data = image_b64("final")
-    parsed = as_genai(gemini_image_response(data, thought_image=image_b64("t"), vertex=vertex,
-                                            prompt_images=258))
+    parsed = as_genai(
+        gemini_image_response(data, thought_image=image_b64("t"), vertex=vertex, prompt_images=258)
+    )
     assert parsed.candidates is not None
-    parts = parsed.candidates[0].content.parts  # type: ignore[union-attr]
+    content = parsed.candidates[0].content
+    assert content is not None
+    parts = content.parts
     assert parts is not None
     assert parts[0].thought is True
     assert parts[-1].inline_data is not None
@@ -63,7 +66,9 @@ def test_stream_events_match_genai(vertex: bool) -> None:
     assert parsed[-1].candidates is not None
     assert parsed[-1].candidates[0].finish_reason == types.FinishReason.STOP
     assert parsed[2].candidates is not None
-    image_part = parsed[2].candidates[0].content.parts[0]  # type: ignore[union-attr,index]
+    content = parsed[2].candidates[0].content
+    assert content is not None and content.parts is not None
+    image_part = content.parts[0]
     assert image_part.inline_data is not None and len(image_part.inline_data.data or b"") == 1000
 
 
@@ -92,7 +97,14 @@ def test_the_schema_check_can_fail() -> None:
     good = gemini_image_response(image_b64("x"))
     with pytest.raises(ValidationError):
         as_genai({**good, "inline_data_typo": 1})
-    bad_part = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "image/png",
-                                                                      "data": "@@notbase64"}}]}}]}
+    bad_part = {
+        "candidates": [
+            {
+                "content": {
+                    "parts": [{"inlineData": {"mimeType": "image/png", "data": "@@notbase64"}}]
+                }
+            }
+        ]
+    }
     with pytest.raises(ValidationError):
         as_genai(bad_part)

@@ -44,7 +44,10 @@ def sdk_dump(response: types.GenerateContentResponse) -> dict[str, Any]:
 
 
 def sdk_image_answer(
-    *, finish: str | None = "STOP", usage: bool = True, text: str = "Here it is."
+    *,
+    finish: types.FinishReason | None = types.FinishReason.STOP,
+    usage: bool = True,
+    text: str = "Here it is.",
 ) -> types.GenerateContentResponse:
     parts = [
         types.Part(text=text),
@@ -56,8 +59,8 @@ def sdk_image_answer(
         candidates_token_count=1295,
         total_token_count=1302,
         candidates_tokens_details=[
-            types.ModalityTokenCount(modality="IMAGE", token_count=1290),
-            types.ModalityTokenCount(modality="TEXT", token_count=5),
+            types.ModalityTokenCount(modality=types.MediaModality.IMAGE, token_count=1290),
+            types.ModalityTokenCount(modality=types.MediaModality.TEXT, token_count=5),
         ],
     )
     return types.GenerateContentResponse(
@@ -114,14 +117,18 @@ def test_sdk_written_blocks_are_content_policy_errors() -> None:
     request = ImageRequest.from_body({"model": "m", "prompt": "p"})
     dep = deployment("gemini/gemini-2.5-flash-image", api_key="k")
     feedback = types.GenerateContentResponsePromptFeedback(
-        block_reason="PROHIBITED_CONTENT", block_reason_message="Nope."
+        block_reason=types.BlockedReason.PROHIBITED_CONTENT, block_reason_message="Nope."
     )
     blocked = types.GenerateContentResponse(prompt_feedback=feedback)
     with pytest.raises(ContentPolicyError) as info:
         GoogleImages("gemini").parse(response(sdk_dump(blocked)), request, dep)
     assert "PROHIBITED_CONTENT" in info.value.message and "Nope." in info.value.message
     unsafe = types.GenerateContentResponse(
-        candidates=[types.Candidate(finish_reason="IMAGE_SAFETY", finish_message="Unsafe image.")]
+        candidates=[
+            types.Candidate(
+                finish_reason=types.FinishReason.IMAGE_SAFETY, finish_message="Unsafe image."
+            )
+        ]
     )
     with pytest.raises(ContentPolicyError) as info:
         GoogleImages("gemini").parse(response(sdk_dump(unsafe)), request, dep)
@@ -200,7 +207,8 @@ async def test_stream_of_sdk_written_events_usage_last_finish_apart() -> None:
         ]
     )
     final = sdk_image_answer(usage=True)
-    final.candidates[0].content = None  # type: ignore[index]
+    assert final.candidates is not None
+    final.candidates[0].content = None
     events = [sdk_dump(first), sdk_dump(image), sdk_dump(final)]
     payload = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
     chat = ChatRequest.from_body(

@@ -32,26 +32,44 @@ def entry(**params: Any) -> dict[str, Any]:
     [
         ("nope", "guardrails: must be a list"),
         ([entry(guardrail="nope")], "guardrails[0].litellm_params.guardrail: unknown guardrail"),
-        ([entry(guardrail="keywords", blocked=["/[unclosed/"])],
-         "guardrails[0].litellm_params.blocked: entry 0 ('/[unclosed/') is not a valid regex"),
+        (
+            [entry(guardrail="keywords", blocked=["/[unclosed/"])],
+            "guardrails[0].litellm_params.blocked: entry 0 ('/[unclosed/') is not a valid regex",
+        ),
         ([entry(guardrail="keywords", blocked=[])], "guardrails[0].litellm_params.blocked:"),
-        ([entry(guardrail="keywords", blocked=["x"], mode="post_call")],
-         "guardrails[0].litellm_params.mode: only 'pre_call' is supported"),
+        (
+            [entry(guardrail="keywords", blocked=["x"], mode="post_call")],
+            "guardrails[0].litellm_params.mode: only 'pre_call' is supported",
+        ),
         ([entry(guardrail="keywords", blockd=["x"])], "guardrails[0].litellm_params.blocked"),
-        ([entry(guardrail="openai_moderation", categories=["violense"])],
-         "guardrails[0].litellm_params.categories: unknown moderation category 'violense'"),
+        (
+            [entry(guardrail="openai_moderation", categories=["violense"])],
+            "guardrails[0].litellm_params.categories: unknown moderation category 'violense'",
+        ),
         ([entry(guardrail="webhook")], "guardrails[0].litellm_params.api_base: Field required"),
-        ([entry(guardrail="webhook", api_base="ftp://x")],
-         "guardrails[0].litellm_params.api_base: must be an http"),
-        ([entry(guardrail="webhook", api_base="http://x", on_error="maybe")],
-         "guardrails[0].litellm_params.on_error"),
-        ([entry(guardrail="max_prompt_length", max_length=0)],
-         "guardrails[0].litellm_params.max_length"),
-        ([entry(guardrail="max_prompt_length", max_length=5),
-          entry(guardrail="max_prompt_length", max_length=5)],
-         "guardrails[1].guardrail_name: duplicate guardrail name 'g'"),
-        ([{"litellm_params": {"guardrail": "keywords", "blocked": ["x"]}}],
-         "guardrails[0].guardrail_name: must be a non-empty string"),
+        (
+            [entry(guardrail="webhook", api_base="ftp://x")],
+            "guardrails[0].litellm_params.api_base: must be an http",
+        ),
+        (
+            [entry(guardrail="webhook", api_base="http://x", on_error="maybe")],
+            "guardrails[0].litellm_params.on_error",
+        ),
+        (
+            [entry(guardrail="max_prompt_length", max_length=0)],
+            "guardrails[0].litellm_params.max_length",
+        ),
+        (
+            [
+                entry(guardrail="max_prompt_length", max_length=5),
+                entry(guardrail="max_prompt_length", max_length=5),
+            ],
+            "guardrails[1].guardrail_name: duplicate guardrail name 'g'",
+        ),
+        (
+            [{"litellm_params": {"guardrail": "keywords", "blocked": ["x"]}}],
+            "guardrails[0].guardrail_name: must be a non-empty string",
+        ),
     ],
 )
 def test_bad_guardrail_config_names_the_field(guardrails: Any, problem: str) -> None:
@@ -70,8 +88,10 @@ def test_guardrail_env_secret_is_resolved_and_missing_one_stops_start_up() -> No
 
 def test_cli_exits_2_on_a_bad_guardrail(tmp_path: Any) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("general_settings: {master_key: sk-x}\nguardrails:\n"
-                    "  - guardrail_name: g\n    litellm_params: {guardrail: keywords}\n")
+    path.write_text(
+        "general_settings: {master_key: sk-x}\nguardrails:\n"
+        "  - guardrail_name: g\n    litellm_params: {guardrail: keywords}\n"
+    )
     result = run_cli(["--config", str(path), "--check-config"])
     assert result.returncode == 2
     assert "guardrails[0].litellm_params.blocked: Field required" in result.stderr
@@ -79,11 +99,13 @@ def test_cli_exits_2_on_a_bad_guardrail(tmp_path: Any) -> None:
 
 async def test_keywords_match_words_regexes_and_folded_spellings() -> None:
     params = KeywordParams(guardrail="keywords", blocked=["acme", "/bad\\d+/", "/caps/i"])
-    g = KeywordGuardrail("k", params, httpx.AsyncClient())
+    http = httpx.AsyncClient()
+    g = KeywordGuardrail("k", params, http)
 
     async def verdict(text: str) -> bool:
-        subject = GuardSubject(parts=(PromptPart("prompt", text),), endpoint="images",
-                               model="m", request_id="r")
+        subject = GuardSubject(
+            parts=(PromptPart("prompt", text),), endpoint="images", model="m", request_id="r"
+        )
         return (await g.check(subject)).allowed
 
     assert not await verdict("ACME corp")
@@ -91,7 +113,7 @@ async def test_keywords_match_words_regexes_and_folded_spellings() -> None:
     assert not await verdict("bad42")
     assert not await verdict("CAPS")
     assert await verdict("acmeological BAD42")  # /bad\d+/ is case-sensitive
-    await g.http.aclose()
+    await http.aclose()
 
 
 # --- in process: key pins and a registered kind ---------------------------------------
@@ -118,19 +140,34 @@ def counting_kind() -> Any:
 
 @pytest.fixture
 async def app_client(fake: FakeUpstream, counting_kind: Any) -> AsyncIterator[httpx.AsyncClient]:
-    fake.route("POST", "/v1/images/generations",
-               lambda r: {"created": 1, "data": [{"url": "https://x/1.png"}]})
-    config = parse_config({
-        "model_list": [{"model_name": "img", "litellm_params": {
-            "model": "openai/dall-e-2", "api_key": "sk-upstream-unit-1", "api_base":
-            f"{fake.base}/v1"}}],
-        "general_settings": {"master_key": MASTER_KEY},
-        "guardrails": [
-            {"guardrail_name": "short", "litellm_params": {
-                "guardrail": "max_prompt_length", "max_length": 10}},
-            {"guardrail_name": "zebras", "litellm_params": {"guardrail": "test_counting"}},
-        ],
-    }, env={})
+    fake.route(
+        "POST",
+        "/v1/images/generations",
+        lambda r: {"created": 1, "data": [{"url": "https://x/1.png"}]},
+    )
+    config = parse_config(
+        {
+            "model_list": [
+                {
+                    "model_name": "img",
+                    "litellm_params": {
+                        "model": "openai/dall-e-2",
+                        "api_key": "sk-upstream-unit-1",
+                        "api_base": f"{fake.base}/v1",
+                    },
+                }
+            ],
+            "general_settings": {"master_key": MASTER_KEY},
+            "guardrails": [
+                {
+                    "guardrail_name": "short",
+                    "litellm_params": {"guardrail": "max_prompt_length", "max_length": 10},
+                },
+                {"guardrail_name": "zebras", "litellm_params": {"guardrail": "test_counting"}},
+            ],
+        },
+        env={},
+    )
     app = create_app(config)
 
     async def lookup(key: str) -> KeyInfo | None:
@@ -138,6 +175,7 @@ async def app_client(fake: FakeUpstream, counting_kind: Any) -> AsyncIterator[ht
             return KeyInfo(key_hash="h", alias="pinned", guardrails=("short",))
         return None
 
+    assert app.services is not None
     app.services.pipeline.auth.lookup = lookup
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -146,8 +184,11 @@ async def app_client(fake: FakeUpstream, counting_kind: Any) -> AsyncIterator[ht
 
 
 async def post(client: httpx.AsyncClient, key: str, **body: Any) -> httpx.Response:
-    return await client.post("/v1/images/generations", json={"model": "img", **body},
-                             headers={"authorization": f"Bearer {key}"})
+    return await client.post(
+        "/v1/images/generations",
+        json={"model": "img", **body},
+        headers={"authorization": f"Bearer {key}"},
+    )
 
 
 async def test_key_pinned_guardrail_always_runs(
@@ -173,6 +214,8 @@ async def test_registered_kind_runs_when_opted_in(
     before = counting_kind.calls
     r = await post(app_client, MASTER_KEY, prompt="zebra")
     assert r.status_code == 200  # not default-on, not requested
+    assert r.json()["data"] == [{"url": "https://x/1.png"}]
+    assert "x-applied-guardrails" not in r.headers
     r = await post(app_client, MASTER_KEY, prompt="zebra", guardrails=["zebras"])
     assert r.status_code == 400 and r.json()["error"]["reason"] == "no zebras"
     assert counting_kind.calls == before + 1
@@ -183,6 +226,7 @@ async def test_registered_kind_runs_when_opted_in(
 async def test_key_pinning_an_unknown_guardrail_fails_closed(
     app_client: httpx.AsyncClient, fake: FakeUpstream
 ) -> None:
+    # The ASGI app behind the client
     app = app_client._transport.app  # type: ignore[attr-defined]
 
     async def lookup(key: str) -> KeyInfo | None:

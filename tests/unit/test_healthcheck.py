@@ -23,7 +23,10 @@ REPO = Path(__file__).resolve().parents[2]
         ({"PROXY_HOST": "0.0.0.0", "PROXY_PORT": "8080"}, "http://127.0.0.1:8080/health/liveness"),
         ({"PROXY_HOST": "::"}, "http://127.0.0.1:4000/health/liveness"),
         ({"PROXY_HOST": "::1"}, "http://[::1]:4000/health/liveness"),
-        ({"PROXY_HOST": "10.1.2.3", "PROXY_PORT": " 4001 "}, "http://10.1.2.3:4001/health/liveness"),
+        (
+            {"PROXY_HOST": "10.1.2.3", "PROXY_PORT": " 4001 "},
+            "http://10.1.2.3:4001/health/liveness",
+        ),
         ({"PROXY_PORT": ""}, "http://127.0.0.1:4000/health/liveness"),
     ],
 )
@@ -49,15 +52,23 @@ def test_probe_is_true_only_on_200(server: FakeUpstream) -> None:
 
 
 def run_module(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxy.healthcheck"], capture_output=True,
-                          text=True, timeout=30, cwd=REPO,
-                          env={"PYTHONPATH": str(REPO), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "proxy.healthcheck"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), **env},
+    )
 
 
 def test_module_exit_codes_and_proxy_variables_ignored(server: FakeUpstream) -> None:
     # An HTTP proxy set for upstream calls must not capture the probe of our own port.
-    env = {"PROXY_PORT": str(server.port), "HTTP_PROXY": "http://127.0.0.1:9",
-           "http_proxy": "http://127.0.0.1:9"}
+    env = {
+        "PROXY_PORT": str(server.port),
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "http_proxy": "http://127.0.0.1:9",
+    }
     assert run_module(env).returncode == 0
     down = run_module({"PROXY_PORT": str(free_port())})
     assert down.returncode == 1

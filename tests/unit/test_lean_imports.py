@@ -180,6 +180,4 @@ def test_a_mock_deployment_loads_httpx_at_start_up(tmp_path: Path) -> None:
     mock = "  - model_name: mock\n    litellm_params: {model: mock/placeholder}\n"
     config = CONFIG.replace("model_list:\n", "model_list:\n" + mock)
     result = run(tmp_path, config)
-    assert {"httpx", "proxy.providers.mock.server"} <= set(
-        result["at_start"]
-    )
+    assert {"httpx", "proxy.providers.mock.server"} <= set(result["at_start"])

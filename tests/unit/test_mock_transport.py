@@ -5,6 +5,7 @@ in-process handler) and the network ``Transport`` are both ``Sender``s, and the 
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -38,7 +39,7 @@ class Recording:
     ) -> UpstreamStream:
         self.streams.append(req.url)
 
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             yield b"data: {}\n\n"
 
         async def close() -> None:

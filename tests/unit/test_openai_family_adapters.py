@@ -26,8 +26,9 @@ from proxy.upstream_request import UpstreamResponse
 
 
 def deployment(model: str, **params: Any) -> Any:
-    (dep,) = parse_config({"model_list": [
-        {"model_name": "g", "litellm_params": {"model": model, **params}}]}).deployments
+    (dep,) = parse_config(
+        {"model_list": [{"model_name": "g", "litellm_params": {"model": model, **params}}]}
+    ).deployments
     return dep
 
 
@@ -37,32 +38,61 @@ def build(model: str, body: dict[str, Any], **params: Any) -> tuple[Any, dict[st
     adapter = PROVIDERS[dep.provider].images
     assert adapter is not None
     (upstream,) = adapter.build(req, dep)
+    assert upstream.body is not None
     return upstream, orjson.loads(upstream.body)
 
 
 @pytest.mark.parametrize(
     ("model", "params", "body", "url", "expected"),
     [
-        ("openai/gpt-image-1", {}, {"prompt": "p", "response_format": "b64_json", "x": 1},
-         "https://api.openai.com/v1/images/generations",
-         {"model": "gpt-image-1", "prompt": "p", "x": 1}),
-        ("dall-e-2", {"api_base": "http://h/v1/"}, {"prompt": "p", "response_format": "url"},
-         "http://h/v1/images/generations",
-         {"model": "dall-e-2", "prompt": "p", "response_format": "url"}),
-        ("nscale/flux", {}, {"prompt": "p"}, "https://inference.api.nscale.com/v1/images/generations",
-         {"model": "flux", "prompt": "p", "size": "1024x1024", "response_format": "b64_json"}),
-        ("nscale/flux", {}, {"prompt": "p", "size": "512x512"},
-         "https://inference.api.nscale.com/v1/images/generations",
-         {"model": "flux", "prompt": "p", "size": "512x512", "response_format": "b64_json"}),
-        ("xinference/u", {"api_base": "http://x:9997/v1"},
-         {"prompt": "p", "size": "1024x768", "n": 2, "user": "u1", "guidance_scale": 3},
-         "http://x:9997/v1/images/generations",
-         {"model": "u", "prompt": "p", "n": 2, "size": "1024*768", "response_format": "b64_json",
-          "user": "u1", "kwargs": '{"guidance_scale":3}'}),
+        (
+            "openai/gpt-image-1",
+            {},
+            {"prompt": "p", "response_format": "b64_json", "x": 1},
+            "https://api.openai.com/v1/images/generations",
+            {"model": "gpt-image-1", "prompt": "p", "x": 1},
+        ),
+        (
+            "dall-e-2",
+            {"api_base": "http://h/v1/"},
+            {"prompt": "p", "response_format": "url"},
+            "http://h/v1/images/generations",
+            {"model": "dall-e-2", "prompt": "p", "response_format": "url"},
+        ),
+        (
+            "nscale/flux",
+            {},
+            {"prompt": "p"},
+            "https://inference.api.nscale.com/v1/images/generations",
+            {"model": "flux", "prompt": "p", "size": "1024x1024", "response_format": "b64_json"},
+        ),
+        (
+            "nscale/flux",
+            {},
+            {"prompt": "p", "size": "512x512"},
+            "https://inference.api.nscale.com/v1/images/generations",
+            {"model": "flux", "prompt": "p", "size": "512x512", "response_format": "b64_json"},
+        ),
+        (
+            "xinference/u",
+            {"api_base": "http://x:9997/v1"},
+            {"prompt": "p", "size": "1024x768", "n": 2, "user": "u1", "guidance_scale": 3},
+            "http://x:9997/v1/images/generations",
+            {
+                "model": "u",
+                "prompt": "p",
+                "n": 2,
+                "size": "1024*768",
+                "response_format": "b64_json",
+                "user": "u1",
+                "kwargs": '{"guidance_scale":3}',
+            },
+        ),
     ],
 )
-def test_request_translation(model: str, params: dict[str, Any], body: dict[str, Any],
-                             url: str, expected: dict[str, Any]) -> None:
+def test_request_translation(
+    model: str, params: dict[str, Any], body: dict[str, Any], url: str, expected: dict[str, Any]
+) -> None:
     upstream, payload = build(model, body, **params)
     assert upstream.url == url
     assert payload == expected
@@ -71,44 +101,84 @@ def test_request_translation(model: str, params: dict[str, Any], body: dict[str,
 @pytest.mark.parametrize(
     ("api_base", "url", "query", "has_model"),
     [
-        ("https://r.openai.azure.com", "https://r.openai.azure.com/openai/deployments/dep/"
-         "images/generations", {"api-version": "2024-10-21"}, False),
-        ("https://r.openai.azure.com/openai/deployments/other", "https://r.openai.azure.com/"
-         "openai/deployments/other/images/generations", {"api-version": "2024-10-21"}, False),
-        ("https://r.openai.azure.com/openai/v1", "https://r.openai.azure.com/openai/v1/images/"
-         "generations", None, True),
+        (
+            "https://r.openai.azure.com",
+            "https://r.openai.azure.com/openai/deployments/dep/images/generations",
+            {"api-version": "2024-10-21"},
+            False,
+        ),
+        (
+            "https://r.openai.azure.com/openai/deployments/other",
+            "https://r.openai.azure.com/openai/deployments/other/images/generations",
+            {"api-version": "2024-10-21"},
+            False,
+        ),
+        (
+            "https://r.openai.azure.com/openai/v1",
+            "https://r.openai.azure.com/openai/v1/images/generations",
+            None,
+            True,
+        ),
     ],
 )
 def test_azure_urls(api_base: str, url: str, query: Any, has_model: bool) -> None:
-    upstream, payload = build("azure/dep", {"prompt": "p"}, api_base=api_base,
-                              api_version="2024-10-21", api_key="k")
+    upstream, payload = build(
+        "azure/dep", {"prompt": "p"}, api_base=api_base, api_version="2024-10-21", api_key="k"
+    )
     assert upstream.url == url and upstream.params == query
     assert ("model" in payload) is has_model
 
 
 def test_gpt_image_behind_an_azure_deployment_name_gets_no_response_format() -> None:
-    (dep,) = parse_config({"model_list": [{
-        "model_name": "g", "model_info": {"base_model": "azure/gpt-image-1"},
-        "litellm_params": {"model": "azure/my-images", "api_base": "https://r.openai.azure.com",
-                           "api_key": "k"}}]}).deployments
+    (dep,) = parse_config(
+        {
+            "model_list": [
+                {
+                    "model_name": "g",
+                    "model_info": {"base_model": "azure/gpt-image-1"},
+                    "litellm_params": {
+                        "model": "azure/my-images",
+                        "api_base": "https://r.openai.azure.com",
+                        "api_key": "k",
+                    },
+                }
+            ]
+        }
+    ).deployments
     req = ImageRequest.from_body({"model": "g", "prompt": "p", "response_format": "url"})
     adapter = PROVIDERS["azure"].images
     assert adapter is not None
     (upstream,) = adapter.build(req, dep)
+    assert upstream.body is not None
     assert "response_format" not in orjson.loads(upstream.body)
-    _, dalle = build("azure/my-images", {"prompt": "p", "response_format": "url"},
-                     api_base="https://r.openai.azure.com", api_key="k")
+    _, dalle = build(
+        "azure/my-images",
+        {"prompt": "p", "response_format": "url"},
+        api_base="https://r.openai.azure.com",
+        api_key="k",
+    )
     assert dalle["response_format"] == "url"  # without base_model: a dall-e deployment
 
 
 def test_provider_400_keeps_param_and_code() -> None:
-    raw = orjson.dumps({"error": {"message": "bad", "type": "invalid_request_error",
-                                  "param": "size", "code": "invalid_value"}})
+    raw = orjson.dumps(
+        {
+            "error": {
+                "message": "bad",
+                "type": "invalid_request_error",
+                "param": "size",
+                "code": "invalid_value",
+            }
+        }
+    )
     err = map_http_error(400, {}, raw, "openai")
     assert (err.param, err.code) == ("size", "invalid_value")
-    bare = map_http_error(400, {}, orjson.dumps({"error": {"message": "bad",
-                                                           "type": "invalid_request_error"}}),
-                          "openai")
+    bare = map_http_error(
+        400,
+        {},
+        orjson.dumps({"error": {"message": "bad", "type": "invalid_request_error"}}),
+        "openai",
+    )
     assert (bare.param, bare.code) == (None, None)
 
 
@@ -124,8 +194,13 @@ def test_xinference_refuses_unsupported_and_bad_size() -> None:
     [
         (400, {}, {"error": {"message": "bad size"}}, UpstreamBadRequestError, 400),
         (422, {}, {"detail": "bad"}, UpstreamBadRequestError, 400),
-        (400, {}, {"error": {"code": "content_policy_violation", "message": "no"}},
-         ContentPolicyError, 400),
+        (
+            400,
+            {},
+            {"error": {"code": "content_policy_violation", "message": "no"}},
+            ContentPolicyError,
+            400,
+        ),
         (400, {}, {"error": {"code": "contentFilter", "message": "no"}}, ContentPolicyError, 400),
         (401, {}, {"error": {"message": "bad key"}}, ProviderAuthError, 502),
         (403, {}, b"forbidden", ProviderAuthError, 502),
@@ -137,8 +212,9 @@ def test_xinference_refuses_unsupported_and_bad_size() -> None:
         (504, {}, b"", UpstreamTimeoutError, 504),
     ],
 )
-def test_error_mapping(status: int, headers: dict[str, str], body: Any, cls: type,
-                       out_status: int) -> None:
+def test_error_mapping(
+    status: int, headers: dict[str, str], body: Any, cls: type, out_status: int
+) -> None:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     err = map_http_error(status, headers, raw, "openai")
     assert type(err) is cls and err.status == out_status
@@ -159,7 +235,16 @@ def test_parse_drops_azure_annotations_and_nulls() -> None:
     adapter = PROVIDERS["azure"].images
     assert adapter is not None
     req = ImageRequest.from_body({"model": "g", "prompt": "p"})
-    body = {"created": 5, "data": [{"url": None, "b64_json": "QQ==", "content_filter_results": {},
-                                    "prompt_filter_results": {}}]}
+    body = {
+        "created": 5,
+        "data": [
+            {
+                "url": None,
+                "b64_json": "QQ==",
+                "content_filter_results": {},
+                "prompt_filter_results": {},
+            }
+        ],
+    }
     result = adapter.parse(UpstreamResponse(200, {}, orjson.dumps(body)), req, dep)
     assert result.data == [{"b64_json": "QQ=="}] and result.created == 5

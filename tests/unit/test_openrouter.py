@@ -13,6 +13,7 @@ from proxy.errors import (
     ContentPolicyError,
     InvalidRequestError,
     ProviderAuthError,
+    ProxyError,
     UpstreamBadRequestError,
     UpstreamError,
     UpstreamQuotaError,
@@ -403,7 +404,9 @@ def test_sse_decoder_drops_comment_lines() -> None:
         ({"code": "server_error", "message": "boom"}, UpstreamError),
     ],
 )
-async def test_mid_stream_error_chunk_raises_mapped_error(error: Any, error_type: type) -> None:
+async def test_mid_stream_error_chunk_raises_mapped_error(
+    error: Any, error_type: type[ProxyError]
+) -> None:
     raw = (
         sse_chunk({"content": "partial"})
         + sse_chunk({"content": ""}, "error", error=error)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 
 from proxy.context import RequestContext
 from proxy.hooks import Hooks
-from proxy.server.pacing import LoopPacer
+from proxy.server.pacing import MAX_DELAY, LoopPacer
 
 
 class Clock:
@@ -28,8 +29,8 @@ async def until(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def quiet_loop(clock: Clock, **kwargs: float) -> LoopPacer:
-    return LoopPacer(clock=clock, **kwargs)  # type: ignore[arg-type]
+def quiet_loop(clock: Clock, max_delay: float = MAX_DELAY) -> LoopPacer:
+    return LoopPacer(clock=clock, max_delay=max_delay)
 
 
 async def test_a_quiet_loop_runs_jobs_at_once() -> None:
@@ -50,7 +51,7 @@ async def test_a_long_turn_defers_jobs_until_the_loop_is_quiet_in_order() -> Non
     clock.now += 0.05  # still inside one loop turn 50 ms later: the probe is overdue
     assert quiet.busy()
     for i in (1, 2, 3):
-        quiet.run(lambda i=i: done.append(i))  # type: ignore[misc]
+        quiet.run(partial(done.append, i))
     assert done == [0] and len(quiet.pending) == 3
     # the probe's next tick is late by those 50 ms: still busy, nothing has waited 1 s
     await until(lambda: quiet._late, "the late tick")
@@ -169,6 +170,7 @@ async def test_answers_take_turns_on_a_busy_loop_in_order_a_batch_at_a_time() ->
         releases.append(len(quiet.turns))
         release(count)
 
+    # Spy on the batch release
     quiet._release = counted  # type: ignore[method-assign]
 
     async def answer(i: int) -> None:

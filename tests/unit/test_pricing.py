@@ -38,7 +38,7 @@ def price(
     images: int = 1,
     info: dict[str, Any] | None = None,
     **params: Any,
-) -> tuple[float | None, str]:
+) -> tuple[float | None, str | None]:
     pricer = Pricer(parse_config({}), TABLE)
     d = deployment(provider, model, info)
     pricer.deployments[d.id] = d
@@ -51,37 +51,62 @@ def price(
 
 # Recorded usage payloads (shapes from the providers' documentation / SDK types).
 GPT_IMAGE_1_HIGH = {  # one 1024x1024 high-quality image: 4160 output tokens
-    "total_tokens": 4210, "input_tokens": 50, "output_tokens": 4160,
+    "total_tokens": 4210,
+    "input_tokens": 50,
+    "output_tokens": 4160,
     "input_tokens_details": {"text_tokens": 10, "image_tokens": 40},
 }
 GPT_IMAGE_1_EDIT_CACHED = {
-    "total_tokens": 1272, "input_tokens": 1000, "output_tokens": 272,
+    "total_tokens": 1272,
+    "input_tokens": 1000,
+    "output_tokens": 272,
     "input_tokens_details": {"text_tokens": 200, "image_tokens": 800, "cached_tokens": 500},
 }
 GPT_IMAGE_2 = {
-    "total_tokens": 1070, "input_tokens": 20, "output_tokens": 1050,
+    "total_tokens": 1070,
+    "input_tokens": 20,
+    "output_tokens": 1050,
     "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
     "output_tokens_details": {"image_tokens": 1000, "text_tokens": 50},
 }
-GEMINI_25_FLASH_IMAGE = {"usageMetadata": {
-    "promptTokenCount": 9, "candidatesTokenCount": 1295, "totalTokenCount": 1304,
-    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}],
-    "candidatesTokensDetails": [
-        {"modality": "IMAGE", "tokenCount": 1290}, {"modality": "TEXT", "tokenCount": 5}],
-}}
+GEMINI_25_FLASH_IMAGE = {
+    "usageMetadata": {
+        "promptTokenCount": 9,
+        "candidatesTokenCount": 1295,
+        "totalTokenCount": 1304,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}],
+        "candidatesTokensDetails": [
+            {"modality": "IMAGE", "tokenCount": 1290},
+            {"modality": "TEXT", "tokenCount": 5},
+        ],
+    }
+}
 GEMINI_3_PRO_THINKING = {
-    "promptTokenCount": 12, "candidatesTokenCount": 1120, "thoughtsTokenCount": 200,
+    "promptTokenCount": 12,
+    "candidatesTokenCount": 1120,
+    "thoughtsTokenCount": 200,
     "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
 }
 GEMINI_3_PRO_CHAT_SHAPE = {  # an adapter's chat-usage translation of usageMetadata
-    "prompt_tokens": 570, "completion_tokens": 1200, "total_tokens": 1770,
+    "prompt_tokens": 570,
+    "completion_tokens": 1200,
+    "total_tokens": 1770,
     "prompt_tokens_details": {"image_tokens": 560},
     "completion_tokens_details": {"image_tokens": 1120, "reasoning_tokens": 60},
 }
-OPENROUTER = {"prompt_tokens": 6, "completion_tokens": 1299, "total_tokens": 1305,
-              "completion_tokens_details": {"image_tokens": 1290}, "cost": 0.0387243}
-GPT_4O_MINI_CACHED = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100,
-                      "prompt_tokens_details": {"cached_tokens": 400}}
+OPENROUTER = {
+    "prompt_tokens": 6,
+    "completion_tokens": 1299,
+    "total_tokens": 1305,
+    "completion_tokens_details": {"image_tokens": 1290},
+    "cost": 0.0387243,
+}
+GPT_4O_MINI_CACHED = {
+    "prompt_tokens": 1000,
+    "completion_tokens": 100,
+    "total_tokens": 1100,
+    "prompt_tokens_details": {"cached_tokens": 400},
+}
 
 CASES: list[tuple[str, str, dict[str, Any], float, str]] = [
     # (provider, model, kwargs, expected USD, basis)
@@ -91,8 +116,13 @@ CASES: list[tuple[str, str, dict[str, Any], float, str]] = [
     # 10*5e-6 + 40*1e-5 + 4160*4e-5
     ("openai", "gpt-image-1", {"usage": GPT_IMAGE_1_HIGH}, 0.16685, "tokens"),
     # n=2 usage already covers both images: never multiplied again
-    ("openai", "gpt-image-1", {"usage": {**GPT_IMAGE_1_HIGH, "output_tokens": 8320}, "images": 2},
-     0.00045 + 8320 * 4e-5, "tokens"),
+    (
+        "openai",
+        "gpt-image-1",
+        {"usage": {**GPT_IMAGE_1_HIGH, "output_tokens": 8320}, "images": 2},
+        0.00045 + 8320 * 4e-5,
+        "tokens",
+    ),
     # cached 500 from text first: 200*1.25e-6 + 300*2.5e-6 + 500*1e-5 + 272*4e-5
     ("openai", "gpt-image-1", {"usage": GPT_IMAGE_1_EDIT_CACHED}, 0.01688, "tokens"),
     # 20*5e-6 + 1000*3e-5 (image out, not the $10/1M text rate) + 50*1e-5
@@ -102,53 +132,116 @@ CASES: list[tuple[str, str, dict[str, Any], float, str]] = [
     ("openai", "gpt-image-1-mini", {"quality": "medium", "images": 2}, 0.022, "per_image"),
     # 600*1.5e-7 + 400*7.5e-8 + 100*6e-7
     ("openai", "gpt-4o-mini", {"usage": GPT_4O_MINI_CACHED, "images": 0}, 0.00018, "tokens"),
-    ("azure", "my-dalle", {"info": {"base_model": "dall-e-3"}, "quality": "hd"}, 0.088,
-     "per_image"),
-    ("azure", "prod-image", {"info": {"base_model": "azure/gpt-image-1"},
-                             "usage": GPT_IMAGE_1_HIGH}, 0.16685, "tokens"),
+    (
+        "azure",
+        "my-dalle",
+        {"info": {"base_model": "dall-e-3"}, "quality": "hd"},
+        0.088,
+        "per_image",
+    ),
+    (
+        "azure",
+        "prod-image",
+        {"info": {"base_model": "azure/gpt-image-1"}, "usage": GPT_IMAGE_1_HIGH},
+        0.16685,
+        "tokens",
+    ),
     ("gemini", "imagen-4.0-generate-001", {"images": 2}, 0.08, "per_image"),
     ("vertex_ai", "imagen-3.0-fast-generate-001", {"images": 3}, 0.06, "per_image"),
     # 9*3e-7 + 5*2.5e-6 + 1290*3e-5
     ("gemini", "gemini-2.5-flash-image", {"usage": GEMINI_25_FLASH_IMAGE}, 0.0387152, "tokens"),
     # 12*2e-6 + 200 thought tokens * 1.2e-5 + 1120*1.2e-4
-    ("vertex_ai", "gemini-3-pro-image-preview", {"usage": GEMINI_3_PRO_THINKING},
-     0.000024 + 0.0024 + 0.1344, "tokens"),
+    (
+        "vertex_ai",
+        "gemini-3-pro-image-preview",
+        {"usage": GEMINI_3_PRO_THINKING},
+        0.000024 + 0.0024 + 0.1344,
+        "tokens",
+    ),
     # 10*2e-6 + 560*2e-6 + (1200-1120)*1.2e-5 + 1120*1.2e-4
-    ("gemini", "gemini-3-pro-image-preview", {"usage": GEMINI_3_PRO_CHAT_SHAPE}, 0.1365,
-     "tokens"),
+    ("gemini", "gemini-3-pro-image-preview", {"usage": GEMINI_3_PRO_CHAT_SHAPE}, 0.1365, "tokens"),
     ("gemini", "gemini-2.5-flash-image", {"images": 2}, 0.078, "per_image"),  # no usage
-    ("bedrock", "stability.stable-diffusion-xl-v0", {"size": "512x512", "steps": 50}, 0.018,
-     "per_image"),
-    ("bedrock", "stability.stable-diffusion-xl-v0", {"size": "512x512", "steps": 70}, 0.036,
-     "per_image"),
-    ("bedrock", "stability.stable-diffusion-xl-v0", {"size": "1024x1024", "steps": 70}, 0.072,
-     "per_image"),
+    (
+        "bedrock",
+        "stability.stable-diffusion-xl-v0",
+        {"size": "512x512", "steps": 50},
+        0.018,
+        "per_image",
+    ),
+    (
+        "bedrock",
+        "stability.stable-diffusion-xl-v0",
+        {"size": "512x512", "steps": 70},
+        0.036,
+        "per_image",
+    ),
+    (
+        "bedrock",
+        "stability.stable-diffusion-xl-v0",
+        {"size": "1024x1024", "steps": 70},
+        0.072,
+        "per_image",
+    ),
     ("bedrock", "stability.stable-diffusion-xl-v1", {"steps": 30}, 0.04, "per_image"),
     ("bedrock", "stability.sd3-large-v1:0", {}, 0.08, "per_image"),
     ("bedrock", "stability.stable-image-ultra-v1:1", {"images": 2}, 0.28, "per_image"),
-    ("bedrock", "amazon.titan-image-generator-v2:0",
-     {"quality": "premium", "size": "1024x1024", "images": 2}, 0.024, "per_image"),
+    (
+        "bedrock",
+        "amazon.titan-image-generator-v2:0",
+        {"quality": "premium", "size": "1024x1024", "images": 2},
+        0.024,
+        "per_image",
+    ),
     ("bedrock", "amazon.titan-image-generator-v1", {"size": "512x512"}, 0.008, "per_image"),
     ("bedrock", "us.amazon.nova-canvas-v1:0", {}, 0.04, "per_image"),
     # the adapter sends OpenAI "hd" as premium: priced as premium
-    ("bedrock", "amazon.nova-canvas-v1:0", {"quality": "hd", "size": "1024x1024"}, 0.06,
-     "per_image"),
-    ("bedrock", "amazon.titan-image-generator-v2:0", {"quality": "low", "size": "512x512"},
-     0.008, "per_image"),
+    (
+        "bedrock",
+        "amazon.nova-canvas-v1:0",
+        {"quality": "hd", "size": "1024x1024"},
+        0.06,
+        "per_image",
+    ),
+    (
+        "bedrock",
+        "amazon.titan-image-generator-v2:0",
+        {"quality": "low", "size": "512x512"},
+        0.008,
+        "per_image",
+    ),
     ("recraft", "recraftv3", {"images": 2}, 0.08, "per_image"),
-    ("nscale", "black-forest-labs/FLUX.1-schnell", {"size": "1024x1024"},
-     1.3e-9 * 1024 * 1024, "per_pixel"),
+    (
+        "nscale",
+        "black-forest-labs/FLUX.1-schnell",
+        {"size": "1024x1024"},
+        1.3e-9 * 1024 * 1024,
+        "per_pixel",
+    ),
     ("nscale", "black-forest-labs/FLUX.1-schnell", {}, 1.3e-9 * 512 * 512, "per_pixel"),
-    ("openrouter", "google/gemini-2.5-flash-image", {"usage": OPENROUTER}, 0.0387243,
-     "provider"),
+    ("openrouter", "google/gemini-2.5-flash-image", {"usage": OPENROUTER}, 0.0387243, "provider"),
     ("mock", "placeholder", {"images": 4}, 0.0, "free"),
-    ("xinference", "sdxl", {"info": {"output_cost_per_image": 0.002}, "images": 3}, 0.006,
-     "per_image"),
+    (
+        "xinference",
+        "sdxl",
+        {"info": {"output_cost_per_image": 0.002}, "images": 3},
+        0.006,
+        "per_image",
+    ),
     # an override of one rate keeps the table's other rates: 10*5e-6 + 40*1e-5 + 4160*5e-5
-    ("openai", "gpt-image-1", {"info": {"output_cost_per_image_token": 5e-5},
-                               "usage": GPT_IMAGE_1_HIGH}, 0.20845, "tokens"),
-    ("mock", "placeholder", {"info": {"output_cost_per_image": 0.01}, "images": 2}, 0.02,
-     "per_image"),
+    (
+        "openai",
+        "gpt-image-1",
+        {"info": {"output_cost_per_image_token": 5e-5}, "usage": GPT_IMAGE_1_HIGH},
+        0.20845,
+        "tokens",
+    ),
+    (
+        "mock",
+        "placeholder",
+        {"info": {"output_cost_per_image": 0.01}, "images": 2},
+        0.02,
+        "per_image",
+    ),
 ]
 
 
@@ -201,10 +294,20 @@ def test_bad_override_is_refused() -> None:
 
 
 def test_estimates_are_pessimistic() -> None:
-    config = parse_config({"model_list": [
-        {"model_name": "img", "litellm_params": {"model": "openai/dall-e-3", "api_key": "k"}},
-        {"model_name": "img", "litellm_params": {"model": "openai/gpt-image-1", "api_key": "k"}},
-    ]})
+    config = parse_config(
+        {
+            "model_list": [
+                {
+                    "model_name": "img",
+                    "litellm_params": {"model": "openai/dall-e-3", "api_key": "k"},
+                },
+                {
+                    "model_name": "img",
+                    "litellm_params": {"model": "openai/gpt-image-1", "api_key": "k"},
+                },
+            ]
+        }
+    )
     pricer = Pricer(config, TABLE)
     # the dearer deployment of the group, times n
     assert pricer.estimate("img", PriceInputs(quality="hd", n=2), "images") == pytest.approx(0.334)
@@ -214,8 +317,15 @@ def test_estimates_are_pessimistic() -> None:
 def test_usage_shapes_normalise() -> None:
     u = normalize(GEMINI_25_FLASH_IMAGE)
     assert u is not None and (u.text_in, u.image_out, u.text_out) == (9, 1290, 5)
-    u = normalize({"prompt_tokens": 10, "completion_tokens": 0,
-                   "prompt_tokens_details": {"cached_tokens": 4,
-                                             "cached_tokens_details": {"text_tokens": 4}}})
+    u = normalize(
+        {
+            "prompt_tokens": 10,
+            "completion_tokens": 0,
+            "prompt_tokens_details": {
+                "cached_tokens": 4,
+                "cached_tokens_details": {"text_tokens": 4},
+            },
+        }
+    )
     assert u is not None and (u.text_in, u.cached_text_in) == (6, 4)
     assert normalize({"cost": 1}) is None and normalize(None) is None

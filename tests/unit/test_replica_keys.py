@@ -13,7 +13,7 @@ from proxy.context import RequestContext
 from proxy.db.database import Store
 from proxy.db.writer import SpendWriter
 from proxy.errors import RateLimitError
-from proxy.keys.accounting import Hold
+from proxy.keys.accounting import Hold, budget_holds
 from proxy.keys.budget import BudgetExceededError
 from proxy.keys.records import KeyFields
 from proxy.keys.replicas import ReplicaKeys
@@ -55,6 +55,7 @@ async def two_replicas(tmp_path: Path) -> AsyncIterator[list[ReplicaKeys]]:
     replicas = []
     for _ in range(2):
         keys = KeyService(store, SpendWriter(store), known_models=["m"], ttl=600)
+        # An in-memory Events double
         replicas.append(ReplicaKeys(shared, FakeEvents(bus), keys))  # type: ignore[arg-type]
     yield replicas
     await store.aclose()
@@ -80,7 +81,7 @@ async def request(replica: ReplicaKeys, key: str, estimate: float) -> RequestCon
 
 async def finish(replica: ReplicaKeys, ctx: RequestContext) -> None:
     """What Accounting.after does locally (settle), then the shared settlement."""
-    for hold in ctx.budget_holds:
+    for hold in budget_holds(ctx):
         hold.budget.settle(hold.estimate, ctx.cost, hold.period)
     await replica.after(ctx)
 

@@ -50,6 +50,7 @@ def test_crlf_lines_split_anywhere() -> None:
 def test_decoded_data_does_not_change_when_the_source_buffer_does() -> None:
     buf = bytearray(b"data: abc\n\n")
     d = SSEDecoder()
+    # A mutable buffer, on purpose
     (event,) = d.feed(buf)  # type: ignore[arg-type]
     buf[6:9] = b"xyz"
     assert event.data == b"abc"

@@ -163,8 +163,9 @@ async def test_slots_without_a_limit_and_releases_never_below_zero(
 async def test_concurrent_reservations_from_many_clients_never_overshoot(
     redis_state: RedisState,
 ) -> None:
-    others = [RedisState(make_client(settings_for(SHARED_REDIS)), redis_state.prefix)
-              for _ in range(3)]
+    others = [
+        RedisState(make_client(settings_for(SHARED_REDIS)), redis_state.prefix) for _ in range(3)
+    ]
     for other in others:
         await other.rejoin({})
     stores = [redis_state, *others]

@@ -26,13 +26,19 @@ class CountingServer:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode().split("\r\n")
-                headers = {k.lower(): v.strip() for k, _, v in
-                           (line.partition(":") for line in lines[1:] if line)}
+                headers = {
+                    k.lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in lines[1:] if line)
+                }
                 self.requests.append({"path": lines[0].split()[1], **headers})
                 await reader.readexactly(int(headers.get("content-length", "0")))
                 extra = b"set-cookie: session=upstream-secret\r\n" if "cookie" in lines[0] else b""
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n" + extra
-                             + b"content-length: %d\r\n\r\n" % len(BODY) + BODY)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    + extra
+                    + b"content-length: %d\r\n\r\n" % len(BODY)
+                    + BODY
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
@@ -56,7 +62,9 @@ async def test_a_fully_read_stream_returns_its_connection(
         for _ in range(3):
             stream = await transport.open_stream(
                 UpstreamRequest("POST", base + "/s", {"content-type": "application/json"}, b"{}"),
-                10, "test", None,
+                10,
+                "test",
+                None,
             )
             body = b"".join([c async for c in stream.chunks()])
             await stream.aclose()
@@ -75,7 +83,9 @@ async def test_a_stream_closed_early_drops_its_connection(
         for _ in range(2):
             stream = await transport.open_stream(
                 UpstreamRequest("POST", base + "/s", {"content-type": "application/json"}, b"{}"),
-                10, "test", None,
+                10,
+                "test",
+                None,
             )
             async for _chunk in stream.chunks():
                 break
@@ -95,7 +105,8 @@ async def test_no_invented_content_type_and_no_cookie_replay(
         await transport.send(UpstreamRequest("POST", base + "/cookie", {}, b"raw"), 10, "test")
         await transport.send(
             UpstreamRequest("POST", base + "/next", {"content-type": "application/json"}, b"{}"),
-            10, "test",
+            10,
+            "test",
         )
     finally:
         await transport.aclose()

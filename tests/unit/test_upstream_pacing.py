@@ -47,6 +47,7 @@ async def test_answers_are_paced_only_with_many_calls_in_flight(
     async def pace() -> None:
         waits.append(up.in_flight)
 
+    # Test doubles, duck-typed
     up = Caller(transport, {deployment.id: NoCredentials()}, pace=pace)  # type: ignore[arg-type]
 
     async def one() -> None:

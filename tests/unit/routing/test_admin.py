@@ -19,6 +19,7 @@ def app_with_virtual_key() -> tuple[Starlette, Pipeline]:
     config = make_config({"g": [{}, {}]})
     general = config.general.model_copy(update={"master_key": MASTER})
     app = create_app(replace(config, general=general))
+    assert app.services is not None
     gateway: Pipeline = app.services.pipeline
 
     async def lookup(key: str) -> KeyInfo | None:
@@ -39,11 +40,11 @@ async def test_only_the_master_key_sees_router_state() -> None:
         )
         assert virtual.status_code == 403
         assert virtual.json()["error"]["type"] == "permission_error"
-        assert (
-            await client.delete(
-                "/router/cooldowns/g-0", headers={"authorization": "Bearer sk-virtual"}
-            )
-        ).status_code == 403
+        refused = await client.delete(
+            "/router/cooldowns/g-0", headers={"authorization": "Bearer sk-virtual"}
+        )
+        assert refused.status_code == 403
+        assert refused.json()["error"]["type"] == "permission_error"
         master = await client.get(
             "/router/cooldowns", headers={"authorization": f"Bearer {MASTER}"}
         )
@@ -54,3 +55,5 @@ async def test_only_the_master_key_sees_router_state() -> None:
             "/router/cooldowns/nope", headers={"authorization": f"Bearer {MASTER}"}
         )
         assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+        assert "nope" in missing.json()["error"]["message"]

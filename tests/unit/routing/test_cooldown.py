@@ -88,8 +88,9 @@ async def test_rate_limit_without_retry_after_rests_briefly_not_cooldown_time() 
 
 
 async def test_rate_limited_lone_deployment_with_a_fallback_does_not_wait_cooldown_time() -> None:
-    router, clock = make_router({"g": [{}], "h": [{}]}, num_retries=1, cooldown_time=30,
-                                fallbacks=[{"g": ["h"]}])
+    router, clock = make_router(
+        {"g": [{}], "h": [{}]}, num_retries=1, cooldown_time=30, fallbacks=[{"g": ["h"]}]
+    )
     script = Script({"g-0": [UpstreamRateLimitError("429"), {"ok": "g"}]})
     c = ctx()
     assert await router.execute(c, "g", script) == {"ok": "g"}

@@ -21,7 +21,7 @@ from proxy.routing.fallbacks import FallbackPlan
 from proxy.schemas import ImageRequest
 from tests.unit.routing.helpers import Script, ctx, make_config, make_router
 
-GROUPS = {"a": [{}], "b": [{}], "c": [{}], "d": [{}], "safe": [{}]}
+GROUPS: dict[str, list[dict[str, Any]]] = {"a": [{}], "b": [{}], "c": [{}], "d": [{}], "safe": [{}]}
 
 
 def plan(**router: Any) -> FallbackPlan:
@@ -144,7 +144,9 @@ async def test_request_fallbacks_replace_configured_ones_and_disable_works() -> 
         ([{"model": "b", "api_base": "http://evil"}], InvalidRequestError, "fallbacks[0]"),
     ],
 )
-async def test_request_fallbacks_are_validated(fallbacks: Any, error: type, param: str) -> None:
+async def test_request_fallbacks_are_validated(
+    fallbacks: Any, error: type[InvalidRequestError], param: str
+) -> None:
     router, _ = make_router({"a": [{}], "b": [{}]})
     request = ImageRequest.from_body({"model": "a", "prompt": "p", "fallbacks": fallbacks})
     with pytest.raises(error) as info:

@@ -158,6 +158,7 @@ async def test_retries_spent_error_says_what_was_tried() -> None:
     message = info.value.message
     assert message.startswith(("upstream said boom", "slow"))
     assert "g/g-0: 502 upstream_error" in message and "g/g-1: 504 upstream_timeout" in message
+    assert c.attempts is not None
     assert [a["deployment_id"] for a in c.attempts] == script.calls
 
 

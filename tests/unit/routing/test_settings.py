@@ -79,8 +79,11 @@ def test_timeouts_and_other_router_keys_under_litellm_settings() -> None:
         {
             "model_list": MODELS,
             "litellm_settings": {
-                "timeout": 12, "stream_timeout": 4, "allowed_fails": 1,
-                "content_policy_fallbacks": [{"a": ["b"]}], "max_fallbacks": 2,
+                "timeout": 12,
+                "stream_timeout": 4,
+                "allowed_fails": 1,
+                "content_policy_fallbacks": [{"a": ["b"]}],
+                "max_fallbacks": 2,
             },
         },
         env={},

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from proxy.context import RequestContext
 from proxy.routing.errors import GroupAtCapacityError
 from proxy.routing.strategies import weights
 from tests.unit.routing.helpers import Script, counts, ctx, make_config, make_router
@@ -160,8 +161,8 @@ async def test_usage_based_tpm_skips_a_deployment_that_used_its_tokens() -> None
     for _ in range(20):
         c = ctx()
 
-        async def attempt(deployment: object, c: object = c) -> dict[str, object]:
-            c.usage = {"total_tokens": 150}  # type: ignore[attr-defined]
+        async def attempt(deployment: object, c: RequestContext = c) -> dict[str, object]:
+            c.usage = {"total_tokens": 150}
             return {"data": []}
 
         await router.execute(c, "g", attempt)
