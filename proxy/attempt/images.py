@@ -40,9 +40,7 @@ async def generate(
     caller: Caller, ctx: RequestContext, request: ImageRequest, deployment: Deployment
 ) -> dict[str, Any]:
     adapter = image_adapter(deployment, stream=False)
-    responses = await caller.send_all(
-        ctx, deployment, adapter.build(request, deployment), adapter
-    )
+    responses = await caller.send_all(ctx, deployment, adapter.build(request, deployment), adapter)
     try:
         results = [adapter.parse(r, request, deployment) for r in responses]
     except JSON_ERRORS as exc:

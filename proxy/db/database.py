@@ -173,8 +173,14 @@ class Store:
     async def get_key(self, key_hash: str) -> dict[str, Any] | None:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash))
-            ).mappings().first()
+                (
+                    await conn.execute(
+                        sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return _plain(row) if row else None
 
     async def key_hash_for_alias(self, alias: str) -> str | None:
@@ -190,8 +196,14 @@ class Store:
                 sa.update(self.t.keys).where(self.t.keys.c.key_hash == key_hash).values(**values)
             )
             row = (
-                await conn.execute(sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash))
-            ).mappings().first()
+                (
+                    await conn.execute(
+                        sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return _plain(row) if row else None
 
     async def delete_keys(self, hashes: Sequence[str]) -> list[str]:
@@ -199,10 +211,14 @@ class Store:
             return []
         async with self.engine.begin() as conn:
             found = (
-                await conn.execute(
-                    sa.select(self.t.keys.c.key_hash).where(self.t.keys.c.key_hash.in_(hashes))
+                (
+                    await conn.execute(
+                        sa.select(self.t.keys.c.key_hash).where(self.t.keys.c.key_hash.in_(hashes))
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if found:
                 await conn.execute(sa.delete(self.t.keys).where(self.t.keys.c.key_hash.in_(found)))
         return [str(h) for h in found]
@@ -212,10 +228,17 @@ class Store:
         async with self.engine.connect() as conn:
             total = await conn.scalar(sa.select(sa.func.count()).select_from(k))
             rows = (
-                await conn.execute(
-                    sa.select(k).order_by(k.c.created_at, k.c.key_hash).offset(offset).limit(limit)
+                (
+                    await conn.execute(
+                        sa.select(k)
+                        .order_by(k.c.created_at, k.c.key_hash)
+                        .offset(offset)
+                        .limit(limit)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         return [_plain(r) for r in rows], int(total or 0)
 
     # --- spend ----------------------------------------------------------------------------
@@ -317,14 +340,18 @@ class Store:
         async with self.engine.connect() as conn:
             total = await conn.scalar(sa.select(sa.func.count()).select_from(logs).where(*where))
             rows = (
-                await conn.execute(
-                    sa.select(logs)
-                    .where(*where)
-                    .order_by(logs.c.time.desc(), logs.c.request_id)
-                    .offset(offset)
-                    .limit(limit)
+                (
+                    await conn.execute(
+                        sa.select(logs)
+                        .where(*where)
+                        .order_by(logs.c.time.desc(), logs.c.request_id)
+                        .offset(offset)
+                        .limit(limit)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         return [SpendRecord.from_row(_plain(r)) for r in rows], int(total or 0)
 
     async def totals(self, f: LogFilter) -> dict[str, Any]:
@@ -368,10 +395,14 @@ class Store:
                 sa.select(sa.func.count(sa.distinct(c.end_user))).where(*where)
             )
             rows = (
-                await conn.execute(
-                    grouped.order_by(spend.desc(), c.end_user).offset(offset).limit(limit)
+                (
+                    await conn.execute(
+                        grouped.order_by(spend.desc(), c.end_user).offset(offset).limit(limit)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         return [_plain(r) for r in rows], int(total or 0)
 
     async def end_user_spend(self, end_user: str, since: float | None) -> float:

@@ -106,9 +106,7 @@ class GuardrailBlockedError(ContentPolicyError):
     """A guardrail refused the request: 400 ``content_policy_violation``."""
 
     def __init__(self, guardrail: str, reason: str) -> None:
-        super().__init__(
-            f"Blocked by guardrail '{guardrail}': {reason}", param="guardrails"
-        )
+        super().__init__(f"Blocked by guardrail '{guardrail}': {reason}", param="guardrails")
         self.guardrail = guardrail
         self.reason = reason
 

@@ -56,9 +56,7 @@ def message_texts(content: Any) -> list[str]:
         return [content]
     if isinstance(content, list):
         return [
-            p["text"]
-            for p in content
-            if isinstance(p, dict) and isinstance(p.get("text"), str)
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
         ]
     return []
 
@@ -158,11 +156,15 @@ class GuardrailEngine:
         if guardrail.on_error == "allow":
             log.warning(
                 "guardrail %s failed (%s); letting request %s through (on_error: allow)",
-                guardrail.name, problem, ctx.request_id,
+                guardrail.name,
+                problem,
+                ctx.request_id,
             )
             return Verdict.allow()
         log.warning(
             "guardrail %s failed (%s); refusing request %s (on_error: block)",
-            guardrail.name, problem, ctx.request_id,
+            guardrail.name,
+            problem,
+            ctx.request_id,
         )
         return GuardrailUnavailableError(guardrail.name, problem)

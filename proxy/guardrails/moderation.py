@@ -101,5 +101,3 @@ def flagged_categories(result: Any) -> set[str]:
     if not isinstance(categories, dict):
         raise GuardrailServiceError("a moderation result has no categories")
     return {name for name, hit in categories.items() if hit is True}
-
-

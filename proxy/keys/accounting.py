@@ -154,9 +154,7 @@ class Accounting:
             completion_tokens=tokens.completion_tokens if tokens else 0,
             total_tokens=tokens.total if tokens else 0,
             cost=ctx.cost,
-            cost_basis=str(
-                ctx.cost_basis or ("unknown" if ctx.cost is None else "custom")
-            ),
+            cost_basis=str(ctx.cost_basis or ("unknown" if ctx.cost is None else "custom")),
             error_class=ctx.error_class,
             usage=ctx.usage if isinstance(ctx.usage, dict) else None,
             prompt=ctx.spend_prompt if self.store_prompts else None,

@@ -30,8 +30,7 @@ def parse_expiry(text: str, now: float | None = None) -> float:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"invalid expiry {text!r}: an ISO-8601 time (2026-12-31T00:00:00Z) or a "
-            "duration (30d)"
+            f"invalid expiry {text!r}: an ISO-8601 time (2026-12-31T00:00:00Z) or a duration (30d)"
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -74,4 +74,3 @@ class EndUserBudgets:
                 b = self.cache.get(op.end_user)
                 if b is not None:
                     b.flushed(op.cost, self.period_of(op.time))
-

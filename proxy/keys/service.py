@@ -84,9 +84,7 @@ class KeyService:
             self._refresh_later(state)
         expires = state.expires_at
         if expires is not None and time.time() >= expires:
-            raise AuthenticationError(
-                f"API key expired at {iso(expires)}.", code="expired_api_key"
-            )
+            raise AuthenticationError(f"API key expired at {iso(expires)}.", code="expired_api_key")
         return state.info()
 
     def state(self, key_hash: str) -> KeyState | None:

@@ -131,8 +131,11 @@ class WebhookSink:
                     self.delivered += len(batch)
                     return
                 if 400 <= status < 500 and status not in (408, 425, 429):
-                    log.error("webhook callback: receiver refused a batch (HTTP %d); "
-                              "dropping %d records", status, len(batch))
+                    log.error(
+                        "webhook callback: receiver refused a batch (HTTP %d); dropping %d records",
+                        status,
+                        len(batch),
+                    )
                     self.dropped(self.name, len(batch))
                     return
                 problem = f"HTTP {status}"
@@ -141,8 +144,9 @@ class WebhookSink:
             delay = min(s.retry_max_delay, s.retry_initial_delay * 2**attempt)
             delay *= 0.5 + random.random() / 2
             attempt += 1
-            log.warning("webhook callback: delivery failed (%s); retry %d in %.2fs",
-                        problem, attempt, delay)
+            log.warning(
+                "webhook callback: delivery failed (%s); retry %d in %.2fs", problem, attempt, delay
+            )
             await asyncio.sleep(delay)  # backoff between retries, not synchronisation
 
 

@@ -172,4 +172,3 @@ class Metrics:
     def worker_exit(self) -> None:
         if self.multiprocess:
             prom_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-

@@ -194,9 +194,7 @@ def import_callback(name: str, path: str, success: bool, failure: bool) -> Any:
     needed = [m for m, on in (("on_success", success), ("on_failure", failure)) if on]
     present = [m for m in needed if inspect.iscoroutinefunction(getattr(target, m, None))]
     if not present or (not (success and failure) and len(present) != len(needed)):
-        raise ConfigError(
-            f"{path}: {name} must define async {' / '.join(needed)}"
-        )
+        raise ConfigError(f"{path}: {name} must define async {' / '.join(needed)}")
     return target
 
 

@@ -32,7 +32,6 @@ from proxy.pricing.usage import TokenUsage, normalize, provider_cost
 log = logging.getLogger("proxy.pricing")
 
 
-
 @dataclass(frozen=True, slots=True)
 class PriceInputs:
     """The request parameters that decide a per-image price."""

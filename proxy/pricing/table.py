@@ -80,12 +80,7 @@ class PriceEntry:
 
     @property
     def known(self) -> bool:
-        return (
-            self.free
-            or self.provider_reported
-            or bool(self.rates)
-            or bool(self.per_image)
-        )
+        return self.free or self.provider_reported or bool(self.rates) or bool(self.per_image)
 
 
 def pixel_count(size: str | None) -> int | None:

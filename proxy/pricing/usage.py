@@ -90,8 +90,12 @@ def _images_api(u: dict[str, Any]) -> TokenUsage:
     else:
         image_out, text_out = total_out, 0
     return TokenUsage(
-        inputs.text_in, inputs.image_in, inputs.cached_text_in, inputs.cached_image_in,
-        text_out, image_out,
+        inputs.text_in,
+        inputs.image_in,
+        inputs.cached_text_in,
+        inputs.cached_image_in,
+        text_out,
+        image_out,
     )
 
 
@@ -100,14 +104,20 @@ def _chat(u: dict[str, Any]) -> TokenUsage:
     details = _dict(u.get("prompt_tokens_details"))
     image = min(_int(details.get("image_tokens")), prompt)
     inputs = _split_cached(
-        prompt - image, image, _int(details.get("cached_tokens")),
+        prompt - image,
+        image,
+        _int(details.get("cached_tokens")),
         _dict(details.get("cached_tokens_details")),
     )
     completion = _int(u.get("completion_tokens"))
     image_out = min(_int(_dict(u.get("completion_tokens_details")).get("image_tokens")), completion)
     return TokenUsage(
-        inputs.text_in, inputs.image_in, inputs.cached_text_in, inputs.cached_image_in,
-        completion - image_out, image_out,
+        inputs.text_in,
+        inputs.image_in,
+        inputs.cached_text_in,
+        inputs.cached_image_in,
+        completion - image_out,
+        image_out,
     )
 
 
@@ -134,8 +144,12 @@ def _gemini(u: dict[str, Any]) -> TokenUsage:
     image_out = min(o.get("IMAGE", 0), candidates)
     text_out = candidates - image_out + _int(u.get("thoughtsTokenCount"))
     return TokenUsage(
-        inputs.text_in, inputs.image_in, inputs.cached_text_in, inputs.cached_image_in,
-        text_out, image_out,
+        inputs.text_in,
+        inputs.image_in,
+        inputs.cached_text_in,
+        inputs.cached_image_in,
+        text_out,
+        image_out,
     )
 
 

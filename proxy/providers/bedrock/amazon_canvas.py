@@ -33,29 +33,61 @@ from proxy.schemas import ImageRequest
 
 MAX_IMAGES = 5
 QUALITY = {
-    "standard": "standard", "low": "standard", "medium": "standard",
-    "premium": "premium", "hd": "premium", "high": "premium",
+    "standard": "standard",
+    "low": "standard",
+    "medium": "standard",
+    "premium": "premium",
+    "hd": "premium",
+    "high": "premium",
 }
 ACCEPTED_QUALITY = "auto, standard, low, medium (-> standard), premium, hd, high (-> premium)"
 NOVA_STYLES = (
-    "3D_ANIMATED_FAMILY_FILM", "DESIGN_SKETCH", "FLAT_VECTOR_ILLUSTRATION",
-    "GRAPHIC_NOVEL_ILLUSTRATION", "MAXIMALISM", "MIDCENTURY_RETRO", "PHOTOREALISM",
+    "3D_ANIMATED_FAMILY_FILM",
+    "DESIGN_SKETCH",
+    "FLAT_VECTOR_ILLUSTRATION",
+    "GRAPHIC_NOVEL_ILLUSTRATION",
+    "MAXIMALISM",
+    "MIDCENTURY_RETRO",
+    "PHOTOREALISM",
     "SOFT_DIGITAL_PAINTING",
 )
 # Titan Image Generator's size table (AWS "Amazon Titan Image Generator G1" parameters page).
 TITAN_SIZES = (
-    (1024, 1024), (768, 768), (512, 512), (768, 1152), (384, 576), (1152, 768), (576, 384),
-    (768, 1280), (384, 640), (1280, 768), (640, 384), (896, 1152), (448, 576), (1152, 896),
-    (576, 448), (768, 1408), (384, 704), (1408, 768), (704, 384), (640, 1408), (320, 704),
-    (1408, 640), (704, 320), (1152, 640), (1173, 640),
+    (1024, 1024),
+    (768, 768),
+    (512, 512),
+    (768, 1152),
+    (384, 576),
+    (1152, 768),
+    (576, 384),
+    (768, 1280),
+    (384, 640),
+    (1280, 768),
+    (640, 384),
+    (896, 1152),
+    (448, 576),
+    (1152, 896),
+    (576, 448),
+    (768, 1408),
+    (384, 704),
+    (1408, 768),
+    (704, 384),
+    (640, 1408),
+    (320, 704),
+    (1408, 640),
+    (704, 320),
+    (1152, 640),
+    (1173, 640),
 )
 NOVA_SIZE_RULES = (
     "width and height 320-4096 px in multiples of 16, aspect ratio between 1:4 and 4:1, "
     "fewer than 4,194,304 pixels (e.g. 1024x1024, 1280x720, 2048x1024)"
 )
 TEXT_FIELDS = {
-    "negativeText": "negativeText", "negative_prompt": "negativeText",
-    "conditionImage": "conditionImage", "controlMode": "controlMode",
+    "negativeText": "negativeText",
+    "negative_prompt": "negativeText",
+    "conditionImage": "conditionImage",
+    "controlMode": "controlMode",
     "controlStrength": "controlStrength",
 }
 CONFIG_FIELDS = {"seed": "seed", "cfgScale": "cfgScale", "cfg_scale": "cfgScale"}
@@ -63,9 +95,12 @@ CONFIG_FIELDS = {"seed": "seed", "cfgScale": "cfgScale", "cfg_scale": "cfgScale"
 
 def nova_size_ok(width: int, height: int) -> bool:
     return (
-        320 <= width <= 4096 and 320 <= height <= 4096
-        and width % 16 == 0 and height % 16 == 0
-        and width * 4 >= height and height * 4 >= width
+        320 <= width <= 4096
+        and 320 <= height <= 4096
+        and width % 16 == 0
+        and height % 16 == 0
+        and width * 4 >= height
+        and height * 4 >= width
         and width * height < 4_194_304
     )
 
@@ -131,8 +166,7 @@ class AmazonCanvas:
         self._merge(config, "numberOfImages", request.n, "n")
 
     def _map_size(self, request: ImageRequest, config: dict[str, Any]) -> None:
-        accepted = (NOVA_SIZE_RULES if self.nova
-                    else ", ".join(f"{w}x{h}" for w, h in TITAN_SIZES))
+        accepted = NOVA_SIZE_RULES if self.nova else ", ".join(f"{w}x{h}" for w, h in TITAN_SIZES)
         size = parse_size(self.label, request.size, accepted)
         if size is None:
             return
@@ -152,11 +186,15 @@ class AmazonCanvas:
 
     def parse(self, payload: Any, request: ImageRequest) -> ImageResult:
         if not isinstance(payload, dict):
-            raise UpstreamError(f"bedrock: {self.label} answered with no JSON object",
-                                provider="bedrock")
+            raise UpstreamError(
+                f"bedrock: {self.label} answered with no JSON object", provider="bedrock"
+            )
         images = payload.get("images")
-        data = ([{"b64_json": b64} for b64 in images if isinstance(b64, str) and b64]
-                if isinstance(images, list) else [])
+        data = (
+            [{"b64_json": b64} for b64 in images if isinstance(b64, str) and b64]
+            if isinstance(images, list)
+            else []
+        )
         error = redact_text(payload["error"]) if isinstance(payload.get("error"), str) else ""
         if not data and error:
             if is_content_filtered(error):

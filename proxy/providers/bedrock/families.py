@@ -35,8 +35,7 @@ NOVA = AmazonCanvas(nova=True)
 _GEO = r"(?:(?:us|eu|apac|us-gov|ca|jp|au|global)\.)?"
 PATTERNS: tuple[tuple[re.Pattern[str], Family], ...] = (
     (re.compile(_GEO + r"stability\.stable-diffusion-xl"), SDXL),
-    (re.compile(_GEO + r"stability\.(?:sd3|stable-image-core|stable-image-ultra)"),
-     STABILITY_V3),
+    (re.compile(_GEO + r"stability\.(?:sd3|stable-image-core|stable-image-ultra)"), STABILITY_V3),
     (re.compile(_GEO + r"amazon\.titan-image-generator"), TITAN),
     (re.compile(_GEO + r"amazon\.nova-canvas"), NOVA),
 )

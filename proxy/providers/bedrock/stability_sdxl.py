@@ -24,8 +24,15 @@ from proxy.providers.bedrock.params import (
 from proxy.schemas import ImageRequest
 
 SIZES = (
-    (1024, 1024), (1152, 896), (1216, 832), (1344, 768), (1536, 640),
-    (640, 1536), (768, 1344), (832, 1216), (896, 1152),
+    (1024, 1024),
+    (1152, 896),
+    (1216, 832),
+    (1344, 768),
+    (1536, 640),
+    (640, 1536),
+    (768, 1344),
+    (832, 1216),
+    (896, 1152),
 )
 ACCEPTED_SIZES = ", ".join(f"{w}x{h}" for w, h in SIZES)
 
@@ -64,8 +71,9 @@ class StabilitySDXL:
 
     def parse(self, payload: Any, request: ImageRequest) -> ImageResult:
         if not isinstance(payload, dict) or not isinstance(payload.get("artifacts"), list):
-            raise UpstreamError("bedrock: Stability SDXL answered without 'artifacts'",
-                                provider="bedrock")
+            raise UpstreamError(
+                "bedrock: Stability SDXL answered without 'artifacts'", provider="bedrock"
+            )
         data: list[dict[str, Any]] = []
         filtered = errors = 0
         for artifact in payload["artifacts"]:
@@ -84,6 +92,7 @@ class StabilitySDXL:
                 provider="bedrock",
             )
         if not data:
-            raise UpstreamError(f"bedrock: Stability SDXL returned no image ({errors} errors)",
-                                provider="bedrock")
+            raise UpstreamError(
+                f"bedrock: Stability SDXL returned no image ({errors} errors)", provider="bedrock"
+            )
         return ImageResult(data=data, extra={"output_format": "png"})

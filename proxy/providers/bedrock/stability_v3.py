@@ -26,7 +26,8 @@ from proxy.schemas import ImageRequest
 
 ASPECT_RATIOS = ("16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
 ACCEPTED = (
-    "a size whose ratio is one of " + ", ".join(ASPECT_RATIOS)
+    "a size whose ratio is one of "
+    + ", ".join(ASPECT_RATIOS)
     + " (e.g. 1024x1024, 1536x1024, 1024x1536), or the native aspect_ratio"
 )
 OUTPUT_FORMATS = ("png", "jpeg")
@@ -55,8 +56,12 @@ class StabilityV3:
             if ratio not in ASPECT_RATIOS:
                 raise refuse(self.label, "size", request.size, ACCEPTED)
             if native_ratio is not None and native_ratio != ratio:
-                raise refuse(self.label, "aspect_ratio", native_ratio,
-                             f"a ratio that agrees with size={request.size!r} ({ratio})")
+                raise refuse(
+                    self.label,
+                    "aspect_ratio",
+                    native_ratio,
+                    f"a ratio that agrees with size={request.size!r} ({ratio})",
+                )
             body["aspect_ratio"] = ratio
         output_format = request.body.get("output_format")
         if output_format is not None:
@@ -66,15 +71,20 @@ class StabilityV3:
 
     def parse(self, payload: Any, request: ImageRequest) -> ImageResult:
         if not isinstance(payload, dict):
-            raise UpstreamError("bedrock: Stability answered with no JSON object",
-                                provider="bedrock")
+            raise UpstreamError(
+                "bedrock: Stability answered with no JSON object", provider="bedrock"
+            )
         reasons = payload.get("finish_reasons") or []
-        problems = ([redact_text(str(r)) for r in reasons if r is not None]
-                    if isinstance(reasons, list) else [])
+        problems = (
+            [redact_text(str(r)) for r in reasons if r is not None]
+            if isinstance(reasons, list)
+            else []
+        )
         filtered = [str(r) for r in problems if "filter" in str(r).lower()]
         if filtered:
-            raise ContentPolicyError(f"bedrock: Stability refused the request ({filtered[0]}).",
-                                     provider="bedrock")
+            raise ContentPolicyError(
+                f"bedrock: Stability refused the request ({filtered[0]}).", provider="bedrock"
+            )
         if problems:
             raise UpstreamError(f"bedrock: Stability failed ({problems[0]})", provider="bedrock")
         images = payload.get("images")

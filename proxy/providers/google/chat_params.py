@@ -99,8 +99,9 @@ def generation_config(request: ChatRequest, model: str) -> dict[str, Any]:
     modalities = body.get("modalities")
     if modalities is not None:
         if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities):
-            raise InvalidRequestError("'modalities' must be an array of strings.",
-                                      param="modalities")
+            raise InvalidRequestError(
+                "'modalities' must be an array of strings.", param="modalities"
+            )
         config["responseModalities"] = [m.upper() for m in modalities]
     elif is_image_model(model):
         config["responseModalities"] = ["TEXT", "IMAGE"]
@@ -124,13 +125,12 @@ def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
                 code="unsupported_parameter",
             )
     config = generation_config(request, model)
-    native = {
-        k: v for k, v in request.body.items() if k not in HANDLED and k not in UNSUPPORTED
-    }
+    native = {k: v for k, v in request.body.items() if k not in HANDLED and k not in UNSUPPORTED}
     extra = native.pop("generationConfig", None)
     if extra is not None:
         if not isinstance(extra, dict):
-            raise InvalidRequestError("'generationConfig' must be an object.",
-                                      param="generationConfig")
+            raise InvalidRequestError(
+                "'generationConfig' must be an object.", param="generationConfig"
+            )
         config.update(extra)
     return {"generationConfig": config, **native} if config else native

@@ -128,8 +128,12 @@ def gemini_image_body(request: ImageRequest, deployment: Deployment) -> dict[str
             param="candidateCount",
         )
     generation.pop("candidateCount", None)
-    config = image_config(request, deployment, native, _dict(generation.pop("imageConfig", None),
-                                                              "generationConfig.imageConfig"))
+    config = image_config(
+        request,
+        deployment,
+        native,
+        _dict(generation.pop("imageConfig", None), "generationConfig.imageConfig"),
+    )
     if config:
         generation["imageConfig"] = config
     generation.setdefault("responseModalities", list(DEFAULT_MODALITIES))

@@ -42,22 +42,32 @@ def validate_vertex(deployment: Deployment) -> str | None:
         return None
     raw = deployment.param(*CREDENTIALS_PARAMS)
     if raw:
-        field = "vertex_credentials" if deployment.param("vertex_credentials") else (
-            "vertex_ai_credentials")
+        field = (
+            "vertex_credentials"
+            if deployment.param("vertex_credentials")
+            else ("vertex_ai_credentials")
+        )
         try:
             info = credentials_info(raw)
         except CredentialsFileError as exc:
             return f"litellm_params.{field}: {exc}"
         kind = info.get("type")
         if kind not in USABLE_TYPES:
-            return (f"litellm_params.{field}: unsupported credentials type {kind!r} "
-                    f"(expected one of {', '.join(sorted(USABLE_TYPES))})")
-        if kind == "service_account" and not (info.get("client_email") and info.get("private_key")
-                                              and info.get("token_uri")):
-            return (f"litellm_params.{field}: a service-account key needs client_email, "
-                    "private_key and token_uri")
+            return (
+                f"litellm_params.{field}: unsupported credentials type {kind!r} "
+                f"(expected one of {', '.join(sorted(USABLE_TYPES))})"
+            )
+        if kind == "service_account" and not (
+            info.get("client_email") and info.get("private_key") and info.get("token_uri")
+        ):
+            return (
+                f"litellm_params.{field}: a service-account key needs client_email, "
+                "private_key and token_uri"
+            )
     if not is_express(deployment) and not vertex_target(deployment).project:
-        return (f"litellm_params.{PROJECT_PARAMS[0]}: required for vertex_ai (or give "
-                "vertex_credentials holding a project_id, set GOOGLE_CLOUD_PROJECT or "
-                "GOOGLE_APPLICATION_CREDENTIALS, or an api_key for express mode)")
+        return (
+            f"litellm_params.{PROJECT_PARAMS[0]}: required for vertex_ai (or give "
+            "vertex_credentials holding a project_id, set GOOGLE_CLOUD_PROJECT or "
+            "GOOGLE_APPLICATION_CREDENTIALS, or an api_key for express mode)"
+        )
     return None
