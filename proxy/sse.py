@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from proxy import b64json
+
 DONE = b"[DONE]"
 DONE_FRAME = b"data: [DONE]\n\n"
 
@@ -22,7 +24,8 @@ class SSEEvent:
     event: str | None = None
 
     def json(self) -> Any:
-        return orjson.loads(self.data)
+        """The event's data parsed, its big base64 strings copied once (``proxy.b64json``)."""
+        return b64json.loads(self.data)
 
 
 class SSEDecoder:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy import b64json
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import ImageResult, join_url
@@ -48,7 +47,7 @@ class OpenAIImageStream:
         if event.data == DONE:
             self.done = True
             return []
-        payload = b64json.loads(event.data)
+        payload = event.json()
         name = event.event or (payload.get("type") if isinstance(payload, dict) else None)
         return [(name, payload)]
 
@@ -88,7 +87,7 @@ class OpenAIImages:
     def parse(
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
     ) -> ImageResult:
-        body = b64json.loads(response.body)  # base64 copied once, not parsed
+        body = response.json()
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise UpstreamError(f"{self.provider} answered without a 'data' list")
         data = [self.clean_item(item) for item in body["data"] if isinstance(item, dict)]
