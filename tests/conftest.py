@@ -4,12 +4,34 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import pytest
 
 from tests.fakes.proxy_process import ProxyProcess
 from tests.fakes.server import FakeUpstream
 
 MASTER_KEY = "sk-master-test-7f3a9c"
+
+
+@pytest.fixture(autouse=True)
+def close_clients_the_test_opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every SDK or httpx client a test (or its function-scoped fixtures) opens is closed when
+    the test ends. A client left to the garbage collector closes its socket whenever a cycle
+    collection happens to run, and that ResourceWarning (an error here) then fails whichever
+    unrelated test is running at the time (seen in CI on a guardrails test)."""
+    opened: list[openai.OpenAI | httpx.Client] = []
+    for cls in (openai.OpenAI, httpx.Client):
+        original = cls.__init__
+
+        def tracked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> None:
+            __original(self, *args, **kwargs)
+            opened.append(self)
+
+        monkeypatch.setattr(cls, "__init__", tracked)
+    yield
+    for client in reversed(opened):
+        client.close()
 
 
 @pytest.fixture(scope="session")
