@@ -58,7 +58,7 @@ async def complete(
         result = results[0] if len(results) == 1 else merge_chat_results(results)
     except JSON_ERRORS as exc:
         raise malformed(deployment.provider, type(exc).__name__) from None
-    ctx.usage = result.usage
+    ctx.usage = result.usage.raw if result.usage is not None else None
     for choice in result.body.get("choices", []):
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             ctx.images += count_images(choice["message"])

@@ -17,9 +17,46 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
+from proxy.pricing.usage import normalize
 from proxy.schemas import ChatRequest, ImageRequest
 from proxy.sse import SSEEvent
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """An upstream answer's token usage: the counts typed, and ``raw``, every field the
+    provider sent (what goes into the answer body and ``ctx.usage``, unchanged).
+
+    The counts are those of ``proxy.pricing.usage.normalize`` (the OpenAI Images API, chat
+    completions and Gemini ``usageMetadata`` shapes); a shape it does not know counts zero.
+    ``input_tokens`` and ``output_tokens`` include cached and reasoning tokens;
+    ``image_tokens`` and ``text_tokens`` are input and output together.
+    """
+
+    raw: dict[str, Any]
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    image_tokens: int = 0
+    text_tokens: int = 0
+
+    @classmethod
+    def of(cls, raw: dict[str, Any] | None) -> Usage | None:
+        """The usage of a provider's usage object; None when there is none."""
+        if not isinstance(raw, dict):
+            return None
+        tokens = normalize(raw)
+        if tokens is None:
+            return cls(raw=raw)
+        return cls(
+            raw=raw,
+            input_tokens=tokens.prompt_tokens,
+            output_tokens=tokens.completion_tokens,
+            total_tokens=tokens.total,
+            image_tokens=tokens.image_in + tokens.cached_image_in + tokens.image_out,
+            text_tokens=tokens.text_in + tokens.cached_text_in + tokens.text_out,
+        )
 
 
 @dataclass(slots=True)
@@ -27,7 +64,7 @@ class ImageResult:
     """What one upstream answer contributes to an OpenAI ``ImagesResponse``."""
 
     data: list[dict[str, Any]]
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # background, output_format, size, ...
     created: int | None = None
 
@@ -35,7 +72,7 @@ class ImageResult:
 @dataclass(slots=True)
 class ChatResult:
     body: dict[str, Any]
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
 
 
 def merge_image_results(results: list[ImageResult]) -> dict[str, Any]:
@@ -47,8 +84,8 @@ def merge_image_results(results: list[ImageResult]) -> dict[str, Any]:
         body["data"].extend(r.data)
         for k, v in r.extra.items():
             body.setdefault(k, v)
-        if r.usage:
-            usage = r.usage if usage is None else add_usage(usage, r.usage)
+        if r.usage is not None and r.usage.raw:
+            usage = r.usage.raw if usage is None else add_usage(usage, r.usage.raw)
     if usage is not None:
         body["usage"] = usage
     return body
@@ -65,12 +102,12 @@ def merge_chat_results(results: list[ChatResult]) -> ChatResult:
             choices.append(
                 {**choice, "index": len(choices)} if isinstance(choice, dict) else choice
             )
-        if r.usage:
-            usage = r.usage if usage is None else add_usage(usage, r.usage)
+        if r.usage is not None and r.usage.raw:
+            usage = r.usage.raw if usage is None else add_usage(usage, r.usage.raw)
     body["choices"] = choices
     if usage is not None:
         body["usage"] = usage
-    return ChatResult(body=body, usage=usage)
+    return ChatResult(body=body, usage=Usage.of(usage))
 
 
 def add_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from google.genai import types
 from proxy.config import Deployment
 from proxy.configure import parse_config
 from proxy.errors import ContentPolicyError, InvalidRequestError
-from proxy.providers.base import ChatResult, merge_chat_results
+from proxy.providers.base import ChatResult, Usage, merge_chat_results
 from proxy.providers.google.errors import map_google_error
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
@@ -109,8 +109,8 @@ def test_images_from_an_sdk_written_answer() -> None:
     result = GoogleImages("gemini").parse(response(sdk_dump(sdk_image_answer())), request, dep)
     assert result.data == [{"b64_json": STANDARD}]  # thought image skipped, base64 standard
     assert result.usage is not None
-    assert result.usage["output_tokens_details"]["image_tokens"] == 1290
-    assert result.usage["input_tokens"] == 7
+    assert result.usage.raw["output_tokens_details"]["image_tokens"] == 1290
+    assert result.usage.raw["input_tokens"] == 7
 
 
 def test_sdk_written_blocks_are_content_policy_errors() -> None:
@@ -148,7 +148,7 @@ def test_chat_from_an_sdk_written_answer() -> None:
     assert choice["message"]["content"] == "Here it is."
     assert choice["message"]["image"]["url"] == f"data:image/png;base64,{STANDARD}"
     assert result.usage is not None
-    assert result.usage["completion_tokens_details"]["image_tokens"] == 1290
+    assert result.usage.raw["completion_tokens_details"]["image_tokens"] == 1290
 
 
 def test_imagen_snake_case_and_url_safe_predictions() -> None:
@@ -337,7 +337,7 @@ def test_merge_chat_results_renumbers_and_sums() -> None:
                 ],
                 "usage": usage,
             },
-            usage=usage,
+            usage=Usage.of(usage),
         )
 
     merged = merge_chat_results([one("a"), one("b")])
@@ -346,8 +346,9 @@ def test_merge_chat_results_renumbers_and_sums() -> None:
         (1, "b"),
     ]
     assert merged.usage is not None
-    assert merged.usage["completion_tokens_details"]["image_tokens"] == 16
-    assert merged.body["usage"] == merged.usage
+    assert merged.usage.raw["completion_tokens_details"]["image_tokens"] == 16
+    assert merged.body["usage"] == merged.usage.raw
+    assert merged.usage.output_tokens == 20 and merged.usage.image_tokens == 16
 
 
 def test_output_without_modality_details_counts_as_image_tokens_only_for_image_answers() -> None:
@@ -366,15 +367,15 @@ def test_output_without_modality_details_counts_as_image_tokens_only_for_image_a
 
     only_image = GoogleImages("gemini").parse(response(answer(image_part)), request, dep)
     assert only_image.usage is not None
-    assert only_image.usage["output_tokens_details"]["image_tokens"] == 1290
+    assert only_image.usage.raw["output_tokens_details"]["image_tokens"] == 1290
     mixed = GoogleImages("gemini").parse(response(answer({"text": "hi"}, image_part)), request, dep)
     assert mixed.usage is not None
-    assert mixed.usage["output_tokens_details"]["image_tokens"] == 0  # unknown split
-    assert mixed.usage["output_tokens"] == 1290
+    assert mixed.usage.raw["output_tokens_details"]["image_tokens"] == 0  # unknown split
+    assert mixed.usage.raw["output_tokens"] == 1290
     chat = ChatRequest.from_body({"model": "m", "messages": [{"role": "user", "content": "x"}]})
     result = GeminiChat("gemini").parse(response(answer(image_part)), chat, dep)
     assert result.usage is not None
-    assert result.usage["completion_tokens_details"]["image_tokens"] == 1290
+    assert result.usage.raw["completion_tokens_details"]["image_tokens"] == 1290
 
 
 def test_imagen_models_refuse_chat_by_name() -> None:
@@ -427,7 +428,7 @@ async def test_out_of_tokens_before_any_output_is_length_not_a_block() -> None:
     assert result.body["choices"] == [
         {"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": ""}}
     ]
-    assert result.usage is not None and result.usage["completion_tokens"] == 50
+    assert result.usage is not None and result.usage.raw["completion_tokens"] == 50
     payload = b"data: " + json.dumps(body).encode() + b"\n\n"
     streamed = ChatRequest.from_body({**chat.body, "stream": True})
     chunks = translate(GeminiChat("gemini").stream_translator(streamed, dep), payload, 64)

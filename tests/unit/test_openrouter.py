@@ -255,7 +255,8 @@ def test_images_parse_data_url_and_http_url() -> None:
         {"url": "https://cdn.example/i.png"},
     ]
     assert result.created == 1748372400
-    assert result.usage == {
+    assert result.usage is not None
+    assert result.usage.raw == {
         "input_tokens": 6,
         "output_tokens": 1299,
         "total_tokens": 1305,
@@ -299,7 +300,7 @@ def test_chat_parse_adds_message_image() -> None:
     assert message["image"] == {"url": DATA_URL, "detail": "auto"}
     assert len(message["images"]) == 2
     assert result.body["model"] == "or"
-    assert result.usage is not None and result.usage["cost"] == 0.0387243
+    assert result.usage is not None and result.usage.raw["cost"] == 0.0387243
 
 
 def test_chat_payload_uses_deployment_defaults() -> None:

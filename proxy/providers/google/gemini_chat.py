@@ -16,7 +16,7 @@ from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ChatResult
+from proxy.providers.base import ChatResult, Usage
 from proxy.providers.google.chat_params import request_body
 from proxy.providers.google.contents import to_contents
 from proxy.providers.google.errors import blocked, map_google_error
@@ -279,7 +279,7 @@ class GeminiChat:
         }
         if usage is not None:
             out["usage"] = usage
-        return ChatResult(body=out, usage=usage)
+        return ChatResult(body=out, usage=Usage.of(usage))
 
     def _empty(
         self,
@@ -305,7 +305,7 @@ class GeminiChat:
         }
         if usage is not None:
             out["usage"] = usage
-        return ChatResult(body=out, usage=usage)
+        return ChatResult(body=out, usage=Usage.of(usage))
 
     def stream_translator(self, request: ChatRequest, deployment: Deployment) -> GeminiChatStream:
         return GeminiChatStream(self, request.model)

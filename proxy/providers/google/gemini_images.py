@@ -17,7 +17,7 @@ from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, UpstreamError
-from proxy.providers.base import ImageResult
+from proxy.providers.base import ImageResult, Usage
 from proxy.providers.google.errors import blocked
 from proxy.providers.google.image_params import (
     native_params,
@@ -166,6 +166,6 @@ def parse_gemini_images(response: UpstreamResponse, provider: str) -> ImageResul
     formats = {image.format for image in candidate.images}
     return ImageResult(
         data=[{"b64_json": image.data} for image in candidate.images],
-        usage=image_usage(body, images_only=not candidate.texts),
+        usage=Usage.of(image_usage(body, images_only=not candidate.texts)),
         extra={"output_format": formats.pop()} if len(formats) == 1 else {},
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ChatResult, join_url
+from proxy.providers.base import ChatResult, Usage, join_url
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ChatRequest
 from proxy.sse import DONE, SSEEvent
@@ -67,7 +67,7 @@ class OpenAIChat:
             raise UpstreamError(f"{self.provider} answered without a 'choices' list")
         body["model"] = request.model
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
-        return ChatResult(body=body, usage=usage)
+        return ChatResult(body=body, usage=Usage.of(usage))
 
     def stream_translator(self, request: ChatRequest, deployment: Deployment) -> OpenAIChatStream:
         return OpenAIChatStream(request.model)

@@ -11,7 +11,7 @@ from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ImageResult, join_url
+from proxy.providers.base import ImageResult, Usage, join_url
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ImageRequest
 from proxy.sse import DONE, SSEEvent
@@ -94,7 +94,7 @@ class OpenAIImages:
         extra = {k: body[k] for k in RESPONSE_EXTRAS if body.get(k) is not None}
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
         created = body.get("created") if isinstance(body.get("created"), int) else None
-        return ImageResult(data=data, usage=usage, extra=extra, created=created)
+        return ImageResult(data=data, usage=Usage.of(usage), extra=extra, created=created)
 
     def clean_item(self, item: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in item.items() if v is not None}

@@ -17,7 +17,7 @@ from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ChatResult
+from proxy.providers.base import ChatResult, Usage
 from proxy.providers.openai.chat import OpenAIChat, OpenAIChatStream
 from proxy.providers.openrouter.common import (
     PROVIDER,
@@ -102,7 +102,7 @@ class OpenRouterChat(OpenAIChat):
             if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
                 add_first_image(choice["message"])
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
-        return ChatResult(body=body, usage=usage)
+        return ChatResult(body=body, usage=Usage.of(usage))
 
     def stream_translator(
         self, request: ChatRequest, deployment: Deployment

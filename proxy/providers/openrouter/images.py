@@ -18,7 +18,7 @@ from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageResult, NoImageStream
+from proxy.providers.base import ImageResult, NoImageStream, Usage
 from proxy.providers.openrouter.common import (
     PROVIDER,
     attribution_headers,
@@ -145,7 +145,7 @@ class OpenRouterImages(NoImageStream):
         created = body.get("created") if isinstance(body.get("created"), int) else None
         return ImageResult(
             data=[image_item(u) for u in urls],
-            usage=images_usage(usage) if isinstance(usage, dict) else None,
+            usage=Usage.of(images_usage(usage)) if isinstance(usage, dict) else None,
             created=created,
         )
 
