@@ -63,3 +63,25 @@ async def store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
     finally:
         await s.drop_all()
         await s.aclose()
+
+
+def key_row(key_hash: str, alias: str | None = None, **kw: Any) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "key_hash": key_hash,
+        "key_name": "sk-...abcd",
+        "key_alias": alias,
+        "models": [],
+        "max_budget": None,
+        "budget_duration": None,
+        "budget_reset_at": None,
+        "budget_period": 0,
+        "spend": 0.0,
+        "rpm_limit": None,
+        "expires_at": None,
+        "metadata": {},
+        "user_id": None,
+        "created_at": now,
+        "updated_at": now,
+        **kw,
+    }

@@ -19,7 +19,7 @@ from proxy.db.database import LogFilter, Store
 from proxy.db.records import BudgetReset, Op, SpendRecord
 from proxy.db.refusal import Refusal, refusal
 from proxy.db.writer import SpendWriter
-from tests.db.conftest import spend_record
+from tests.db.conftest import key_row, spend_record
 
 # What each poison is, and how the database refuses it. PostgreSQL refuses a NUL in any text
 # column and a string longer than its VARCHAR (``provider`` is VARCHAR(64) and, unlike the
@@ -44,26 +44,7 @@ def poison(name: str, backend: str) -> tuple[SpendRecord, str]:
 
 
 async def add_key(store: Store, key_hash: str) -> None:
-    now = time.time()
-    await store.insert_key(
-        {
-            "key_hash": key_hash,
-            "key_name": "sk-...abcd",
-            "key_alias": None,
-            "models": [],
-            "max_budget": None,
-            "budget_duration": None,
-            "budget_reset_at": None,
-            "budget_period": 0,
-            "spend": 0.0,
-            "rpm_limit": None,
-            "expires_at": None,
-            "metadata": {},
-            "user_id": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
+    await store.insert_key(key_row(key_hash))
 
 
 def dead_letters(spool: Path) -> list[dict[str, Any]]:
