@@ -26,8 +26,8 @@ from proxy.api import (
 from proxy.api.endpoint import error_response
 from proxy.attempt.caller import Caller
 from proxy.auth import Authenticator
-from proxy.config import ProxyConfig
-from proxy.errors import NotFoundError, ProxyError
+from proxy.config import GeneralSettings, ProxyConfig
+from proxy.errors import InternalError, NotFoundError, ProxyError
 from proxy.guardrails.build import build_guardrails
 from proxy.hooks import Hooks, PostCall, PreCall
 from proxy.images.chat import take_image_format
@@ -36,11 +36,13 @@ from proxy.keys.build import build_accounting
 from proxy.keys.replicas import build_replicas
 from proxy.lifecycle import Lifecycle
 from proxy.observability import build_observability
+from proxy.observability.logging import stop_log_writer
 from proxy.pipeline import Pipeline, credentials_for
 from proxy.providers import mock
 from proxy.routing.router import Router
 from proxy.server.front import App
 from proxy.server.heap import settle as settle_heap
+from proxy.server.http import HttpLimits
 from proxy.server.pacing import LoopPacer
 from proxy.services import Services
 from proxy.state.build import build_state
@@ -62,6 +64,21 @@ async def http_error(request: Request, exc: Exception) -> Response:
     err = ProxyError(str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {}))
     err.type = "invalid_request_error"
     return error_response(err)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """Whatever escaped a route: logged by its class only, answered as an OpenAI 500."""
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return error_response(InternalError("Internal error."))
+
+
+def http_limits(general: GeneralSettings) -> HttpLimits:
+    return HttpLimits(
+        header_timeout=general.request_header_timeout,
+        body_timeout=general.request_body_timeout,
+        max_header_bytes=general.max_request_header_bytes,
+        max_headers=general.max_request_headers,
+    )
 
 
 def build_services(config: ProxyConfig) -> Services:
@@ -138,6 +155,7 @@ def create_app(config: ProxyConfig) -> App:
                 except Exception as exc:
                     log.error("shutdown step failed: %s", type(exc).__name__)
             await pipeline.aclose()
+            stop_log_writer()  # what the stop logged is out before uvicorn re-raises SIGTERM
 
     routes = [
         route
@@ -148,8 +166,13 @@ def create_app(config: ProxyConfig) -> App:
         services,
         routes=[*routes, *docs.routes],
         in_flight=services.metrics.in_flight,
+        http_limits=http_limits(config.general),
         lifespan=lifespan,
-        exception_handlers={ProxyError: proxy_error, HTTPException: http_error},
+        exception_handlers={
+            ProxyError: proxy_error,
+            HTTPException: http_error,
+            Exception: internal_error,
+        },
     )
     for path, endpoint in (*images.direct, *chat.direct):
         app.serve_directly(path, endpoint)

@@ -13,6 +13,7 @@ from proxy.config import ConfigError, ProxyConfig
 from proxy.configure import load_config
 from proxy.observability.logging import configure_logging
 from proxy.observability.settings import parse_observability
+from proxy.server.http import GuardedHttp
 from proxy.state.settings import redis_settings
 
 EXIT_CONFIG = 2
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
             log_config=None,  # uvicorn's lines go through the proxy's log format
             access_log=False,
             backlog=args.backlog,
+            http=GuardedHttp,
+            timeout_graceful_shutdown=config.general.graceful_shutdown_timeout,
         )
     else:
         # Only the single-process server builds the app here (each worker of several imports
@@ -147,4 +150,6 @@ def main(argv: list[str] | None = None) -> None:
             log_config=None,  # uvicorn's lines go through the proxy's log format
             access_log=False,
             backlog=args.backlog,
+            http=GuardedHttp,
+            timeout_graceful_shutdown=config.general.graceful_shutdown_timeout,
         )

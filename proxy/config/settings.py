@@ -21,6 +21,12 @@ class GeneralSettings(Section):
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
     image_store: ImageStoreSettings | None = None
     image_fetch: ImageFetchSettings | None = None
+    # The HTTP server (proxy.server.http): slow and oversized clients, and the graceful stop.
+    request_header_timeout: float = Field(default=10.0, gt=0)  # s from a request's first byte
+    request_body_timeout: float = Field(default=30.0, gt=0)  # s without a body byte
+    max_request_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_request_headers: int = Field(default=100, ge=1)
+    graceful_shutdown_timeout: int = Field(default=25, gt=0)  # s for requests in flight
 
 
 ROUTING_STRATEGIES = (

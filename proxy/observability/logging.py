@@ -177,8 +177,15 @@ class LogSink:
             node = node.parent
         return False
 
+    def put(self, item: logging.LogRecord | RequestLine | str) -> None:
+        if self._thread is not None:
+            self.queue.put(item)
+        else:  # the last lines of a stop: written by the thread that logs them
+            self._write(self._line(item) + "\n")
+
     def stop(self) -> None:
-        """Write what is queued, then end the thread."""
+        """Write what is queued, then end the thread: later lines are written by the thread
+        that logs them."""
         thread, self._thread = self._thread, None
         if thread is not None:
             self.queue.put(None)
@@ -194,13 +201,14 @@ class _Enqueue(logging.Handler):
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(getattr(record, RECORD_ATTR, None), dict):
-            self.sink.queue.put(record)  # the record dict is complete: serialised off-loop
-            return
-        try:
-            self.sink.queue.put(self.sink.formatter.format(record))
-        except Exception:
-            self.handleError(record)
+        item: logging.LogRecord | str = record
+        if not isinstance(getattr(record, RECORD_ATTR, None), dict):
+            try:  # formatted here; a request's complete record dict is serialised off-loop
+                item = self.sink.formatter.format(record)
+            except Exception:
+                self.handleError(record)
+                return
+        self.sink.put(item)
 
 
 def configure_logging(settings: ObservabilitySettings, level: str) -> LogSink:
@@ -237,7 +245,7 @@ def log_request(ctx: RequestContext) -> None:
         return
     sink = LogSink.current
     if sink is not None and sink.sole_reader(access_log):
-        sink.queue.put(RequestLine(level, time.time(), cached_record(ctx)))
+        sink.put(RequestLine(level, time.time(), cached_record(ctx)))
     else:
         access_log.log(level, "request", extra={RECORD_ATTR: cached_record(ctx)})
 
@@ -249,6 +257,8 @@ def cached_record(ctx: RequestContext) -> dict[str, Any]:
 
 
 @atexit.register
-def _flush_at_exit() -> None:
+def stop_log_writer() -> None:
+    """Write every queued line now, and any later one as it is logged: the end of a graceful
+    stop (uvicorn then re-raises SIGTERM, and a process killed by a signal runs no ``atexit``)."""
     if LogSink.current is not None:
         LogSink.current.stop()

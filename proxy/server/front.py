@@ -34,6 +34,7 @@ from proxy.api.routes import Endpoint
 from proxy.errors import ProxyError
 from proxy.observability.metrics import InFlight
 from proxy.observability.record import CURRENT_ROUTE
+from proxy.server.http import HttpLimits
 from proxy.services import Services
 
 NOT_IN_FLIGHT = ("/metrics", "/health")
@@ -48,13 +49,15 @@ DESCRIPTION = (
 
 class App(FastAPI):
     """The application. ``services`` is everything the routes use (``request.app.services``);
-    ``in_flight`` counts requests in flight (the metrics gauge)."""
+    ``in_flight`` counts requests in flight (the metrics gauge); ``http_limits`` are the
+    HTTP connection's limits (``proxy.server.http``)."""
 
     def __init__(
         self,
         services: Services | None = None,
         *,
         in_flight: InFlight | None = None,
+        http_limits: HttpLimits | None = None,
         **kwargs: Any,
     ) -> None:
         # /openapi.json and /docs are the gateway's own routes (proxy.api.docs): served
@@ -71,6 +74,7 @@ class App(FastAPI):
         self.router.redirect_slashes = False  # the front door serves those paths directly
         self.direct: dict[str, Endpoint] = {}  # exact path -> handler, POST only
         self.in_flight = in_flight
+        self.http_limits = http_limits or HttpLimits()
         self.services = services  # None only in the front door's own tests
 
     def openapi(self) -> dict[str, Any]:
