@@ -113,6 +113,7 @@ class Container:
             "--name",
             self.name,
             *RUN_FLAGS,
+            "--read-only",  # podman mounts a tmpfs on /tmp, as `--tmpfs /tmp` does in docker
             "--volume",
             f"{self.config}:{CONFIG_PATH_IN_IMAGE}:ro",
             "--env",
@@ -233,6 +234,14 @@ def check_runs_as_non_root(box: Container, upstream: FakeUpstream) -> None:
     expect(" root " not in f" {ps} ", f"a process runs as root:\n{ps}")
 
 
+def check_read_only_root(box: Container, upstream: FakeUpstream) -> None:
+    """It served the checks before this one with nothing writable but /tmp."""
+    for path in ("/app/written", "/opt/venv/written", "/written"):
+        result = podman("exec", box.name, "touch", path, check=False)
+        expect(result.returncode != 0, f"{path} could be written: the root is not read-only")
+        expect("Read-only file system" in result.stderr, f"touch {path}: {result.stderr}")
+
+
 def check_healthcheck(box: Container, upstream: FakeUpstream) -> None:
     configured = podman("inspect", "--format", "{{json .Config.Healthcheck}}", box.name).stdout
     expect(
@@ -284,6 +293,7 @@ CHECKS: list[tuple[str, Callable[[Container, FakeUpstream], None]]] = [
     ("mock provider answers at the exact size", check_mock_provider),
     ("wrong key refused with 401, nothing sent upstream", check_wrong_key_refused),
     ("runs as a non-root user", check_runs_as_non_root),
+    ("serves with a read-only root filesystem", check_read_only_root),
     ("PROXY_WORKERS from the environment", check_workers_from_env),
     ("image HEALTHCHECK passes", check_healthcheck),
     ("SIGTERM stops it cleanly (exit 0)", check_graceful_stop),
