@@ -110,4 +110,10 @@ def test_dockerignore_keeps_tests_and_secrets_out_of_the_build_context() -> None
     rules = [ln for ln in lines if ln and not ln.startswith("#")]
     assert rules[0] == "*"  # allow-list: anything new stays out unless named
     allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "config.example.yaml", "proxy"}
+    assert allowed == {
+        "pyproject.toml",
+        "requirements.lock",
+        "README.md",
+        "config.example.yaml",
+        "proxy",
+    }
