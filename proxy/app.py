@@ -67,7 +67,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
 def build_services(config: ProxyConfig) -> Services:
     """Every long-lived object, built once; the request stages in the one order they run."""
     pacer = LoopPacer()
-    transport = Transports(Transport(), {"mock": MockTransport(mock.handle)})
+    limits = config.upstream_limits  # every answer is read into these, whoever serves it
+    transport = Transports(Transport(limits), {"mock": MockTransport(mock.handle, limits)})
     mock.preload(config)
     caller = Caller(transport, credentials_for(config), pace=pacer.take_turn)
     accounting = build_accounting(config, pacer)  # pricing, keys, budgets, spend logs
