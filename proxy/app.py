@@ -31,6 +31,7 @@ from proxy.errors import NotFoundError, ProxyError
 from proxy.guardrails.build import build_guardrails
 from proxy.hooks import Hooks, PostCall, PreCall
 from proxy.images.chat import take_image_format
+from proxy.images.inputs import InputImages
 from proxy.images.service import Delivery
 from proxy.keys.build import build_accounting
 from proxy.keys.replicas import build_replicas
@@ -86,6 +87,7 @@ def build_services(config: ProxyConfig) -> Services:
         *((replica_keys.before,) if replica_keys else ()),  # the same across replicas
         router.fallbacks.take_from_request,
         take_image_format,  # chat's image_response_format; url refused on streamed images
+        InputImages(delivery).check,  # data: URI images held to the downloader's rules
         guardrails.pre_call,  # last: only requests that passed every other check
     )
     post_call: tuple[PostCall, ...] = (
