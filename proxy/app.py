@@ -31,6 +31,7 @@ from proxy.errors import InternalError, NotFoundError, ProxyError
 from proxy.guardrails.build import build_guardrails
 from proxy.hooks import Hooks, PostCall, PreCall
 from proxy.images.chat import take_image_format
+from proxy.images.inputs import InputImages
 from proxy.images.service import Delivery
 from proxy.keys.build import build_accounting
 from proxy.keys.replicas import build_replicas
@@ -84,7 +85,8 @@ def http_limits(general: GeneralSettings) -> HttpLimits:
 def build_services(config: ProxyConfig) -> Services:
     """Every long-lived object, built once; the request stages in the one order they run."""
     pacer = LoopPacer()
-    transport = Transports(Transport(), {"mock": MockTransport(mock.handle)})
+    limits = config.upstream_limits  # every answer is read into these, whoever serves it
+    transport = Transports(Transport(limits), {"mock": MockTransport(mock.handle, limits)})
     mock.preload(config)
     caller = Caller(transport, credentials_for(config), pace=pacer.take_turn)
     accounting = build_accounting(config, pacer)  # pricing, keys, budgets, spend logs
@@ -102,6 +104,7 @@ def build_services(config: ProxyConfig) -> Services:
         *((replica_keys.before,) if replica_keys else ()),  # the same across replicas
         router.fallbacks.take_from_request,
         take_image_format,  # chat's image_response_format; url refused on streamed images
+        InputImages(delivery).check,  # data: URI images held to the downloader's rules
         guardrails.pre_call,  # last: only requests that passed every other check
     )
     post_call: tuple[PostCall, ...] = (

@@ -137,6 +137,14 @@ class UpstreamError(ProxyError):
     retryable = True
 
 
+class UpstreamTooLargeError(UpstreamError):
+    """The provider's answer, or one event of its stream, went past the configured cap; it
+    was read no further. Retryable like a malformed answer: another deployment may stay
+    within the cap, and a deployment that keeps doing it counts failures towards a cooldown."""
+
+    code = "upstream_response_too_large"
+
+
 class UpstreamRateLimitError(UpstreamError):
     status = 429
     type = "rate_limit_error"

@@ -2,11 +2,14 @@
 
 Image parts can arrive as one multi-megabyte ``data:`` line split over many network chunks;
 the parser scans each byte once and copies a long line twice (join, value), so a line of any
-length costs time linear in its size.
+length costs time linear in its size. What it holds of one event (its data lines and the
+unfinished line) is capped: past ``max_event`` bytes it raises ``SSEEventTooLarge``, so a
+line that never ends cannot grow memory.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +31,14 @@ class SSEEvent:
         return b64json.loads(self.data)
 
 
+class SSEEventTooLarge(Exception):
+    """One event held more than the decoder's ``max_event`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a server-sent event exceeds {limit} bytes")
+        self.limit = limit
+
+
 class SSEDecoder:
     """Incremental decoder: ``feed(chunk)`` returns the events the chunk completed.
 
@@ -36,12 +47,22 @@ class SSEDecoder:
     line is copied twice in all (join, value), never rescanned.
     """
 
-    __slots__ = ("_data", "_event", "_pending")
+    __slots__ = ("_data", "_data_size", "_event", "_max", "_pending", "_pending_size")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int = sys.maxsize) -> None:
         self._pending: list[bytes] = []  # the pieces of the unfinished line
+        self._pending_size = 0
         self._data: list[bytes | memoryview] = []
+        self._data_size = 0
         self._event: str | None = None
+        self._max = max_event
+
+    def _hold(self, piece: bytes) -> None:
+        """Keep ``piece`` of the unfinished line, within the cap."""
+        self._pending.append(piece)
+        self._pending_size += len(piece)
+        if self._pending_size + self._data_size > self._max:
+            raise SSEEventTooLarge(self._max)
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if type(chunk) is not bytes:
@@ -50,7 +71,7 @@ class SSEDecoder:
         pos = chunk.find(b"\n")
         if pos == -1:
             if chunk:
-                self._pending.append(chunk)
+                self._hold(chunk)
             return events
         start = 0
         while pos != -1:
@@ -58,13 +79,14 @@ class SSEDecoder:
                 self._pending.append(chunk[start:pos])
                 line = b"".join(self._pending)
                 self._pending = []
+                self._pending_size = 0
             else:
                 line = chunk[start:pos]
             self._line(line, events)
             start = pos + 1
             pos = chunk.find(b"\n", start)
         if start < len(chunk):
-            self._pending.append(chunk[start:])
+            self._hold(chunk[start:])
         return events
 
     def flush(self) -> list[SSEEvent]:
@@ -72,6 +94,7 @@ class SSEDecoder:
         if self._pending:
             line = b"".join(self._pending)
             self._pending = []
+            self._pending_size = 0
             self._line(line, events)
         self._line(b"", events)
         return events
@@ -86,6 +109,7 @@ class SSEDecoder:
                 value = bytes(data[0]) if len(data) == 1 else b"\n".join(data)
                 events.append(SSEEvent(value, self._event))
             self._data = []
+            self._data_size = 0
             self._event = None
             return
         if line[0] == 0x3A:  # ':' comment, e.g. ": OPENROUTER PROCESSING"
@@ -99,6 +123,9 @@ class SSEDecoder:
                 begin += 1
         if name == b"data":
             self._data.append(memoryview(line)[begin:end])
+            self._data_size += end - begin
+            if self._data_size > self._max:
+                raise SSEEventTooLarge(self._max)
         elif name == b"event":
             self._event = line[begin:end].decode("utf-8", "replace")
 

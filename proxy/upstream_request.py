@@ -12,6 +12,20 @@ import orjson
 
 from proxy import b64json
 
+MIB = 1024 * 1024
+DEFAULT_MAX_ANSWER_BYTES = 256 * MIB  # 16 images at 4K, base64 in JSON, with room to spare
+DEFAULT_MAX_EVENT_BYTES = 64 * MIB  # one streamed event: one 4K image and then some
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamLimits:
+    """The most an upstream answer may hold, enforced while it is read (never after):
+    ``max_answer`` bytes in all (a plain body, or everything one stream sends) and
+    ``max_event`` bytes in one server-sent event, its unfinished line included."""
+
+    max_answer: int = DEFAULT_MAX_ANSWER_BYTES
+    max_event: int = DEFAULT_MAX_EVENT_BYTES
+
 
 @dataclass(slots=True)
 class UpstreamRequest:

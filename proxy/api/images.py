@@ -11,7 +11,7 @@ from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
-from proxy.images.responses import FORMATS, deliver_images
+from proxy.images.responses import deliver_images
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
 from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStreamEvent
@@ -25,9 +25,8 @@ def public_base(request: Request) -> str:
 async def finish(
     request: Request, ctx: RequestContext, image_request: ImageRequest, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """Give the client the ``response_format`` it asked for (download or store)."""
-    if image_request.response_format not in FORMATS:
-        return body  # nothing to convert (and no link base to work out)
+    """Give the client the ``response_format`` it asked for (download or store); a provider's
+    ``data:`` URIs are checked and become base64 whatever was asked."""
     provider = ctx.provider or "provider"
     spec = PROVIDERS.get(provider)
     return await deliver_images(

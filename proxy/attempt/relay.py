@@ -21,8 +21,8 @@ from proxy.attempt.caller import JSON_ERRORS, malformed
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.providers.base import StreamTranslator
-from proxy.sse import SSEDecoder
-from proxy.transport import UpstreamStream
+from proxy.sse import SSEDecoder, SSEEventTooLarge
+from proxy.transport import UpstreamStream, event_too_large
 
 P = TypeVar("P")
 
@@ -42,7 +42,7 @@ class StreamRelay(Generic[P]):
         self.provider = provider
         self._stream = stream
         self._translator = translator
-        self._decoder = SSEDecoder()
+        self._decoder = SSEDecoder(stream.limits.max_event)
         # what is ready for the client, in order: payloads to frame, or frames
         self._pending: deque[P | bytes] = deque()
         self._reading = True  # the upstream may still have something to say
@@ -124,6 +124,8 @@ class StreamRelay(Generic[P]):
             return
         except ProxyError as exc:
             error = exc
+        except SSEEventTooLarge as exc:
+            error = event_too_large(self.provider, exc.limit)
         except JSON_ERRORS as exc:
             error = malformed(self.provider, type(exc).__name__)
         self._reading = False

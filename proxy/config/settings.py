@@ -11,12 +11,15 @@ from pydantic import Field, field_validator
 
 from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
 from proxy.config.deployment import Deployment, Section
+from proxy.upstream_request import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_EVENT_BYTES, UpstreamLimits
 
 
 class GeneralSettings(Section):
     master_key: str | None = None
     allow_unauthenticated_access: bool = False
     max_request_size_mb: float = Field(default=16.0, gt=0)
+    max_upstream_response_bytes: int = Field(default=DEFAULT_MAX_ANSWER_BYTES, ge=1)
+    max_upstream_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, ge=1)
     database_url: str | None = None
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
     image_store: ImageStoreSettings | None = None
@@ -110,3 +113,8 @@ class ProxyConfig:
     @property
     def max_request_bytes(self) -> int:
         return int(self.general.max_request_size_mb * 1024 * 1024)
+
+    @property
+    def upstream_limits(self) -> UpstreamLimits:
+        general = self.general
+        return UpstreamLimits(general.max_upstream_response_bytes, general.max_upstream_event_bytes)

@@ -15,7 +15,8 @@ guard is here and each one refuses rather than degrades:
   ``max_redirects``;
 - the body is capped at ``max_bytes`` (declared length and bytes actually read) and the whole
   download, redirects included, must finish within ``timeout_seconds``;
-- the bytes must be an image (PNG, JPEG, WEBP, GIF, AVIF), not an error page.
+- the bytes must be an image (PNG, JPEG, WEBP, GIF, AVIF), not an error page: the one check
+  (``formats.check_image``) that images in ``data:`` URIs pass too.
 
 Only the operator can loosen the address check, with ``image_fetch.allow_private_cidrs``
 (on-premises providers, tests); nothing in a request can.

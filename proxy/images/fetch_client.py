@@ -21,7 +21,7 @@ from proxy.images.fetch import (
     address_allowed,
     host_allowed,
 )
-from proxy.images.formats import sniff_image
+from proxy.images.formats import ImageRejected, check_image, too_large
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -114,8 +114,10 @@ class PinnedClient:
                         continue
                     if status != 200:
                         raise FetchError(f"{current.host} answered HTTP {status}")
-                    if sniff_image(body) is None:
-                        raise FetchError(f"{current.host} did not return an image")
+                    try:
+                        check_image(body, self.settings.max_bytes)
+                    except ImageRejected as exc:
+                        raise FetchError(f"{current.host}: {exc}") from None
                     return body
                 raise FetchError(f"more than {self.settings.max_redirects} redirects")
         except TimeoutError:
@@ -152,13 +154,13 @@ class PinnedClient:
                 return response.status, None, b""
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
-                raise FetchError(f"image larger than the {cap} byte limit")
+                raise FetchError(str(too_large(cap)))
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_stream():
                 size += len(chunk)
                 if size > cap:
-                    raise FetchError(f"image larger than the {cap} byte limit")
+                    raise FetchError(str(too_large(cap)))
                 chunks.append(chunk)
             return 200, None, b"".join(chunks)
         finally:

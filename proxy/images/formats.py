@@ -1,4 +1,7 @@
-"""Image bytes and the shapes they travel in: magic-byte sniffing and data URIs."""
+"""Image bytes and the shapes they travel in: magic-byte sniffing and data URIs, and the one
+check every image the proxy takes in passes, downloaded or carried in a ``data:`` URI
+(``check_image``, ``image_of_data_uri``).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ GIF = ImageType("image/gif", "gif")
 AVIF = ImageType("image/avif", "avif")
 UNKNOWN = ImageType("application/octet-stream", "bin")
 BY_EXTENSION = {t.extension: t for t in (PNG, JPEG, WEBP, GIF, AVIF, UNKNOWN)}
+IMAGE_TYPES = (PNG, JPEG, WEBP, GIF, AVIF)
+BY_MEDIA_TYPE = {t.mime: t for t in IMAGE_TYPES} | {"image/jpg": JPEG}  # a common misspelling
+NAMES = "PNG, JPEG, WEBP, GIF or AVIF"
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,", re.I)
 
@@ -40,16 +46,57 @@ def sniff_image(data: bytes) -> ImageType | None:
     return None
 
 
+class ImageRejected(Exception):
+    """Not an image the proxy takes; ``str()`` says why and is safe to show (no payload)."""
+
+
+def too_large(max_bytes: int) -> ImageRejected:
+    return ImageRejected(f"image larger than the {max_bytes} byte limit")
+
+
+def check_image(data: bytes, max_bytes: int, declared: ImageType | None = None) -> ImageType:
+    """The rule for image bytes from anywhere: at most ``max_bytes``, bytes of a known image
+    type (sniffed, whatever the sender said), and of the ``declared`` type when one is.
+
+    The downloader declares nothing (an HTTP content type is not kept: the bytes decide);
+    a ``data:`` URI declares its type, which travels on with it."""
+    if len(data) > max_bytes:
+        raise too_large(max_bytes)
+    kind = sniff_image(data)
+    if kind is None:
+        raise ImageRejected(f"the bytes are not an image ({NAMES})")
+    if declared is not None and kind is not declared:
+        raise ImageRejected(f"the bytes are {kind.mime}, not the declared {declared.mime}")
+    return kind
+
+
+def image_of_data_uri(uri: str, max_bytes: int) -> bytes:
+    """The image in a base64 ``data:`` URI, checked as a download is (``check_image``).
+
+    As a download's ``content-length`` is read before its body, the declared media type must
+    be an image type and the size the base64 text implies must fit (with room for line
+    breaks) before anything is decoded; then the bytes themselves are checked."""
+    m = _DATA_URI.match(uri)
+    if m is None:
+        raise ImageRejected("the data: URI is not base64 (data:<media type>;base64,<data>)")
+    media_type = (m["mime"] or "").lower()
+    declared = BY_MEDIA_TYPE.get(media_type)
+    if declared is None:
+        raise ImageRejected(
+            f"the media type {media_type or '(none)'} is not an image type ({NAMES})"
+        )
+    payload = uri[m.end() :]
+    if len(payload) // 4 * 3 > max_bytes + max_bytes // 16 + 3:
+        raise too_large(max_bytes)
+    data = decode_b64(payload)
+    if data is None:
+        raise ImageRejected("the data: URI is not valid base64")
+    check_image(data, max_bytes, declared)
+    return data
+
+
 def is_data_uri(value: str) -> bool:
     return value[:5].lower() == "data:"
-
-
-def decode_data_uri(value: str) -> bytes | None:
-    """The bytes of a base64 ``data:`` URI, or None when it is not one."""
-    m = _DATA_URI.match(value)
-    if not m:
-        return None
-    return decode_b64(value[m.end() :])
 
 
 def decode_b64(value: str) -> bytes | None:

@@ -6,11 +6,15 @@ Images (``POST /v1/images/generations``), after the provider's answers are merge
   URL is downloaded by the guarded fetcher from the hosts the adapter declares;
 - ``response_format: url`` and an item holds base64: the image is stored and the item gets a
   link (the proxy's signed ``/v1/images/files/{id}`` link or an S3 presigned URL);
-- no ``response_format``: the provider's answer is kept as it is.
+- no ``response_format``: the provider's answer is kept as it is, but for ``data:`` URIs,
+  which are base64 in disguise and become ``b64_json``.
+
+Every ``data:`` URI taken in is held to the downloader's rules (``Delivery.provider_image``):
+an image type, declared and sniffed alike, within ``image_fetch.max_bytes``.
 
 Chat (``message.image`` / ``message.images`` / ``delta.image`` / ``delta.images``): data URIs
 are kept unless ``image_response_format: url`` is asked (per request or per deployment); then
-each data URI is stored and replaced by its link.
+each data URI is checked, stored and replaced by its link.
 
 Adapters take part declaratively: every image adapter declares ``image_hosts`` (host names or
 suffixes its provider serves image URLs from); nothing else is needed.
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.errors import ProxyError, UpstreamError
-from proxy.images.formats import decode_b64, decode_data_uri, encode_b64, is_data_uri
+from proxy.images.formats import decode_b64, encode_b64, is_data_uri
 from proxy.images.service import Delivery
 
 CHAT_IMAGE_FORMATS = ("url", "b64_json")
@@ -46,9 +50,6 @@ def _bad_base64(provider: str) -> UpstreamError:
     )
 
 
-FORMATS = ("url", "b64_json")  # a response_format the proxy delivers; otherwise as returned
-
-
 async def deliver_images(
     body: dict[str, Any],
     want: str | None,
@@ -58,9 +59,8 @@ async def deliver_images(
     hosts: tuple[str, ...],
     request_base: str,
 ) -> dict[str, Any]:
-    """Rewrite ``body["data"]`` in place so every item is in the ``want`` format."""
-    if want not in FORMATS:
-        return body
+    """Rewrite ``body["data"]`` in place so every item is in the ``want`` format (``None``:
+    as returned, ``data:`` URIs as ``b64_json``)."""
 
     async def to_b64(item: dict[str, Any]) -> None:
         url = item.get("url")
@@ -68,9 +68,7 @@ async def deliver_images(
             item.pop("url", None)
             return
         if is_data_uri(url):
-            data = decode_data_uri(url)
-            if data is None:
-                raise _bad_base64(provider)
+            data = await delivery.provider_image(url, provider)
         else:
             data = await delivery.download(url, hosts, provider)
         item["b64_json"] = encode_b64(data)
@@ -83,17 +81,24 @@ async def deliver_images(
             return
         if isinstance(b64, str) and b64:
             data = decode_b64(b64)
+            if data is None:
+                raise _bad_base64(provider)
         elif isinstance(url, str):
-            data = decode_data_uri(url)
+            data = await delivery.provider_image(url, provider)
         else:
             return
-        if data is None:
-            raise _bad_base64(provider)
         item["url"] = await delivery.link_for(data, request_base)
         item.pop("b64_json", None)
 
-    convert = to_b64 if want == "b64_json" else to_url
-    await _all([convert(item) for item in body.get("data", ()) if isinstance(item, dict)])
+    items = [item for item in body.get("data", ()) if isinstance(item, dict)]
+    if want == "url":
+        await _all([to_url(item) for item in items])
+    elif want == "b64_json":
+        await _all([to_b64(item) for item in items])
+    else:  # as returned, but for data: URIs (most answers have none: no task is made)
+        await _all(
+            [to_b64(i) for i in items if isinstance(i.get("url"), str) and is_data_uri(i["url"])]
+        )
     return body
 
 
@@ -108,9 +113,7 @@ class ChatImageLinker:
 
     async def _link(self, uri: str) -> str:
         if uri not in self._links:
-            data = decode_data_uri(uri)
-            if data is None:
-                raise _bad_base64(self.provider)
+            data = await self.delivery.provider_image(uri, self.provider)
             self._links[uri] = await self.delivery.link_for(data, self.request_base)
         return self._links[uri]
 

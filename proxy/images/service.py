@@ -17,7 +17,14 @@ from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
 from proxy.errors import ProxyError, UpstreamError
 from proxy.images.fetch import FetchError
 from proxy.images.fetcher import ImageFetcher
-from proxy.images.formats import BY_EXTENSION, UNKNOWN, ImageType, sniff_image
+from proxy.images.formats import (
+    BY_EXTENSION,
+    UNKNOWN,
+    ImageRejected,
+    ImageType,
+    image_of_data_uri,
+    sniff_image,
+)
 from proxy.images.signing import LinkSigner, derive_secret, new_file_id
 from proxy.images.store import ImageStore, StoreError
 from proxy.images.store_local import LocalImageStore
@@ -27,10 +34,12 @@ from proxy.paths import local_path
 log = logging.getLogger("proxy.images")
 
 FILES_PATH = "/v1/images/files/"
+OFF_LOOP = 256 * 1024  # a data: URI this long is decoded and checked in a worker thread
 
 
 class ImageDownloadError(UpstreamError):
-    """The provider answered with an image URL the proxy could not (or would not) download."""
+    """The provider's image could not be taken: a URL the proxy could not (or would not)
+    download, or a ``data:`` URI that fails the same checks."""
 
     code = "image_download_failed"
     retryable = False
@@ -144,6 +153,25 @@ class Delivery:
         except FetchError as exc:
             raise ImageDownloadError(
                 f"{provider} returned an image URL the proxy could not download: {exc}",
+                provider=provider,
+            ) from None
+
+    async def open_data_uri(self, uri: str) -> bytes:
+        """The image in a ``data:`` URI, held to the downloader's rules (``image_fetch``'s
+        ``max_bytes``, the image types); ``ImageRejected`` says why not. A long one is
+        decoded in a worker thread: the event loop never waits on it."""
+        limit = self.fetcher.settings.max_bytes
+        if len(uri) < OFF_LOOP:
+            return image_of_data_uri(uri, limit)
+        return await asyncio.to_thread(image_of_data_uri, uri, limit)
+
+    async def provider_image(self, uri: str, provider: str) -> bytes:
+        """A provider's ``data:`` URI image, refused as a download that fails would be."""
+        try:
+            return await self.open_data_uri(uri)
+        except ImageRejected as exc:
+            raise ImageDownloadError(
+                f"{provider} returned a data: URI image the proxy would not take: {exc}",
                 provider=provider,
             ) from None
 

@@ -8,6 +8,14 @@
 from proxy.transport.in_process import MockTransport
 from proxy.transport.network import Transport
 from proxy.transport.schemes import Transports
-from proxy.transport.stream import Sender, UpstreamStream, full_url
+from proxy.transport.stream import Sender, UpstreamStream, event_too_large, full_url
 
-__all__ = ["MockTransport", "Sender", "Transport", "Transports", "UpstreamStream", "full_url"]
+__all__ = [
+    "MockTransport",
+    "Sender",
+    "Transport",
+    "Transports",
+    "UpstreamStream",
+    "event_too_large",
+    "full_url",
+]

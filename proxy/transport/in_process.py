@@ -14,8 +14,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from proxy.transport.stream import UpstreamStream, full_url
-from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+from proxy.transport.stream import DEFAULT_LIMITS, AnswerCap, UpstreamStream, full_url
+from proxy.upstream_request import UpstreamLimits, UpstreamRequest, UpstreamResponse
 
 if TYPE_CHECKING:
     import httpx
@@ -41,14 +41,19 @@ def to_httpx(req: UpstreamRequest) -> httpx.Request:
 
 
 class MockTransport:
-    """A ``Sender`` whose upstream is ``handler``, an async function of an httpx request."""
+    """A ``Sender`` whose upstream is ``handler``, an async function of an httpx request.
+    Its answers are held to the same ``limits`` as the network's (the handler made them in
+    memory already, so a plain answer is measured whole)."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, limits: UpstreamLimits = DEFAULT_LIMITS) -> None:
         self.handler = handler
+        self.limits = limits
 
     async def send(self, req: UpstreamRequest, timeout: float, provider: str) -> UpstreamResponse:
         answer = await self.handler(to_httpx(req))
-        return UpstreamResponse(answer.status_code, answer.headers, await answer.aread())
+        body = await answer.aread()
+        AnswerCap(self.limits.max_answer, provider).count(len(body))
+        return UpstreamResponse(answer.status_code, answer.headers, body)
 
     async def open_stream(
         self, req: UpstreamRequest, timeout: float, provider: str, stream_timeout: float | None
@@ -62,6 +67,7 @@ class MockTransport:
             provider,
             gap=stream_timeout,
             first=timeout,
+            limits=self.limits,
         )
 
     async def aclose(self) -> None:

@@ -6,7 +6,10 @@ a request signed over its URL (SigV4) must not be re-quoted on the way out. Redi
 never followed.
 
 Network failures map onto the error family here, once: adapters and the router only ever
-see ``UpstreamTimeoutError`` / ``UpstreamConnectionError``.
+see ``UpstreamTimeoutError`` / ``UpstreamConnectionError``. Answers are read into
+``UpstreamLimits``: a declared length past the cap is refused before the body is read, and
+the body is counted as it arrives (decompressed: a small gzip bomb counts as what it becomes),
+the connection dropped at the first byte past the cap.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import functools
 import aiohttp
 from yarl import URL
 
-from proxy.errors import UpstreamConnectionError, UpstreamTimeoutError
-from proxy.transport.stream import UpstreamStream, full_url
-from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+from proxy.errors import UpstreamConnectionError, UpstreamTimeoutError, UpstreamTooLargeError
+from proxy.transport.stream import DEFAULT_LIMITS, AnswerCap, UpstreamStream, full_url
+from proxy.upstream_request import UpstreamLimits, UpstreamRequest, UpstreamResponse
 
 CONNECT_TIMEOUT = 10.0
 NO_CONTENT_TYPE = ("content-type",)
@@ -34,7 +37,8 @@ def _url(url: str) -> URL:
 class Transport:
     """The network ``Sender``: one pooled aiohttp session for every upstream."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: UpstreamLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -85,10 +89,27 @@ class Transport:
                 f"could not reach {provider}: {type(exc).__name__}", provider=provider
             ) from None
 
+    def _cap(self, response: aiohttp.ClientResponse, provider: str) -> AnswerCap:
+        """The answer's byte count, its declared length already checked."""
+        cap = AnswerCap(self.limits.max_answer, provider)
+        try:
+            cap.declared(response.content_length)
+        except UpstreamTooLargeError:
+            response.close()  # not a byte of the body is read
+            raise
+        return cap
+
     async def send(self, req: UpstreamRequest, timeout: float, provider: str) -> UpstreamResponse:
         response = await self._request(req, self._timeout(timeout), provider, timeout)
+        cap = self._cap(response, provider)
+        parts: list[bytes] = []
         try:
-            body = await response.read()
+            async for part in response.content.iter_any():
+                cap.count(len(part))
+                parts.append(part)
+        except UpstreamTooLargeError:
+            response.close()  # read no further: drop the connection, the upstream sees it
+            raise
         except TimeoutError:
             raise UpstreamTimeoutError(
                 f"{provider} did not answer within {timeout:g}s", provider=provider
@@ -99,7 +120,7 @@ class Transport:
             ) from None
         finally:
             response.release()
-        return UpstreamResponse(response.status, response.headers, body)
+        return UpstreamResponse(response.status, response.headers, b"".join(parts))
 
     async def open_stream(
         self, req: UpstreamRequest, timeout: float, provider: str, stream_timeout: float | None
@@ -109,6 +130,7 @@ class Transport:
         # ``stream_timeout`` (the chunk limits are enforced by ``UpstreamStream``).
         read = max(timeout, stream_timeout or 0.0)
         response = await self._request(req, self._timeout(timeout, read=read), provider, timeout)
+        self._cap(response, provider)  # the stream counts the bytes themselves
 
         async def close() -> None:
             if response.content.at_eof():
@@ -124,6 +146,7 @@ class Transport:
             provider,
             gap=stream_timeout,
             first=timeout,
+            limits=self.limits,
         )
 
     async def aclose(self) -> None:

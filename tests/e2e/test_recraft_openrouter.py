@@ -264,7 +264,7 @@ def test_openrouter_images_n2_fans_out(client: openai.OpenAI, fake: FakeUpstream
         if body.get("modalities") != ["image", "text"]:
             return or_answer([], "text only")
         i = next(counter)
-        data = base64.b64encode(f"image-{i}".encode()).decode()
+        data = base64.b64encode(b"\x89PNG\r\n\x1a\nimage-%d" % i).decode()  # PNG-shaped
         return or_answer([or_image(f"data:image/png;base64,{data}")])
 
     fake.route("POST", OR_PATH, handler)
@@ -273,7 +273,7 @@ def test_openrouter_images_n2_fans_out(client: openai.OpenAI, fake: FakeUpstream
     )
     assert result.data is not None
     got = sorted(base64.b64decode(d.b64_json or "") for d in result.data)
-    assert got == [b"image-0", b"image-1"]
+    assert got == [b"\x89PNG\r\n\x1a\nimage-0", b"\x89PNG\r\n\x1a\nimage-1"]
     assert result.usage is not None
     assert result.usage.output_tokens == 2 * 1299 and result.usage.total_tokens == 2 * 1305
     reqs = fake.received(OR_PATH)

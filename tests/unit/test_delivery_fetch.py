@@ -205,7 +205,7 @@ async def test_refuses_what_is_not_an_image(fake: FakeUpstream) -> None:
     fake.route("GET", "/page", lambda r: Response(b"<html>error</html>", media_type="image/png"))
     fake.route("GET", "/gone", lambda r: Response(b"", status_code=403))
     f = fetcher(allow_private_cidrs=LOOPBACK_OK)
-    with pytest.raises(FetchError, match="did not return an image"):
+    with pytest.raises(FetchError, match=r"127\.0\.0\.1: the bytes are not an image \(PNG, JPEG"):
         await f.fetch(f"{fake.base}/page", ())
     with pytest.raises(FetchError, match="HTTP 403"):
         await f.fetch(f"{fake.base}/gone", ())

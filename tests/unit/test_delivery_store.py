@@ -13,7 +13,7 @@ import pytest
 
 from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
 from proxy.images.fetcher import ImageFetcher
-from proxy.images.formats import GIF, JPEG, PNG, UNKNOWN, WEBP, decode_data_uri, sniff_image
+from proxy.images.formats import GIF, JPEG, PNG, UNKNOWN, WEBP, sniff_image
 from proxy.images.service import Delivery
 from proxy.images.signing import FILE_ID, LinkSigner, derive_secret, new_file_id
 from proxy.images.store_local import LocalImageStore
@@ -30,9 +30,6 @@ def test_sniffs_image_types() -> None:
     assert sniff_image(b"RIFF\x10\x00\x00\x00WEBPVP8 ") == WEBP
     assert sniff_image(b"GIF89a....") == GIF
     assert sniff_image(b"<svg xmlns=...>") is None
-    assert decode_data_uri("data:image/png;base64,aGk=") == b"hi"
-    assert decode_data_uri("data:image/png;base64,***") is None
-    assert decode_data_uri("https://x/y.png") is None
 
 
 # --- signed links ---------------------------------------------------------------------

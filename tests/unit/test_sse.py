@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from proxy.sse import SSEDecoder
+import pytest
+
+from proxy.sse import SSEDecoder, SSEEventTooLarge
 
 
 def decode_all(chunks: list[bytes]) -> list[tuple[str | None, bytes]]:
@@ -54,3 +56,29 @@ def test_decoded_data_does_not_change_when_the_source_buffer_does() -> None:
     (event,) = d.feed(buf)  # type: ignore[arg-type]
     buf[6:9] = b"xyz"
     assert event.data == b"abc"
+
+
+def test_a_line_that_never_ends_is_cut_at_the_event_cap() -> None:
+    d = SSEDecoder(max_event=4096)
+    d.feed(b"data: ")
+    with pytest.raises(SSEEventTooLarge, match="exceeds 4096 bytes"):
+        for _ in range(100):
+            d.feed(b"A" * 100)
+
+
+def test_an_event_of_many_lines_is_cut_at_the_event_cap() -> None:
+    d = SSEDecoder(max_event=4096)
+    with pytest.raises(SSEEventTooLarge):
+        d.feed(b"data: " + b"A" * 100 + b"\n" * 1 + (b"data: " + b"B" * 100 + b"\n") * 50)
+
+
+def test_the_cap_is_per_event() -> None:
+    """Many events below the cap pass however much they add up to, split anywhere."""
+    event = b"data: " + b"A" * 3000 + b"\n\n"
+    raw = event * 20
+    for piece in (1, 7, 1000, len(raw)):
+        d = SSEDecoder(max_event=4096)
+        events = []
+        for i in range(0, len(raw), piece):
+            events += d.feed(raw[i : i + piece])
+        assert [e.data for e in events] == [b"A" * 3000] * 20

@@ -21,6 +21,7 @@ from proxy.attempt.chat import ChatRelay
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
+from proxy.images.formats import image_of_data_uri
 from proxy.images.responses import ChatImageLinker
 from proxy.images.service import Delivery
 from proxy.providers.openrouter.chat import OpenRouterChatStream
@@ -151,6 +152,9 @@ async def test_an_image_stream_passes_three_iterators() -> None:
 class FakeDelivery:
     def __init__(self) -> None:
         self.stored: list[bytes] = []
+
+    async def provider_image(self, uri: str, provider: str) -> bytes:
+        return image_of_data_uri(uri, 1024 * 1024)  # the real check
 
     async def link_for(self, data: bytes, request_base: str) -> str:
         self.stored.append(data)

@@ -1,14 +1,17 @@
-"""The shared transport against a minimal keep-alive HTTP server that counts connections."""
+"""The shared transport against a minimal keep-alive HTTP server that counts connections, and
+against answers far larger than its cap."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from proxy.errors import UpstreamTooLargeError
 from proxy.transport import Transport
-from proxy.upstream_request import UpstreamRequest
+from proxy.upstream_request import UpstreamLimits, UpstreamRequest
+from tests.fakes.faults import LazyBodyServer
 
 BODY = b"data: " + b"x" * 4_000_000 + b"\n\n"  # many reads
 
@@ -114,3 +117,61 @@ async def test_no_invented_content_type_and_no_cookie_replay(
     assert "content-type" not in first
     assert second["content-type"] == "application/json"
     assert "cookie" not in second
+
+
+# --- answers are read into the cap, never past it -----------------------------------------
+
+LIMITS = UpstreamLimits(max_answer=1024 * 1024)
+CHUNKS = 1024  # of 64 KiB: 64 MiB, far more than socket buffers hold
+
+
+@pytest.fixture(params=[True, False], ids=["content-length", "chunked"])
+def huge(request: pytest.FixtureRequest) -> Iterator[LazyBodyServer]:
+    server = LazyBodyServer(b"data: {}\n\n" * 6553, CHUNKS, content_length=request.param)
+    yield server.start()
+    server.stop()
+
+
+async def hung_up_early(server: LazyBodyServer) -> bool:
+    assert await asyncio.to_thread(server.done.wait, 10)
+    return server.closed_early and server.sent < CHUNKS // 4
+
+
+async def test_a_plain_answer_is_read_no_further_than_the_cap(huge: LazyBodyServer) -> None:
+    transport = Transport(LIMITS)
+    try:
+        with pytest.raises(UpstreamTooLargeError, match="exceeds the 1048576 byte limit"):
+            await transport.send(UpstreamRequest("POST", huge.base + "/x", {}, b"{}"), 10, "test")
+    finally:
+        await transport.aclose()
+    assert await hung_up_early(huge)
+
+
+async def test_a_stream_is_read_no_further_than_the_cap(huge: LazyBodyServer) -> None:
+    transport = Transport(LIMITS)
+    received = 0
+    try:
+        with pytest.raises(UpstreamTooLargeError, match="exceeds the 1048576 byte limit"):
+            stream = await transport.open_stream(
+                UpstreamRequest("POST", huge.base + "/s", {}, b"{}"), 10, "test", None
+            )
+            try:
+                async for chunk in stream.chunks():
+                    received += len(chunk)
+            finally:
+                await stream.aclose()
+    finally:
+        await transport.aclose()
+    assert received <= LIMITS.max_answer
+    assert await hung_up_early(huge)
+
+
+async def test_an_answer_within_the_cap_is_read_whole(huge: LazyBodyServer) -> None:
+    transport = Transport(UpstreamLimits(max_answer=huge.total))
+    try:
+        response = await transport.send(UpstreamRequest("POST", huge.base + "/x", {}), 30, "test")
+    finally:
+        await transport.aclose()
+    assert len(response.body) == huge.total
+    assert await asyncio.to_thread(huge.done.wait, 10)
+    assert not huge.closed_early and huge.sent == CHUNKS
