@@ -88,8 +88,9 @@ def build_services(config: ProxyConfig) -> Services:
     limits = config.upstream_limits  # every answer is read into these, whoever serves it
     transport = Transports(Transport(limits), {"mock": MockTransport(mock.handle, limits)})
     mock.preload(config)
-    caller = Caller(transport, credentials_for(config), pace=pacer.take_turn)
     accounting = build_accounting(config, pacer)  # pricing, keys, budgets, spend logs
+    journal = accounting.writer.journal  # every upstream call is journaled as it goes out
+    caller = Caller(transport, credentials_for(config), pace=pacer.take_turn, journal=journal)
     router = Router(config, caller, state=build_state(config), price=accounting.pricer)
     observability = build_observability(config, pacer)
     guardrails, guardrails_lifecycle = build_guardrails(config)

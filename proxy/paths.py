@@ -24,7 +24,7 @@ def data_dir(config: ProxyConfig) -> Path:
         return home
     fallback = Path(tempfile.gettempdir()) / "image-proxy"
     log.warning(
-        "%s is not writable: keeping the SQLite database and spool in %s (set "
+        "%s is not writable: keeping the SQLite database and spend journal in %s (set "
         "general_settings.database_url to keep keys and spend logs across restarts)",
         home,
         fallback,

@@ -1,4 +1,5 @@
-"""Sending translated requests: credentials, the shared transport, error mapping, timing."""
+"""Sending translated requests: credentials, the spend journal's intent, the shared
+transport, error mapping, timing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.credentials.base import Credentials, RevocableCredentials
+from proxy.db.journal import SpendJournal
 from proxy.errors import ProxyError, UpstreamError
 from proxy.transport import Sender, UpstreamStream
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
@@ -29,9 +31,13 @@ class Caller:
         transport: Sender,
         credentials: dict[str, Credentials],
         pace: Callable[[], Awaitable[None]] | None = None,
+        journal: SpendJournal | None = None,
     ) -> None:
         self.transport = transport
         self.credentials = credentials
+        # Each call is journaled as it goes out, so a process killed before the request's
+        # spend record leaves an interrupted record of it (proxy.db.journal).
+        self.journal = journal
         # With many calls in flight (a wave of slow ones can come back together) an answer
         # waits here for its turn on a busy loop (proxy.server.pacing). With few, a whole wave
         # fits in one batch and the wait would only cost: at 64 connections, a fifth of the req/s.
@@ -56,6 +62,8 @@ class Caller:
         """Send every request (concurrently when several); the first failure wins."""
         for request in requests:
             await self._authorize(deployment, request)
+        if self.journal is not None:
+            self.journal.intent(ctx)
         send, timeout, provider = self.transport.send, deployment.timeout, deployment.provider
         started = time.perf_counter()
         self.in_flight += 1
@@ -89,6 +97,8 @@ class Caller:
         adapter: ErrorMapper,
     ) -> UpstreamStream:
         await self._authorize(deployment, request)
+        if self.journal is not None:
+            self.journal.intent(ctx)
         started = time.perf_counter()
         stream_timeout = deployment.params.stream_timeout
         try:

@@ -248,7 +248,7 @@ class Store:
 
         Records are inserted with ``ON CONFLICT DO NOTHING``; only the ones actually inserted
         add to their key's spend, so replaying a batch (after a lost commit acknowledgement,
-        or from the shutdown spool) never counts anything twice. ``unseen`` says no write
+        or from the spend journal) never counts anything twice. ``unseen`` says no write
         of these records was ever attempted (request ids are the gateway's own 128-bit random
         ids), which skips the lookup of what is already stored. Returns rows inserted.
         """

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.context import KeyInfo
 from proxy.names import MAX_NAME_LENGTH
 
 MAX_TEXT = MAX_NAME_LENGTH
@@ -22,6 +23,11 @@ CLIPPED = {
 
 def clip(value: str | None, limit: int = MAX_TEXT) -> str | None:
     return value[:limit] if isinstance(value, str) else None
+
+
+def billed_key(key: KeyInfo | None) -> str | None:
+    """The key hash a record bills: a virtual key's; the master key has no budget."""
+    return key.key_hash if key is not None and not key.is_master else None
 
 
 @dataclass(slots=True)

@@ -1,22 +1,25 @@
-"""Spend records leave the request path here: queued in memory, written in batches.
+"""Spend records leave the request path here: journaled, queued in memory, written in batches.
 
-* ``submit`` only appends to a queue; the request never waits for the database.
+* ``submit`` appends the op to the process's journal (``proxy.db.journal``: one line, in the
+  page cache before the answer goes out) and to a queue; the request never waits for the
+  database.
 * A background task writes everything queued (in batches of ``batch_size``, all of what was
   queued when the flush began, never "the first N and the rest later") every ``interval``
-  seconds, or sooner when a batch is full.
+  seconds, or sooner when a batch is full. A flush seals the journal's segment first and
+  deletes the sealed segments once it committed everything.
 * An op leaves the queue only after the transaction that wrote it committed. When the
   database is down the queue keeps growing and the writer retries with backoff; nothing is
   dropped. Writes are idempotent (``request_id`` is the primary key), so a retry after an
   unknown outcome cannot count twice.
-* ``drain`` (graceful shutdown) writes everything; what still cannot be written by the
-  deadline goes to a spool file (JSON lines, one per process and shutdown) that the next
-  start-up replays first.
+* ``restore`` (start-up) queues what processes that are gone left in the journal directory,
+  ahead of anything new: ``kill -9`` included. ``drain`` (graceful shutdown) writes
+  everything; what the database still does not take stays in the journal for the next start.
 * Data the database refuses (``proxy.db.refusal``: a NUL, an over-long string) would fail
   every retry and hold up everything behind it. When a batch is refused, its halves are
   written, then their halves, and so on: every op the database takes is stored, in order
   (budget resets stay between the records around them), and each single op it refuses goes
-  to a dead-letter file (``spend-deadletter-<pid>.jsonl`` in the spool directory, with the
-  reason) and is counted. A spooled batch replays through the same path.
+  to a dead-letter file (``spend-deadletter-<pid>.jsonl`` in the journal directory, with the
+  reason) and is counted. Replayed ops go through the same path.
 """
 
 from __future__ import annotations
@@ -25,17 +28,16 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from proxy.db.database import Store
-from proxy.db.records import BudgetReset, Op, SpendRecord
+from proxy.db.journal import Orphans, Segment, SpendJournal
+from proxy.db.records import Op, SpendRecord
 from proxy.db.refusal import Refusal, append_dead_letter, refusal
 from proxy.pacing import Pacer
 
@@ -50,16 +52,6 @@ def op_fields(op: Op) -> dict[str, Any]:
     return {"type": kind, **dataclasses.asdict(op)}
 
 
-def encode_op(op: Op) -> bytes:
-    return orjson.dumps(op_fields(op))
-
-
-def decode_op(line: bytes) -> Op:
-    data = orjson.loads(line)
-    kind = data.pop("type")
-    return SpendRecord(**data) if kind == "record" else BudgetReset(**data)
-
-
 class SpendWriter:
     def __init__(
         self,
@@ -67,19 +59,19 @@ class SpendWriter:
         *,
         interval: float = 0.5,
         batch_size: int = 500,
-        spool_dir: Path | None = None,
+        journal: SpendJournal | None = None,
         max_backoff: float = 30.0,
         pacer: Pacer | None = None,
     ) -> None:
         self.store = store
         self.interval = interval
         self.batch_size = batch_size
-        self.spool_dir = spool_dir
-        self._replaying: list[Path] = []
+        self.journal = journal  # None: nothing on disk (a kill loses what is queued)
+        self._replaying: list[Orphans] = []
         self.max_backoff = max_backoff
         self.pacer = pacer  # a flush waits (up to an interval) for a busy loop to quiet down
         self.queue: deque[Op] = deque()
-        # How many ops at the head of the queue a write may already have stored (a spooled
+        # How many ops at the head of the queue a write may already have stored (a journal
         # replay, or a batch whose write failed with an unknown outcome): those are looked up
         # before inserting; everything behind them was never sent to the database.
         self._maybe_stored = 0
@@ -99,6 +91,8 @@ class SpendWriter:
         return len(self.queue)
 
     def submit(self, op: Op) -> None:
+        if self.journal is not None:
+            self.journal.append(op)
         self.queue.append(op)
         if len(self.queue) >= self.batch_size:
             self._wake.set()
@@ -130,6 +124,7 @@ class SpendWriter:
         under steady traffic into a transaction every few tens of milliseconds (one per
         commit's worth of arrivals), not one per interval."""
         async with self.lock:
+            sealed = self.journal.seal() if self.journal is not None else ()
             pending = len(self.queue)
             while pending > 0 and self.queue:
                 batch = [self.queue[i] for i in range(min(self.batch_size, pending))]
@@ -140,9 +135,20 @@ class SpendWriter:
                 self._maybe_stored = max(self._maybe_stored, len(batch))
                 if not await self._write_or_set_aside(batch, unseen):
                     return False
-            if self._replaying:
-                await self._forget_replayed()
+            if self._replaying or (self.journal is not None and self.journal.needs_trim):
+                await asyncio.to_thread(self._trim, sealed, self._take_replaying())
             return True
+
+    def _take_replaying(self) -> list[Orphans]:
+        replaying, self._replaying = self._replaying, []
+        return replaying
+
+    def _trim(self, sealed: tuple[Segment, ...], replayed: list[Orphans]) -> None:
+        """Everything in these journal segments is committed: delete them (blocking)."""
+        if self.journal is not None:
+            self.journal.trim(sealed)
+        for orphans in replayed:
+            orphans.remove()
 
     async def _write(self, ops: list[Op], unseen: bool) -> Refusal | None:
         """Write ``ops``, the head of the queue: None once they are stored (they leave the
@@ -196,9 +202,9 @@ class SpendWriter:
         """Set aside ``op``, the head of the queue, which the database refused.
 
         It leaves the queue only once its line is in the dead-letter file, so a shutdown
-        meanwhile spools it (and the next start sets it aside again: a dead letter may
-        repeat; its ``request_id`` tells). Its cost stays counted in the key's budget in
-        memory; only the database never has it. The log line names the reason and the
+        meanwhile leaves it in the journal (and the next start sets it aside again: a dead
+        letter may repeat; its ``request_id`` tells). Its cost stays counted in the key's
+        budget in memory; only the database never has it. The log line names the reason and the
         gateway's request id, never the refused value."""
         what = f"request {op.request_id}" if isinstance(op, SpendRecord) else "a budget reset"
         letter = {
@@ -233,20 +239,21 @@ class SpendWriter:
         self._failures = 0
 
     async def _set_aside(self, letter: dict[str, Any]) -> str:
-        """Append a dead letter; says where it went. One that cannot be written (no spool
+        """Append a dead letter; says where it went. One that cannot be written (no journal
         dir, a full disk, text JSON cannot hold) is dropped rather than kept: kept, it would
         stop the writer again."""
-        if self.spool_dir is None:
-            return "no spool dir, dropped"
+        if self.journal is None:
+            return "no journal dir, dropped"
         try:
             line = orjson.dumps(letter)
-            path = await asyncio.to_thread(append_dead_letter, self.spool_dir, line)
+            path = await asyncio.to_thread(append_dead_letter, self.journal.directory, line)
         except (OSError, TypeError) as exc:  # orjson.JSONEncodeError is a TypeError
             return f"the dead-letter file failed ({type(exc).__name__}), dropped"
         return f"set aside in {path}"
 
     async def drain(self, deadline: float = 10.0) -> None:
-        """Graceful shutdown: write everything, spooling what the database will not take."""
+        """Graceful shutdown: write everything; what the database will not take stays in
+        the journal, for the next start."""
         until = time.monotonic() + deadline
         self._stopping = True
         self._wake.set()
@@ -265,76 +272,58 @@ class SpendWriter:
                 continue  # what finished meanwhile is written by the next round
             await asyncio.sleep(min(pause, max(0.0, until - time.monotonic())))
             pause = min(pause * 2, 2.0)
-        if self.queue:
-            await self.spool()
+        await self.close()
 
-    async def spool(self) -> None:
-        if not self.spool_dir:
-            log.error("spend writer: %d records lost: database down, no spool dir", self.pending)
+    async def close(self) -> None:
+        """Let go of the journal: its segments are deleted when everything is committed,
+        kept for the next start when not."""
+        kept = len(self.queue)
+        replaying = self._take_replaying()
+        if self.journal is not None:
+            await asyncio.to_thread(self._close_journal, self.journal, replaying, kept == 0)
+        if not kept:
             return
-        ops = list(self.queue)
-        path = await asyncio.to_thread(_write_spool, self.spool_dir, [encode_op(o) for o in ops])
-        self.queue.clear()
-        self._maybe_stored = 0
+        if self.journal is None:
+            log.error("spend writer: %d records lost: database down, no journal dir", kept)
+            return
         log.error(
-            "spend writer: database unreachable at shutdown; %d records spooled to %s "
-            "(replayed at next start)",
-            len(ops),
-            path,
+            "spend writer: database unreachable at shutdown; %d records kept in the journal "
+            "in %s (written at the next start)",
+            kept,
+            self.journal.directory,
         )
 
-    async def restore(self) -> int:
-        """Queue the ops earlier runs spooled, ahead of anything new.
+    @staticmethod
+    def _close_journal(journal: SpendJournal, replaying: list[Orphans], committed: bool) -> None:
+        journal.close(committed=committed)
+        for orphans in replaying:
+            if committed:
+                orphans.remove()
+            else:
+                orphans.release()
 
-        The spool files are removed only once everything queued has been written, so a crash
+    async def restore(self) -> int:
+        """Open this process's journal and queue what processes that are gone left in its
+        directory (a ``kill -9``, a shutdown with the database down), ahead of anything new.
+
+        Their segments are removed only once everything queued has been written, so a crash
         meanwhile replays them again (harmless: writes are idempotent).
         """
-        if not self.spool_dir:
+        if self.journal is None:
             return 0
-        files, ops = await asyncio.to_thread(_read_spools, self.spool_dir)
-        if ops:
-            self.queue.extendleft(reversed(ops))
-            self._maybe_stored += len(ops)
-            log.warning("spend writer: replaying %d spooled records", len(ops))
-        self._replaying = files
-        return len(ops)
-
-    async def _forget_replayed(self) -> None:
-        files, self._replaying = self._replaying, []
-        await asyncio.to_thread(_unlink_all, files)
-
-
-SPOOL_GLOB = "spend-spool-*.jsonl"
-
-
-def _write_spool(directory: Path, lines: list[bytes]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"spend-spool-{os.getpid()}-{time.time_ns()}.jsonl"
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as f:
-        for line in lines:
-            f.write(line + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    return path
-
-
-def _unlink_all(files: list[Path]) -> None:
-    for f in files:
-        f.unlink(missing_ok=True)
-
-
-def _read_spools(directory: Path) -> tuple[list[Path], list[Op]]:
-    if not directory.is_dir():
-        return [], []
-    files = sorted(directory.glob(SPOOL_GLOB))
-    ops: list[Op] = []
-    for path in files:
-        for line in path.read_bytes().splitlines():
-            if line.strip():
-                try:
-                    ops.append(decode_op(line))
-                except (orjson.JSONDecodeError, TypeError, KeyError):
-                    log.error("spend writer: skipping an unreadable line in %s", path.name)
-    return files, ops
+        journal = self.journal
+        await asyncio.to_thread(journal.open)
+        orphans = await asyncio.to_thread(journal.take_orphans)
+        if orphans.ops:
+            self.queue.extendleft(reversed(orphans.ops))
+            self._maybe_stored += len(orphans.ops)
+            log.warning(
+                "spend writer: replaying %d records (%d of them calls cut off) that processes "
+                "now gone left in %s",
+                len(orphans.ops),
+                orphans.interrupted,
+                journal.directory,
+            )
+        if orphans.segments:
+            self._replaying.append(orphans)
+        return len(orphans.ops)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proxy.context import RequestContext
-from proxy.db.records import SpendRecord, clip
+from proxy.db.records import SpendRecord, billed_key, clip
 from proxy.db.writer import SpendWriter
 from proxy.errors import PermissionDeniedError
 from proxy.keys.budget import Budget
@@ -137,7 +137,7 @@ class Accounting:
             time=ctx.wall_time,
             endpoint=ctx.endpoint,
             status=ctx.status,
-            key_hash=key.key_hash if key is not None and not key.is_master else None,
+            key_hash=billed_key(key),
             key_alias=key.alias if key is not None else None,
             user_id=key.user_id if key is not None else None,
             end_user=ctx.end_user,

@@ -7,7 +7,10 @@ Settings (``general_settings`` unless noted):
   when that one is read-only, as in the container image).
 * ``database_table_prefix``: default ``imgproxy_``.
 * ``store_prompts_in_spend_logs``: default false (prompts are not stored).
-* ``spend_spool_dir``: where unwritable records go at shutdown; default beside the config.
+* ``spend_journal_dir`` (``spend_spool_dir``, its name before the journal): where each process
+  journals its spend ops before the answer goes out, replayed at the next start
+  (``proxy.db.journal``), and where refused records are set aside; default ``spend-journal``
+  beside the config.
 * ``spend_flush_interval`` (seconds, default 0.5), ``key_cache_ttl`` (seconds, default 30).
 * ``litellm_settings.max_end_user_budget`` / ``litellm_settings.end_user_budget_duration``.
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 from proxy.config import ProxyConfig
 from proxy.db.database import Store, describe, engine_url
+from proxy.db.journal import SpendJournal
 from proxy.db.schema import DEFAULT_PREFIX
 from proxy.db.writer import SpendWriter
 from proxy.keys.accounting import Accounting
@@ -37,6 +41,7 @@ from proxy.pricing.cost import Pricer
 log = logging.getLogger("proxy.db")
 
 DEFAULT_DB_FILE = "image-proxy.sqlite3"
+DEFAULT_JOURNAL_DIR = "spend-journal"
 MIGRATION_RETRY = 5.0
 
 
@@ -82,9 +87,9 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
     except ValueError as exc:
         log.error("config error: %s", exc)
         raise SystemExit(2) from None
-    spool = setting(config, "spend_spool_dir")
+    journal_dir = setting(config, "spend_journal_dir") or setting(config, "spend_spool_dir")
     url = setting(config, "database_url") or os.environ.get("DATABASE_URL")
-    home = data_dir(config) if not url or not spool else config_dir(config)
+    home = data_dir(config) if not url or not journal_dir else config_dir(config)
     url = database_url(config, home)
     try:
         store = Store(url, str(setting(config, "database_table_prefix", DEFAULT_PREFIX)))
@@ -94,7 +99,7 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
     writer = SpendWriter(
         store,
         interval=float(setting(config, "spend_flush_interval", 0.5)),
-        spool_dir=Path(spool) if spool else home / "spend-spool",
+        journal=SpendJournal(Path(journal_dir) if journal_dir else home / DEFAULT_JOURNAL_DIR),
         pacer=pacer,
     )
     keys = KeyService(
@@ -163,8 +168,8 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
             task.cancel()
         if state["migrated"]:
             await writer.drain()
-        elif writer.pending:
-            await writer.spool()
+        else:
+            await writer.close()
         try:
             await asyncio.wait_for(store.aclose(), 5)
         except Exception as exc:
@@ -173,11 +178,18 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
     def ready() -> bool:
         return bool(state["migrated"]) and writer.healthy
 
+    def journal_ready() -> bool:
+        return writer.journal is None or writer.journal.healthy
+
     return AccountingParts(
         pricer=pricer,
         store=store,
         writer=writer,
         keys=keys,
         accounting=accounting,
-        lifecycle=Lifecycle(startup=(start,), shutdown=(stop,), readiness=(("database", ready),)),
+        lifecycle=Lifecycle(
+            startup=(start,),
+            shutdown=(stop,),
+            readiness=(("database", ready), ("spend_journal", journal_ready)),
+        ),
     )

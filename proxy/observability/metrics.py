@@ -116,8 +116,8 @@ class Metrics:
         # works before the first refusal; the reason is in the dead-letter file and the log.
         self.spend_dead_lettered = Counter(
             f"{p}_spend_records_dead_lettered",
-            "Spend records (or budget resets) the database refused, set aside in the spool "
-            "directory's dead-letter file instead of being stored.",
+            "Spend records (or budget resets) the database refused, set aside in the spend "
+            "journal directory's dead-letter file instead of being stored.",
             registry=reg,
         )
 

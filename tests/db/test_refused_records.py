@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from proxy.db.database import LogFilter, Store
+from proxy.db.journal import SpendJournal
 from proxy.db.records import BudgetReset, Op, SpendRecord
 from proxy.db.refusal import Refusal, refusal
 from proxy.db.writer import SpendWriter
@@ -106,7 +107,7 @@ async def test_a_refused_record_is_set_aside_and_the_rest_are_stored(
     h = "k" * 64
     await add_key(store, h)
     spool = tmp_path / "spool"
-    writer = SpendWriter(store, spool_dir=spool)
+    writer = SpendWriter(store, journal=SpendJournal(spool))
     acked: list[Op] = []
     refusals: list[Refusal] = []
     writer.listeners.append(acked.extend)
@@ -144,7 +145,7 @@ async def test_budget_resets_keep_their_place_around_a_refused_record(
     bad, _ = poison("not_null", backend)
     h = "r" * 64
     await add_key(store, h)
-    writer = SpendWriter(store, spool_dir=tmp_path / "spool")
+    writer = SpendWriter(store, journal=SpendJournal(tmp_path / "spool"))
     ops: list[Op] = [
         spend_record(key_hash=h, cost=0.3, key_period=0),
         bad,
@@ -165,7 +166,7 @@ async def test_many_refused_records_anywhere_in_a_batch(
     store: Store, backend: str, tmp_path: Path
 ) -> None:
     spool = tmp_path / "spool"
-    writer = SpendWriter(store, batch_size=64, spool_dir=spool)
+    writer = SpendWriter(store, batch_size=64, journal=SpendJournal(spool))
     ops: list[SpendRecord] = []
     bad_ids = []
     for i in range(150):  # three batches; refused ones first, last and in between
@@ -206,7 +207,7 @@ async def test_an_outage_while_isolating_keeps_the_rest_queued(
     spool = tmp_path / "spool"
     flaky = GoesDown(store, fail_at=3)  # the batch is refused, its left half stored, then down
     # A failing Store double
-    writer = SpendWriter(flaky, spool_dir=spool)  # type: ignore[arg-type]
+    writer = SpendWriter(flaky, journal=SpendJournal(spool))  # type: ignore[arg-type]
     good = [spend_record() for _ in range(10)]
     for op in [*good[:7], bad, *good[7:]]:
         writer.submit(op)
@@ -220,30 +221,32 @@ async def test_an_outage_while_isolating_keeps_the_rest_queued(
     assert await stored_ids(store) == {r.request_id for r in good}
 
 
-async def test_a_spooled_refused_record_replays_without_wedging(
+async def test_a_journaled_refused_record_replays_without_wedging(
     store: Store, backend: str, tmp_path: Path
 ) -> None:
     bad, reason = poison("not_null", backend)
-    spool = tmp_path / "spool"
+    spool = tmp_path / "journal"
     good = [spend_record() for _ in range(5)]
-    before = SpendWriter(store, spool_dir=spool)  # a shutdown that could not write them
+    before = SpendWriter(store, journal=SpendJournal(spool))
+    await before.restore()
     for op in [good[0], bad, *good[1:]]:
         before.submit(op)
-    await before.spool()
-    assert len(list(spool.glob("spend-spool-*.jsonl"))) == 1
+    await before.close()  # a shutdown that could not write them
+    assert len(list(spool.glob("spend-journal-*.jsonl"))) == 1
 
-    again = SpendWriter(store, spool_dir=spool)  # the next start-up
+    again = SpendWriter(store, journal=SpendJournal(spool))  # the next start-up
     assert await again.restore() == 6
     assert await again.flush() is True
     assert again.pending == 0 and again.healthy and again.dead_lettered == 1
     assert await stored_ids(store) == {r.request_id for r in good}
-    assert list(spool.glob("spend-spool-*.jsonl")) == []  # replayed, so removed
+    await again.close()
+    assert list(spool.glob("spend-journal-*.jsonl")) == []  # replayed, so removed
     assert [(d["refused"], d["op"]["request_id"]) for d in dead_letters(spool)] == [
         (reason, bad.request_id)
     ]
 
 
-async def test_without_a_spool_dir_a_refused_record_is_dropped_not_kept(
+async def test_without_a_journal_a_refused_record_is_dropped_not_kept(
     store: Store, backend: str
 ) -> None:
     bad, _ = poison("not_null", backend)

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from proxy.db.database import LogFilter, Store
+from proxy.db.journal import SpendJournal
 from proxy.db.records import BudgetReset, Op, SpendRecord
 from proxy.db.schema import LATEST
 from proxy.db.writer import SpendWriter
@@ -189,29 +190,31 @@ async def test_unseen_records_still_count_a_duplicate_once(store: Store) -> None
     assert key is not None and key["spend"] == pytest.approx(0.75)
 
 
-async def test_drain_spools_what_cannot_be_written_and_next_start_replays(
+async def test_drain_keeps_what_cannot_be_written_in_the_journal_and_next_start_replays(
     store: Store, tmp_path: Path
 ) -> None:
-    spool = tmp_path / "spool"
+    journal = tmp_path / "journal"
     flaky = FlakyStore(store)
     # A Store double
-    writer = SpendWriter(flaky, spool_dir=spool)  # type: ignore[arg-type]
+    writer = SpendWriter(flaky, journal=SpendJournal(journal))  # type: ignore[arg-type]
+    await writer.restore()
     records = [record(cost=0.002, key_hash=None) for _ in range(50)]
     for r in records:
         writer.submit(r)
     await writer.drain(deadline=0.3)
-    assert writer.pending == 0 and len(list(spool.glob("*.jsonl"))) == 1
+    assert len(list(journal.glob("spend-journal-*.jsonl"))) == 1
     assert (await store.totals(LogFilter()))["requests"] == 0
 
     back = FlakyStore(store)
     back.down = False
     # A Store double; the next start-up
-    again = SpendWriter(back, spool_dir=spool)  # type: ignore[arg-type]
+    again = SpendWriter(back, journal=SpendJournal(journal))  # type: ignore[arg-type]
     assert await again.restore() == 50
     again.submit(record())
     assert await again.flush() is True
     assert back.unseen == [False]  # replayed records are looked up before they are inserted
-    assert list(spool.glob("*.jsonl")) == []
+    await again.drain()
+    assert list(journal.glob("spend-journal-*.jsonl")) == []
     rows, total = await store.query_logs(LogFilter(), 0, 100)
     assert total == 51
     assert {r.request_id for r in records} <= {r.request_id for r in rows}

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from proxy.db.database import LogFilter, Store
-from proxy.db.writer import encode_op
+from proxy.db.writer import op_fields
 from tests.conftest import MASTER_KEY
 from tests.db.conftest import spend_record
 from tests.e2e.conftest import store_settings
@@ -141,7 +141,8 @@ async def test_a_spooled_record_the_database_refuses_does_not_stop_the_next_star
     nul = spend_record(end_user="poison\x00pill")  # PostgreSQL refuses it, SQLite stores it
     no_endpoint = spend_record(endpoint=None)  # both refuse it (NOT NULL)
     ops = [good[0], nul, good[1], no_endpoint, good[2], good[3]]
-    (spool / "spend-spool-1-1.jsonl").write_bytes(b"".join(encode_op(o) + b"\n" for o in ops))
+    lines = b"".join(orjson.dumps(op_fields(o)) + b"\n" for o in ops)  # a spool file of old
+    (spool / "spend-spool-1-1.jsonl").write_bytes(lines)
     refused = [nul, no_endpoint] if database.dialect == "postgresql" else [no_endpoint]
 
     proxy = proxy_factory(config({**store_settings(database), "spend_spool_dir": str(spool)}))

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 
 from proxy.db.database import LogFilter, Store
+from proxy.db.journal import decode_line
+from proxy.db.records import SpendRecord
 from tests.conftest import MASTER_KEY
 from tests.e2e.conftest import store_settings
 from tests.fakes.server import FakeUpstream, Received, free_port
@@ -82,9 +84,10 @@ async def test_sigterm_under_load_loses_no_record(
 async def test_database_down_keeps_serving_and_loses_nothing(
     proxy_factory: Any, fake: FakeUpstream, tmp_path: Path
 ) -> None:
-    spool = tmp_path / "spool"
+    journal = tmp_path / "journal"
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/test"  # nothing listens there
-    proxy = proxy_factory(config(fake.base, {"database_url": dead, "spend_spool_dir": str(spool)}))
+    settings = {"spend_journal_dir": str(journal)}
+    proxy = proxy_factory(config(fake.base, {"database_url": dead, **settings}))
     ids = []
     with httpx.Client(base_url=proxy.base_url, timeout=30, headers=AUTH) as client:
         for i in range(7):
@@ -106,17 +109,26 @@ async def test_database_down_keeps_serving_and_loses_nothing(
         assert r.status_code == 503
     proxy.stop()
     assert "database" in proxy.logs() and "sk-abc" not in proxy.logs()
-    assert len(list(spool.glob("*.jsonl"))) == 1
+    names: dict[str, list[str]] = {}
+    journaled = [
+        decode_line(line, names)
+        for segment in journal.glob("spend-journal-*.jsonl")
+        for line in segment.read_bytes().splitlines()
+    ]
+    records = [found[1] for found in journaled if found and found[0] == "record"]
+    ids_journaled = {r.request_id for r in records if isinstance(r, SpendRecord)}
+    assert set(ids) < ids_journaled  # and the 503's record
 
-    # the next start, with a working database, writes the spooled records first
-    revived = proxy_factory(config(fake.base, {"spend_spool_dir": str(spool)}))
+    # the next start, with a working database, writes the journaled records first
+    revived = proxy_factory(config(fake.base, settings))
     with httpx.Client(base_url=revived.base_url, timeout=30, headers=AUTH) as client:
         deadline = time.monotonic() + 15
         while True:
             got = {r["request_id"] for r in client.get("/spend/logs").json()["data"]}
             if set(ids) <= got:
                 break
-            assert time.monotonic() < deadline, "spooled records never arrived"
+            assert time.monotonic() < deadline, "journaled records never arrived"
             time.sleep(0.05)
     assert len(ids) + 1 == len(got)  # plus the 503 for the unverifiable key
-    assert list(spool.glob("*.jsonl")) == []
+    revived.stop()
+    assert list(journal.iterdir()) == []
