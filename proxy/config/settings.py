@@ -17,6 +17,9 @@ class GeneralSettings(Section):
     master_key: str | None = None
     allow_unauthenticated_access: bool = False
     max_request_size_mb: float = Field(default=16.0, gt=0)
+    # /v1/images/edits and /variations uploads (proxy.api.uploads): per image file, per body
+    max_image_upload_mb: float = Field(default=50.0, gt=0)
+    max_image_request_size_mb: float = Field(default=100.0, gt=0)
     database_url: str | None = None
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
     image_store: ImageStoreSettings | None = None
@@ -110,3 +113,11 @@ class ProxyConfig:
     @property
     def max_request_bytes(self) -> int:
         return int(self.general.max_request_size_mb * 1024 * 1024)
+
+    @property
+    def max_image_upload_bytes(self) -> int:
+        return int(self.general.max_image_upload_mb * 1024 * 1024)
+
+    @property
+    def max_image_request_bytes(self) -> int:
+        return int(self.general.max_image_request_size_mb * 1024 * 1024)
