@@ -279,6 +279,12 @@ def test_xinference_edit_fields_and_refusals() -> None:
     with pytest.raises(InvalidRequestError) as masked:
         adapter.build_edit(edit_request(mask=image(8, 8)), dep)  # type: ignore[union-attr]
     assert masked.value.param == "mask" and "white" in masked.value.message
+    marked = EditRequest.from_parts(
+        {"model": "m", "prompt": "p"}, (image(8, 8),), markup=image(8, 8)
+    )
+    with pytest.raises(InvalidRequestError) as markup:
+        adapter.build_edit(marked, dep)  # type: ignore[union-attr]
+    assert markup.value.param == "markup"
 
 
 def test_capabilities_by_provider_and_model() -> None:

@@ -110,6 +110,10 @@ class XinferenceImages(OpenAIImageVariations):
                     "and size).",
                     param=name,
                 )
+        if request.markup is not None:
+            raise InvalidRequestError(
+                "xinference image edits do not support 'markup'.", param="markup"
+            )
         if request.mask is not None:
             raise InvalidRequestError(
                 "xinference reads masks as white = repaint (OpenAI's are transparent = "
