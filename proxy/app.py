@@ -14,6 +14,7 @@ from starlette.responses import Response
 from proxy.api import (
     chat,
     docs,
+    edits,
     files,
     health,
     images,
@@ -163,7 +164,18 @@ def create_app(config: ProxyConfig) -> App:
 
     routes = [
         route
-        for module in (images, chat, models, health, files, routing_admin, metrics, keys, spend)
+        for module in (
+            images,
+            edits,
+            chat,
+            models,
+            health,
+            files,
+            routing_admin,
+            metrics,
+            keys,
+            spend,
+        )
         for route in module.routes
     ]
     app = App(

@@ -28,7 +28,7 @@ def check_observability(resolved: dict[str, Any]) -> list[str]:
 
 
 CHECKS = Checks(
-    providers={name: spec.validate for name, spec in PROVIDERS.items()},
+    providers={name: spec.check for name, spec in PROVIDERS.items()},
     environment={name: spec.environment for name, spec in PROVIDERS.items()},
     router=check_router_settings,
     sections=(check_guardrails, check_observability),

@@ -39,6 +39,8 @@ class RequestContext:
     retries: int = 0
     fallbacks: int = 0
     images: int = 0
+    input_images: int = 0  # images the client sent (edits, variations): a count, never bytes
+    input_bytes: int = 0
     usage: dict[str, Any] | None = None
     cost: float | None = None
     status: int = 200

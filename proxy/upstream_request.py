@@ -4,6 +4,7 @@ another to name a request."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,88 @@ class UpstreamRequest:
         if headers:
             h.update(headers)
         return cls("POST", url, h, orjson.dumps(payload), stream=stream)
+
+    @classmethod
+    def post_multipart(
+        cls,
+        url: str,
+        fields: list[tuple[str, str]],
+        files: list[FilePart],
+        headers: dict[str, str] | None = None,
+        *,
+        stream: bool = False,
+    ) -> UpstreamRequest:
+        body, content_type = multipart_body(fields, files)
+        h = {"content-type": content_type}
+        if headers:
+            h.update(headers)
+        return cls("POST", url, h, body, stream=stream)
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """One file of a ``multipart/form-data`` body; the names are the adapter's, never a
+    client's (they go into the part's headers)."""
+
+    name: str
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+def form_fields(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """JSON-like values as form text fields, the way the OpenAI SDKs encode them: booleans as
+    ``true``/``false``, lists as repeated ``name[]``, objects as ``name[key]``; None left out."""
+    out: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out.extend((f"{name}[]", _form_text(v)) for v in value if v is not None)
+        elif isinstance(value, dict):
+            out.extend((f"{name}[{k}]", _form_text(v)) for k, v in value.items() if v is not None)
+        else:
+            out.append((name, _form_text(value)))
+    return out
+
+
+def _form_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "")
+
+
+def multipart_body(fields: list[tuple[str, str]], files: list[FilePart]) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body and its content type. The parts are joined once: the
+    images are copied into the body a single time."""
+    boundary = f"image-proxy-{secrets.token_hex(16)}"
+    dash = f"--{boundary}\r\n".encode()
+    pieces: list[bytes] = []
+    for name, value in fields:
+        pieces += (
+            dash,
+            f'content-disposition: form-data; name="{_quoted(name)}"\r\n\r\n'.encode(),
+            value.encode(),
+            b"\r\n",
+        )
+    for f in files:
+        pieces += (
+            dash,
+            (
+                f'content-disposition: form-data; name="{_quoted(f.name)}"; '
+                f'filename="{_quoted(f.filename)}"\r\ncontent-type: {f.content_type}\r\n\r\n'
+            ).encode(),
+            f.data,
+            b"\r\n",
+        )
+    pieces.append(f"--{boundary}--\r\n".encode())
+    return b"".join(pieces), f"multipart/form-data; boundary={boundary}"
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
-from proxy.api.endpoint import run
+from proxy.api.endpoint import json_request, run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
 from proxy.images.chat import deployment_of, finish_chat, linker, wants_links
@@ -26,8 +26,8 @@ async def create_chat_completion(request: Request) -> Response:
             relay.rewrite_with(linker(request, ctx).rewrite_chunk)
         return relay
 
-    parse = model_from_path(request, ChatRequest.from_body)
-    return await run(request, "chat", parse, pipeline.router.complete_chat, streamed, finish_chat)
+    read = json_request(model_from_path(request, ChatRequest.from_body))
+    return await run(request, "chat", read, pipeline.router.complete_chat, streamed, finish_chat)
 
 
 PATHS = ("/v1/chat/completions", "/chat/completions", f"{AZURE_PREFIX}/chat/completions")

@@ -36,6 +36,7 @@ R = TypeVar("R", bound=ModelRequest)
 Plain = Callable[[RequestContext, R], Awaitable[dict[str, Any]]]
 Streamed = Callable[[RequestContext, R], Awaitable[AsyncIterator[bytes]]]
 Finish = Callable[[Request, RequestContext, R, dict[str, Any]], Awaitable[dict[str, Any]]]
+Read = Callable[[Request, Pipeline], Awaitable[R]]  # the body read and validated, once
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -63,6 +64,16 @@ async def read_body(request: Request, limit: int) -> bytes:
             message_text = "The client closed the connection before sending its body."
             raise ClientClosedError(message_text)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def json_request(parse: Callable[[dict[str, Any]], R]) -> Read[R]:
+    """A JSON body within ``max_request_size_mb``, validated by ``parse``."""
+
+    async def read(request: Request, pipeline: Pipeline) -> R:
+        raw = await read_body(request, pipeline.config.max_request_bytes)
+        return parse(parse_json_object(raw))
+
+    return read
 
 
 def end_user_header(request: Request) -> str | None:
@@ -159,7 +170,7 @@ def _stream_finisher(pipeline: Pipeline, ctx: RequestContext) -> Callable[[], Aw
 async def run(
     request: Request,
     endpoint: str,
-    parse: Callable[[dict[str, Any]], R],
+    read: Read[R],
     plain: Plain[R],
     streamed: Streamed[R],
     finish: Finish[R] | None = None,
@@ -168,8 +179,7 @@ async def run(
     ctx = RequestContext(endpoint)
     try:
         ctx.key = await pipeline.auth.authenticate(request)
-        raw = await read_body(request, pipeline.config.max_request_bytes)
-        model_request = parse(parse_json_object(raw))
+        model_request = await read(request, pipeline)
         ctx.model_group = model_request.model
         ctx.end_user = model_request.user or end_user_header(request)
         ctx.stream = model_request.stream

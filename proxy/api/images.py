@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
-from proxy.api.endpoint import run
+from proxy.api.endpoint import json_request, run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
 from proxy.images.responses import deliver_images
@@ -17,13 +17,20 @@ from proxy.schemas import ImageRequest
 from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStreamEvent
 
 
+class ImageAnswerRequest(Protocol):
+    """Any image request (generation, edit, variation): what the delivery step reads."""
+
+    @property
+    def response_format(self) -> str | None: ...
+
+
 def public_base(request: Request) -> str:
     configured = request.app.services.pipeline.config.general.public_base_url
     return str(configured or request.base_url).rstrip("/")
 
 
 async def finish(
-    request: Request, ctx: RequestContext, image_request: ImageRequest, body: dict[str, Any]
+    request: Request, ctx: RequestContext, image_request: ImageAnswerRequest, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Give the client the ``response_format`` it asked for (download or store); a provider's
     ``data:`` URIs are checked and become base64 whatever was asked."""
@@ -40,9 +47,9 @@ async def finish(
 
 
 async def create_image(request: Request) -> Response:
-    parse = model_from_path(request, ImageRequest.from_body)
+    read = json_request(model_from_path(request, ImageRequest.from_body))
     router = request.app.services.pipeline.router
-    return await run(request, "images", parse, router.generate_images, router.stream_images, finish)
+    return await run(request, "images", read, router.generate_images, router.stream_images, finish)
 
 
 PATHS = ("/v1/images/generations", "/images/generations", f"{AZURE_PREFIX}/images/generations")

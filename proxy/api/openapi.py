@@ -56,7 +56,8 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _models(doc: Operation) -> list[type[BaseModel]]:
-    return [m for m in (doc.body, doc.response, doc.events) if m is not None]
+    models = [m for m in (doc.body, doc.response, doc.events) if m is not None]
+    return models + [m for _, m in doc.other_bodies]
 
 
 def _parameters(path: str, doc: Operation) -> list[dict[str, Any]]:
@@ -110,9 +111,10 @@ def _operation(r: GatewayRoute, method: str) -> dict[str, Any]:
     if doc.description:
         op["description"] = doc.description
     if doc.body is not None:
+        bodies = ((doc.body_media_type, doc.body), *doc.other_bodies)
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _ref(doc.body)}},
+            "content": {media_type: {"schema": _ref(model)} for media_type, model in bodies},
         }
     op["security"] = [{"bearer": []}, {"api-key": []}] if doc.authenticated else []
     return op

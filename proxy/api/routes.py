@@ -33,6 +33,8 @@ class Operation:
     summary: str
     tag: str
     body: type[BaseModel] | None = None
+    body_media_type: str = "application/json"  # of ``body``
+    other_bodies: tuple[tuple[str, type[BaseModel]], ...] = ()  # (media type, model) besides
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     media_type: str = "application/json"  # of a 200 answer without a response model

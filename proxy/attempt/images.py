@@ -1,10 +1,12 @@
-"""``/v1/images/generations``: one attempt, plain or streamed."""
+"""``/v1/images/generations``: one attempt, plain or streamed; the answer and the relay
+every image request shares (``proxy.attempt.edits``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from proxy.attempt.caller import JSON_ERRORS, Caller, malformed
+from proxy.attempt.caller import JSON_ERRORS, Caller, ErrorMapper, malformed
 from proxy.attempt.relay import StreamRelay
 from proxy.config import Deployment
 from proxy.context import RequestContext
@@ -12,6 +14,7 @@ from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.base import (
     ImageAdapter,
     ImageEvent,
+    ImageResult,
     StreamTranslator,
     merge_image_results,
 )
@@ -19,6 +22,9 @@ from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
 from proxy.sse import frame
 from proxy.transport import UpstreamStream
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+
+R = TypeVar("R")
 
 
 def image_adapter(deployment: Deployment, *, stream: bool) -> ImageAdapter:
@@ -40,9 +46,30 @@ async def generate(
     caller: Caller, ctx: RequestContext, request: ImageRequest, deployment: Deployment
 ) -> dict[str, Any]:
     adapter = image_adapter(deployment, stream=False)
-    responses = await caller.send_all(ctx, deployment, adapter.build(request, deployment), adapter)
+    upstream_requests = adapter.build(request, deployment)
+    responses = await caller.send_all(ctx, deployment, upstream_requests, adapter)
+    return images_answer(ctx, deployment, responses, partial_parse(adapter.parse, request))
+
+
+def partial_parse(
+    parse: Callable[[UpstreamResponse, R, Deployment], ImageResult], request: R
+) -> Callable[[UpstreamResponse, Deployment], ImageResult]:
+    def parse_one(response: UpstreamResponse, deployment: Deployment) -> ImageResult:
+        return parse(response, request, deployment)
+
+    return parse_one
+
+
+def images_answer(
+    ctx: RequestContext,
+    deployment: Deployment,
+    responses: list[UpstreamResponse],
+    parse: Callable[[UpstreamResponse, Deployment], ImageResult],
+) -> dict[str, Any]:
+    """One ``ImagesResponse`` from the upstream answers of any image request (generation,
+    edit, variation); never a 200 without an image."""
     try:
-        results = [adapter.parse(r, request, deployment) for r in responses]
+        results = [parse(r, deployment) for r in responses]
     except JSON_ERRORS as exc:
         raise malformed(deployment.provider, type(exc).__name__) from None
     body = merge_image_results(results)
@@ -61,9 +88,20 @@ async def open_stream(
     """Open the upstream stream (errors surface here); the router primes the relay."""
     adapter = image_adapter(deployment, stream=True)
     (upstream_request,) = adapter.build(request, deployment)[:1]
-    upstream_request.stream = True
     translator = adapter.stream_translator(request, deployment)
-    stream = await caller.open_stream(ctx, deployment, upstream_request, adapter)
+    return await open_relay(caller, ctx, deployment, upstream_request, adapter, translator)
+
+
+async def open_relay(
+    caller: Caller,
+    ctx: RequestContext,
+    deployment: Deployment,
+    upstream_request: UpstreamRequest,
+    errors: ErrorMapper,
+    translator: StreamTranslator[ImageEvent],
+) -> ImageRelay:
+    upstream_request.stream = True
+    stream = await caller.open_stream(ctx, deployment, upstream_request, errors)
     return ImageRelay(stream, translator, ctx, deployment.provider)
 
 

@@ -20,6 +20,9 @@ class GeneralSettings(Section):
     max_request_size_mb: float = Field(default=16.0, gt=0)
     max_upstream_response_bytes: int = Field(default=DEFAULT_MAX_ANSWER_BYTES, ge=1)
     max_upstream_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, ge=1)
+    # /v1/images/edits and /variations uploads (proxy.api.uploads): per image file, per body
+    max_image_upload_mb: float = Field(default=50.0, gt=0)
+    max_image_request_size_mb: float = Field(default=100.0, gt=0)
     database_url: str | None = None
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
     image_store: ImageStoreSettings | None = None
@@ -118,3 +121,11 @@ class ProxyConfig:
     def upstream_limits(self) -> UpstreamLimits:
         general = self.general
         return UpstreamLimits(general.max_upstream_response_bytes, general.max_upstream_event_bytes)
+
+    @property
+    def max_image_upload_bytes(self) -> int:
+        return int(self.general.max_image_upload_mb * 1024 * 1024)
+
+    @property
+    def max_image_request_bytes(self) -> int:
+        return int(self.general.max_image_request_size_mb * 1024 * 1024)

@@ -20,6 +20,7 @@ from proxy.images.responses import CHAT_IMAGE_FORMATS, ChatImageLinker
 from proxy.images.service import Delivery
 from proxy.pipeline import Pipeline
 from proxy.schemas import ChatRequest, ImageRequest
+from proxy.schemas.edits import EditRequest
 
 PARAM = "image_response_format"
 
@@ -30,7 +31,8 @@ async def take_image_format(ctx: RequestContext, request: Any) -> None:
     Also refuses ``response_format: url`` on streamed image requests: streamed images
     arrive as base64 events, and a format the proxy cannot honour is never dropped silently.
     """
-    if isinstance(request, ImageRequest) and request.stream and request.response_format == "url":
+    streams_images = isinstance(request, ImageRequest | EditRequest) and request.stream
+    if streams_images and request.response_format == "url":
         raise InvalidRequestError(
             "'response_format': 'url' is not available with 'stream': true (streamed images "
             "arrive as base64); drop one of them.",

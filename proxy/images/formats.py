@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import struct
 from dataclasses import dataclass
 
 
@@ -50,8 +51,12 @@ class ImageRejected(Exception):
     """Not an image the proxy takes; ``str()`` says why and is safe to show (no payload)."""
 
 
-def too_large(max_bytes: int) -> ImageRejected:
-    return ImageRejected(f"image larger than the {max_bytes} byte limit")
+class ImageTooLarge(ImageRejected):
+    """An image over the size limit (a 413 where the client sent it)."""
+
+
+def too_large(max_bytes: int) -> ImageTooLarge:
+    return ImageTooLarge(f"image larger than the {max_bytes} byte limit")
 
 
 def check_image(data: bytes, max_bytes: int, declared: ImageType | None = None) -> ImageType:
@@ -93,6 +98,69 @@ def image_of_data_uri(uri: str, max_bytes: int) -> bytes:
         raise ImageRejected("the data: URI is not valid base64")
     check_image(data, max_bytes, declared)
     return data
+
+
+_JPEG_SOF = frozenset(
+    {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+)
+
+
+def image_dimensions(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from the header of a PNG, JPEG, WEBP or GIF (nothing decoded),
+    or None when the header does not say."""
+    kind = sniff_image(data)
+    try:
+        if kind is PNG and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+            return width, height
+        if kind is GIF:
+            width, height = struct.unpack("<HH", data[6:10])
+            return width, height
+        if kind is WEBP:
+            return _webp_dimensions(data)
+        if kind is JPEG:
+            return _jpeg_dimensions(data)
+    except struct.error:  # a header cut short
+        return None
+    return None
+
+
+def _webp_dimensions(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+        return width, height
+    if chunk == b"VP8L" and data[20:21] == b"\x2f":
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    return None
+
+
+def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
+    """The frame header's size: segments are walked by their lengths from the SOI marker."""
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD9)):  # markers without a length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if marker in _JPEG_SOF:
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return width, height
+        if marker == 0xDA:  # scan data: no frame header before it
+            return None
+        i += 2 + length
+    return None
 
 
 def is_data_uri(value: str) -> bool:

@@ -60,6 +60,9 @@ def request_record(ctx: RequestContext) -> dict[str, Any]:
     }
     if ctx.guardrail_errors:
         record["guardrail_errors"] = list(ctx.guardrail_errors)
+    if ctx.input_images:  # edits and variations: how many images came in, how big
+        record["input_images"] = ctx.input_images
+        record["input_bytes"] = ctx.input_bytes
     if ctx.logged_prompt is not None:
         record["prompt"] = ctx.logged_prompt
     return record

@@ -19,6 +19,7 @@ from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
 from proxy.pricing.usage import normalize
 from proxy.schemas import ChatRequest, ImageRequest
+from proxy.schemas.edits import EditRequest, VariationRequest
 from proxy.sse import SSEEvent
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
@@ -191,6 +192,51 @@ class NoImageStream:
         self, request: ImageRequest, deployment: Deployment
     ) -> StreamTranslator[ImageEvent]:
         raise NotImplementedError(f"{type(self).__name__} does not stream images")
+
+
+@runtime_checkable
+class ImageEditor(Protocol):
+    """An image adapter's optional capability, checked with ``isinstance`` by the attempt
+    stage and the config check: ``POST /v1/images/edits``. An adapter without it cannot
+    edit, and its deployments are refused before any upstream call.
+
+    ``edit_refusal`` names what keeps one deployment from editing (a model of the family
+    that cannot, e.g. dall-e-3), or None; ``supports_edit_stream`` says whether
+    ``edit_stream_translator`` may be called (``image_edit.*`` events)."""
+
+    supports_edit_stream: bool
+
+    def edit_refusal(self, deployment: Deployment) -> str | None: ...
+
+    def build_edit(self, request: EditRequest, deployment: Deployment) -> list[UpstreamRequest]: ...
+
+    def parse_edit(
+        self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
+    ) -> ImageResult: ...
+
+    def edit_stream_translator(
+        self, request: EditRequest, deployment: Deployment
+    ) -> StreamTranslator[ImageEvent]: ...
+
+    def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
+
+
+@runtime_checkable
+class ImageVariator(Protocol):
+    """An image adapter's optional capability: ``POST /v1/images/variations`` (dall-e-2's
+    shape: one image, no prompt), checked like ``ImageEditor``."""
+
+    def variation_refusal(self, deployment: Deployment) -> str | None: ...
+
+    def build_variation(
+        self, request: VariationRequest, deployment: Deployment
+    ) -> list[UpstreamRequest]: ...
+
+    def parse_variation(
+        self, response: UpstreamResponse, request: VariationRequest, deployment: Deployment
+    ) -> ImageResult: ...
+
+    def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
 
 
 class ChatAdapter(Protocol):

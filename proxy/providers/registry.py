@@ -3,6 +3,10 @@
 Adding a provider is one module (or folder) and one entry here. A pair (provider, endpoint)
 missing from the table is refused when the config loads or, for an endpoint the deployment
 was not declared for, with a 400 naming the model.
+
+Image edits and variations are capabilities of the image adapter (``ImageEditor``,
+``ImageVariator``): a deployment whose ``model_info.mode`` is ``image_edit`` must be able to
+edit, or the config is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 from proxy.config.deployment import Deployment
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
-from proxy.providers.base import ChatAdapter, ImageAdapter
+from proxy.providers.base import ChatAdapter, ImageAdapter, ImageEditor, ImageVariator
 from proxy.providers.bedrock import images as bedrock
 from proxy.providers.bedrock import urls as bedrock_urls
 from proxy.providers.google import provider as google
@@ -23,8 +27,8 @@ from proxy.providers.mock.adapters import MockChat, MockImages
 from proxy.providers.openai import azure
 from proxy.providers.openai.azure import AzureChat, AzureImages
 from proxy.providers.openai.chat import OpenAIChat
-from proxy.providers.openai.images import OpenAIImages
 from proxy.providers.openai.nscale import NscaleImages
+from proxy.providers.openai.variations import OpenAIImageVariations
 from proxy.providers.openai.xinference import XinferenceImages
 from proxy.providers.openrouter import common as openrouter
 from proxy.providers.openrouter.chat import OpenRouterChat
@@ -71,11 +75,40 @@ class ProviderSpec:
     # environment variables its deployments read, captured when the config loads
     environment: tuple[str, ...] = ()
 
+    def check(self, deployment: Deployment) -> str | None:
+        """The config check of one deployment: the provider's own, then the capability its
+        ``model_info.mode`` declares."""
+        problem = self.validate(deployment)
+        if problem is None and deployment.info.mode in EDIT_MODES:
+            refusal = edit_refusal(deployment, self)
+            if refusal is not None:
+                problem = f"model_info.mode: {deployment.info.mode} but {refusal}"
+        return problem
+
+
+EDIT_MODES = ("image_edit",)  # LiteLLM's model_info.mode of an edit deployment
+
+
+def edit_refusal(deployment: Deployment, spec: ProviderSpec | None = None) -> str | None:
+    """Why ``deployment`` cannot serve ``/v1/images/edits``, or None when it can."""
+    adapter = (spec or PROVIDERS[deployment.provider]).images
+    if not isinstance(adapter, ImageEditor):
+        return f"provider {deployment.provider} has no image edit API"
+    return adapter.edit_refusal(deployment)
+
+
+def variation_refusal(deployment: Deployment) -> str | None:
+    """Why ``deployment`` cannot serve ``/v1/images/variations``, or None when it can."""
+    adapter = PROVIDERS[deployment.provider].images
+    if not isinstance(adapter, ImageVariator):
+        return f"provider {deployment.provider} has no image variations"
+    return adapter.variation_refusal(deployment)
+
 
 PROVIDERS: dict[str, ProviderSpec] = {
     spec.name: spec
     for spec in (
-        ProviderSpec("openai", OpenAIImages(), OpenAIChat()),
+        ProviderSpec("openai", OpenAIImageVariations(), OpenAIChat()),
         ProviderSpec("azure", AzureImages(), AzureChat(), _azure_credentials, azure.validate),
         ProviderSpec("xinference", XinferenceImages(), None),
         ProviderSpec("nscale", NscaleImages(), None),

@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from proxy.attempt import chat, images
+from proxy.attempt import chat, edits, images
 from proxy.attempt.caller import Caller
 from proxy.attempt.relay import StreamRelay
 from proxy.config import DEFAULT_REQUEST_DEADLINE, Deployment, ProxyConfig
@@ -41,6 +41,7 @@ from proxy.routing.strategies import order
 from proxy.routing.trail import RequestRun
 from proxy.routing.usage import DeploymentStats, Refusal, Slot
 from proxy.schemas import ChatRequest, ImageRequest
+from proxy.schemas.edits import EditRequest, VariationRequest
 from proxy.state.base import Clock, StateStore, SystemClock
 from proxy.state.memory import MemoryState
 
@@ -110,8 +111,10 @@ class Router:
             )
         return deps
 
-    def candidates(self, name: str) -> list[Deployment]:
-        deps = self.group(name)
+    def candidates(self, name: str, need: edits.Capability | None = None) -> list[Deployment]:
+        deps: Sequence[Deployment] = self.group(name)
+        if need is not None:  # only deployments that can serve this kind of request
+            deps = need.serving(name, deps)
         ready = [d for d in deps if d.available]
         if not ready:
             reasons = "; ".join(d.missing_env_message() for d in deps)
@@ -136,6 +139,18 @@ class Router:
         attempt = partial(images.open_stream, self.caller, ctx, request)
         return await self.execute(ctx, request.model, attempt)
 
+    async def edit_images(self, ctx: RequestContext, request: EditRequest) -> dict[str, Any]:
+        attempt = partial(edits.edit, self.caller, ctx, request)
+        return await self.execute(ctx, request.model, attempt, edits.EDITS)
+
+    async def stream_edits(self, ctx: RequestContext, request: EditRequest) -> images.ImageRelay:
+        attempt = partial(edits.open_edit_stream, self.caller, ctx, request)
+        return await self.execute(ctx, request.model, attempt, edits.EDITS)
+
+    async def vary_images(self, ctx: RequestContext, request: VariationRequest) -> dict[str, Any]:
+        attempt = partial(edits.vary, self.caller, ctx, request)
+        return await self.execute(ctx, request.model, attempt, edits.VARIATIONS)
+
     async def complete_chat(self, ctx: RequestContext, request: ChatRequest) -> dict[str, Any]:
         attempt = partial(chat.complete, self.caller, ctx, request)
         return await self.execute(ctx, request.model, attempt)
@@ -146,13 +161,21 @@ class Router:
 
     # --- one request ------------------------------------------------------------------
 
-    async def execute(self, ctx: RequestContext, name: str, attempt: Attempt[T]) -> T:
+    async def execute(
+        self,
+        ctx: RequestContext,
+        name: str,
+        attempt: Attempt[T],
+        need: edits.Capability | None = None,
+    ) -> T:
+        """Run ``attempt`` on group ``name`` (then its fallbacks); with ``need``, only on
+        deployments that have that capability."""
         run = RequestRun(ctx, Deadline(self.clock, self.deadline_seconds))
         if ctx.requested_model is None:
             ctx.requested_model = name
         ctx.model_group = name
         try:
-            return await self._run_group(run, name, attempt)
+            return await self._run_group(run, name, attempt, need)
         except ProxyError as first:
             if isinstance(first, DeadlineExceededError) or ctx.fallbacks_disabled:
                 raise run.explain(first) from None
@@ -163,7 +186,7 @@ class Router:
                     break
                 ctx.fallbacks += 1
                 try:
-                    return await self._run_group(run, target, attempt)
+                    return await self._run_group(run, target, attempt, need)
                 except DeadlineExceededError:
                     break
                 except ProxyError:
@@ -173,9 +196,11 @@ class Router:
             ctx.deployment_id, ctx.provider = failed_on
             raise run.explain(first) from None
 
-    async def _run_group(self, run: RequestRun, name: str, attempt: Attempt[T]) -> T:
+    async def _run_group(
+        self, run: RequestRun, name: str, attempt: Attempt[T], need: edits.Capability | None
+    ) -> T:
         try:
-            deps = self.candidates(name)
+            deps = self.candidates(name, need)
         except ProxyError as exc:
             run.group_failed(name, exc)
             raise

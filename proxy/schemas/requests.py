@@ -70,7 +70,7 @@ def refuse_routing_overrides(body: dict[str, Any]) -> None:
             )
 
 
-def _model(body: dict[str, Any]) -> str:
+def model_name(body: dict[str, Any]) -> str:
     model = body.get("model")
     if model is None:
         raise InvalidRequestError("'model' is required.", param="model", code="missing_model")
@@ -88,12 +88,12 @@ def checked_name(value: str, param: str) -> str:
     return value
 
 
-def _optional_name(body: dict[str, Any], name: str) -> str | None:
-    value = _optional_str(body, name)
+def optional_name(body: dict[str, Any], name: str) -> str | None:
+    value = optional_str(body, name)
     return None if value is None else checked_name(value, name)
 
 
-def _optional_str(body: dict[str, Any], name: str) -> str | None:
+def optional_str(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise InvalidRequestError(f"'{name}' must be a string.", param=name)
@@ -107,6 +107,34 @@ def _optional_bool(body: dict[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidRequestError(f"'{name}' must be a boolean.", param=name)
     return value
+
+
+def body_params(body: dict[str, Any], exclude: tuple[str, ...]) -> dict[str, Any]:
+    """A request's parameters minus ``model`` and those named in ``exclude``."""
+    skip = {"model", *exclude}
+    return {k: v for k, v in body.items() if k not in skip}
+
+
+def image_count(body: dict[str, Any]) -> int:
+    """``n``: 1 to ``MAX_N`` images, 1 when absent."""
+    n = body.get("n")
+    if n is None:
+        return 1
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise InvalidRequestError("'n' must be an integer.", param="n")
+    if not 1 <= n <= MAX_N:
+        raise InvalidRequestError(f"'n' must be between 1 and {MAX_N}, got {n}.", param="n")
+    return n
+
+
+def image_response_format(body: dict[str, Any]) -> str | None:
+    response_format = optional_str(body, "response_format")
+    if response_format is not None and response_format not in IMAGE_RESPONSE_FORMATS:
+        raise InvalidRequestError(
+            f"'response_format' must be 'url' or 'b64_json', got {response_format!r}.",
+            param="response_format",
+        )
+    return response_format
 
 
 @dataclass(slots=True)
@@ -124,7 +152,7 @@ class ImageRequest:
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ImageRequest:
         refuse_routing_overrides(body)
-        model = _model(body)
+        model = model_name(body)
         prompt = body.get("prompt")
         if prompt is None:
             raise InvalidRequestError("'prompt' is required.", param="prompt")
@@ -132,29 +160,16 @@ class ImageRequest:
             raise InvalidRequestError("'prompt' must be a string.", param="prompt")
         if not prompt.strip():
             raise InvalidRequestError("'prompt' must not be empty.", param="prompt")
-        n = body.get("n")
-        if n is None:
-            n = 1
-        elif isinstance(n, bool) or not isinstance(n, int):
-            raise InvalidRequestError("'n' must be an integer.", param="n")
-        elif not 1 <= n <= MAX_N:
-            raise InvalidRequestError(f"'n' must be between 1 and {MAX_N}, got {n}.", param="n")
-        response_format = _optional_str(body, "response_format")
-        if response_format is not None and response_format not in IMAGE_RESPONSE_FORMATS:
-            raise InvalidRequestError(
-                f"'response_format' must be 'url' or 'b64_json', got {response_format!r}.",
-                param="response_format",
-            )
         return cls(
             body=body,
             model=model,
             prompt=prompt,
-            n=n,
-            size=_optional_str(body, "size"),
-            quality=_optional_str(body, "quality"),
-            response_format=response_format,
+            n=image_count(body),
+            size=optional_str(body, "size"),
+            quality=optional_str(body, "quality"),
+            response_format=image_response_format(body),
             stream=_optional_bool(body, "stream"),
-            user=_optional_name(body, "user"),
+            user=optional_name(body, "user"),
         )
 
     def refuse_unsupported(self, unsupported: Mapping[str, str], where: str) -> None:
@@ -170,8 +185,7 @@ class ImageRequest:
 
     def params(self, *exclude: str) -> dict[str, Any]:
         """The client's parameters minus ``model`` and anything named."""
-        skip = {"model", *exclude}
-        return {k: v for k, v in self.body.items() if k not in skip}
+        return body_params(self.body, exclude)
 
 
 @dataclass(slots=True)
@@ -186,7 +200,7 @@ class ChatRequest:
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> ChatRequest:
         refuse_routing_overrides(body)
-        model = _model(body)
+        model = model_name(body)
         messages = body.get("messages")
         if messages is None:
             raise InvalidRequestError("'messages' is required.", param="messages")
@@ -209,7 +223,7 @@ class ChatRequest:
             messages=messages,
             stream=stream,
             include_usage=include_usage,
-            user=_optional_name(body, "user"),
+            user=optional_name(body, "user"),
         )
 
     def text_of(self, message: dict[str, Any]) -> str:

@@ -81,6 +81,75 @@ class ImageGenerationRequest(_Open):
     user: str | None = Field(default=None, description="The end user, for spend and budgets.")
 
 
+class ImageEditRequest(_Open):
+    """``POST /v1/images/edits`` as multipart/form-data (what the OpenAI SDKs send)."""
+
+    image: list[bytes] = Field(
+        min_length=1,
+        max_length=16,
+        description="The images: one `image` part, or `image[]` repeated (up to 16); PNG, "
+        "JPEG or WEBP, each at most `general_settings.max_image_upload_mb` (50 MB).",
+    )
+    prompt: str = Field(min_length=1, description="The edit to make; must not be blank.")
+    model: str = Field(min_length=1, description="A public model name from `GET /v1/models`.")
+    mask: bytes | None = Field(
+        default=None,
+        description="A PNG the size of the first image; fully transparent pixels mark the "
+        "area to edit.",
+    )
+    n: int | None = Field(default=1, ge=1, le=MAX_N)
+    size: str | None = None
+    quality: str | None = None
+    response_format: ImageResponseFormat | None = None
+    output_format: str | None = Field(default=None, examples=["png", "jpeg", "webp"])
+    output_compression: int | None = None
+    background: str | None = Field(default=None, examples=["transparent", "opaque", "auto"])
+    input_fidelity: str | None = Field(default=None, examples=["high", "low"])
+    stream: bool | None = Field(
+        default=False,
+        description="Server-sent events: `image_edit.partial_image` then `image_edit.completed`.",
+    )
+    partial_images: int | None = None
+    user: str | None = None
+
+
+class ImageReference(BaseModel):
+    """An image of a JSON edit body: a `data:` URL (or an http(s) URL on a host the operator
+    allowed)."""
+
+    model_config = ConfigDict(extra="forbid")
+    image_url: str
+
+
+class ImageEditJSONRequest(_Open):
+    """``POST /v1/images/edits`` as JSON (OpenAI's `EditImageBodyJsonParam`)."""
+
+    images: list[ImageReference] = Field(min_length=1, max_length=16)
+    mask: ImageReference | None = None
+    prompt: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    n: int | None = Field(default=1, ge=1, le=MAX_N)
+    size: str | None = None
+    quality: str | None = None
+    output_format: str | None = None
+    background: str | None = None
+    input_fidelity: str | None = None
+    stream: bool | None = False
+    partial_images: int | None = None
+    user: str | None = None
+
+
+class ImageVariationRequest(_Open):
+    """``POST /v1/images/variations`` (dall-e-2's shape), multipart/form-data."""
+
+    image: bytes = Field(description="One PNG, JPEG or WEBP image.")
+    model: str = Field(min_length=1)
+    n: int | None = Field(default=1, ge=1, le=MAX_N)
+    size: str | None = None
+    response_format: ImageResponseFormat | None = None
+    user: str | None = None
+
+
 class Image(_Shape):
     b64_json: str | None = None
     url: str | None = None
@@ -106,9 +175,14 @@ class ImagesResponse(_Shape):
 
 
 class ImageStreamEvent(_Shape):
-    """One SSE ``data:`` payload of a streamed image generation."""
+    """One SSE ``data:`` payload of a streamed image generation or edit."""
 
-    type: Literal["image_generation.partial_image", "image_generation.completed"]
+    type: Literal[
+        "image_generation.partial_image",
+        "image_generation.completed",
+        "image_edit.partial_image",
+        "image_edit.completed",
+    ]
     b64_json: str
     partial_image_index: int | None = None
     created_at: int | None = None

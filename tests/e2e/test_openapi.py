@@ -52,6 +52,11 @@ def test_the_document_is_openapi_3_1_with_every_route(document: dict[str, Any]) 
         ("/v1/images/generations", "post"),
         ("/images/generations", "post"),
         ("/openai/deployments/{deployment}/images/generations", "post"),
+        ("/v1/images/edits", "post"),
+        ("/images/edits", "post"),
+        ("/openai/deployments/{deployment}/images/edits", "post"),
+        ("/v1/images/variations", "post"),
+        ("/images/variations", "post"),
         ("/v1/chat/completions", "post"),
         ("/chat/completions", "post"),
         ("/openai/deployments/{deployment}/chat/completions", "post"),
@@ -99,6 +104,17 @@ def test_model_endpoints_document_their_full_bodies(document: dict[str, Any]) ->
         "/ErrorResponse"
     )
     assert "data" in schemas["ImagesResponse"]["required"]
+
+
+def test_edits_document_their_multipart_and_json_bodies(document: dict[str, Any]) -> None:
+    content = document["paths"]["/v1/images/edits"]["post"]["requestBody"]["content"]
+    assert set(content) == {"multipart/form-data", "application/json"}
+    form = document["components"]["schemas"]["ImageEditRequest"]
+    assert {"image", "prompt", "model"} <= set(form["required"])
+    assert form["properties"]["image"]["items"]["format"] == "binary"
+    assert {"mask", "input_fidelity", "partial_images", "stream"} <= set(form["properties"])
+    variations = document["paths"]["/v1/images/variations"]["post"]["requestBody"]["content"]
+    assert set(variations) == {"multipart/form-data"}
 
 
 def test_every_reference_resolves(document: dict[str, Any]) -> None:

@@ -50,6 +50,19 @@ async def _png_b64(width: int, height: int, prompt: str, index: int) -> str:
     return base64.b64encode(png).decode()
 
 
+def _input_size(body: dict[str, Any]) -> Any:
+    """An edit or variation without a size keeps its first image's size (when known)."""
+    size = body.get("size")
+    images = body.get("images")
+    if size not in (None, "auto") or not isinstance(images, list) or not images:
+        return size
+    first = images[0] if isinstance(images[0], dict) else {}
+    width, height = first.get("width"), first.get("height")
+    if isinstance(width, int) and isinstance(height, int):
+        return f"{width}x{height}"
+    return size
+
+
 async def _images(body: dict[str, Any]) -> httpx.Response:
     size = parse_size(body.get("size"))
     if size is None:
@@ -178,6 +191,8 @@ async def handle(request: httpx.Request) -> httpx.Response:
         return _error(400, "body is not JSON")
     if request.url.path.endswith("/images/generations"):
         return await _images(body)
+    if request.url.path.endswith(("/images/edits", "/images/variations")):
+        return await _images({**body, "size": _input_size(body)})
     if request.url.path.endswith("/chat/completions"):
         return await _chat(body)
     return _error(404, f"no route {request.url.path}")

@@ -14,10 +14,11 @@ from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
 from proxy.providers.base import join_url
 from proxy.providers.openai.chat import OpenAIChat
-from proxy.providers.openai.images import OpenAIImages
+from proxy.providers.openai.edits import OpenAIImageEdits
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ChatRequest, ImageRequest
-from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+from proxy.schemas.edits import EditRequest
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse, form_fields
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 AZURE_ANNOTATIONS = ("prompt_filter_results", "content_filter_results")
@@ -50,7 +51,9 @@ def _strip_model(body: dict[str, Any], deployment: Deployment) -> dict[str, Any]
     return body
 
 
-class AzureImages(OpenAIImages):
+class AzureImages(OpenAIImageEdits):
+    """Generations and edits; Azure has no deployment route for variations."""
+
     provider = "azure"
     image_hosts = ("blob.core.windows.net",)  # dall-e on Azure: per-region storage accounts
 
@@ -58,6 +61,14 @@ class AzureImages(OpenAIImages):
         url, query = azure_url(deployment, "images/generations")
         body = _strip_model(self.payload(request, deployment), deployment)
         req = UpstreamRequest.post_json(url, body, stream=request.stream)
+        req.params = query
+        return [req]
+
+    def build_edit(self, request: EditRequest, deployment: Deployment) -> list[UpstreamRequest]:
+        url, query = azure_url(deployment, "images/edits")
+        fields = _strip_model(self.edit_fields(request, deployment), deployment)
+        files = self.edit_files(request, deployment)
+        req = UpstreamRequest.post_multipart(url, form_fields(fields), files, stream=request.stream)
         req.params = query
         return [req]
 

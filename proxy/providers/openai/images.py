@@ -87,6 +87,10 @@ class OpenAIImages:
     def parse(
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
     ) -> ImageResult:
+        return self.images_response(response)
+
+    def images_response(self, response: UpstreamResponse) -> ImageResult:
+        """An OpenAI ``ImagesResponse`` (generations, edits and variations answer alike)."""
         body = response.json()
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise UpstreamError(f"{self.provider} answered without a 'data' list")
