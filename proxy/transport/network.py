@@ -25,6 +25,7 @@ from proxy.upstream_request import UpstreamLimits, UpstreamRequest, UpstreamResp
 
 CONNECT_TIMEOUT = 10.0
 NO_CONTENT_TYPE = ("content-type",)
+CONTENT_ENCODING = "Content-Encoding"
 
 
 @functools.lru_cache(maxsize=512)
@@ -102,11 +103,11 @@ class Transport:
     async def send(self, req: UpstreamRequest, timeout: float, provider: str) -> UpstreamResponse:
         response = await self._request(req, self._timeout(timeout), provider, timeout)
         cap = self._cap(response, provider)
-        parts: list[bytes] = []
         try:
-            async for part in response.content.iter_any():
-                cap.count(len(part))
-                parts.append(part)
+            if response.content_length is not None and CONTENT_ENCODING not in response.headers:
+                body = await response.read()  # its declared length is within the cap
+            else:  # chunked, or compressed (counted as what it becomes): count as it arrives
+                body = await _read_counted(response, cap)
         except UpstreamTooLargeError:
             response.close()  # read no further: drop the connection, the upstream sees it
             raise
@@ -120,7 +121,7 @@ class Transport:
             ) from None
         finally:
             response.release()
-        return UpstreamResponse(response.status, response.headers, b"".join(parts))
+        return UpstreamResponse(response.status, response.headers, body)
 
     async def open_stream(
         self, req: UpstreamRequest, timeout: float, provider: str, stream_timeout: float | None
@@ -152,3 +153,11 @@ class Transport:
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def _read_counted(response: aiohttp.ClientResponse, cap: AnswerCap) -> bytes:
+    parts: list[bytes] = []
+    async for part in response.content.iter_any():
+        cap.count(len(part))
+        parts.append(part)
+    return b"".join(parts)
