@@ -8,6 +8,7 @@ import base64
 import json
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -163,3 +164,38 @@ def test_a_mask_stream_or_imagen_is_a_400_without_any_upstream_call(
         client.images.edit(model="gemini-imagen", image=("a.png", image), prompt="p")
     assert "cannot edit images" in imagen.value.message and "Imagen" in imagen.value.message
     assert fake.received() == []
+
+
+def test_json_edit_body_blocks_and_errors_and_no_image_bytes_in_logs(
+    proxy: Any, client: openai.OpenAI, google: GoogleFake, fake: FakeUpstream
+) -> None:
+    image = png(20, 20, 123)
+    encoded = base64.b64encode(image).decode()
+    r = httpx.post(
+        f"{proxy.base_url}/v1/images/edits",
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        json={
+            "model": "gemini-edit",
+            "prompt": "sepia",
+            "size": "1024x1024",
+            "images": [{"image_url": f"data:image/png;base64,{encoded}"}],
+        },
+    )
+    assert r.status_code == 200 and len(r.json()["data"]) == 1
+    (sent,) = fake.received(GEMINI_PATH)
+    assert sent.json() == edit_body([(image, "image/png")], "sepia", {"aspectRatio": "1:1"})
+    with pytest.raises(openai.BadRequestError) as blocked:
+        client.images.edit(model="gemini-edit", image=("a.png", image), prompt="[blocked]")
+    assert error_code(blocked) == "content_policy_violation"
+    with pytest.raises(openai.RateLimitError):
+        client.images.edit(
+            model="vertex-edit", image=("a.png", image), prompt="[error:RESOURCE_EXHAUSTED:429]"
+        )
+    logs = proxy.logs()
+    assert encoded[20:60] not in logs and GEMINI_KEY not in logs
+
+
+def error_code(exc: pytest.ExceptionInfo[openai.BadRequestError]) -> Any:
+    body = exc.value.body
+    assert isinstance(body, dict)
+    return body.get("code")

@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 import base64
+import threading
 from typing import Any
 
 import orjson
 import pytest
 
 from proxy.api.uploads import read_multipart
-from proxy.attempt.edits import EDITS
+from proxy.attempt.edits import BUILD_IN_THREAD, EDITS, built_edit
 from proxy.config import ConfigError, Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError
 from proxy.pricing.cost import token_cost
@@ -246,3 +247,24 @@ def test_the_answer_parses_as_generations_with_input_image_tokens_priced() -> No
     blocked = UpstreamResponse(200, {}, orjson.dumps(gemini_finish_blocked()))
     with pytest.raises(ContentPolicyError):
         ADAPTER.parse_edit(blocked, edit(png(4, 4)), gemini())
+
+
+class ThreadRecording(GoogleImages):
+    def __init__(self) -> None:
+        super().__init__("gemini")
+        self.threads: list[int] = []
+
+    def build_edit(self, request: EditRequest, deployment: Deployment) -> list[UpstreamRequest]:
+        self.threads.append(threading.get_ident())
+        return super().build_edit(request, deployment)
+
+
+async def test_big_uploads_are_encoded_off_the_event_loop() -> None:
+    adapter = ThreadRecording()
+    small = edit(png(8, 8))
+    big = edit(png(8, 8) + bytes(BUILD_IN_THREAD))  # a PNG header: sniffed as one
+    assert len(await built_edit(adapter, small, gemini())) == 1
+    (big_req,) = await built_edit(adapter, big, gemini())
+    loop_thread = threading.get_ident()
+    assert adapter.threads[0] == loop_thread and adapter.threads[1] != loop_thread
+    assert big_req.body is not None and len(big_req.body) > BUILD_IN_THREAD * 4 // 3
