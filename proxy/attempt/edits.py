@@ -8,6 +8,7 @@ never called: a group left with none answers a 400 naming the model and why.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,11 @@ from proxy.errors import InvalidRequestError
 from proxy.providers.base import ImageEditor, ImageVariator
 from proxy.providers.registry import PROVIDERS, edit_refusal, variation_refusal
 from proxy.schemas.edits import EditRequest, VariationRequest
+from proxy.upstream_request import UpstreamRequest
+
+# Uploads larger than this are encoded for the upstream (base64 in JSON, multipart bodies:
+# copies of every image) in a worker thread, so the event loop never waits on them.
+BUILD_IN_THREAD = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +52,9 @@ class Capability:
 EDITS = Capability(
     "edit images",
     edit_refusal,
-    "Use a model served by a provider that edits (OpenAI or Azure GPT image models, an "
-    "OpenAI-compatible server, the mock), or /v1/images/generations.",
+    "Use a model served by a provider that edits (OpenAI or Azure GPT image models, Gemini "
+    "image models on the Gemini API or Vertex AI, an OpenAI-compatible server, the mock), or "
+    "/v1/images/generations.",
 )
 VARIATIONS = Capability(
     "make image variations",
@@ -55,6 +62,14 @@ VARIATIONS = Capability(
     "Ask /v1/images/edits for a variation with a prompt, or use an OpenAI-compatible server "
     "that serves /v1/images/variations.",
 )
+
+
+async def built_edit(
+    adapter: ImageEditor, request: EditRequest, deployment: Deployment
+) -> list[UpstreamRequest]:
+    if request.upload_bytes > BUILD_IN_THREAD:
+        return await asyncio.to_thread(adapter.build_edit, request, deployment)
+    return adapter.build_edit(request, deployment)
 
 
 def editor(deployment: Deployment, *, stream: bool) -> ImageEditor:
@@ -88,7 +103,7 @@ async def edit(
 ) -> dict[str, Any]:
     adapter = editor(deployment, stream=False)
     ctx.input_images, ctx.input_bytes = len(request.images), request.upload_bytes
-    upstream_requests = adapter.build_edit(request, deployment)
+    upstream_requests = await built_edit(adapter, request, deployment)
     responses = await caller.send_all(ctx, deployment, upstream_requests, adapter)
     return images_answer(ctx, deployment, responses, partial_parse(adapter.parse_edit, request))
 
@@ -99,7 +114,7 @@ async def open_edit_stream(
     """Open the upstream edit stream (errors surface here); the router primes the relay."""
     adapter = editor(deployment, stream=True)
     ctx.input_images, ctx.input_bytes = len(request.images), request.upload_bytes
-    (upstream_request,) = adapter.build_edit(request, deployment)[:1]
+    (upstream_request,) = (await built_edit(adapter, request, deployment))[:1]
     translator = adapter.edit_stream_translator(request, deployment)
     return await open_relay(caller, ctx, deployment, upstream_request, adapter, translator)
 

@@ -11,6 +11,8 @@ import pytest
 
 from proxy.db.database import Store
 from tests.db.conftest import PG_URL, backends, unique_prefix
+from tests.fakes.google import GEMINI_KEY, GoogleFake
+from tests.fakes.server import FakeUpstream
 
 
 @pytest.fixture(params=backends())
@@ -29,3 +31,16 @@ def store_settings(store: Store) -> dict[str, Any]:
         "sqlite+aiosqlite://", "sqlite://"
     )
     return {"database_url": url, "database_table_prefix": store.t.keys.name[: -len("keys")]}
+
+
+@pytest.fixture(scope="module")
+def google_state(upstream: FakeUpstream) -> GoogleFake:
+    """The fake Gemini API and Vertex AI of a module: issued tokens and registered service
+    accounts last as long as the module's proxy, which caches its tokens."""
+    return GoogleFake(upstream, GEMINI_KEY)
+
+
+@pytest.fixture
+def google(fake: FakeUpstream, google_state: GoogleFake) -> GoogleFake:
+    """The Google routes on this test's emptied fake upstream."""
+    return google_state.install()

@@ -14,16 +14,16 @@ import openai
 import pytest
 
 from tests.conftest import MASTER_KEY
-from tests.fakes.google import HUGE_IMAGE_BYTES, GoogleFake, ServiceAccount, image_b64
+from tests.fakes.google import (
+    GEMINI_KEY,
+    HUGE_IMAGE_BYTES,
+    GoogleFake,
+    ServiceAccount,
+    image_b64,
+)
 from tests.fakes.server import FakeUpstream
 
-GEMINI_KEY = "AIzaSyFAKE-gemini-upstream-key-0042"
 EDIT_SOURCE = base64.b64encode(b"\x89PNG\r\n\x1a\ninput-image").decode()
-
-
-@pytest.fixture(scope="module")
-def google_state(upstream: FakeUpstream) -> GoogleFake:
-    return GoogleFake(upstream, GEMINI_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +34,6 @@ def accounts(google_state: GoogleFake) -> dict[str, ServiceAccount]:
         "once": google_state.service_account("token-once"),
         "rogue": google_state.service_account("rogue", registered=False),
     }
-
-
-@pytest.fixture
-def google(fake: FakeUpstream, google_state: GoogleFake) -> GoogleFake:
-    return google_state.install()
 
 
 @pytest.fixture(scope="module")

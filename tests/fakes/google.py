@@ -61,6 +61,7 @@ VERTEX_ONLY_IMAGE_CONFIG = {
     "outputCompressionQuality",
 }
 HUGE_IMAGE_BYTES = 3 * 1024 * 1024
+GEMINI_KEY = "AIzaSyFAKE-gemini-upstream-key-0042"  # the key the fake Gemini API takes
 
 
 # --- response builders (validated against google-genai in tests/unit) ------------------------
@@ -133,6 +134,23 @@ def gemini_image_response(
     if vertex:
         body["createTime"] = "2026-11-20T10:00:00.000000Z"
     return body
+
+
+def inline_part(data: bytes, mime: str) -> dict[str, Any]:
+    return {"inlineData": {"mimeType": mime, "data": base64.b64encode(data).decode()}}
+
+
+def edit_body(
+    images: list[tuple[bytes, str]], prompt: str, image_config: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A Gemini image edit as Google documents it: one user content holding the images as
+    ``inlineData`` parts, then the instruction; an image-model ``generationConfig``."""
+    config: dict[str, Any] = {"imageConfig": image_config} if image_config else {}
+    parts = [inline_part(data, mime) for data, mime in images]
+    return {
+        "contents": [{"role": "user", "parts": [*parts, {"text": prompt}]}],
+        "generationConfig": {**config, "responseModalities": ["TEXT", "IMAGE"]},
+    }
 
 
 def gemini_text_response(text: str, finish: str = "STOP") -> dict[str, Any]:

@@ -13,6 +13,7 @@ of the body.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from proxy.config.deployment import Deployment
@@ -147,7 +148,15 @@ def gemini_image_body(request: ImageRequest, deployment: Deployment) -> dict[str
 def build_gemini_images(request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
     body = gemini_image_body(request, deployment)
     url = endpoint(deployment, "generateContent")
-    return [UpstreamRequest.post_json(url, body) for _ in range(request.n)]
+    return fan_out(UpstreamRequest.post_json(url, body), request.n)
+
+
+def fan_out(request: UpstreamRequest, n: int) -> list[UpstreamRequest]:
+    """``n`` calls of one request: the body (megabytes of input images for an edit)
+    serialized once and shared, each call with headers of its own to sign."""
+    return [request] + [
+        dataclasses.replace(request, headers=dict(request.headers)) for _ in range(n - 1)
+    ]
 
 
 def parse_gemini_images(response: UpstreamResponse, provider: str) -> ImageResult:
