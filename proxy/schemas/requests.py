@@ -68,24 +68,29 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequestError(f"Request body is not valid JSON: {reason}") from None
     if not isinstance(body, dict):
         raise InvalidRequestError(f"Request body must be a JSON object, got {type(body).__name__}.")
-    # Nesting deeper than the limit needs more brackets than the limit: most bodies (a base64
-    # image holds none) are cleared by counting them, at the speed of a memory scan.
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and nested_deeper(body, MAX_JSON_DEPTH):
+    # Each level takes two bytes ("[]"): a shorter body cannot be too deep and is not walked
+    # (most image requests); the walk costs a look at each array and object, never at the
+    # bytes of a string (a base64 image costs nothing).
+    if len(raw) > 2 * MAX_JSON_DEPTH and nested_deeper(body, MAX_JSON_DEPTH):
         raise InvalidRequestError(TOO_DEEP, code="json_too_deep")
     return body
 
 
 def nested_deeper(value: dict[str, Any] | list[Any], limit: int) -> bool:
     """Whether ``value`` nests arrays and objects more than ``limit`` levels (``value``
-    itself is level 1). Iterative: no recursion limit to reach."""
-    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
-    while stack:
-        container, depth = stack.pop()
+    itself is level 1). Level by level, without recursion: no recursion limit to reach."""
+    level: list[Any] = [value]
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        for child in container.values() if isinstance(container, dict) else container:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
+        below = []
+        for container in level:
+            for child in container.values() if isinstance(container, dict) else container:
+                if isinstance(child, dict | list):
+                    below.append(child)
+        level = below
+        depth += 1
     return False
 
 
