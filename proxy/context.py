@@ -20,6 +20,12 @@ class KeyInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
     guardrails: tuple[str, ...] = ()
 
+    def may_use(self, group: str) -> bool:
+        """Whether this key may be served by the model group ``group``: the master key and
+        a key without ``models`` may use every group, any other key only those it lists.
+        Asked of the group requested and of every group a fallback would reach."""
+        return self.is_master or not self.models or group in self.models
+
 
 @dataclass(slots=True)
 class RequestContext:

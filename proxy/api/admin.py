@@ -24,7 +24,7 @@ from proxy.errors import (
 )
 from proxy.names import MAX_NAME_LENGTH
 from proxy.pipeline import Pipeline
-from proxy.schemas import parse_json_object
+from proxy.schemas import checked_name, parse_json_object
 
 log = logging.getLogger("proxy.api")
 
@@ -123,10 +123,13 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
 
 
 def query_str(request: Request, *names: str) -> str | None:
+    """The first of ``names`` given (non-empty): a key, hash, alias or name to look up, held
+    to ``proxy.names`` (a 400 naming the parameter), so the database never sees a value it
+    would refuse and a filter never quotes one back."""
     for name in names:
         value = request.query_params.get(name)
         if value:
-            return value[:512]
+            return checked_name(value, name)
     return None
 
 

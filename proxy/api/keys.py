@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from proxy.api.admin import admin, body_model, page_params, paged, require_master
+from proxy.api.admin import admin, body_model, page_params, paged, query_str, require_master
 from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route
 from proxy.errors import InvalidRequestError, NotFoundError
@@ -47,14 +47,14 @@ async def info(request: Request) -> Response:
         pipeline: Pipeline = request.app.services.pipeline
         caller = await pipeline.auth.authenticate(request)
         service = key_service(request)
-        wanted = request.query_params.get("key")
+        wanted = query_str(request, "key")
         if not wanted:
             if caller.is_master:
                 raise InvalidRequestError("'key' is required.", param="key")
             key_hash: str | None = caller.key_hash  # a key may always read itself
         else:
             await require_master(request)
-            key_hash = await service.resolve(wanted[:512])
+            key_hash = await service.resolve(wanted)
         state = await service.info(key_hash) if key_hash else None
         if state is None:
             raise not_found()

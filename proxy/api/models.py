@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from proxy.api.endpoint import error_response, json_response
 from proxy.api.routes import Operation, route
+from proxy.context import KeyInfo
 from proxy.errors import NotFoundError, ProxyError
 from proxy.pipeline import Pipeline
 from proxy.schemas.wire import ModelCard, ModelList
@@ -18,9 +19,8 @@ def _card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "image-proxy"}
 
 
-def visible_models(pipeline: Pipeline, allowed: tuple[str, ...]) -> list[str]:
-    names = pipeline.router.model_names()
-    return [n for n in names if not allowed or n in allowed]
+def visible_models(pipeline: Pipeline, key: KeyInfo) -> list[str]:
+    return [n for n in pipeline.router.model_names() if key.may_use(n)]
 
 
 async def list_models(request: Request) -> Response:
@@ -29,7 +29,7 @@ async def list_models(request: Request) -> Response:
         key = await pipeline.auth.authenticate(request)
     except ProxyError as exc:
         return error_response(exc)
-    names = visible_models(pipeline, key.models)
+    names = visible_models(pipeline, key)
     return json_response({"object": "list", "data": [_card(n) for n in names]})
 
 
@@ -38,7 +38,7 @@ async def get_model(request: Request) -> Response:
     pipeline: Pipeline = request.app.services.pipeline
     try:
         key = await pipeline.auth.authenticate(request)
-        if model_id not in visible_models(pipeline, key.models):
+        if model_id not in visible_models(pipeline, key):
             raise NotFoundError(f"The model '{model_id}' does not exist.", param="model")
     except ProxyError as exc:
         return error_response(exc)

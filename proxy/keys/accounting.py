@@ -82,7 +82,7 @@ class Accounting:
         key = ctx.key
         state = None
         if key is not None and not key.is_master:
-            if key.models and group not in key.models:
+            if not key.may_use(group):
                 raise PermissionDeniedError(
                     f"This key may not use model '{group}' (allowed: {', '.join(key.models)}).",
                     param="model",

@@ -97,7 +97,9 @@ class RpmWindow:
         while self.stamps and self.stamps[0] <= now - 60.0:
             self.stamps.popleft()
         if len(self.stamps) >= self.limit:
-            wait = max(1, math.ceil(self.stamps[0] + 60.0 - now))
+            # the oldest request leaves the window first; with rpm_limit 0 there is none
+            oldest = self.stamps[0] if self.stamps else now
+            wait = max(1, math.ceil(oldest + 60.0 - now))
             raise RateLimitError(
                 f"Rate limit exceeded for {owner}: rpm_limit {self.limit} requests per minute; "
                 f"retry after {wait} s.",

@@ -48,30 +48,38 @@ class KeyFields(BaseModel):
     @classmethod
     def _name(cls, v: str | None) -> str | None:
         """Stored in the spend log beside every request (``proxy.names``)."""
-        problem = None if v is None else name_problem(v)
-        if problem is not None:
-            raise ValueError(problem)
-        return v
+        return None if v is None else valid_name(v)
 
     @field_validator("metadata")
     @classmethod
     def _metadata(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Metadata keys are field names wherever the key is shown (``/key/info``, JSON
-        exports); a control character in one is never meant, only smuggled."""
-        if v is not None and any(has_control(k) for k in v):
+        """Metadata keys, nested ones included, are field names wherever the key is shown
+        (``/key/info``, JSON exports); a control character in one is never meant, only
+        smuggled."""
+        if v is not None and any(has_control(k) for k in object_keys(v)):
             raise ValueError(f"keys {CONTROL_PROBLEM}")
         return v
 
-    @field_validator("models")
+    @field_validator("models", "guardrails")
     @classmethod
-    def _models(cls, v: list[str] | None) -> list[str] | None:
-        if v is not None and any(not isinstance(m, str) or not m for m in v):
-            raise ValueError("every model must be a non-empty string")
+    def _names(cls, v: list[str] | None) -> list[str] | None:
+        """Model and guardrail names: an unknown one is refused quoting it, so they are held
+        to ``proxy.names`` here first."""
+        for name in v or ():
+            if not name:
+                raise ValueError("every name must be a non-empty string")
+            valid_name(name, "every name ")
         return v
 
 
 class KeyUpdate(KeyFields):
-    key: str = Field(min_length=1, max_length=512)
+    key: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        """A key, key hash or alias to look up (``proxy.names``)."""
+        return valid_name(v)
 
 
 class KeyDelete(BaseModel):
@@ -79,6 +87,37 @@ class KeyDelete(BaseModel):
 
     keys: list[str] = Field(default_factory=list, max_length=1000)
     key_aliases: list[str] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("keys", "key_aliases")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        """Keys, key hashes and aliases to look up (``proxy.names``)."""
+        for name in v:
+            valid_name(name, "every item ")
+        return v
+
+
+def valid_name(value: str, subject: str = "") -> str:
+    """``value`` when ``proxy.names`` accepts it, else the ValueError pydantic reports as a
+    400 naming the field (``subject`` + why, never the value)."""
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValueError(f"{subject}{problem}")
+    return value
+
+
+def object_keys(value: Any) -> list[str]:
+    """Every object key in ``value``, at any depth (iterative)."""
+    keys: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            keys.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return keys
 
 
 @dataclass

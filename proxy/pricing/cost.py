@@ -13,6 +13,10 @@ Order of preference for a successful answer:
 5. Otherwise the cost is unknown: ``None`` (no ``x-response-cost`` header, NULL in the spend
    log) and one warning per deployment. Never a silent 0.
 
+The prices a deployment's ``model_info`` sets are tried first, on their own (3 and 4 with
+only them); the merged entry (table + overrides, key by key) only when they price nothing.
+So a declared ``output_cost_per_image`` beats the table's per-size rule and its token rates.
+
 A request that failed before any image or token was produced costs 0 (providers do not bill
 refused or failed calls).
 """
@@ -174,6 +178,15 @@ class Pricer:
     def compute(
         self, entry: PriceEntry, usage: dict[str, Any] | None, images: int, inputs: PriceInputs
     ) -> Cost:
+        for layer in entry.layers:
+            cost = self._compute(layer, usage, images, inputs)
+            if cost.usd is not None:
+                return cost
+        return Cost(None, "unknown")
+
+    def _compute(
+        self, entry: PriceEntry, usage: dict[str, Any] | None, images: int, inputs: PriceInputs
+    ) -> Cost:
         if entry.free:
             return Cost(0.0, "free")
         if entry.provider_reported:
@@ -209,14 +222,23 @@ class Pricer:
             e = self.entry(d)
             if e.free:
                 guess: float | None = 0.0
-            elif endpoint == "chat":
+            else:
+                guess = self._guess(e, inputs, endpoint)
+            if guess is not None:
+                best = guess if best is None else max(best, guess)
+        return best
+
+    def _guess(self, entry: PriceEntry, inputs: PriceInputs, endpoint: str) -> float | None:
+        """The first layer's estimate (``PriceEntry.layers``: declared prices first)."""
+        for e in entry.layers:
+            if endpoint == "chat":
                 guess = self._chat_estimate(e, inputs)
             else:
                 price = per_image_price(e, inputs, pessimistic=True)
                 guess = price[0] * inputs.n if price is not None else None
             if guess is not None:
-                best = guess if best is None else max(best, guess)
-        return best
+                return guess
+        return None
 
     def _chat_estimate(self, e: PriceEntry, inputs: PriceInputs) -> float | None:
         out = e.rate("output_cost_per_image_token") or e.rate("output_cost_per_token")

@@ -3,13 +3,16 @@
 ``PriceTable.for_deployment(d)`` answers the merged price entry of one deployment: the
 table's entry for ``<provider>/<model>`` (or ``model_info.base_model``, which Azure
 deployments need since their names are free-form), with any price key set in the
-deployment's ``model_info`` laid on top. Lookups are done once per deployment and cached.
+deployment's ``model_info`` laid on top, key by key. The prices model_info sets are also kept
+alone (``PriceEntry.declared``) and tried first: a declared ``output_cost_per_image`` wins over
+the table's per-size rule or token rates, not just over the table's own flat price. Lookups
+are done once per deployment and cached.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +73,17 @@ class PriceEntry:
     unknown: str | None = None
     provider_reported: bool = False
     overridden: bool = False
+    # The prices the deployment's model_info sets, alone (None: it sets none). Tried before
+    # this entry, so a declared price wins over every table rule, even a more specific one.
+    declared: PriceEntry | None = None
 
     def rate(self, name: str) -> float | None:
         return self.rates.get(name)
+
+    @property
+    def layers(self) -> tuple[PriceEntry, ...]:
+        """What to price with, in order: the declared prices, then the merged entry."""
+        return (self.declared, self) if self.declared is not None else (self,)
 
     @property
     def has_token_rates(self) -> bool:
@@ -195,10 +206,12 @@ class PriceTable:
         key, raw = self.lookup(deployment.provider, model)
         where = f"{deployment.path}.model_info"
         overrides = {k: info[k] for k in OVERRIDE_KEYS if info.get(k) is not None}
-        rates = {**_rates(raw, f"prices[{key}]"), **_rates(overrides, where)}
-        rules = parse_rules(overrides.get("per_image", raw.get("per_image")), where)
+        own_rates = _rates(overrides, where)
+        own_rules = parse_rules(overrides.get("per_image"), where)
+        rates = {**_rates(raw, f"prices[{key}]"), **own_rates}
+        rules = own_rules if "per_image" in overrides else parse_rules(raw.get("per_image"), where)
         overridden = bool(overrides)
-        return PriceEntry(
+        entry = PriceEntry(
             key=key,
             rates=rates,
             per_image=rules,
@@ -213,3 +226,7 @@ class PriceTable:
             provider_reported=bool(raw.get("provider_reported")) and not overridden,
             overridden=overridden,
         )
+        if not (own_rates or own_rules):
+            return entry
+        declared = replace(entry, key=None, rates=own_rates, per_image=own_rules)
+        return replace(entry, declared=declared)

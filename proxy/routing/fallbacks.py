@@ -5,8 +5,10 @@
 misconfigured deployments and groups with nothing available; ``content_policy_fallbacks`` only
 after a content-policy refusal. A request may name its own ``fallbacks`` (a list of model
 names) in the body; they replace the configured ones and are removed from the body before it
-reaches any provider. ``max_fallbacks`` bounds the chain. Fallback groups get their own
-retries but never fall back further. The fallback group's adapter translates the request.
+reaches any provider. A group the request's key may not use is never in the chain (the
+request's own list naming one is a 403). ``max_fallbacks`` bounds the chain. Fallback groups
+get their own retries but never fall back further. The fallback group's adapter translates
+the request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from proxy.config import RouterSettings
-from proxy.context import RequestContext
+from proxy.context import KeyInfo, RequestContext
 from proxy.errors import InvalidRequestError, PermissionDeniedError, ProxyError
 from proxy.routing.errors import may_fall_back
 
@@ -60,8 +62,15 @@ class FallbackPlan:
         return bool(self.general.get(group) or self.content_policy.get(group) or self.default)
 
     def chain(
-        self, group: str, exc: ProxyError, requested: tuple[str, ...] | None = None
+        self,
+        group: str,
+        exc: ProxyError,
+        requested: tuple[str, ...] | None = None,
+        key: KeyInfo | None = None,
     ) -> list[str]:
+        """The groups to try after ``group`` failed with ``exc``, in order: only groups
+        ``key`` may use (a fallback never serves a key a model it may not call), at most
+        ``max_fallbacks`` of them."""
         if exc.content_policy:
             targets: Iterable[str] = self.content_policy.get(group, ())
         elif may_fall_back(exc):
@@ -73,7 +82,7 @@ class FallbackPlan:
             return []
         out: list[str] = []
         for target in targets:
-            if target != group and target not in out:
+            if target != group and target not in out and (key is None or key.may_use(target)):
                 out.append(target)
         return out[: self.max_fallbacks]
 
@@ -104,8 +113,7 @@ class FallbackPlan:
                     param=f"fallbacks[{i}]",
                     code="model_not_found",
                 )
-            allowed = ctx.key.models if ctx.key is not None else ()
-            if allowed and name not in allowed:
+            if ctx.key is not None and not ctx.key.may_use(name):
                 raise PermissionDeniedError(
                     f"'fallbacks[{i}]': this key may not use the model '{name}'.",
                     param=f"fallbacks[{i}]",

@@ -10,7 +10,8 @@ left to try:
 2. on failure, count it toward cooldowns, then retry when the error class allows it and
    ``num_retries`` is not spent: on another deployment at once, on the same one after a
    backoff (at least the provider's Retry-After), all within the request deadline;
-3. when the group is spent, walk its fallbacks (each with its own retries);
+3. when the group is spent, walk its fallbacks (each with its own retries), skipping any
+   group the request's key may not use;
 4. otherwise raise the group's error, its message listing what was tried.
 
 Streams are primed to their first chunk inside the attempt: a stream that fails before any
@@ -180,7 +181,7 @@ class Router:
             if isinstance(first, DeadlineExceededError) or ctx.fallbacks_disabled:
                 raise run.explain(first) from None
             failed_on = (ctx.deployment_id, ctx.provider)
-            for target in self.fallbacks.chain(name, first, ctx.requested_fallbacks):
+            for target in self.fallbacks.chain(name, first, ctx.requested_fallbacks, ctx.key):
                 if run.deadline.expired:
                     run.note(f"{target}: not tried, the request deadline ran out")
                     break

@@ -47,16 +47,51 @@ MAX_N = 10
 IMAGE_RESPONSE_FORMATS = ("url", "b64_json")
 
 
+# Arrays and objects a request body may nest (the body itself is level 1). orjson reads up to
+# 1,024 levels but writes at most 254, and the gateway writes what a client sent again, a few
+# levels deeper (a provider's envelope, an admin answer, the spend record): a body of 254 to
+# 1,024 levels was read, then failed on its way out with a 500. Half of what orjson writes
+# leaves room for every envelope; no API this gateway speaks nests anywhere near it.
+MAX_JSON_DEPTH = 128
+TOO_DEEP = f"Request body nests arrays and objects too deeply (at most {MAX_JSON_DEPTH} levels)."
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not raw:
         raise InvalidRequestError("Request body is empty; expected a JSON object.")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"Request body is not valid JSON: {exc.args[0]}") from None
+        reason = str(exc.args[0])
+        if reason.startswith("depth limit exceeded"):  # orjson's own limit (1,024)
+            raise InvalidRequestError(TOO_DEEP, code="json_too_deep") from None
+        raise InvalidRequestError(f"Request body is not valid JSON: {reason}") from None
     if not isinstance(body, dict):
         raise InvalidRequestError(f"Request body must be a JSON object, got {type(body).__name__}.")
+    # Each level takes two bytes ("[]"): a shorter body cannot be too deep and is not walked
+    # (most image requests); the walk costs a look at each array and object, never at the
+    # bytes of a string (a base64 image costs nothing).
+    if len(raw) > 2 * MAX_JSON_DEPTH and nested_deeper(body, MAX_JSON_DEPTH):
+        raise InvalidRequestError(TOO_DEEP, code="json_too_deep")
     return body
+
+
+def nested_deeper(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether ``value`` nests arrays and objects more than ``limit`` levels (``value``
+    itself is level 1). Level by level, without recursion: no recursion limit to reach."""
+    level: list[Any] = [value]
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        below = []
+        for container in level:
+            for child in container.values() if isinstance(container, dict) else container:
+                if isinstance(child, dict | list):
+                    below.append(child)
+        level = below
+        depth += 1
+    return False
 
 
 def refuse_routing_overrides(body: dict[str, Any]) -> None:
@@ -188,6 +223,27 @@ class ImageRequest:
         return body_params(self.body, exclude)
 
 
+def _check_content(content: Any, where: str) -> None:
+    """A message's content: text, or an array of parts, each an object with a string
+    ``type``; a text part's ``text`` is a string (as OpenAI checks it). Other part types
+    are the adapters' to translate or refuse."""
+    if content is None or isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise InvalidRequestError(
+            f"'{where}' must be a string or an array of content parts.", param=where
+        )
+    for j, part in enumerate(content):
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise InvalidRequestError(
+                f"'{where}[{j}]' must be an object with a string 'type'.", param=f"{where}[{j}]"
+            )
+        if part["type"] == "text" and not isinstance(part.get("text"), str):
+            raise InvalidRequestError(
+                f"'{where}[{j}].text' must be a string.", param=f"{where}[{j}].text"
+            )
+
+
 @dataclass(slots=True)
 class ChatRequest:
     body: dict[str, Any]
@@ -212,6 +268,7 @@ class ChatRequest:
                     f"'messages[{i}]' must be an object with a string 'role'.",
                     param=f"messages[{i}]",
                 )
+            _check_content(m.get("content"), f"messages[{i}].content")
         stream = _optional_bool(body, "stream")
         options = body.get("stream_options")
         if options is not None and not isinstance(options, dict):

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 from starlette.responses import JSONResponse
 
@@ -209,7 +210,7 @@ def test_unicode_and_long_prompts(proxy: Any, prompt: str) -> None:
         (b'{"model": "mock-image", "prompt": "\\ud800"}', "not valid JSON"),  # lone surrogate
         (b'{"model": "mock-image", "prompt": "x", "n": 1e400}', "not valid JSON"),
         (b'{"model": "mock-image", "prompt": "x", "n": NaN}', "not valid JSON"),
-        (b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "not valid JSON"),
+        (b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "too deeply"),
         (b'{"model": "mock-image", "prompt": "caf\xe9"}', "not valid JSON"),  # latin-1 byte
         (b"\xef\xbb\xbf{}", "not valid JSON"),  # a byte-order mark
         (b"null", "JSON object"),
@@ -255,6 +256,67 @@ def test_long_unrelated_header_is_ignored(proxy: Any) -> None:
     )
     assert_mock_image(response, "edge")
     assert "t" * 100 not in str(response.headers)  # not echoed back
+
+
+def deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize("levels", [200, 253, 254, 300, 1022, 1023, 1024, 100_000])
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        ("/v1/images/generations", '{"model": "mock-image", "prompt": "x", "extra": %s}'),
+        (
+            "/v1/chat/completions",
+            '{"model": "mock-image", "messages": [{"role": "user", "content": "x"}], "x": %s}',
+        ),
+        (
+            "/v1/chat/completions",
+            '{"model": "mock-image", "stream": true, '
+            '"messages": [{"role": "user", "content": "x"}], "x": %s}',
+        ),
+        ("/key/generate", '{"metadata": {"a": %s}}'),
+        ("/key/update", '{"key": "sk-none", "metadata": {"a": %s}}'),
+    ],
+)
+def test_deeply_nested_bodies_are_a_400_naming_the_problem(
+    proxy: Any, path: str, template: str, levels: int
+) -> None:
+    """254 to 1,024 levels used to be read, then failed with a 500 (or a 503 from the key
+    store) when the body was written out again; deeper ones said "not valid JSON"."""
+    content = (template % deep(levels)).encode()
+    response = httpx.post(f"{proxy.base_url}{path}", content=content, headers=AUTH, timeout=30)
+    err = assert_openai_error(response, 400)
+    assert err["code"] == "json_too_deep" and "at most 128 levels" in err["message"]
+
+
+def test_a_body_nested_to_the_limit_is_served(proxy: Any) -> None:
+    extra = orjson.loads(deep(126))  # the body, "extra" and 126 more: 128 levels
+    response = httpx.post(
+        f"{proxy.base_url}/v1/images/generations", json=image_body(extra=extra), headers=AUTH
+    )
+    assert_mock_image(response, "edge")
+    key = httpx.post(
+        f"{proxy.base_url}/key/generate", json={"metadata": {"a": extra[0]}}, headers=AUTH
+    )
+    assert key.status_code == 200, key.text
+    info = httpx.get(f"{proxy.base_url}/key/info", params={"key": key.json()["key"]}, headers=AUTH)
+    assert info.status_code == 200 and info.json()["info"]["metadata"] == {"a": extra[0]}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_text_part_that_is_not_a_string_is_a_400_naming_it(proxy: Any, stream: bool) -> None:
+    """It reached the mock provider, which failed on it: a 500."""
+    body = {
+        "model": "mock-image",
+        "stream": stream,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}],
+    }
+    response = httpx.post(f"{proxy.base_url}/v1/chat/completions", json=body, headers=AUTH)
+    err = assert_openai_error(response, 400)
+    assert err["param"] == "messages[0].content[0].text"
+    assert "'messages[0].content[0].text' must be a string" in err["message"]
 
 
 def test_mock_bad_size_names_the_parameter(proxy: Any) -> None:

@@ -307,6 +307,12 @@ def test_rpm_limit_is_429_with_retry_after(proxy: Any, admin: httpx.Client) -> N
         client.images.generate(model="mock", prompt="p", size="8x8")
     assert 1 <= int(exc.value.response.headers["retry-after"]) <= 60
     assert "rpm_limit 2" in exc.value.message
+    # rpm_limit 0 blocks the key: a 429 (it was a 500, found by tests/e2e/test_fuzz.py)
+    blocked = sdk(proxy, new_key(admin, rpm_limit=0)["key"])
+    with pytest.raises(openai.RateLimitError) as exc:
+        blocked.images.generate(model="mock", prompt="p", size="8x8")
+    assert exc.value.response.headers["retry-after"] == "60"
+    assert "rpm_limit 0" in exc.value.message
 
 
 def test_budget_is_429_naming_budget_and_reset(proxy: Any, admin: httpx.Client) -> None:

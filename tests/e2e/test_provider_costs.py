@@ -1,11 +1,13 @@
 """x-response-cost for the non-OpenAI families, end to end through the real adapters and fake
-upstreams speaking each provider's wire format (Bedrock, Recraft, OpenRouter)."""
+upstreams speaking each provider's wire format (Bedrock, Recraft, OpenRouter); and a price a
+deployment declares in model_info, which wins over the table's own rules."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -40,6 +42,15 @@ def client(proxy_factory: Any, upstream: FakeUpstream) -> Any:
                     },
                 },
                 {
+                    "model_name": "dalle2-priced",
+                    "litellm_params": {
+                        "model": "openai/dall-e-2",
+                        "api_key": "sk-oa",
+                        "api_base": f"{base}/dalle2/v1",
+                    },
+                    "model_info": {"output_cost_per_image": 0.04},
+                },
+                {
                     "model_name": "nano-banana",
                     "litellm_params": {
                         "model": f"openrouter/{OR_MODEL}",
@@ -47,7 +58,8 @@ def client(proxy_factory: Any, upstream: FakeUpstream) -> Any:
                         "api_base": f"{base}/openrouter/api/v1",
                     },
                 },
-            ]
+            ],
+            "general_settings": {"spend_flush_interval": 0.05},
         }
     )
     with openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0) as c:
@@ -70,6 +82,10 @@ def recraft(r: Received) -> Any:
         "credits": 40 * n,
         "data": [{"image_id": f"id-{i}", "b64_json": PNG} for i in range(n)],
     }
+
+
+def dalle2(r: Received) -> Any:
+    return {"created": 1, "data": [{"b64_json": PNG}] * r.json().get("n", 1)}
 
 
 def openrouter(r: Received) -> Any:
@@ -107,6 +123,7 @@ def _routes(fake: FakeUpstream) -> None:
     fake.route("POST", "/model/stability.sd3-5-large-v1:0/invoke", sd3)
     fake.route("POST", "/recraft/v1/images/generations", recraft)
     fake.route("POST", "/openrouter/api/v1/chat/completions", openrouter)
+    fake.route("POST", "/dalle2/v1/images/generations", dalle2)
 
 
 @pytest.mark.parametrize(
@@ -124,3 +141,22 @@ def test_cost_header_per_family(
 ) -> None:
     r = client.images.with_raw_response.generate(model=model, prompt="a lighthouse", **kwargs)
     assert r.headers["x-response-cost"] == cost
+
+
+@pytest.mark.parametrize("size", ["1024x1024", "256x256"])
+def test_a_declared_price_wins_over_the_tables_per_size_rule(
+    client: openai.OpenAI, size: Any
+) -> None:
+    """dall-e-2 is $0.02 (1024x1024) or $0.016 (256x256) in the table; the deployment's
+    model_info says $0.04 per image: the header and the spend record say 0.04 x n."""
+    r = client.images.with_raw_response.generate(
+        model="dalle2-priced", prompt="a lighthouse", n=3, size=size
+    )
+    assert r.headers["x-response-cost"] == "0.12"
+    request_id = r.headers["x-request-id"]
+    admin_url = str(client.base_url).removesuffix("/v1/")
+    with httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {MASTER_KEY}"}) as a:
+        logs = a.get("/spend/logs", params={"model": "dalle2-priced", "page_size": 100}).json()
+    [record] = [x for x in logs["data"] if x["request_id"] == request_id]
+    assert record["cost"] == pytest.approx(0.12) and record["images"] == 3
+    assert record["cost_basis"] == "per_image"

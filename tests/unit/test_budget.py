@@ -56,6 +56,16 @@ def test_rpm_window_slides() -> None:
     w.hit("key 'k'", now=60.5)  # the first hit left the window
 
 
+def test_rpm_limit_zero_refuses_every_request_with_a_429() -> None:
+    """It was an IndexError (a 500): the window had no oldest request to wait for."""
+    w = RpmWindow(limit=0)
+    for now in (0, 61, 1000):
+        with pytest.raises(RateLimitError) as exc:
+            w.hit("key 'k'", now=now)
+        assert exc.value.headers["retry-after"] == "60"
+        assert "rpm_limit 0" in exc.value.message
+
+
 def test_durations() -> None:
     assert parse_duration("30d") == 30 * 86400 and parse_duration("1mo") == 30 * 86400
     for bad in ("0d", "30", "1y", "-1h", "1h; drop"):

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError
-from proxy.keys.records import KeyFields
+from proxy.keys.records import KeyDelete, KeyFields, KeyUpdate
 from proxy.names import MAX_NAME_LENGTH, name_problem
 from proxy.schemas import ChatRequest, ImageRequest
 
@@ -44,13 +44,26 @@ def test_model_requests_refuse_a_bad_name_without_echoing_it(field: str, value: 
 
 
 @pytest.mark.parametrize(
-    "fields",
-    [{"key_alias": "a\x00b"}, {"user_id": "a\nb"}, {"metadata": {"k\x00": 1}}],
+    ("model", "fields"),
+    [
+        (KeyFields, {"key_alias": "a\x00b"}),
+        (KeyFields, {"user_id": "a\nb"}),
+        (KeyFields, {"metadata": {"k\x00": 1}}),
+        (KeyFields, {"metadata": {"k": [{"deeper": {"k\r": 1}}]}}),
+        (KeyFields, {"models": ["m", "m\x00"]}),
+        (KeyFields, {"guardrails": ["g" * 300]}),
+        (KeyUpdate, {"key": "sk-\x00"}),
+        (KeyDelete, {"keys": ["sk-\x7f"]}),
+        (KeyDelete, {"key_aliases": ["ok", "a\tb"]}),
+    ],
 )
-def test_key_fields_refuse_control_characters(fields: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        KeyFields.model_validate(fields)
-    assert KeyFields.model_validate({"metadata": {"k": "value\x00 is data"}}).metadata
+def test_key_fields_refuse_control_characters(
+    model: type[KeyFields | KeyDelete], fields: dict[str, object]
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(fields)
+    assert caught.value.errors()[0]["loc"][0] in fields
+    assert KeyFields.model_validate({"metadata": {"k": ["value\x00 is data"]}}).metadata
 
 
 @pytest.mark.parametrize(("group", "echoed"), [("dall-e", True), ("猫", False), ("a\r\nb", False)])

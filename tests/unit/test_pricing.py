@@ -245,7 +245,81 @@ CASES: list[tuple[str, str, dict[str, Any], float, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("provider", "model", "kwargs", "expected", "basis"), CASES)
+# A price the deployment's model_info declares wins over every rule of the table, however
+# specific (the issue: a declared $0.04 on dall-e-2 was charged the table's $0.02 per size).
+DECLARED_WINS: list[tuple[str, str, dict[str, Any], float, str]] = [
+    # the table's per-size rule (0.02 at 1024x1024) loses to the declared flat price
+    (
+        "openai",
+        "dall-e-2",
+        {"info": {"output_cost_per_image": 0.04}, "images": 3},
+        0.12,
+        "per_image",
+    ),
+    (
+        "openai",
+        "dall-e-2",
+        {"info": {"output_cost_per_image": 0.04}, "size": "256x256"},
+        0.04,
+        "per_image",
+    ),
+    # quality x size rules too (dall-e-3 hd 1024x1792: 0.12 in the table)
+    (
+        "openai",
+        "dall-e-3",
+        {"info": {"output_cost_per_image": 0.05}, "quality": "hd", "size": "1024x1792"},
+        0.05,
+        "per_image",
+    ),
+    # and per-steps rules (Bedrock SDXL)
+    (
+        "bedrock",
+        "stability.stable-diffusion-xl-v0",
+        {"info": {"output_cost_per_image": 0.01}, "size": "1024x1024", "steps": 70},
+        0.01,
+        "per_image",
+    ),
+    # a declared per-image price wins over the table's token rates, usage or not
+    (
+        "openai",
+        "gpt-image-1",
+        {"info": {"output_cost_per_image": 0.04}, "usage": GPT_IMAGE_1_HIGH},
+        0.04,
+        "per_image",
+    ),
+    # a declared per-pixel price over the table's per-size rule: 1e-8 * 512 * 512
+    (
+        "openai",
+        "dall-e-2",
+        {"info": {"input_cost_per_pixel": 1e-8}, "size": "512x512"},
+        1e-8 * 512 * 512,
+        "per_pixel",
+    ),
+    # declared token rates over the table's per-image rules: 10*1e-6 + 40*1e-6 + 4160*2e-6
+    (
+        "openai",
+        "dall-e-3",
+        {
+            "info": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
+            "usage": GPT_IMAGE_1_HIGH,
+        },
+        0.00837,
+        "tokens",
+    ),
+    # a declared 0 is a price (self-hosted), not "no price"
+    (
+        "openai",
+        "dall-e-2",
+        {"info": {"output_cost_per_image": 0}, "images": 2},
+        0.0,
+        "per_image",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "kwargs", "expected", "basis"), CASES + DECLARED_WINS
+)
 def test_cost_per_provider_family(
     provider: str, model: str, kwargs: dict[str, Any], expected: float, basis: str
 ) -> None:
@@ -329,3 +403,26 @@ def test_usage_shapes_normalise() -> None:
     )
     assert u is not None and (u.text_in, u.cached_text_in) == (6, 4)
     assert normalize({"cost": 1}) is None and normalize(None) is None
+
+
+def test_estimates_use_the_declared_price_too() -> None:
+    config = parse_config(
+        {
+            "model_list": [
+                {
+                    "model_name": "img",
+                    "litellm_params": {"model": "openai/dall-e-2", "api_key": "k"},
+                    "model_info": {"output_cost_per_image": 0.04},
+                },
+                {
+                    "model_name": "cheap",
+                    "litellm_params": {"model": "openai/dall-e-3", "api_key": "k"},
+                    "model_info": {"output_cost_per_image": 0.001},
+                },
+            ]
+        }
+    )
+    pricer = Pricer(config, TABLE)
+    assert pricer.estimate("img", PriceInputs(n=3), "images") == pytest.approx(0.12)
+    # not the table's dearest dall-e-3 rule (0.12)
+    assert pricer.estimate("cheap", PriceInputs(quality="hd"), "images") == pytest.approx(0.001)

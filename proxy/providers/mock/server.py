@@ -104,7 +104,8 @@ def _prompt_text(messages: list[Any]) -> str:
             if isinstance(content, str):
                 return content
             if isinstance(content, list):
-                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+                texts = (p.get("text") for p in content if isinstance(p, dict))
+                return " ".join(t for t in texts if isinstance(t, str))
     return ""
 
 

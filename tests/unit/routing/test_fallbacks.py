@@ -161,3 +161,51 @@ async def test_request_fallbacks_respect_the_keys_models() -> None:
     request = ImageRequest.from_body({"model": "a", "prompt": "p", "fallbacks": [{"model": "b"}]})
     with pytest.raises(PermissionDeniedError):
         await router.fallbacks.take_from_request(c, request)
+
+
+def test_the_chain_holds_only_groups_the_key_may_use() -> None:
+    p = plan(
+        fallbacks=[{"a": ["b", "c", "d"]}],
+        default_fallbacks=["d"],
+        content_policy_fallbacks=[{"a": ["safe"]}],
+        max_fallbacks=1,
+    )
+    only_a = KeyInfo(key_hash="h", models=("a",))
+    a_and_c = KeyInfo(key_hash="h", models=("a", "c"))
+    assert p.chain("a", UpstreamError("x"), key=only_a) == []
+    assert p.chain("a", UpstreamError("x"), key=a_and_c) == ["c"]  # the cap counts usable ones
+    assert p.chain("b", UpstreamError("x"), key=KeyInfo(key_hash="h", models=("b",))) == []
+    assert p.chain("a", ContentPolicyError("x"), key=only_a) == []
+    assert p.chain("a", UpstreamError("x"), ("c",), key=only_a) == []
+    # a key without models, and the master key, may use every group
+    assert p.chain("a", UpstreamError("x"), key=KeyInfo(key_hash="h")) == ["b"]
+    master = KeyInfo(key_hash="m", is_master=True)
+    assert p.chain("a", ContentPolicyError("x"), key=master) == ["safe"]
+
+
+@pytest.mark.parametrize(
+    ("models", "calls"),
+    [
+        (("a",), ["a-0", "a-0"]),  # restricted: the group's own error, no fallback
+        (("a", "c"), ["a-0", "a-0", "c-0"]),  # b skipped, c served
+        ((), ["a-0", "a-0", "b-0"]),  # every group allowed
+    ],
+)
+async def test_a_key_is_never_served_by_a_fallback_it_may_not_use(
+    models: tuple[str, ...], calls: list[str]
+) -> None:
+    router, _ = make_router(
+        {"a": [{}], "b": [{}], "c": [{}]}, num_retries=1, fallbacks=[{"a": ["b", "c"]}]
+    )
+    script = Script({"a-0": [UpstreamError("a broke")]})
+    c = ctx()
+    c.key = KeyInfo(key_hash="h", models=models)
+    if calls[-1] == "a-0":
+        with pytest.raises(UpstreamError) as info:
+            await router.execute(c, "a", script)
+        assert info.value.message.startswith("a broke")
+        assert (c.model_group, c.deployment_id, c.fallbacks) == ("a", "a-0", 0)
+    else:
+        await router.execute(c, "a", script)
+        assert c.model_group == calls[-1][0] and c.fallbacks == 1
+    assert script.calls == calls
