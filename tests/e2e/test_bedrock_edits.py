@@ -23,6 +23,7 @@ INPAINT = "us.stability.stable-image-inpaint-v1:0"
 ERASE = "stability.stable-image-erase-object-v1:0"
 REPLACE = "stability.stable-image-search-replace-v1:0"
 REMOVE_BG = "stability.stable-image-remove-background-v1:0"
+STYLE_TRANSFER = "us.stability.stable-style-transfer-v1:0"
 NOVA = "amazon.nova-canvas-v1:0"
 W, H = 64, 40
 HOLE = (10, 6, 41, 29)  # left, top, right, bottom (exclusive)
@@ -60,6 +61,7 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
         entry("erase", ERASE),
         entry("replace", REPLACE),
         entry("remove-bg", REMOVE_BG),
+        entry("style-transfer", STYLE_TRANSFER),
         entry("nova", NOVA),
     ]
     models[0]["model_info"] = {"mode": "image_edit"}
@@ -78,7 +80,7 @@ def bedrock(fake: FakeUpstream) -> FakeBedrock:
 
 def stability_answer(rec: Received, body: dict[str, Any]) -> Response | dict[str, Any]:
     """Stability's answer, or AWS's ValidationException for a body it would refuse."""
-    if not isinstance(body.get("image"), str):
+    if not isinstance(body.get("image", body.get("init_image")), str):
         return aws_error("ValidationException", "Malformed input request: image required", 400)
     if "forbidden" in str(body.get("prompt", "")):
         return {"seeds": [1], "finish_reasons": ["Filter reason: prompt"], "images": []}
@@ -163,6 +165,28 @@ def test_erase_and_search_and_replace_and_remove_background(
         "search_prompt": "the cat",
     }
     assert remove == {"image": base64.b64encode(PHOTO).decode(), "output_format": "webp"}
+
+
+def test_style_transfer_reads_the_image_then_the_style_image(
+    client: openai.OpenAI, bedrock: FakeBedrock
+) -> None:
+    bedrock.model(STYLE_TRANSFER, stability_answer, region="us-west-2")
+    style = png_bytes(Image.new("RGB", (16, 16), (255, 200, 0)))
+    result = client.images.edit(
+        model="style-transfer",
+        image=[("photo.png", PHOTO, "image/png"), ("style.png", style, "image/png")],
+        prompt="in this style",
+        extra_body={"style_strength": 0.9},
+    )
+    assert result.data is not None and len(result.data) == 1
+    (call,) = bedrock.calls
+    assert call.raw_path == "/model/us.stability.stable-style-transfer-v1%3A0/invoke"
+    assert call.json() == {
+        "init_image": base64.b64encode(PHOTO).decode(),
+        "style_image": base64.b64encode(style).decode(),
+        "prompt": "in this style",
+        "style_strength": 0.9,
+    }
 
 
 def test_refusals_are_400s_without_any_upstream_call(

@@ -33,7 +33,28 @@ ERASE = "stability.stable-image-erase-object-v1:0"
 REPLACE = "stability.stable-image-search-replace-v1:0"
 RECOLOR = "stability.stable-image-search-recolor-v1:0"
 REMOVE_BG = "stability.stable-image-remove-background-v1:0"
-EDIT_MODELS = (INPAINT, OUTPAINT, ERASE, REPLACE, RECOLOR, REMOVE_BG)
+SKETCH = "stability.stable-image-control-sketch-v1:0"
+STRUCTURE = "stability.stable-image-control-structure-v1:0"
+STYLE_GUIDE = "stability.stable-image-style-guide-v1:0"
+STYLE_TRANSFER = "us.stability.stable-style-transfer-v1:0"
+FAST_UPSCALE = "stability.stable-fast-upscale-v1:0"
+CONSERVATIVE_UPSCALE = "stability.stable-conservative-upscale-v1:0"
+CREATIVE_UPSCALE = "stability.stable-creative-upscale-v1:0"
+EDIT_MODELS = (
+    INPAINT,
+    OUTPAINT,
+    ERASE,
+    REPLACE,
+    RECOLOR,
+    REMOVE_BG,
+    SKETCH,
+    STRUCTURE,
+    STYLE_GUIDE,
+    STYLE_TRANSFER,
+    FAST_UPSCALE,
+    CONSERVATIVE_UPSCALE,
+    CREATIVE_UPSCALE,
+)
 
 
 def encoded(image: Image.Image) -> bytes:
@@ -138,10 +159,38 @@ def test_erase_sends_image_and_mask_and_no_prompt() -> None:
         ),
         (REMOVE_BG, {"output_format": "webp"}, {"output_format": "webp"}),
         (REMOVE_BG, {}, {}),
+        (
+            SKETCH,
+            {"control_strength": "0.6", "negative_prompt": "text"},
+            {"prompt": "a red boat", "control_strength": 0.6, "negative_prompt": "text"},
+        ),
+        (STRUCTURE, {"seed": 3}, {"prompt": "a red boat", "seed": 3}),
+        (
+            STYLE_GUIDE,
+            {"fidelity": "0.5", "aspect_ratio": "16:9"},
+            {"prompt": "a red boat", "fidelity": 0.5, "aspect_ratio": "16:9"},
+        ),
+        (FAST_UPSCALE, {"output_format": "jpeg"}, {"output_format": "jpeg"}),
+        (CONSERVATIVE_UPSCALE, {"creativity": "0.2"}, {"prompt": "a red boat", "creativity": 0.2}),
+        (CREATIVE_UPSCALE, {}, {"prompt": "a red boat"}),
     ],
 )
 def test_each_service_body(model: str, extra: dict[str, Any], expected: dict[str, Any]) -> None:
     assert sent(model, edit(**extra)) == [{"image": IMAGE_B64, **expected}]
+
+
+def test_style_transfer_sends_the_first_image_as_init_and_the_second_as_style() -> None:
+    style = input_image(encoded(Image.new("RGB", (20, 20), (200, 10, 10))), "image", 1)
+    (body,) = sent(STYLE_TRANSFER, edit((IMAGE, style), style_strength="0.8"))
+    assert body == {
+        "init_image": IMAGE_B64,
+        "style_image": base64.b64encode(style.data).decode(),
+        "prompt": "a red boat",
+        "style_strength": 0.8,
+    }
+    with pytest.raises(InvalidRequestError, match="init_image, then style_image") as caught:
+        sent(STYLE_TRANSFER, edit())
+    assert caught.value.param == "image"
 
 
 def test_n_fans_out_to_one_call_per_image_on_the_invoke_url() -> None:
@@ -164,6 +213,8 @@ def test_n_fans_out_to_one_call_per_image_on_the_invoke_url() -> None:
         (RECOLOR, {}, "select_prompt", "needs 'select_prompt'"),
         (OUTPAINT, {}, "left", "at least one of left, right, up, down"),
         (OUTPAINT, {"left": 10, "size": "1024x1024"}, "size", "auto"),
+        (CREATIVE_UPSCALE, {"size": f"{W}x{H}"}, "size", "auto"),
+        (SKETCH, {"mask": True}, "mask", "takes no mask"),
         (INPAINT, {"size": "1024x1024"}, "size", f"{W}x{H}"),
         (INPAINT, {"input_fidelity": "high"}, "input_fidelity", "low"),
         (INPAINT, {"quality": "high"}, "quality", "standard"),

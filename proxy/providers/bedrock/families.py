@@ -14,12 +14,19 @@ from typing import Any, Protocol
 from proxy.providers.base import ImageResult
 from proxy.providers.bedrock.amazon_canvas import AmazonCanvas
 from proxy.providers.bedrock.stability_edits import (
+    CONSERVATIVE_UPSCALE,
+    CONTROL_SKETCH,
+    CONTROL_STRUCTURE,
+    CREATIVE_UPSCALE,
     ERASE,
+    FAST_UPSCALE,
     INPAINT,
     OUTPAINT,
     REMOVE_BACKGROUND,
     SEARCH_RECOLOR,
     SEARCH_REPLACE,
+    STYLE_GUIDE,
+    STYLE_TRANSFER,
 )
 from proxy.providers.bedrock.stability_sdxl import StabilitySDXL
 from proxy.providers.bedrock.stability_v3 import StabilityV3
@@ -58,12 +65,21 @@ PATTERNS: tuple[tuple[re.Pattern[str], Family], ...] = (
     (re.compile(_GEO + r"stability\.stable-(?:image-)?search-replace"), SEARCH_REPLACE),
     (re.compile(_GEO + r"stability\.stable-(?:image-)?search-recolor"), SEARCH_RECOLOR),
     (re.compile(_GEO + r"stability\.stable-(?:image-)?remove-background"), REMOVE_BACKGROUND),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?control-sketch"), CONTROL_SKETCH),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?control-structure"), CONTROL_STRUCTURE),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?style-guide"), STYLE_GUIDE),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?style-transfer"), STYLE_TRANSFER),
+    (re.compile(_GEO + r"stability\.stable-fast-upscale"), FAST_UPSCALE),
+    (re.compile(_GEO + r"stability\.stable-conservative-upscale"), CONSERVATIVE_UPSCALE),
+    (re.compile(_GEO + r"stability\.stable-creative-upscale"), CREATIVE_UPSCALE),
 )
 KNOWN = (
     "stability.stable-diffusion-xl-*, stability.sd3-*, stability.stable-image-core-*, "
     "stability.stable-image-ultra-*, amazon.titan-image-generator-*, amazon.nova-canvas-*, "
     "and for edits stability.stable-image-{inpaint,erase-object,search-replace,search-recolor,"
-    "remove-background}-*, stability.stable-outpaint-* "
+    "remove-background,control-sketch,control-structure,style-guide}-*, "
+    "stability.stable-{outpaint,style-transfer,fast-upscale,conservative-upscale,"
+    "creative-upscale}-* "
     "(optionally with a us./eu./apac./global. inference-profile prefix or as an ARN)"
 )
 

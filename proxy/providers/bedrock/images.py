@@ -66,7 +66,9 @@ def headers_for(deployment: Deployment) -> dict[str, str]:
 EDITORS = (
     "the Stability Image Services stability.stable-image-inpaint, stable-outpaint, "
     "stable-image-erase-object, stable-image-search-replace, stable-image-search-recolor, "
-    "stable-image-remove-background"
+    "stable-image-remove-background, stable-image-control-sketch, "
+    "stable-image-control-structure, stable-image-style-guide, stable-style-transfer, "
+    "stable-fast-upscale, stable-conservative-upscale, stable-creative-upscale"
 )
 
 

@@ -1,20 +1,23 @@
-"""Stability AI Image Services on Bedrock, the edit ones: inpaint, outpaint, erase object,
-search and replace, search and recolor, remove background (``/v1/images/edits``).
+"""Stability AI Image Services on Bedrock (``/v1/images/edits``): inpaint, outpaint, erase
+object, search and replace, search and recolor, remove background, control sketch and
+structure, style guide, style transfer, and the fast / conservative / creative upscales.
 
-Each takes Stability's own JSON on ``/model/{id}/invoke``: ``image`` (the first uploaded
-image, base64), ``prompt`` where the service has one, ``mask`` (inpaint and erase: the
-OpenAI mask converted to Stability's white = edit, base64 PNG) and the service's native
-fields as the client sent them (``negative_prompt``, ``seed``, ``grow_mask``,
-``style_preset``, ``search_prompt``, ``select_prompt``, ``left``/``right``/``up``/``down``,
-``creativity``, ...); ``output_format`` travels as sent. The answer is Stability's
-``{"images", "seeds", "finish_reasons"}``. One image per call: ``n`` fans out.
+Each takes Stability's own JSON on ``/model/{id}/invoke``: ``image`` (the uploaded image,
+base64; style transfer reads two, ``init_image`` then ``style_image``), ``prompt`` where the
+service has one, ``mask`` (inpaint and erase: the OpenAI mask converted to Stability's
+white = edit, base64 PNG) and the service's native fields as the client sent them
+(``negative_prompt``, ``seed``, ``grow_mask``, ``style_preset``, ``search_prompt``,
+``select_prompt``, ``left``/``right``/``up``/``down``, ``creativity``, ``control_strength``,
+...; numbers typed from form text); ``output_format`` travels as sent. The answer is
+Stability's ``{"images", "seeds", "finish_reasons"}``. One image per call: ``n`` fans out.
 
-What a service cannot honour is a 400 before any call: a second image, a mask where the
-service takes none, a missing ``search_prompt`` / ``select_prompt``, an outpaint with no
-side to grow, a ``size`` other than the input's (the services keep it; outpaint grows it by
-its sides), ``input_fidelity=high``. Erase and remove-background take no prompt: the
-client's prompt (which the OpenAI SDK requires) is read by the guardrails and not sent.
-On ``/v1/images/generations`` these models are a 400 pointing at the edits endpoint.
+What a service cannot honour is a 400 before any call: another number of images than it
+reads, a mask where it takes none, a missing ``search_prompt`` / ``select_prompt``, an
+outpaint with no side to grow, a ``size`` other than the input's (services that make a size
+of their own: ``auto`` only), ``input_fidelity=high``. Erase, remove background and fast
+upscale take no prompt: the client's prompt (which the OpenAI SDK requires) is read by the
+guardrails and not sent. On ``/v1/images/generations`` these models are a 400 pointing at the
+edits endpoint.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ NUMBERS: dict[str, type[int] | type[float]] = {
     **dict.fromkeys(SIDES, int),
     "creativity": float,
     "control_strength": float,
+    "fidelity": float,
+    "style_strength": float,
+    "composition_fidelity": float,
+    "change_strength": float,
 }
 
 
@@ -70,13 +77,15 @@ def typed_native(request: EditRequest) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class StabilityEdit:
-    """One Stability Image Service that edits: what it reads besides ``image``."""
+    """One Stability Image Service that edits: what it reads of the request."""
 
     label: str
     takes_prompt: bool
     takes_mask: bool
     required: tuple[str, ...] = ()  # native fields it cannot do without
-    grows: bool = False  # outpaint: the output is larger than the input
+    grows: bool = False  # outpaint: needs a side to grow
+    keeps_size: bool = True  # else its output size is its own: only size=auto
+    images: tuple[str, ...] = ("image",)  # the body fields of the uploaded images, in order
     output_formats: tuple[str, ...] = OUTPUT_FORMATS
     fan_out = True
 
@@ -94,7 +103,10 @@ class StabilityEdit:
         native = typed_native(request)
         self._check(request, native)
         first = request.images[0]
-        body: dict[str, Any] = {"image": base64.b64encode(first.data).decode("ascii")}
+        body: dict[str, Any] = {
+            name: base64.b64encode(image.data).decode("ascii")
+            for name, image in zip(self.images, request.images, strict=True)
+        }
         if self.takes_prompt:
             body["prompt"] = request.prompt
         if request.mask is not None:
@@ -109,8 +121,13 @@ class StabilityEdit:
     def _check(self, request: EditRequest, native: dict[str, Any]) -> None:
         check_common(request, self.label, output_formats=self.output_formats)
         single_quality(request, self.label)
-        if len(request.images) > 1:
-            raise refuse(self.label, "image", f"{len(request.images)} images", "one image")
+        if len(request.images) != len(self.images):
+            wanted = (
+                "one image"
+                if len(self.images) == 1
+                else f"{len(self.images)} images ({', then '.join(self.images)})"
+            )
+            raise refuse(self.label, "image", f"{len(request.images)} images", wanted)
         if request.mask is not None and not self.takes_mask:
             raise InvalidRequestError(
                 f"{self.label} takes no mask (the service finds the area itself); send the "
@@ -135,8 +152,8 @@ class StabilityEdit:
 
     def _check_size(self, request: EditRequest) -> None:
         first = request.images[0]
-        if self.grows:
-            accepted = "auto (the input grown by left/right/up/down)"
+        if not self.keeps_size:
+            accepted = "auto (the service decides the output size)"
             if parse_size(self.label, request.size, accepted) is not None:
                 raise refuse(self.label, "size", request.size, accepted)
             return
@@ -147,7 +164,9 @@ class StabilityEdit:
 
 
 INPAINT = StabilityEdit("Stability Inpaint", takes_prompt=True, takes_mask=True)
-OUTPAINT = StabilityEdit("Stability Outpaint", takes_prompt=True, takes_mask=False, grows=True)
+OUTPAINT = StabilityEdit(
+    "Stability Outpaint", takes_prompt=True, takes_mask=False, grows=True, keeps_size=False
+)
 ERASE = StabilityEdit("Stability Erase Object", takes_prompt=False, takes_mask=True)
 SEARCH_REPLACE = StabilityEdit(
     "Stability Search and Replace", takes_prompt=True, takes_mask=False, required=("search_prompt",)
@@ -161,3 +180,19 @@ REMOVE_BACKGROUND = StabilityEdit(
     takes_mask=False,
     output_formats=("png", "webp"),
 )
+
+
+def remaking(
+    label: str, *, prompt: bool = True, images: tuple[str, ...] = ("image",)
+) -> StabilityEdit:
+    """A service that makes a new image of its own size from the input, with no mask."""
+    return StabilityEdit(label, prompt, takes_mask=False, keeps_size=False, images=images)
+
+
+CONTROL_SKETCH = remaking("Stability Control Sketch")
+CONTROL_STRUCTURE = remaking("Stability Control Structure")
+STYLE_GUIDE = remaking("Stability Style Guide")
+STYLE_TRANSFER = remaking("Stability Style Transfer", images=("init_image", "style_image"))
+FAST_UPSCALE = remaking("Stability Fast Upscale", prompt=False)
+CONSERVATIVE_UPSCALE = remaking("Stability Conservative Upscale")
+CREATIVE_UPSCALE = remaking("Stability Creative Upscale")
