@@ -15,6 +15,7 @@ from PIL import Image
 from starlette.responses import Response
 
 from tests.conftest import MASTER_KEY
+from tests.e2e.test_image_edits import log_record
 from tests.fakes.aws import FakeBedrock, Key, aws_error
 from tests.fakes.server import FakeUpstream, Received
 
@@ -91,6 +92,17 @@ def stability_answer(rec: Received, body: dict[str, Any]) -> Response | dict[str
     }
 
 
+def inpaint(client: openai.OpenAI, prompt: str, **kwargs: Any) -> Any:
+    """``client.images.edit`` of the photo with the OpenAI mask on the inpaint model (raw)."""
+    return client.images.with_raw_response.edit(
+        model="inpaint",
+        image=("photo.png", PHOTO, "image/png"),
+        mask=("mask.png", OPENAI_MASK, "image/png"),
+        prompt=prompt,
+        **kwargs,
+    )
+
+
 def white_area(mask_b64: str) -> set[tuple[int, int]]:
     image = Image.open(io.BytesIO(base64.b64decode(mask_b64)))
     assert image.mode == "L" and image.size == (W, H)
@@ -106,11 +118,9 @@ def transparent_area() -> set[tuple[int, int]]:
 
 def test_inpaint_with_a_mask_through_the_sdk(client: openai.OpenAI, bedrock: FakeBedrock) -> None:
     bedrock.model(INPAINT, stability_answer, region="us-west-2")
-    raw = client.images.with_raw_response.edit(
-        model="inpaint",
-        image=("photo.png", PHOTO, "image/png"),
-        mask=("mask.png", OPENAI_MASK, "image/png"),
-        prompt="a red boat",
+    raw = inpaint(
+        client,
+        "a red boat",
         n=2,
         extra_body={"negative_prompt": "blurry", "seed": 9, "grow_mask": 4},
     )
@@ -228,11 +238,22 @@ def test_a_filtered_edit_is_a_content_policy_400(
 ) -> None:
     bedrock.model(INPAINT, stability_answer, region="us-west-2")
     with pytest.raises(openai.BadRequestError) as info:
-        client.images.edit(
-            model="inpaint",
-            image=("photo.png", PHOTO, "image/png"),
-            mask=("mask.png", OPENAI_MASK, "image/png"),
-            prompt="something forbidden",
-        )
+        inpaint(client, "something forbidden")
     assert info.value.code == "content_policy_violation"
     assert len(bedrock.calls) == 1
+
+
+def test_no_image_bytes_or_secret_in_the_logs(
+    proxy: Any, client: openai.OpenAI, bedrock: FakeBedrock
+) -> None:
+    bedrock.model(INPAINT, stability_answer, region="us-west-2")
+    raw = inpaint(client, "a lighthouse")
+    record = log_record(proxy, raw.headers["x-request-id"])  # the edit's line is written
+    assert record["endpoint"] == "image_edits" and record["input_images"] == 1
+    assert record["input_bytes"] == len(PHOTO) + len(OPENAI_MASK)
+    (call,) = bedrock.calls
+    logs = proxy.logs()
+    sent_mask = call.json()["mask"]
+    for b64 in (base64.b64encode(PHOTO).decode(), sent_mask, base64.b64encode(ANSWER_PNG).decode()):
+        assert b64[20:60] not in logs
+    assert SECRET not in logs

@@ -159,6 +159,7 @@ def test_erase_sends_image_and_mask_and_no_prompt() -> None:
         ),
         (REMOVE_BG, {"output_format": "webp"}, {"output_format": "webp"}),
         (REMOVE_BG, {}, {}),
+        (REMOVE_BG, {"background": "transparent"}, {}),
         (
             SKETCH,
             {"control_strength": "0.6", "negative_prompt": "text"},
@@ -219,6 +220,8 @@ def test_n_fans_out_to_one_call_per_image_on_the_invoke_url() -> None:
         (INPAINT, {"input_fidelity": "high"}, "input_fidelity", "low"),
         (INPAINT, {"quality": "high"}, "quality", "standard"),
         (REMOVE_BG, {"output_format": "jpeg"}, "output_format", "png or webp"),
+        (REMOVE_BG, {"background": "opaque"}, "background", "auto or transparent"),
+        (INPAINT, {"background": "transparent"}, "background", "auto or opaque"),
         (INPAINT, {"two_images": True}, "image", "one image"),
     ],
 )

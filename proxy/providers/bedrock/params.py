@@ -82,13 +82,17 @@ def check_common(
     *,
     output_formats: tuple[str, ...] = ("png",),
     style_handled: bool = False,
+    transparent: bool = False,
 ) -> None:
     """Refuse the OpenAI parameters this family has no way to honour."""
     body = request.body
     # ``response_format: url`` is honoured by the delivery stage (the bytes are stored and
     # linked), so it is not refused here.
     background = body.get("background")
-    if background not in (None, "auto", "opaque"):
+    if transparent:  # a background remover: its output is transparent, never opaque
+        if background not in (None, "auto", "transparent"):
+            raise refuse(family, "background", background, "auto or transparent")
+    elif background not in (None, "auto", "opaque"):
         raise refuse(family, "background", background, "auto or opaque (no transparency)")
     moderation = body.get("moderation")
     if moderation not in (None, "auto"):

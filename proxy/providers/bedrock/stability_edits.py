@@ -87,6 +87,7 @@ class StabilityEdit:
     keeps_size: bool = True  # else its output size is its own: only size=auto
     images: tuple[str, ...] = ("image",)  # the body fields of the uploaded images, in order
     output_formats: tuple[str, ...] = OUTPUT_FORMATS
+    transparent: bool = False  # remove background: the output's background is transparent
     fan_out = True
 
     def bodies(self, request: ImageRequest) -> list[dict[str, Any]]:
@@ -119,7 +120,9 @@ class StabilityEdit:
         return [body for _ in range(request.n)]
 
     def _check(self, request: EditRequest, native: dict[str, Any]) -> None:
-        check_common(request, self.label, output_formats=self.output_formats)
+        check_common(
+            request, self.label, output_formats=self.output_formats, transparent=self.transparent
+        )
         single_quality(request, self.label)
         if len(request.images) != len(self.images):
             wanted = (
@@ -179,6 +182,7 @@ REMOVE_BACKGROUND = StabilityEdit(
     takes_prompt=False,
     takes_mask=False,
     output_formats=("png", "webp"),
+    transparent=True,
 )
 
 
