@@ -24,7 +24,9 @@ from proxy.schemas.edits import EditRequest, VariationRequest
 from proxy.upstream_request import UpstreamRequest
 
 # Uploads larger than this are encoded for the upstream (base64 in JSON, multipart bodies:
-# copies of every image) in a worker thread, so the event loop never waits on them.
+# copies of every image) in a worker thread, so the event loop never waits on them. An edit
+# with a mask is always built there: adapters may decode and convert it
+# (``proxy.providers.masks``).
 BUILD_IN_THREAD = 1024 * 1024
 
 
@@ -53,7 +55,8 @@ EDITS = Capability(
     "edit images",
     edit_refusal,
     "Use a model served by a provider that edits (OpenAI or Azure GPT image models, Gemini "
-    "image models on the Gemini API or Vertex AI, an OpenAI-compatible server, the mock), or "
+    "image models on the Gemini API or Vertex AI, the Stability edit models on Bedrock, an "
+    "OpenAI-compatible server, the mock), or "
     "/v1/images/generations.",
 )
 VARIATIONS = Capability(
@@ -67,7 +70,7 @@ VARIATIONS = Capability(
 async def built_edit(
     adapter: ImageEditor, request: EditRequest, deployment: Deployment
 ) -> list[UpstreamRequest]:
-    if request.upload_bytes > BUILD_IN_THREAD:
+    if request.upload_bytes > BUILD_IN_THREAD or request.mask is not None:
         return await asyncio.to_thread(adapter.build_edit, request, deployment)
     return adapter.build_edit(request, deployment)
 

@@ -5,16 +5,14 @@ model family's real wire format, and a fake STS for role assumption."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import openai
 import pytest
 from starlette.responses import Response
 
 from tests.conftest import MASTER_KEY
-from tests.fakes.aws import FakeSTS, Key, SigV4Verifier, aws_error
+from tests.fakes.aws import Answer, FakeBedrock, FakeSTS, Key, SigV4Verifier, aws_error
 from tests.fakes.server import FakeUpstream, Received
 
 AKID, SECRET = "AKIDBEDROCKE2E00001", "bedrock-e2e-secret-1"
@@ -121,38 +119,9 @@ def client(proxy: Any) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{proxy.base_url}/v1", api_key=MASTER_KEY, max_retries=0)
 
 
-Answer = Callable[[Received, dict[str, Any]], Response | dict[str, Any]]
-
-
-class FakeBedrock:
-    """Routes ``/model/{id}/invoke``; every request must be correctly signed (or carry the
-    Bedrock API key) and encode the model id as botocore does, or it gets AWS's 403/400."""
-
-    def __init__(self, fake: FakeUpstream) -> None:
-        self.fake = fake
-        self.calls: list[Received] = []
-
-    def model(self, model_id: str, answer: Answer, region: str = "us-east-1") -> None:
-        verifier = SigV4Verifier(region=region, service="bedrock", keys=KEYS)
-
-        def handler(rec: Received) -> Response | dict[str, Any]:
-            if rec.headers.get("authorization") != f"Bearer {API_KEY}":
-                problem = verifier.problem(rec)
-                if problem:
-                    return aws_error("InvalidSignatureException", problem, 403)
-            if rec.raw_path != f"/model/{quote(model_id, safe='-._~')}/invoke":
-                return aws_error("ValidationException", f"bad path {rec.raw_path}", 400)
-            if rec.headers.get("content-type") != "application/json":
-                return aws_error("ValidationException", "content-type must be JSON", 400)
-            self.calls.append(rec)
-            return answer(rec, rec.json())
-
-        self.fake.route("POST", f"/model/{model_id}/invoke", handler)
-
-
 @pytest.fixture
 def bedrock(fake: FakeUpstream) -> FakeBedrock:
-    return FakeBedrock(fake)
+    return FakeBedrock(fake, KEYS, API_KEY)
 
 
 def invalid(message: str) -> Response:

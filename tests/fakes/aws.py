@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from urllib.parse import parse_qs, quote
 
 from starlette.responses import Response
 
-from tests.fakes.server import Received
+from tests.fakes.server import FakeUpstream, Received
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=5)
@@ -183,3 +184,38 @@ class FakeSTS:
             "</ResponseMetadata></AssumeRoleResponse>"
         )
         return Response(body, 200, media_type="text/xml")
+
+
+Answer = Callable[[Received, dict[str, Any]], Response | dict[str, Any]]
+
+
+class FakeBedrock:
+    """Routes ``/model/{id}/invoke``; every request must be correctly signed with one of
+    ``keys`` (or carry the Bedrock API key) and encode the model id as botocore does, or it
+    gets AWS's 403/400. ``calls`` holds what reached a model."""
+
+    def __init__(self, fake: FakeUpstream, keys: dict[str, Key], api_key: str | None = None):
+        self.fake = fake
+        self.keys = keys
+        self.api_key = api_key
+        self.calls: list[Received] = []
+
+    def model(self, model_id: str, answer: Answer, region: str = "us-east-1") -> None:
+        verifier = SigV4Verifier(region=region, service="bedrock", keys=self.keys)
+
+        def handler(rec: Received) -> Response | dict[str, Any]:
+            bearer = self.api_key is not None and (
+                rec.headers.get("authorization") == f"Bearer {self.api_key}"
+            )
+            if not bearer:
+                problem = verifier.problem(rec)
+                if problem:
+                    return aws_error("InvalidSignatureException", problem, 403)
+            if rec.raw_path != f"/model/{quote(model_id, safe='-._~')}/invoke":
+                return aws_error("ValidationException", f"bad path {rec.raw_path}", 400)
+            if rec.headers.get("content-type") != "application/json":
+                return aws_error("ValidationException", "content-type must be JSON", 400)
+            self.calls.append(rec)
+            return answer(rec, rec.json())
+
+        self.fake.route("POST", f"/model/{model_id}/invoke", handler)

@@ -13,6 +13,7 @@ from proxy.configure import parse_config
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.bedrock.families import NOVA, SDXL, STABILITY_V3, TITAN, family_of
 from proxy.providers.bedrock.images import BedrockImages
+from proxy.providers.bedrock.stability_edits import CONTROL_SKETCH, INPAINT, OUTPAINT
 from proxy.schemas import ImageRequest
 from proxy.upstream_request import UpstreamResponse
 
@@ -59,7 +60,9 @@ def bodies(model: str, **body: Any) -> list[dict[str, Any]]:
             NOVA,
         ),
         ("amazon.nova-lite-v1:0", None),
-        ("stability.stable-image-control-sketch-v1:0", None),
+        ("stability.stable-image-control-sketch-v1:0", CONTROL_SKETCH),
+        ("us.stability.stable-image-inpaint-v1:0", INPAINT),
+        ("stability.stable-outpaint-v1:0", OUTPAINT),
     ],
 )
 def test_family_recognised_from_id(model: str, family: Any) -> None:

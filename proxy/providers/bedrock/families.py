@@ -13,14 +13,34 @@ from typing import Any, Protocol
 
 from proxy.providers.base import ImageResult
 from proxy.providers.bedrock.amazon_canvas import AmazonCanvas
+from proxy.providers.bedrock.stability_edits import (
+    CONSERVATIVE_UPSCALE,
+    CONTROL_SKETCH,
+    CONTROL_STRUCTURE,
+    CREATIVE_UPSCALE,
+    ERASE,
+    FAST_UPSCALE,
+    INPAINT,
+    OUTPAINT,
+    REMOVE_BACKGROUND,
+    SEARCH_RECOLOR,
+    SEARCH_REPLACE,
+    STYLE_GUIDE,
+    STYLE_TRANSFER,
+)
 from proxy.providers.bedrock.stability_sdxl import StabilitySDXL
 from proxy.providers.bedrock.stability_v3 import StabilityV3
 from proxy.schemas import ImageRequest
 
 
 class Family(Protocol):
-    label: str
-    fan_out: bool  # one image per call: ``n`` becomes ``n`` parallel calls
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def fan_out(self) -> bool:
+        """One image per call: ``n`` becomes ``n`` parallel calls."""
+        ...
 
     def bodies(self, request: ImageRequest) -> list[dict[str, Any]]: ...
 
@@ -38,10 +58,28 @@ PATTERNS: tuple[tuple[re.Pattern[str], Family], ...] = (
     (re.compile(_GEO + r"stability\.(?:sd3|stable-image-core|stable-image-ultra)"), STABILITY_V3),
     (re.compile(_GEO + r"amazon\.titan-image-generator"), TITAN),
     (re.compile(_GEO + r"amazon\.nova-canvas"), NOVA),
+    # Stability AI Image Services that edit (/v1/images/edits only)
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?inpaint"), INPAINT),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?outpaint"), OUTPAINT),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?erase-object"), ERASE),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?search-replace"), SEARCH_REPLACE),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?search-recolor"), SEARCH_RECOLOR),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?remove-background"), REMOVE_BACKGROUND),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?control-sketch"), CONTROL_SKETCH),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?control-structure"), CONTROL_STRUCTURE),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?style-guide"), STYLE_GUIDE),
+    (re.compile(_GEO + r"stability\.stable-(?:image-)?style-transfer"), STYLE_TRANSFER),
+    (re.compile(_GEO + r"stability\.stable-fast-upscale"), FAST_UPSCALE),
+    (re.compile(_GEO + r"stability\.stable-conservative-upscale"), CONSERVATIVE_UPSCALE),
+    (re.compile(_GEO + r"stability\.stable-creative-upscale"), CREATIVE_UPSCALE),
 )
 KNOWN = (
     "stability.stable-diffusion-xl-*, stability.sd3-*, stability.stable-image-core-*, "
-    "stability.stable-image-ultra-*, amazon.titan-image-generator-*, amazon.nova-canvas-* "
+    "stability.stable-image-ultra-*, amazon.titan-image-generator-*, amazon.nova-canvas-*, "
+    "and for edits stability.stable-image-{inpaint,erase-object,search-replace,search-recolor,"
+    "remove-background,control-sketch,control-structure,style-guide}-*, "
+    "stability.stable-{outpaint,style-transfer,fast-upscale,conservative-upscale,"
+    "creative-upscale}-* "
     "(optionally with a us./eu./apac./global. inference-profile prefix or as an ARN)"
 )
 

@@ -9,10 +9,9 @@ parameter is the family's own (native) parameter and passes through.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.errors import InvalidRequestError
-from proxy.schemas import ImageRequest
 
 OPENAI_PARAMS = frozenset(
     {
@@ -32,6 +31,19 @@ OPENAI_PARAMS = frozenset(
         "stream",
     }
 )
+EDIT_PARAMS = OPENAI_PARAMS | {"input_fidelity"}  # /images/edits adds it
+
+
+class ImageParams(Protocol):
+    """What these checks read of a generation or an edit request."""
+
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+    @property
+    def quality(self) -> str | None: ...
+
+
 _SIZE = re.compile(r"^\s*(\d{2,5})\s*[xX]\s*(\d{2,5})\s*$")
 
 
@@ -43,12 +55,14 @@ def refuse(family: str, param: str, value: Any, accepted: str) -> InvalidRequest
     )
 
 
-def native_params(request: ImageRequest) -> dict[str, Any]:
+def native_params(
+    request: ImageParams, openai_params: frozenset[str] = OPENAI_PARAMS
+) -> dict[str, Any]:
     """The client's parameters that are not OpenAI's: the family's own, passed through."""
-    return {k: v for k, v in request.body.items() if k not in OPENAI_PARAMS}
+    return {k: v for k, v in request.body.items() if k not in openai_params}
 
 
-def n_was_sent(request: ImageRequest) -> bool:
+def n_was_sent(request: ImageParams) -> bool:
     return request.body.get("n") is not None
 
 
@@ -63,18 +77,22 @@ def parse_size(family: str, size: str | None, accepted: str) -> tuple[int, int] 
 
 
 def check_common(
-    request: ImageRequest,
+    request: ImageParams,
     family: str,
     *,
     output_formats: tuple[str, ...] = ("png",),
     style_handled: bool = False,
+    transparent: bool = False,
 ) -> None:
     """Refuse the OpenAI parameters this family has no way to honour."""
     body = request.body
     # ``response_format: url`` is honoured by the delivery stage (the bytes are stored and
     # linked), so it is not refused here.
     background = body.get("background")
-    if background not in (None, "auto", "opaque"):
+    if transparent:  # a background remover: its output is transparent, never opaque
+        if background not in (None, "auto", "transparent"):
+            raise refuse(family, "background", background, "auto or transparent")
+    elif background not in (None, "auto", "opaque"):
         raise refuse(family, "background", background, "auto or opaque (no transparency)")
     moderation = body.get("moderation")
     if moderation not in (None, "auto"):
@@ -92,7 +110,7 @@ def check_common(
         raise refuse(family, "style", body["style"], "no OpenAI style (use its native field)")
 
 
-def single_quality(request: ImageRequest, family: str) -> None:
+def single_quality(request: ImageParams, family: str) -> None:
     """Families with one quality level accept only ``auto`` / ``standard``."""
     if request.quality not in (None, "auto", "standard"):
         raise refuse(family, "quality", request.quality, "auto or standard (one quality level)")

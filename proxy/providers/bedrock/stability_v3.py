@@ -70,26 +70,28 @@ class StabilityV3:
         return [body for _ in range(request.n)]
 
     def parse(self, payload: Any, request: ImageRequest) -> ImageResult:
-        if not isinstance(payload, dict):
-            raise UpstreamError(
-                "bedrock: Stability answered with no JSON object", provider="bedrock"
-            )
-        reasons = payload.get("finish_reasons") or []
-        problems = (
-            [redact_text(str(r)) for r in reasons if r is not None]
-            if isinstance(reasons, list)
-            else []
+        return parse_stability(payload, request.body.get("output_format"))
+
+
+def parse_stability(payload: Any, output_format: Any) -> ImageResult:
+    """A Stability answer on Bedrock (``{"images", "seeds", "finish_reasons"}``, HTTP 200
+    even when filtered): a filter reason is a content-policy refusal, any other reason a
+    failure, the images ``b64_json`` items."""
+    if not isinstance(payload, dict):
+        raise UpstreamError("bedrock: Stability answered with no JSON object", provider="bedrock")
+    reasons = payload.get("finish_reasons") or []
+    problems = (
+        [redact_text(str(r)) for r in reasons if r is not None] if isinstance(reasons, list) else []
+    )
+    filtered = [str(r) for r in problems if "filter" in str(r).lower()]
+    if filtered:
+        raise ContentPolicyError(
+            f"bedrock: Stability refused the request ({filtered[0]}).", provider="bedrock"
         )
-        filtered = [str(r) for r in problems if "filter" in str(r).lower()]
-        if filtered:
-            raise ContentPolicyError(
-                f"bedrock: Stability refused the request ({filtered[0]}).", provider="bedrock"
-            )
-        if problems:
-            raise UpstreamError(f"bedrock: Stability failed ({problems[0]})", provider="bedrock")
-        images = payload.get("images")
-        if not isinstance(images, list) or not images:
-            raise UpstreamError("bedrock: Stability returned no image", provider="bedrock")
-        data = [{"b64_json": b64} for b64 in images if isinstance(b64, str) and b64]
-        output_format = request.body.get("output_format") or "png"
-        return ImageResult(data=data, extra={"output_format": str(output_format).lower()})
+    if problems:
+        raise UpstreamError(f"bedrock: Stability failed ({problems[0]})", provider="bedrock")
+    images = payload.get("images")
+    if not isinstance(images, list) or not images:
+        raise UpstreamError("bedrock: Stability returned no image", provider="bedrock")
+    data = [{"b64_json": b64} for b64 in images if isinstance(b64, str) and b64]
+    return ImageResult(data=data, extra={"output_format": str(output_format or "png").lower()})
