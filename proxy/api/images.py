@@ -11,7 +11,7 @@ from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import json_request, run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
-from proxy.images.responses import deliver_images
+from proxy.images.responses import deliver_images, to_deliver
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
 from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStreamEvent
@@ -34,6 +34,8 @@ async def finish(
 ) -> dict[str, Any]:
     """Give the client the ``response_format`` it asked for (download or store); a provider's
     ``data:`` URIs are checked and become base64 whatever was asked."""
+    if not to_deliver(body, image_request.response_format):
+        return body
     provider = ctx.provider or "provider"
     spec = PROVIDERS.get(provider)
     return await deliver_images(

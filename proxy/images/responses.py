@@ -50,6 +50,17 @@ def _bad_base64(provider: str) -> UpstreamError:
     )
 
 
+def to_deliver(body: dict[str, Any], want: str | None) -> bool:
+    """Whether ``deliver_images`` has anything to do: a format to deliver, or a ``data:``
+    URI to check (most answers: neither, and the caller skips working out a link base)."""
+    if want in ("url", "b64_json"):
+        return True
+    return any(
+        isinstance(item, dict) and isinstance(item.get("url"), str) and is_data_uri(item["url"])
+        for item in body.get("data") or ()
+    )
+
+
 async def deliver_images(
     body: dict[str, Any],
     want: str | None,
