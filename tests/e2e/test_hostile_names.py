@@ -51,6 +51,7 @@ def clients(proxy_factory: Any, database: Store) -> Iterator[tuple[openai.OpenAI
     admin = httpx.Client(base_url=proxy.base_url, headers=AUTH, timeout=30)
     with sdk, admin:
         yield sdk, admin
+    proxy.stop()  # before the database goes: a writer left without tables waits out its drain
 
 
 def assert_refused(answer: httpx.Response | httpx2.Response, field: str) -> None:
