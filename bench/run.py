@@ -32,11 +32,11 @@ ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 
 from harness import cases as cases_mod  # noqa: E402
-from harness import procs, report, sse_probe  # noqa: E402
+from harness import edit_bodies, procs, report, sse_probe  # noqa: E402
 from harness.target import Target  # noqa: E402
 from harness.upstream import Upstream  # noqa: E402
 
-MODELS = ["bench-image", "bench-image-large", "bench-image-slow", "bench-image-sse",
+MODELS = ["bench-image", "bench-image-large", "bench-image-slow", "bench-image-sse", "bench-edit",
           "bench-chat", "bench-chat-sse"]
 LITELLM_VENV = os.path.join(BENCH, ".venv-litellm")
 
@@ -149,7 +149,7 @@ def run_case(case: cases_mod.Case, name: str, port: int, token: str, up: Upstrea
         return rec
     path = case.path if name == "direct" else case.proxy_path
     url = f"http://127.0.0.1:{port}{path}"
-    chk = cases_mod.check(url, case.body, token)
+    chk = cases_mod.check(url, case, token)
     if case.conns <= 64:
         cases_mod.warm_up(case, url, token, layout["client"], a.warmup)
     rec = cases_mod.run_wrk(case, url, token, layout["client"], proxy_pid, up.pid or 0,
@@ -221,6 +221,8 @@ def main() -> None:
     os.environ["BENCH_PY"] = sys.executable
     all_cases = cases_mod.all_cases(a.duration, a.slow_duration, a.hold_duration)
     selected = [all_cases[c] for c in a.cases.split(",") if c]
+    if any(c.name.startswith("edit-") for c in selected):
+        edit_bodies.write(os.path.join(cases_mod.REQUESTS, "generated"))
     targets = build_targets(a)
     run_dir = os.path.join(BENCH, "runs", time.strftime("%Y%m%d-%H%M%S"))
     os.makedirs(os.path.join(run_dir, "direct"), exist_ok=True)

@@ -12,7 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from harness import procs
+from harness import edit_bodies, procs
 
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LUA = os.path.join(BENCH, "post.lua")
@@ -28,6 +28,12 @@ class Case:
     duration: float = 10
     timeout: float = 10
     drain: float = 1.0  # pause after the case so in-flight upstream calls finish
+    content_type: str = "application/json"
+
+    @property
+    def body_path(self) -> str:
+        """Request files live in requests/; generated ones (edits) in requests/generated/."""
+        return os.path.join(REQUESTS, self.body)
 
     @property
     def proxy_path(self) -> str:
@@ -52,17 +58,21 @@ def all_cases(duration: float, slow_duration: float, hold_duration: float) -> di
              slow_duration, 30, 7),
         Case("hold-c5000", "/slow/v1/images/generations", "image-slow.json", 5000,
              hold_duration, 30, 7),
+        Case("edit-4mb-c1", "/v1/images/edits", "generated/edit-4mb.multipart", 1, d,
+             content_type=edit_bodies.CONTENT_TYPE),
+        Case("edit-4x4mb-c32", "/v1/images/edits", "generated/edit-4x4mb.multipart", 32, d,
+             30, 3, content_type=edit_bodies.CONTENT_TYPE),
         Case("sse-chat", "/sse/v1/chat/completions", "chat-sse.json"),
         Case("sse-image-4mb", "/sse/v1/images/generations", "image-sse.json"),
     )}
 
 
-def check(url: str, body_file: str, token: str) -> dict[str, Any]:
+def check(url: str, case: Case, token: str) -> dict[str, Any]:
     """One POST: status, size, and which gateway features the answer shows."""
-    with open(os.path.join(REQUESTS, body_file), "rb") as f:
+    with open(case.body_path, "rb") as f:
         data = f.read()
     req = urllib.request.Request(url, data=data, method="POST", headers={
-        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+        "Content-Type": case.content_type, "Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             status, headers, body = resp.status, resp.headers, resp.read()
@@ -82,8 +92,8 @@ def run_wrk(case: Case, url: str, token: str, client_cpu: str | None, proxy_pid:
             nginx_pid: int, out_prefix: str) -> dict[str, Any]:
     """One recorded wrk run against ``url`` with the proxy tree's CPU and peak RSS."""
     wrk_json = out_prefix + ".wrk.json"
-    env = dict(os.environ, WRK_BODY_FILE=os.path.join(REQUESTS, case.body), WRK_TOKEN=token,
-               WRK_JSON_OUT=wrk_json)
+    env = dict(os.environ, WRK_BODY_FILE=case.body_path, WRK_TOKEN=token, WRK_JSON_OUT=wrk_json,
+               WRK_CONTENT_TYPE=case.content_type)
     pin = ["taskset", "-c", client_cpu] if client_cpu is not None else []
     cmd = [*pin, "wrk", "-t", str(case.threads), "-c", str(case.conns), "-d", f"{case.duration:g}s",
            "--timeout", f"{case.timeout:g}s", "--latency", "-s", LUA, url]
@@ -131,7 +141,8 @@ def run_wrk(case: Case, url: str, token: str, client_cpu: str | None, proxy_pid:
 
 
 def warm_up(case: Case, url: str, token: str, client_cpu: str | None, seconds: float) -> None:
-    env = dict(os.environ, WRK_BODY_FILE=os.path.join(REQUESTS, case.body), WRK_TOKEN=token)
+    env = dict(os.environ, WRK_BODY_FILE=case.body_path, WRK_TOKEN=token,
+               WRK_CONTENT_TYPE=case.content_type)
     pin = ["taskset", "-c", client_cpu] if client_cpu is not None else []
     subprocess.run([*pin, "wrk", "-t1", f"-c{min(case.conns, 16)}", f"-d{seconds:g}s",
                     "--timeout", "10s", "-s", LUA, url], env=env, capture_output=True)

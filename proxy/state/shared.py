@@ -139,16 +139,24 @@ class SharedState:
         self.owed[key] = (owed + spent, min(lowest, floor))
 
     async def aclose(self) -> None:
+        """Stop the loops, end the lease, close the client: every step bounded, so a stop
+        never waits on a Redis that does not answer (nor on a loop that did not end)."""
         for task in self._tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=self.operation_timeout)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("shared state: a loop had failed (%r)", task.exception())
+            if pending:
+                log.error("shared state: %d loop(s) did not stop when cancelled", len(pending))
         if self.breaker.closed:
             with contextlib.suppress(*REDIS_ERRORS):
                 async with asyncio.timeout(self.operation_timeout):
                     await self.redis.leave()
         with contextlib.suppress(*REDIS_ERRORS):
-            await self.redis.aclose()
+            async with asyncio.timeout(self.operation_timeout):
+                await self.redis.aclose()
         await self.memory.aclose()
 
     # --- routing every operation ----------------------------------------------------------
