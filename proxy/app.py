@@ -27,6 +27,7 @@ from proxy.api import (
 from proxy.api.endpoint import error_response
 from proxy.attempt.caller import Caller
 from proxy.auth import Authenticator
+from proxy.blob import MemoryBudget
 from proxy.config import GeneralSettings, ProxyConfig
 from proxy.errors import InternalError, NotFoundError, ProxyError
 from proxy.guardrails.build import build_guardrails
@@ -139,6 +140,7 @@ def build_services(config: ProxyConfig) -> Services:
         guardrails=guardrails,
         replica_keys=replica_keys,
         lifecycle=lifecycle,
+        upload_memory=MemoryBudget(config.image_upload_memory_bytes),
     )
 
 

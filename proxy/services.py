@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from proxy.blob import MemoryBudget
 from proxy.db.database import Store
 from proxy.db.writer import SpendWriter
 from proxy.guardrails.engine import GuardrailEngine
@@ -38,6 +39,7 @@ class Services:
     guardrails: GuardrailEngine
     replica_keys: ReplicaKeys | None
     lifecycle: Lifecycle
+    upload_memory: MemoryBudget  # upload bytes held in memory, all requests together
 
     def degraded(self) -> list[str]:
         """The readiness checks that fail now."""

@@ -5,13 +5,14 @@ another to name a request."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from proxy import b64json
+from proxy.blob import Blob
 
 MIB = 1024 * 1024
 DEFAULT_MAX_ANSWER_BYTES = 256 * MIB  # 16 images at 4K, base64 in JSON, with room to spare
@@ -28,6 +29,26 @@ class UpstreamLimits:
     max_event: int = DEFAULT_MAX_EVENT_BYTES
 
 
+class StreamedBody:
+    """A body sent in pieces: bytes, and blobs read from their files as they go out
+    (``proxy.blob``); its length is known, so it goes with a ``content-length``."""
+
+    __slots__ = ("length", "pieces")
+
+    def __init__(self, pieces: list[bytes | Blob]) -> None:
+        self.pieces = pieces
+        self.length = sum(p.size if isinstance(p, Blob) else len(p) for p in pieces)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """A new pass over the pieces each time: a retry sends the whole body again."""
+        for piece in self.pieces:
+            if isinstance(piece, Blob):
+                async for chunk in piece.chunks():
+                    yield chunk
+            else:
+                yield piece
+
+
 @dataclass(slots=True)
 class UpstreamRequest:
     method: str
@@ -36,6 +57,7 @@ class UpstreamRequest:
     body: bytes | None = None
     stream: bool = False
     params: dict[str, str] | None = None
+    streamed_body: StreamedBody | None = None  # instead of ``body``: uploads sent from files
 
     @classmethod
     def post_json(
@@ -60,18 +82,21 @@ class UpstreamRequest:
         h = {"content-type": content_type}
         if headers:
             h.update(headers)
+        if isinstance(body, StreamedBody):
+            h["content-length"] = str(body.length)
+            return cls("POST", url, h, None, stream=stream, streamed_body=body)
         return cls("POST", url, h, body, stream=stream)
 
 
 @dataclass(frozen=True, slots=True)
 class FilePart:
     """One file of a ``multipart/form-data`` body; the names are the adapter's, never a
-    client's (they go into the part's headers)."""
+    client's (they go into the part's headers). A blob still in its file is sent from it."""
 
     name: str
     filename: str
     content_type: str
-    data: bytes = field(repr=False)
+    data: bytes | Blob = field(repr=False)
 
 
 def form_fields(values: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -102,12 +127,15 @@ def _quoted(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "")
 
 
-def multipart_body(fields: list[tuple[str, str]], files: list[FilePart]) -> tuple[bytes, str]:
-    """A ``multipart/form-data`` body and its content type. The parts are joined once: the
-    images are copied into the body a single time."""
+def multipart_body(
+    fields: list[tuple[str, str]], files: list[FilePart]
+) -> tuple[bytes | StreamedBody, str]:
+    """A ``multipart/form-data`` body and its content type. In memory the parts are joined
+    once (the images copied into the body a single time); when a file is still in its
+    temporary file, the body is a ``StreamedBody`` that reads it as it is sent."""
     boundary = f"image-proxy-{secrets.token_hex(16)}"
     dash = f"--{boundary}\r\n".encode()
-    pieces: list[bytes] = []
+    pieces: list[bytes | Blob] = []
     for name, value in fields:
         pieces += (
             dash,
@@ -116,17 +144,21 @@ def multipart_body(fields: list[tuple[str, str]], files: list[FilePart]) -> tupl
             b"\r\n",
         )
     for f in files:
+        data = f.data.data if isinstance(f.data, Blob) and f.data.loaded else f.data
         pieces += (
             dash,
             (
                 f'content-disposition: form-data; name="{_quoted(f.name)}"; '
                 f'filename="{_quoted(f.filename)}"\r\ncontent-type: {f.content_type}\r\n\r\n'
             ).encode(),
-            f.data,
+            data,
             b"\r\n",
         )
     pieces.append(f"--{boundary}--\r\n".encode())
-    return b"".join(pieces), f"multipart/form-data; boundary={boundary}"
+    content_type = f"multipart/form-data; boundary={boundary}"
+    if any(isinstance(p, Blob) for p in pieces):
+        return StreamedBody(pieces), content_type
+    return b"".join(p for p in pieces if isinstance(p, bytes)), content_type
 
 
 @dataclass(slots=True)

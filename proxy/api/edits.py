@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
@@ -11,7 +12,13 @@ from proxy.api.azure_paths import AZURE_PREFIX
 from proxy.api.endpoint import read_body, run
 from proxy.api.images import finish
 from proxy.api.routes import MODEL_ERRORS, Operation, route
-from proxy.api.uploads import Upload, UploadLimits, read_json_edit, read_multipart
+from proxy.api.uploads import (
+    Upload,
+    UploadFiles,
+    UploadLimits,
+    read_json_edit,
+    read_multipart,
+)
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError
 from proxy.pipeline import Pipeline
@@ -42,11 +49,11 @@ def _with_path_model(request: Request, upload: Upload) -> Upload:
     return upload
 
 
-async def read_edit(request: Request, pipeline: Pipeline) -> EditRequest:
+async def read_edit(request: Request, pipeline: Pipeline, files: UploadFiles) -> EditRequest:
     limits = _limits(pipeline, MAX_EDIT_IMAGES)
     media_type = _media_type(request)
     if media_type == "multipart/form-data":
-        upload = await read_multipart(request, limits)
+        upload = await read_multipart(request, limits, files)
     elif media_type == "application/json":
         raw = await read_body(request, limits.total)
         upload = await read_json_edit(raw, request.app.services.delivery, limits)
@@ -65,13 +72,16 @@ async def read_edit(request: Request, pipeline: Pipeline) -> EditRequest:
     )
 
 
-async def read_variation(request: Request, pipeline: Pipeline) -> VariationRequest:
+async def read_variation(
+    request: Request, pipeline: Pipeline, files: UploadFiles
+) -> VariationRequest:
     if _media_type(request) != "multipart/form-data":
         raise InvalidRequestError(
             "Image variations take a multipart/form-data body with one 'image' file.",
             code="unsupported_media_type",
         )
-    upload = _with_path_model(request, await read_multipart(request, _limits(pipeline, 1)))
+    upload = await read_multipart(request, _limits(pipeline, 1), files)
+    upload = _with_path_model(request, upload)
     if upload.overlays:
         name = next(iter(upload.overlays))
         raise InvalidRequestError(f"'{name}' is not a parameter of variations.", param=name)
@@ -80,9 +90,15 @@ async def read_variation(request: Request, pipeline: Pipeline) -> VariationReque
 
 async def create_edit(request: Request) -> Response:
     router = request.app.services.pipeline.router
-    return await run(
-        request, "image_edits", read_edit, router.edit_images, router.stream_edits, finish
-    )
+    # given back once the upstream has the body (streams included)
+    files = UploadFiles(request.app.services.upload_memory)
+    try:
+        read = functools.partial(read_edit, files=files)
+        return await run(
+            request, "image_edits", read, router.edit_images, router.stream_edits, finish
+        )
+    finally:
+        files.close()
 
 
 async def create_variation(request: Request) -> Response:
@@ -92,9 +108,14 @@ async def create_variation(request: Request) -> Response:
         # VariationRequest.from_parts refuses ``stream``: never called
         raise InvalidRequestError("'stream' is not available for variations.", param="stream")
 
-    return await run(
-        request, "image_variations", read_variation, router.vary_images, never_streamed, finish
-    )
+    files = UploadFiles(request.app.services.upload_memory)
+    try:
+        read = functools.partial(read_variation, files=files)
+        return await run(
+            request, "image_variations", read, router.vary_images, never_streamed, finish
+        )
+    finally:
+        files.close()
 
 
 EDIT_PATHS = ("/v1/images/edits", "/images/edits", f"{AZURE_PREFIX}/images/edits")

@@ -1,13 +1,15 @@
 """Reading image uploads within their limits: the multipart bodies of ``/v1/images/edits``
 and ``/v1/images/variations``, and the JSON edit body whose images are ``image_url`` values.
 
-A multipart body is parsed once, as it arrives, by Starlette's parser (python-multipart):
-files past 1 MB spool to a temporary file (written in a worker thread), so a slow upload
-holds little memory. The limits are enforced while the bytes flow, each a 413 or 400 naming
-it: the whole body (``general_settings.max_image_request_size_mb``), each image file
-(``max_image_upload_mb``, OpenAI's 50 MB by default) and the number of images (16). File
-parts are then read once into ``InputImage`` values (type sniffed from the bytes, size from
-the header) and the temporary files closed. Client file names are never used.
+A multipart body is parsed once, as it arrives, by Starlette's parser (python-multipart),
+fed in pieces of ``FEED_BYTES`` so a file is written in few worker-thread steps: files past
+1 MB spool to a temporary file, so a slow upload holds little memory. The limits are
+enforced while the bytes flow, each a 413 or 400 naming it: the whole body
+(``general_settings.max_image_request_size_mb``), each image file (``max_image_upload_mb``,
+OpenAI's 50 MB by default) and the number of images (16). Each file becomes an
+``InputImage`` whose type is sniffed and size read from its first bytes; a spooled file
+stays where it is (a ``Blob``) until an adapter forwards it or needs its bytes, and goes
+back when the request ends (``UploadFiles.close``). Client file names are never used.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
+from proxy.blob import Blob, MemoryBudget
 from proxy.errors import ClientClosedError, InvalidRequestError, PayloadTooLargeError
 from proxy.images.fetch import FetchError
 from proxy.images.formats import (
@@ -43,6 +46,40 @@ MAX_TEXT_FIELDS = 200
 MAX_TEXT_PART = 1024 * 1024  # a prompt is at most 32000 characters
 DECODE_IN_THREAD = 1024 * 1024  # base64 longer than this is decoded off the event loop
 MB = 1024 * 1024
+FEED_BYTES = 512 * 1024  # the parser is fed this much at a time: one file write per feed
+HEAD_BYTES = 256 * 1024  # an image's type and size are read from this much of its start
+# An upload parsed in memory peaks at about three copies of itself: the parser's buffer, the
+# bytes, the upstream body they are joined into.
+IN_MEMORY_COPIES = 3
+
+
+class UploadFiles:
+    """One request's uploads: their temporary files and the memory they took from the
+    process's budget, given back when the request ends."""
+
+    def __init__(self, memory: MemoryBudget | None = None) -> None:
+        self.memory = memory or MemoryBudget(0)
+        self._files: list[UploadFile] = []
+        self._memory_held = 0
+
+    def keep(self, file: UploadFile) -> None:
+        self._files.append(file)
+
+    def hold_in_memory(self, size: int) -> bool:
+        """Whether a body of ``size`` bytes may be parsed in memory (it then holds what that
+        costs: ``IN_MEMORY_COPIES`` times its size at the peak)."""
+        cost = IN_MEMORY_COPIES * size
+        if self._memory_held or not self.memory.take(cost):
+            return False
+        self._memory_held = cost
+        return True
+
+    def close(self) -> None:
+        for file in self._files:
+            file.file.close()
+        self._files.clear()
+        self.memory.give(self._memory_held)
+        self._memory_held = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +113,16 @@ def is_image_field(name: str) -> bool:
     return _IMAGE_FIELD.match(name) is not None
 
 
-def input_image(data: bytes, name: str, index: int) -> InputImage:
-    kind = sniff_image(data)
-    dims = image_dimensions(data)
+def input_image(data: bytes | Blob, name: str, index: int, head: bytes | None = None) -> InputImage:
+    """An upload as an ``InputImage``: type and size from ``head`` (its first bytes)."""
+    if head is None:
+        head = data if isinstance(data, bytes) else data.data
+    kind = sniff_image(head)
+    dims = image_dimensions(head)
     media_type = kind.mime if kind is not None else "application/octet-stream"
     ext = kind.extension if kind is not None else "bin"
     return InputImage(
-        data=data,
+        data,
         media_type=media_type,
         filename=f"{name}-{index}.{ext}" if name == "image" else f"{name}.{ext}",
         width=dims[0] if dims else None,
@@ -94,7 +134,14 @@ class _LimitedParser(MultiPartParser):
     """Starlette's multipart parser with the per-image limit and the image count checked as
     each part arrives (the whole body's limit is the stream's)."""
 
-    def __init__(self, request: Request, stream: AsyncGenerator[bytes], limits: UploadLimits):
+    def __init__(
+        self,
+        request: Request,
+        stream: AsyncGenerator[bytes],
+        limits: UploadLimits,
+        *,
+        in_memory: bool,
+    ):
         super().__init__(
             request.headers,
             stream,
@@ -105,6 +152,9 @@ class _LimitedParser(MultiPartParser):
         self._limits = limits
         self._file_bytes = 0
         self._images = 0
+        self.opened: list[UploadFile] = []  # every file part, also when a limit stops it
+        if in_memory:  # no file grows past the per-image limit: none is ever spooled
+            self.spool_max_size = limits.per_image
 
     def on_part_begin(self) -> None:
         super().on_part_begin()
@@ -113,6 +163,8 @@ class _LimitedParser(MultiPartParser):
     def on_headers_finished(self) -> None:
         super().on_headers_finished()
         part = self._current_part
+        if part.file is not None:
+            self.opened.append(part.file)
         if part.file is not None and is_image_field(part.field_name):
             self._images += 1
             if self._images > self._limits.images:
@@ -132,18 +184,35 @@ class _LimitedParser(MultiPartParser):
         super().on_part_data(data, start, end)
 
 
-async def _body_chunks(request: Request, limit: int) -> AsyncGenerator[bytes]:
-    """The request body as it arrives, refused with 413 once past ``limit``."""
+def _declared_length(request: Request, limit: int) -> int | None:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is None or not declared.isdigit():
+        return None
+    if int(declared) > limit:
         raise _body_too_large(limit)
+    return int(declared)
+
+
+async def _body_chunks(request: Request, limit: int, gather: bool) -> AsyncGenerator[bytes]:
+    """The request body as it arrives, refused with 413 once past ``limit``; with
+    ``gather``, in pieces of about ``FEED_BYTES`` (so a spooled file is written in few
+    steps)."""
     size = 0
+    gathered = bytearray()
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise _body_too_large(limit)
-            yield chunk
+            if not gather:
+                yield chunk
+                continue
+            gathered += chunk
+            if len(gathered) >= FEED_BYTES:
+                yield bytes(gathered)
+                gathered.clear()
+        if gathered:
+            yield bytes(gathered)
     except ClientDisconnect:
         raise ClientClosedError(
             "The client closed the connection before sending its body."
@@ -177,13 +246,26 @@ def _add_text(fields: dict[str, Any], name: str, value: str) -> None:
     table[key] = value
 
 
-async def _add_file(upload: Upload, name: str, file: UploadFile) -> None:
+async def _image_of(file: UploadFile, name: str, index: int, spool_max: int) -> InputImage:
+    """The upload in memory when the parser kept it there, else left in its spooled file
+    with only its first ``HEAD_BYTES`` read."""
+    size = file.size or 0
+    if size <= spool_max:
+        data = await file.read()
+        await file.close()  # in memory: nothing to keep
+        return input_image(data, name, index)
+    await file.seek(0)
+    head = await file.read(HEAD_BYTES)
+    return input_image(Blob(file=file.file, size=size), name, index, head)
+
+
+async def _add_file(upload: Upload, name: str, file: UploadFile, spool_max: int) -> None:
     if is_image_field(name):
-        upload.images.append(input_image(await file.read(), "image", len(upload.images)))
+        upload.images.append(await _image_of(file, "image", len(upload.images), spool_max))
     elif name in OVERLAYS:
         if name in upload.overlays:
             raise InvalidRequestError(f"Only one '{name}' may be given.", param=name)
-        upload.overlays[name] = input_image(await file.read(), name, 0)
+        upload.overlays[name] = await _image_of(file, name, 0, spool_max)
     else:
         raise InvalidRequestError(
             f"'{name}' must be a text field, not a file; only 'image', 'image[]', 'mask' "
@@ -192,26 +274,31 @@ async def _add_file(upload: Upload, name: str, file: UploadFile) -> None:
         )
 
 
-async def read_multipart(request: Request, limits: UploadLimits) -> Upload:
-    """Parse a ``multipart/form-data`` body once, within ``limits``."""
-    parser = _LimitedParser(request, _body_chunks(request, limits.total), limits)
+async def read_multipart(request: Request, limits: UploadLimits, files: UploadFiles) -> Upload:
+    """Parse a ``multipart/form-data`` body once, within ``limits``: in memory when its
+    declared length fits the process's upload memory, else spooling to temporary files.
+    What it holds is ``files``' to give back."""
+    declared = _declared_length(request, limits.total)
+    in_memory = declared is not None and files.hold_in_memory(declared)
+    chunks = _body_chunks(request, limits.total, gather=not in_memory)
+    parser = _LimitedParser(request, chunks, limits, in_memory=in_memory)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
         raise InvalidRequestError(f"Malformed multipart/form-data body: {exc.message}") from None
+    finally:  # what the parser opened, also when a limit stopped it half-way
+        for opened in parser.opened:
+            files.keep(opened)
     upload = Upload()
-    try:
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                await _add_file(upload, name, value)
-            elif is_image_field(name) or name in OVERLAYS:
-                raise InvalidRequestError(
-                    f"'{name}' must be a file upload (multipart file part).", param=name
-                )
-            else:
-                _add_text(upload.fields, name, value)
-    finally:
-        await form.close()
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            await _add_file(upload, name, value, parser.spool_max_size)
+        elif is_image_field(name) or name in OVERLAYS:
+            raise InvalidRequestError(
+                f"'{name}' must be a file upload (multipart file part).", param=name
+            )
+        else:
+            _add_text(upload.fields, name, value)
     return upload
 
 

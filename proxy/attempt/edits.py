@@ -18,7 +18,7 @@ from proxy.attempt.images import ImageRelay, images_answer, open_relay, partial_
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError
-from proxy.providers.base import ImageEditor, ImageVariator
+from proxy.providers.base import ImageEditor, ImageVariator, UploadForwarder
 from proxy.providers.registry import PROVIDERS, edit_refusal, variation_refusal
 from proxy.schemas.edits import EditRequest, VariationRequest
 from proxy.upstream_request import UpstreamRequest
@@ -26,7 +26,8 @@ from proxy.upstream_request import UpstreamRequest
 # Uploads larger than this are encoded for the upstream (base64 in JSON, multipart bodies:
 # copies of every image) in a worker thread, so the event loop never waits on them. An edit
 # with a mask is always built there: adapters may decode and convert it
-# (``proxy.providers.masks``).
+# (``proxy.providers.masks``). An adapter that forwards the uploads as they are builds on
+# the loop: it copies nothing.
 BUILD_IN_THREAD = 1024 * 1024
 
 
@@ -67,9 +68,22 @@ VARIATIONS = Capability(
 )
 
 
+async def forwards(
+    adapter: object, request: EditRequest | VariationRequest, deployment: Deployment
+) -> bool:
+    """Whether ``adapter`` sends the uploads as they are; if not, they are loaded first."""
+    if isinstance(adapter, UploadForwarder) and adapter.forwards_uploads(deployment):
+        return True
+    for upload in request.uploads:
+        await upload.blob.load()
+    return False
+
+
 async def built_edit(
     adapter: ImageEditor, request: EditRequest, deployment: Deployment
 ) -> list[UpstreamRequest]:
+    if await forwards(adapter, request, deployment):
+        return adapter.build_edit(request, deployment)
     if request.upload_bytes > BUILD_IN_THREAD or request.mask is not None:
         return await asyncio.to_thread(adapter.build_edit, request, deployment)
     return adapter.build_edit(request, deployment)
@@ -127,7 +141,10 @@ async def vary(
 ) -> dict[str, Any]:
     adapter = variator(deployment)
     ctx.input_images, ctx.input_bytes = 1, request.upload_bytes
-    upstream_requests = adapter.build_variation(request, deployment)
+    if await forwards(adapter, request, deployment) or request.upload_bytes <= BUILD_IN_THREAD:
+        upstream_requests = adapter.build_variation(request, deployment)
+    else:
+        upstream_requests = await asyncio.to_thread(adapter.build_variation, request, deployment)
     responses = await caller.send_all(ctx, deployment, upstream_requests, adapter)
     parse = partial_parse(adapter.parse_variation, request)
     return images_answer(ctx, deployment, responses, parse)

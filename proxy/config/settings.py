@@ -23,6 +23,7 @@ class GeneralSettings(Section):
     # /v1/images/edits and /variations uploads (proxy.api.uploads): per image file, per body
     max_image_upload_mb: float = Field(default=50.0, gt=0)
     max_image_request_size_mb: float = Field(default=100.0, gt=0)
+    image_upload_memory_mb: float = Field(default=64.0, ge=0)  # past it, uploads spool to disk
     database_url: str | None = None
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
     image_store: ImageStoreSettings | None = None
@@ -129,3 +130,7 @@ class ProxyConfig:
     @property
     def max_image_request_bytes(self) -> int:
         return int(self.general.max_image_request_size_mb * 1024 * 1024)
+
+    @property
+    def image_upload_memory_bytes(self) -> int:
+        return int(self.general.image_upload_memory_mb * 1024 * 1024)

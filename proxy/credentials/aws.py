@@ -179,6 +179,8 @@ def sign(
     """Add botocore's SigV4 headers (``Authorization``, ``X-Amz-Date``, and
     ``X-Amz-Security-Token`` for session keys) to ``request``. Every header already on the
     request is signed, plus ``host`` from the URL; the body is hashed."""
+    if request.streamed_body is not None:  # Bedrock bodies are JSON, built in memory
+        raise TypeError("SigV4 signs a body held in memory")
     aws = AWSRequest(
         method=request.method,
         url=request.url,

@@ -239,6 +239,17 @@ class ImageVariator(Protocol):
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
 
 
+@runtime_checkable
+class UploadForwarder(Protocol):
+    """An edit or variation adapter's optional capability: its build never reads the
+    uploaded bytes (it forwards each upload as a ``FilePart`` of the image's blob, or needs
+    only its type and size). Its uploads stay in their temporary files and are sent from
+    there; every other adapter gets them loaded into memory before it builds
+    (``proxy.blob``)."""
+
+    def forwards_uploads(self, deployment: Deployment) -> bool: ...
+
+
 class ChatAdapter(Protocol):
     """Translation for ``POST /v1/chat/completions`` on one provider family; a provider
     that must fan ``n`` out into several calls is also a ``FanOutChat``."""

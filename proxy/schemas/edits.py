@@ -10,9 +10,10 @@ parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from proxy.blob import Blob
 from proxy.errors import InvalidRequestError
 from proxy.schemas.requests import (
     ImageRequest,
@@ -36,16 +37,38 @@ INT_FIELDS = frozenset(
 BOOL_FIELDS = frozenset({"stream", "disable_fallbacks"})
 
 
-@dataclass(frozen=True, slots=True)
 class InputImage:
-    """One uploaded image: its bytes, the type sniffed from them and the size its header
-    declares (None when the header does not say)."""
+    """One uploaded image: its bytes (in memory, or still in the upload's temporary file:
+    ``proxy.blob``), the type sniffed from them and the size its header declares (None when
+    the header does not say)."""
 
-    data: bytes = field(repr=False)
-    media_type: str
-    filename: str
-    width: int | None = None
-    height: int | None = None
+    __slots__ = ("blob", "filename", "height", "media_type", "width")
+
+    def __init__(
+        self,
+        data: bytes | Blob,
+        media_type: str,
+        filename: str,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> None:
+        self.blob = data if isinstance(data, Blob) else Blob(data)
+        self.media_type = media_type
+        self.filename = filename
+        self.width = width
+        self.height = height
+
+    def __repr__(self) -> str:
+        return f"InputImage({self.filename!r}, {self.media_type}, {self.size} bytes)"
+
+    @property
+    def data(self) -> bytes:
+        """The bytes; an upload still in its file is loaded by the attempt stage first."""
+        return self.blob.data
+
+    @property
+    def size(self) -> int:
+        return self.blob.size
 
     @property
     def extension(self) -> str:
@@ -156,9 +179,13 @@ class EditRequest:
         )
 
     @property
+    def uploads(self) -> tuple[InputImage, ...]:
+        """The images, then the mask or markup."""
+        return (*self.images, *(o for o in (self.mask, self.markup) if o is not None))
+
+    @property
     def upload_bytes(self) -> int:
-        overlays = [o for o in (self.mask, self.markup) if o is not None]
-        return sum(len(i.data) for i in (*self.images, *overlays))
+        return sum(i.size for i in self.uploads)
 
     def params(self, *exclude: str) -> dict[str, Any]:
         """The client's text parameters minus ``model`` and anything named."""
@@ -198,8 +225,12 @@ class VariationRequest:
         )
 
     @property
+    def uploads(self) -> tuple[InputImage, ...]:
+        return (self.image,)
+
+    @property
     def upload_bytes(self) -> int:
-        return len(self.image.data)
+        return self.image.size
 
     def params(self, *exclude: str) -> dict[str, Any]:
         return body_params(self.body, exclude)

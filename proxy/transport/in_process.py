@@ -37,7 +37,9 @@ def _stream_type() -> type[UpstreamStream]:
 def to_httpx(req: UpstreamRequest) -> httpx.Request:
     import httpx
 
-    return httpx.Request(req.method, full_url(req), headers=req.headers, content=req.body)
+    body = req.streamed_body
+    content = body.chunks() if body is not None else req.body
+    return httpx.Request(req.method, full_url(req), headers=req.headers, content=content)
 
 
 class MockTransport:

@@ -74,7 +74,7 @@ class Transport:
                 req.method,
                 _url(full_url(req)),
                 headers=req.headers,
-                data=req.body,
+                data=req.body if req.streamed_body is None else req.streamed_body.chunks(),
                 timeout=timeout,
                 allow_redirects=False,
                 # Never invent a content type; asked per request because aiohttp's skip

@@ -11,7 +11,7 @@ import openai
 import pytest
 from starlette.requests import Request
 
-from proxy.api.uploads import UploadLimits, read_multipart
+from proxy.api.uploads import UploadFiles, UploadLimits, read_multipart
 from proxy.attempt.edits import EDITS, VARIATIONS
 from proxy.config import ConfigError, Deployment
 from proxy.configure import parse_config
@@ -101,7 +101,7 @@ async def test_the_sdk_payload_becomes_the_openai_upstream_payload() -> None:
     )
     sent = form_parts(recorded.headers["content-type"], recorded.content)
     assert [p.name for p in sent if p.filename] == ["image[]", "image[]", "mask"]
-    upload = await read_multipart(as_starlette(recorded), LIMITS)
+    upload = await read_multipart(as_starlette(recorded), LIMITS, UploadFiles())
     assert upload.fields == {
         "model": "gpt-image",
         "prompt": "a hat",
@@ -142,15 +142,15 @@ async def test_limits_while_reading() -> None:
     small = png(4, 4)
     too_big = recorded_edit(model="m", image=("a.png", small + b"\0" * 70_000), prompt="x")
     with pytest.raises(PayloadTooLargeError, match="per-image limit"):
-        await read_multipart(as_starlette(too_big), LIMITS)
+        await read_multipart(as_starlette(too_big), LIMITS, UploadFiles())
     many = recorded_edit(model="m", image=[("a.png", small)] * 17, prompt="x")
     with pytest.raises(InvalidRequestError, match="at most 16 images"):
-        await read_multipart(as_starlette(many), LIMITS)
+        await read_multipart(as_starlette(many), LIMITS, UploadFiles())
     total = recorded_edit(model="m", image=[("a.png", small + b"\0" * 60_000)] * 9, prompt="x")
     with pytest.raises(PayloadTooLargeError, match="limit of image uploads"):
-        await read_multipart(as_starlette(total), LIMITS)
+        await read_multipart(as_starlette(total), LIMITS, UploadFiles())
     twice = recorded_edit(model="m", image=("a.png", small), prompt="x", extra_body={"n": 1})
-    upload = await read_multipart(as_starlette(twice), LIMITS)
+    upload = await read_multipart(as_starlette(twice), LIMITS, UploadFiles())
     assert upload.fields["n"] == 1  # extra_body replaced it: still one part
 
 

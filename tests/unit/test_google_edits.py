@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.api.uploads import read_multipart
+from proxy.api.uploads import UploadFiles, read_multipart
 from proxy.attempt.edits import BUILD_IN_THREAD, EDITS, built_edit
 from proxy.config import ConfigError, Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError
@@ -83,7 +83,7 @@ async def test_the_sdk_payload_of_three_images_becomes_one_gemini_content_per_im
         size="1536x1024",
         n=3,
     )
-    upload = await read_multipart(as_starlette(recorded), LIMITS)
+    upload = await read_multipart(as_starlette(recorded), LIMITS, UploadFiles())
     request = EditRequest.from_parts(upload.fields, tuple(upload.images))
     reqs = built(request, gemini())
     assert len(reqs) == 3  # one candidate per call: n fans out

@@ -36,7 +36,8 @@ def model_id(deployment: Deployment) -> str:
 
 
 def file_part(name: str, image: InputImage) -> FilePart:
-    return FilePart(name, image.filename, image.media_type, image.data)
+    """The upload as it came: sent from its temporary file when it is still there."""
+    return FilePart(name, image.filename, image.media_type, image.blob)
 
 
 class OpenAIImageEdits(OpenAIImages):
@@ -46,6 +47,9 @@ class OpenAIImageEdits(OpenAIImages):
         if model_id(deployment).startswith(NEVER_EDITS):
             return f"{deployment.model} has no image edits (GPT image models do)"
         return None
+
+    def forwards_uploads(self, deployment: Deployment) -> bool:
+        return True  # the OpenAI shape: the files as they came, the mask as OpenAI reads it
 
     def edit_url(self, deployment: Deployment) -> str:
         return join_url(self.base_url(deployment), "images/edits")
