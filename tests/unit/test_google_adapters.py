@@ -29,6 +29,7 @@ from proxy.providers.google.sizes import (
     IMAGEN_RATIOS,
     aspect_ratio,
     gemini_ratios,
+    gemini_tier,
     resolution_tier,
 )
 from proxy.schemas import ChatRequest, ImageRequest
@@ -77,6 +78,38 @@ def test_no_non_square_size_becomes_square() -> None:
             if max(w, h) / min(w, h) >= 1.2:
                 assert aspect_ratio(f"{w}x{h}", IMAGEN_RATIOS) != "1:1", (w, h)
                 assert aspect_ratio(f"{w}x{h}", GEMINI_RATIOS) != "1:1", (w, h)
+
+
+@pytest.mark.parametrize(
+    ("size", "tier"),
+    [
+        ("1024x1024", None),  # 1K square: the default, not sent
+        ("1040x1040", "2K"),
+        ("2048x2048", "2K"),
+        ("2064x2064", "4K"),
+        ("4096x4096", "4K"),
+        ("8192x8192", "4K"),  # past 4K: the largest there is
+        ("1376x768", None),  # 16:9 at 1K
+        ("1392x784", "2K"),
+        ("1920x1080", "2K"),
+        ("2048x1152", "2K"),  # a 2K request, though its geometric mean is 1536
+        ("2752x1536", "2K"),
+        ("2768x1552", "4K"),
+        ("3840x2160", "4K"),
+        ("1536x1024", "2K"),  # 3:2 at 1K is 1264x848
+        ("1264x848", None),
+        ("1024x1792", "2K"),
+        ("3072x384", None),  # 8:1 at 1K
+        ("4096x512", "2K"),
+        ("auto", None),
+        (None, None),
+    ],
+)
+def test_gemini_3_tier_is_the_smallest_covering_the_long_side(
+    size: str | None, tier: str | None
+) -> None:
+    ratio = aspect_ratio(size, GEMINI_RATIOS)
+    assert gemini_tier(size, ratio) == tier
 
 
 def test_gemini_25_has_no_extreme_ratios_and_tiers() -> None:
