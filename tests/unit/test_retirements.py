@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from proxy.config import Deployment
-from proxy.configure import parse_config
+from proxy.configure import load_config, parse_config
 from proxy.pricing.retirements import load, parse, retirement_of, retirement_warnings
 
 TODAY = date(2026, 12, 3)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def deployments(*entries: tuple[str, dict[str, Any]]) -> tuple[Deployment, ...]:
@@ -156,3 +158,20 @@ def test_the_shipped_file_names_every_retirement_the_brief_lists() -> None:
         "xai/grok-imagine-image-quality",
     } <= patterns
     assert all(r.successor and r.source for r in table)
+
+
+@pytest.mark.parametrize("path", ["config.example.yaml", "deploy/config.yaml"])
+def test_the_shipped_configs_offer_only_live_models(path: str) -> None:
+    # offline: no provider variable set, so every keyed deployment is skipped
+    env = {
+        "PROXY_MASTER_KEY": "sk-test",
+        "DATABASE_URL": "postgresql://db/proxy",
+        "REDIS_HOST": "redis",
+        "REDIS_PORT": "6379",
+        "REDIS_PASSWORD": "r",
+    }
+    config = load_config(str(REPO / path), env=env)
+    assert {d.model_name for d in config.deployments if d.available} == {"mock-image"}
+    assert any(d.available and d.provider == "mock" for d in config.deployments)
+    assert retirement_warnings(config.deployments, TODAY) == []
+    assert retirement_warnings(config.deployments, date(2027, 1, 1)) == []
