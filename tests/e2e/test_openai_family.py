@@ -27,7 +27,7 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
             {
                 "model_name": "gpt-image",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
                     "api_key": OPENAI_KEY,
                     "api_base": f"{base}/v1",
                 },
@@ -91,7 +91,7 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
             {
                 "model_name": "slow",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
                     "api_key": OPENAI_KEY,
                     "api_base": f"{base}/slow/v1",
                     "timeout": 0.5,
@@ -100,7 +100,7 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
             {
                 "model_name": "unset",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
                     "api_key": "os.environ/IMAGE_PROXY_TEST_UNSET",
                 },
             },
@@ -156,7 +156,7 @@ def test_gpt_image_passes_every_parameter_and_swaps_keys(
     assert result.output_format == "png" and result.quality == "high"
     (req,) = fake.received("/v1/images/generations")
     body = req.json()
-    assert body["model"] == "gpt-image-1"
+    assert body["model"] == "gpt-image-2"
     assert body["n"] == 2 and body["size"] == "1536x1024" and body["quality"] == "high"
     assert body["background"] == "transparent" and body["output_format"] == "webp"
     assert body["output_compression"] == 80 and body["moderation"] == "low"

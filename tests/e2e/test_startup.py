@@ -81,7 +81,7 @@ def test_check_config_reports_missing_env(tmp_path: Path) -> None:
                 {
                     "model_name": "o",
                     "litellm_params": {
-                        "model": "openai/gpt-image-1",
+                        "model": "openai/gpt-image-2",
                         "api_key": "os.environ/IMAGE_PROXY_NOT_SET_X",
                     },
                 },
@@ -114,7 +114,7 @@ def test_missing_env_warns_once_and_others_still_serve(tmp_path: Path) -> None:
             {
                 "model_name": "o",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
                     "api_key": "os.environ/IMAGE_PROXY_NOT_SET_Y",
                 },
             },
