@@ -214,6 +214,41 @@ def test_gemini_25_refuses_sizes_beyond_1k() -> None:
     assert info.value.param == "size"
 
 
+@pytest.mark.parametrize(
+    ("model", "image_config"),
+    [
+        ("gemini/gemini-3.1-flash-image", {"aspectRatio": "16:9", "imageSize": "2K"}),
+        ("gemini/gemini-3-pro-image", {"aspectRatio": "16:9", "imageSize": "2K"}),
+        ("gemini/gemini-3.1-flash-lite-image", {"aspectRatio": "16:9"}),  # 1K only
+    ],
+)
+def test_gemini_3_models_get_the_tier_of_the_size(model: str, image_config: Any) -> None:
+    request = ImageRequest.from_body({"model": "m", "prompt": "p", "size": "2048x1152"})
+    (built,) = GoogleImages("gemini").build(request, deployment(model, api_key="k"))
+    assert orjson.loads(built.body or b"")["generationConfig"]["imageConfig"] == image_config
+
+
+def test_vertex_person_generation_and_output_options_pass_with_the_tier() -> None:
+    request = ImageRequest.from_body(
+        {
+            "model": "m",
+            "prompt": "p",
+            "size": "3840x2160",
+            "output_format": "jpeg",
+            "output_compression": 80,
+            "personGeneration": "ALLOW_ADULT",
+        }
+    )
+    dep = deployment("vertex_ai/gemini-3-pro-image", vertex_project="p")
+    (built,) = GoogleImages("vertex_ai").build(request, dep)
+    assert orjson.loads(built.body or b"")["generationConfig"]["imageConfig"] == {
+        "aspectRatio": "16:9",
+        "imageSize": "4K",
+        "imageOutputOptions": {"mimeType": "image/jpeg", "compressionQuality": 80},
+        "personGeneration": "ALLOW_ADULT",
+    }
+
+
 def test_chat_messages_translate() -> None:
     dep = deployment("gemini/gemini-2.5-flash-image", api_key="k")
     request = ChatRequest.from_body(

@@ -68,6 +68,9 @@ GENERATION_FIELDS = {
     "candidate_count": "candidateCount",
 }
 DEFAULT_MODALITIES = ("TEXT", "IMAGE")
+# 3.x image models with one resolution (1K, per LiteLLM's model map; Google's own table for
+# them was not found): no imageSize is derived from ``size`` (a native imageSize still passes).
+ONE_TIER_MODELS = ("gemini-3.1-flash-lite-image",)
 
 
 def _dict(value: Any, name: str) -> dict[str, Any]:
@@ -94,6 +97,8 @@ def image_config(
                 param="size",
                 code="unsupported_parameter",
             )
+    elif model_name(model).startswith(ONE_TIER_MODELS):
+        pass  # 1K only: the size's ratio is honoured, its resolution is the model's
     elif tier := gemini_tier(request.size, ratio):
         config["imageSize"] = tier
     mime = output_mime(request, model, ("png", "jpeg"))
