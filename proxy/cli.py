@@ -8,11 +8,13 @@ import os
 import sys
 import tempfile
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from proxy.config import ConfigError, ProxyConfig
 from proxy.configure import load_config
 from proxy.observability.logging import configure_logging
 from proxy.observability.settings import parse_observability
+from proxy.pricing.retirements import retirement_warnings
 from proxy.server.http import GuardedHttp
 from proxy.state.settings import redis_settings
 
@@ -63,7 +65,14 @@ def allow_open_access(config: ProxyConfig) -> ProxyConfig:
     return replace(config, general=general)
 
 
+def retired_models(config: ProxyConfig) -> list[str]:
+    """Deployments of models their provider has shut down (they still start)."""
+    return retirement_warnings(config.deployments, datetime.now(UTC).date())
+
+
 def check_config(config: ProxyConfig) -> int:
+    for line in retired_models(config):
+        print(f"warning: {line}", file=sys.stderr)
     problems = list(config.warnings)
     if not config.general.master_key and not config.general.allow_unauthenticated_access:
         problems.append("general_settings.master_key: not set")
@@ -112,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     for warning in config.warnings:
         log.warning("%s", warning)
+    for line in retired_models(config):
+        log.warning("%s", line)
 
     import uvicorn
 

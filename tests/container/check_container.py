@@ -80,7 +80,7 @@ def write_config(directory: Path, upstream: FakeUpstream) -> Path:
             {
                 "model_name": "container-image",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
                     "api_base": f"{upstream.base}/v1",
                     "api_key": "os.environ/UPSTREAM_API_KEY",
                 },
@@ -190,7 +190,7 @@ def check_image_through_fake_upstream(box: Container, upstream: FakeUpstream) ->
         "the upstream did not get the upstream key from os.environ/UPSTREAM_API_KEY",
     )
     expect(MASTER_KEY not in json.dumps(sent.headers), "the client's key leaked upstream")
-    expect(body["model"] == "gpt-image-1", f"upstream model is {body.get('model')!r}")
+    expect(body["model"] == "gpt-image-2", f"upstream model is {body.get('model')!r}")
     expect(
         body["prompt"] == "a lighthouse at dusk"
         and body["n"] == 2

@@ -102,7 +102,7 @@ def test_gemini_api_edit_of_three_images_fans_n_out_with_the_size(
     assert len(sent) == 2 and fake.received() == sent  # nothing else was called
     prompt = "put the hat from the second image on the cat in the first"
     images = [(first, "image/png"), (JPEG, "image/jpeg"), (third, "image/png")]
-    expected = edit_body(images, prompt, {"aspectRatio": "3:2"})
+    expected = edit_body(images, prompt, {"aspectRatio": "3:2", "imageSize": "2K"})  # 1K: 1264x848
     assert bodies(sent) == [expected, expected]
     assert all(r.headers["x-goog-api-key"] == GEMINI_KEY for r in sent)
     assert all("authorization" not in r.headers for r in sent)

@@ -192,6 +192,26 @@ def test_gpt_image_edit_sends_every_image_the_mask_once_and_every_parameter(
     }  # no response_format: GPT image models refuse it
 
 
+@pytest.mark.parametrize(
+    ("fields", "param", "words"),
+    [
+        ({"size": "1024x1000"}, "size", "multiples of 16 px"),
+        ({"size": "3200x1024"}, "size", "between 1:3 and 3:1"),
+        ({"size": "512x512"}, "size", "655,360 to 8,294,400 pixels"),
+        ({"output_compression": 50}, "output_compression", "only to output_format"),
+    ],
+)
+def test_gpt_image_2_edit_with_a_bad_size_or_option_is_a_400_before_any_call(
+    client: openai.OpenAI, fake: FakeUpstream, fields: dict[str, Any], param: str, words: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.images.edit(
+            model="gpt-image", image=("a.png", png(20, 20)), prompt="brighter", **fields
+        )
+    assert info.value.param == param and words in info.value.message
+    assert fake.received() == []
+
+
 def test_one_image_is_sent_as_image(client: openai.OpenAI, fake: FakeUpstream) -> None:
     fake.route("POST", "/v1/images/edits", lambda r: images_body())
     client.images.edit(model="gpt-image", image=("a.png", png(20, 20)), prompt="brighter")

@@ -27,7 +27,15 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
             {
                 "model_name": "gpt-image",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
+                    "api_key": OPENAI_KEY,
+                    "api_base": f"{base}/v1",
+                },
+            },
+            {
+                "model_name": "gpt-image-2",
+                "litellm_params": {
+                    "model": "openai/gpt-image-2",
                     "api_key": OPENAI_KEY,
                     "api_base": f"{base}/v1",
                 },
@@ -83,7 +91,7 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
             {
                 "model_name": "slow",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
                     "api_key": OPENAI_KEY,
                     "api_base": f"{base}/slow/v1",
                     "timeout": 0.5,
@@ -92,7 +100,7 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
             {
                 "model_name": "unset",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
                     "api_key": "os.environ/IMAGE_PROXY_TEST_UNSET",
                 },
             },
@@ -148,7 +156,7 @@ def test_gpt_image_passes_every_parameter_and_swaps_keys(
     assert result.output_format == "png" and result.quality == "high"
     (req,) = fake.received("/v1/images/generations")
     body = req.json()
-    assert body["model"] == "gpt-image-1"
+    assert body["model"] == "gpt-image-2"
     assert body["n"] == 2 and body["size"] == "1536x1024" and body["quality"] == "high"
     assert body["background"] == "transparent" and body["output_format"] == "webp"
     assert body["output_compression"] == 80 and body["moderation"] == "low"
@@ -157,6 +165,53 @@ def test_gpt_image_passes_every_parameter_and_swaps_keys(
     assert "response_format" not in body  # gpt-image rejects it upstream
     assert req.headers["authorization"] == f"Bearer {OPENAI_KEY}"
     assert MASTER_KEY not in str(req.headers)
+
+
+@pytest.mark.parametrize(
+    ("size", "rule"),
+    [
+        ("1000x1000", "multiples of 16 px"),
+        ("3072x1008", "between 1:3 and 3:1"),
+        ("4096x2304", "at most 3840 px"),
+        ("3840x2176", "8,294,400 pixels"),
+    ],
+)
+def test_gpt_image_2_bad_size_is_a_400_before_any_call(
+    client: openai.OpenAI, fake: FakeUpstream, size: str, rule: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.images.generate(model="gpt-image-2", prompt="a red fox", size=size)
+    assert info.value.status_code == 400
+    assert info.value.param == "size" and info.value.code == "invalid_size"
+    assert rule in info.value.message and size in info.value.message
+    assert fake.received() == []
+
+
+def test_gpt_image_2_free_size_and_options_pass_unchanged(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route("POST", "/v1/images/generations", lambda r: gpt_image_body())
+    client.images.generate(
+        model="gpt-image-2",
+        prompt="a red fox",
+        size="3840x2160",
+        quality="medium",
+        background="opaque",
+        moderation="low",
+        output_format="jpeg",
+        output_compression=60,
+    )
+    (req,) = fake.received("/v1/images/generations")
+    assert req.json() == {
+        "model": "gpt-image-2",
+        "prompt": "a red fox",
+        "size": "3840x2160",
+        "quality": "medium",
+        "background": "opaque",
+        "moderation": "low",
+        "output_format": "jpeg",
+        "output_compression": 60,
+    }
 
 
 def test_dalle3_url_and_style(client: openai.OpenAI, fake: FakeUpstream) -> None:

@@ -81,7 +81,7 @@ def test_check_config_reports_missing_env(tmp_path: Path) -> None:
                 {
                     "model_name": "o",
                     "litellm_params": {
-                        "model": "openai/gpt-image-1",
+                        "model": "openai/gpt-image-2",
                         "api_key": "os.environ/IMAGE_PROXY_NOT_SET_X",
                     },
                 },
@@ -114,7 +114,7 @@ def test_missing_env_warns_once_and_others_still_serve(tmp_path: Path) -> None:
             {
                 "model_name": "o",
                 "litellm_params": {
-                    "model": "openai/gpt-image-1",
+                    "model": "openai/gpt-image-2",
                     "api_key": "os.environ/IMAGE_PROXY_NOT_SET_Y",
                 },
             },
@@ -154,3 +154,40 @@ def test_no_master_key_refuses_to_start_unless_opted_out(tmp_path: Path) -> None
     finally:
         proc.stop()
     assert "NO MASTER KEY" in proc.logs()
+
+
+def test_a_retired_model_warns_at_start_up_and_still_starts(tmp_path: Path) -> None:
+    config = {
+        "model_list": [
+            MOCK,
+            {
+                "model_name": "old",
+                "litellm_params": {"model": "openai/dall-e-3", "api_key": "sk-upstream"},
+            },
+            {  # a compatible server reusing the name: no warning
+                "model_name": "local",
+                "litellm_params": {"model": "openai/dall-e-2", "api_base": "http://127.0.0.1:9/v1"},
+            },
+        ],
+        "general_settings": {"master_key": "sk-start"},
+    }
+    checked = run_cli(["--config", write(tmp_path, config), "--check-config"])
+    assert checked.returncode == 0, checked.stderr
+    assert "warning: model_list[1] (old): openai/dall-e-3 was shut down" in checked.stderr
+    proc = ProxyProcess(config, tmp_path, name="retired").start()
+    try:
+        r = httpx.post(
+            f"{proc.base_url}/v1/images/generations",
+            json={"model": "m", "prompt": "x", "size": "4x4"},
+            headers={"authorization": "Bearer sk-start"},
+        )
+        assert r.status_code == 200, r.text
+    finally:
+        proc.stop()
+    logs = proc.logs()
+    line = (
+        "model_list[1] (old): openai/dall-e-3 was shut down by its provider on 2026-05-12; "
+        "calls to it fail upstream. Move to gpt-image-2."
+    )
+    assert logs.count(line) == 1
+    assert "dall-e-2" not in logs

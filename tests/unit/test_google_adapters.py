@@ -29,6 +29,7 @@ from proxy.providers.google.sizes import (
     IMAGEN_RATIOS,
     aspect_ratio,
     gemini_ratios,
+    gemini_tier,
     resolution_tier,
 )
 from proxy.schemas import ChatRequest, ImageRequest
@@ -77,6 +78,38 @@ def test_no_non_square_size_becomes_square() -> None:
             if max(w, h) / min(w, h) >= 1.2:
                 assert aspect_ratio(f"{w}x{h}", IMAGEN_RATIOS) != "1:1", (w, h)
                 assert aspect_ratio(f"{w}x{h}", GEMINI_RATIOS) != "1:1", (w, h)
+
+
+@pytest.mark.parametrize(
+    ("size", "tier"),
+    [
+        ("1024x1024", None),  # 1K square: the default, not sent
+        ("1040x1040", "2K"),
+        ("2048x2048", "2K"),
+        ("2064x2064", "4K"),
+        ("4096x4096", "4K"),
+        ("8192x8192", "4K"),  # past 4K: the largest there is
+        ("1376x768", None),  # 16:9 at 1K
+        ("1392x784", "2K"),
+        ("1920x1080", "2K"),
+        ("2048x1152", "2K"),  # a 2K request, though its geometric mean is 1536
+        ("2752x1536", "2K"),
+        ("2768x1552", "4K"),
+        ("3840x2160", "4K"),
+        ("1536x1024", "2K"),  # 3:2 at 1K is 1264x848
+        ("1264x848", None),
+        ("1024x1792", "2K"),
+        ("3072x384", None),  # 8:1 at 1K
+        ("4096x512", "2K"),
+        ("auto", None),
+        (None, None),
+    ],
+)
+def test_gemini_3_tier_is_the_smallest_covering_the_long_side(
+    size: str | None, tier: str | None
+) -> None:
+    ratio = aspect_ratio(size, GEMINI_RATIOS)
+    assert gemini_tier(size, ratio) == tier
 
 
 def test_gemini_25_has_no_extreme_ratios_and_tiers() -> None:
@@ -179,6 +212,41 @@ def test_gemini_25_refuses_sizes_beyond_1k() -> None:
             request, deployment("gemini/gemini-2.5-flash-image", api_key="k")
         )
     assert info.value.param == "size"
+
+
+@pytest.mark.parametrize(
+    ("model", "image_config"),
+    [
+        ("gemini/gemini-3.1-flash-image", {"aspectRatio": "16:9", "imageSize": "2K"}),
+        ("gemini/gemini-3-pro-image", {"aspectRatio": "16:9", "imageSize": "2K"}),
+        ("gemini/gemini-3.1-flash-lite-image", {"aspectRatio": "16:9"}),  # 1K only
+    ],
+)
+def test_gemini_3_models_get_the_tier_of_the_size(model: str, image_config: Any) -> None:
+    request = ImageRequest.from_body({"model": "m", "prompt": "p", "size": "2048x1152"})
+    (built,) = GoogleImages("gemini").build(request, deployment(model, api_key="k"))
+    assert orjson.loads(built.body or b"")["generationConfig"]["imageConfig"] == image_config
+
+
+def test_vertex_person_generation_and_output_options_pass_with_the_tier() -> None:
+    request = ImageRequest.from_body(
+        {
+            "model": "m",
+            "prompt": "p",
+            "size": "3840x2160",
+            "output_format": "jpeg",
+            "output_compression": 80,
+            "personGeneration": "ALLOW_ADULT",
+        }
+    )
+    dep = deployment("vertex_ai/gemini-3-pro-image", vertex_project="p")
+    (built,) = GoogleImages("vertex_ai").build(request, dep)
+    assert orjson.loads(built.body or b"")["generationConfig"]["imageConfig"] == {
+        "aspectRatio": "16:9",
+        "imageSize": "4K",
+        "imageOutputOptions": {"mimeType": "image/jpeg", "compressionQuality": 80},
+        "personGeneration": "ALLOW_ADULT",
+    }
 
 
 def test_chat_messages_translate() -> None:

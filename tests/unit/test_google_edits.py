@@ -107,7 +107,7 @@ async def test_the_sdk_payload_of_three_images_becomes_one_gemini_content_per_im
                 }
             ],
             "generationConfig": {
-                "imageConfig": {"aspectRatio": "3:2"},
+                "imageConfig": {"aspectRatio": "3:2", "imageSize": "2K"},  # 1K is 1264x848
                 "responseModalities": ["TEXT", "IMAGE"],
             },
         }
@@ -122,11 +122,13 @@ async def test_the_sdk_payload_of_three_images_becomes_one_gemini_content_per_im
         (None, None),
         ("auto", None),
         ("1024x1024", {"aspectRatio": "1:1"}),
-        ("1024x1536", {"aspectRatio": "2:3"}),
-        ("1792x1024", {"aspectRatio": "16:9"}),
+        ("848x1264", {"aspectRatio": "2:3"}),  # the 1K image's own size
+        ("1024x1536", {"aspectRatio": "2:3", "imageSize": "2K"}),
+        ("1792x1024", {"aspectRatio": "16:9", "imageSize": "2K"}),
         ("2048x2048", {"aspectRatio": "1:1", "imageSize": "2K"}),
         ("5120x2880", {"aspectRatio": "16:9", "imageSize": "4K"}),
-        ("4096x512", {"aspectRatio": "8:1"}),
+        ("3072x384", {"aspectRatio": "8:1"}),
+        ("4096x512", {"aspectRatio": "8:1", "imageSize": "2K"}),
     ],
 )
 def test_one_image_and_the_size_through_image_config(
@@ -168,6 +170,7 @@ def test_vertex_edit_url_and_its_own_image_config_fields() -> None:
         "seed": 7,
         "imageConfig": {
             "aspectRatio": "9:16",
+            "imageSize": "2K",  # 1024x1792 is longer than 1K's 768x1376
             "imageOutputOptions": {"mimeType": "image/jpeg", "compressionQuality": 70},
             "personGeneration": "ALLOW_ADULT",
         },

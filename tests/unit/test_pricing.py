@@ -153,13 +153,13 @@ CASES: list[tuple[str, str, dict[str, Any], float, str]] = [
     # 12*2e-6 + 200 thought tokens * 1.2e-5 + 1120*1.2e-4
     (
         "vertex_ai",
-        "gemini-3-pro-image-preview",
+        "gemini-3-pro-image",
         {"usage": GEMINI_3_PRO_THINKING},
         0.000024 + 0.0024 + 0.1344,
         "tokens",
     ),
     # 10*2e-6 + 560*2e-6 + (1200-1120)*1.2e-5 + 1120*1.2e-4
-    ("gemini", "gemini-3-pro-image-preview", {"usage": GEMINI_3_PRO_CHAT_SHAPE}, 0.1365, "tokens"),
+    ("gemini", "gemini-3-pro-image", {"usage": GEMINI_3_PRO_CHAT_SHAPE}, 0.1365, "tokens"),
     ("gemini", "gemini-2.5-flash-image", {"images": 2}, 0.078, "per_image"),  # no usage
     (
         "bedrock",
@@ -426,3 +426,16 @@ def test_estimates_use_the_declared_price_too() -> None:
     assert pricer.estimate("img", PriceInputs(n=3), "images") == pytest.approx(0.12)
     # not the table's dearest dall-e-3 rule (0.12)
     assert pricer.estimate("cheap", PriceInputs(quality="hd"), "images") == pytest.approx(0.001)
+
+
+@pytest.mark.parametrize("provider", ["gemini", "vertex_ai"])
+def test_gemini_3_ga_names_carry_the_prices_and_previews_follow(provider: str) -> None:
+    for ga, rate in (("gemini-3-pro-image", 1.2e-04), ("gemini-3.1-flash-image", 6.0e-05)):
+        entry = TABLE.for_deployment(deployment(provider, ga))
+        assert entry.key == f"{provider}/{ga}"
+        assert entry.rate("output_cost_per_image_token") == rate  # image out at the image rate
+        preview = TABLE.for_deployment(deployment(provider, f"{ga}-preview"))
+        assert preview.rates == entry.rates
+    lite = TABLE.for_deployment(deployment(provider, "gemini-3.1-flash-lite-image"))
+    assert lite.unknown and not lite.known
+    assert TABLE.as_of == "2026-12-03"

@@ -2,7 +2,8 @@
 
 Google rejects ``candidateCount > 1`` for image models, so ``n`` fans out into ``n`` parallel
 ``:generateContent`` calls. ``size`` -> ``imageConfig.aspectRatio`` (nearest supported ratio)
-and, past about 1536x1536 pixels, ``imageConfig.imageSize`` (``2K`` / ``4K``).
+and, on 3.x models, ``imageConfig.imageSize``: the smallest tier whose image at that ratio
+covers the request's long side (``2K`` / ``4K``; 1K, the default, is not sent).
 
 Native fields pass through: ``aspectRatio``, ``imageSize``, ``imageConfig`` and
 ``personGeneration`` into ``imageConfig``; ``seed``, ``temperature``, ``topP``, ``topK``,
@@ -33,7 +34,12 @@ from proxy.providers.google.response import (
     prompt_block,
 )
 from proxy.providers.google.settings import endpoint, model_name
-from proxy.providers.google.sizes import aspect_ratio, gemini_ratios, resolution_tier
+from proxy.providers.google.sizes import (
+    aspect_ratio,
+    gemini_ratios,
+    gemini_tier,
+    resolution_tier,
+)
 from proxy.schemas import ImageRequest
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
@@ -62,6 +68,9 @@ GENERATION_FIELDS = {
     "candidate_count": "candidateCount",
 }
 DEFAULT_MODALITIES = ("TEXT", "IMAGE")
+# 3.x image models with one resolution (1K, per LiteLLM's model map; Google's own table for
+# them was not found): no imageSize is derived from ``size`` (a native imageSize still passes).
+ONE_TIER_MODELS = ("gemini-3.1-flash-lite-image",)
 
 
 def _dict(value: Any, name: str) -> dict[str, Any]:
@@ -81,14 +90,16 @@ def image_config(
     ratio = aspect_ratio(request.size, gemini_ratios(model))
     if ratio:
         config["aspectRatio"] = ratio
-    tier = resolution_tier(request.size)
-    if tier and model_name(model).startswith("gemini-2."):
-        raise InvalidRequestError(
-            f"size {request.size!r} is larger than {model} can make (about 1024 px).",
-            param="size",
-            code="unsupported_parameter",
-        )
-    if tier:
+    if model_name(model).startswith("gemini-2."):
+        if resolution_tier(request.size):
+            raise InvalidRequestError(
+                f"size {request.size!r} is larger than {model} can make (about 1024 px).",
+                param="size",
+                code="unsupported_parameter",
+            )
+    elif model_name(model).startswith(ONE_TIER_MODELS):
+        pass  # 1K only: the size's ratio is honoured, its resolution is the model's
+    elif tier := gemini_tier(request.size, ratio):
         config["imageSize"] = tier
     mime = output_mime(request, model, ("png", "jpeg"))
     quality = output_compression(request)

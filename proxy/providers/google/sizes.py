@@ -3,6 +3,11 @@
 Google takes ratios, not pixels. A size maps to the nearest ratio the model family supports
 (by distance in log space, so 2:1 is as far from 1:1 as 1:2); a non-square size never becomes
 a square. The ratio sets are data, per family.
+
+The Gemini 3.x image models' tier (``imageSize``) is the smallest whose image at that ratio
+is at least as long as the request's long side: 2048x1152 is 16:9, whose 1K image is
+1376x768, so it asks for 2K (2752x1536); past 4K's long side, 4K. 1K is the model's default
+and is not sent.
 """
 
 from __future__ import annotations
@@ -16,10 +21,31 @@ IMAGEN_RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
 GEMINI_25_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 GEMINI_RATIOS = (*GEMINI_25_RATIOS, "1:4", "4:1", "1:8", "8:1")
 
-# Resolution tiers by the geometric mean of the sides (so 1792x1024 stays 1K, as the
-# dall-e-3 sizes are meant, and 2048x2048 needs 2K).
+# Imagen and Gemini 2.x (one size only: the refusal past it): resolution tiers by the
+# geometric mean of the sides (1792x1024 stays 1K, 2048x2048 needs 2K).
 TIER_1K = 1536
 TIER_2K = 3072
+
+# Gemini 3.x image models: the 1K image's pixels per ratio (ai.google.dev image-generation
+# guide, as LiteLLM's GEMINI_IMAGE_SIZE_TO_ASPECT_RATIO copies it); 2K doubles both sides,
+# 4K quadruples them.
+GEMINI_1K = {
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
+    "1:4": (512, 2048),
+    "4:1": (2048, 512),
+    "1:8": (384, 3072),
+    "8:1": (3072, 384),
+}
+GEMINI_TIERS = (("1K", 1), ("2K", 2), ("4K", 4))
 
 
 def gemini_ratios(model: str) -> tuple[str, ...]:
@@ -62,3 +88,19 @@ def resolution_tier(size: str | None) -> str | None:
     if side <= TIER_1K:
         return None
     return "2K" if side <= TIER_2K else "4K"
+
+
+def gemini_tier(size: str | None, ratio: str | None) -> str | None:
+    """``2K`` / ``4K`` for a Gemini 3.x image model when the 1K image at ``ratio`` is
+    shorter on its long side than ``size``; ``None`` (the default 1K) otherwise."""
+    if size is None or size == "auto" or ratio is None:
+        return None
+    width, height = parse_size(size)
+    one_k = GEMINI_1K.get(ratio)
+    if one_k is None:
+        return resolution_tier(size)
+    wanted, long_1k = max(width, height), max(one_k)
+    for name, scale in GEMINI_TIERS:
+        if long_1k * scale >= wanted:
+            return None if name == "1K" else name
+    return GEMINI_TIERS[-1][0]

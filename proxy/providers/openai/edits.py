@@ -24,7 +24,13 @@ from typing import Any
 from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError
 from proxy.providers.base import ImageResult, join_url
-from proxy.providers.openai.images import OpenAIImages, OpenAIImageStream, serves_gpt_image
+from proxy.providers.openai.gpt_image_2 import check_options
+from proxy.providers.openai.images import (
+    OpenAIImages,
+    OpenAIImageStream,
+    serves_gpt_image,
+    serves_gpt_image_2,
+)
 from proxy.schemas.edits import EditRequest, InputImage
 from proxy.upstream_request import FilePart, UpstreamRequest, UpstreamResponse, form_fields
 
@@ -56,6 +62,8 @@ class OpenAIImageEdits(OpenAIImages):
 
     def edit_fields(self, request: EditRequest, deployment: Deployment) -> dict[str, Any]:
         fields = {"model": deployment.model, **request.params()}
+        if serves_gpt_image_2(deployment):
+            check_options(fields)  # a 400 naming the rule, before any call
         if serves_gpt_image(deployment):
             fields.pop("response_format", None)  # always base64; the delivery stage converts
         return fields

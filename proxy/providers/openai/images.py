@@ -7,11 +7,13 @@ server reads differently (Azure, Xinference, Nscale).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
 from proxy.providers.base import ImageResult, Usage, join_url
+from proxy.providers.openai.gpt_image_2 import check_options, is_gpt_image_2
 from proxy.providers.upstream_errors import map_http_error
 from proxy.schemas import ImageRequest
 from proxy.sse import DONE, SSEEvent
@@ -26,13 +28,21 @@ def is_gpt_image(model: str) -> bool:
     return name.startswith(("gpt-image", "chatgpt-image"))
 
 
-def serves_gpt_image(deployment: Deployment) -> bool:
+def serves(deployment: Deployment, is_family: Callable[[str], bool]) -> bool:
     """The deployment's model id, or LiteLLM's ``model_info.base_model`` for deployments
-    whose name says nothing (Azure: ``azure/my-images`` with ``base_model: gpt-image-1``)."""
+    whose name says nothing (Azure: ``azure/my-images`` with ``base_model: gpt-image-2``),
+    is of the family."""
     base_model = (deployment.info.model_extra or {}).get("base_model")
-    return is_gpt_image(deployment.model) or (
-        isinstance(base_model, str) and is_gpt_image(base_model)
-    )
+    return is_family(deployment.model) or (isinstance(base_model, str) and is_family(base_model))
+
+
+def serves_gpt_image(deployment: Deployment) -> bool:
+    return serves(deployment, is_gpt_image)
+
+
+def serves_gpt_image_2(deployment: Deployment) -> bool:
+    """gpt-image-2 or a successor: sizes and options checked before any call."""
+    return serves(deployment, is_gpt_image_2)
 
 
 class OpenAIImageStream:
@@ -71,6 +81,8 @@ class OpenAIImages:
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
         body = dict(request.body)
         body["model"] = deployment.model
+        if serves_gpt_image_2(deployment):
+            check_options(body)  # a 400 naming the rule, before any call
         if serves_gpt_image(deployment):
             # GPT image models always answer base64 and reject ``response_format``; the
             # delivery stage turns base64 into a URL when the client asked for one.
