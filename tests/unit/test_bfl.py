@@ -27,6 +27,8 @@ from proxy.errors import (
     UpstreamQuotaError,
     UpstreamRateLimitError,
 )
+from proxy.pricing.cost import PriceInputs, Pricer
+from proxy.pricing.table import PriceTable
 from proxy.providers.base import ImageEditor, PollAgain, PollingImages
 from proxy.providers.bfl.images import BlackForestLabsImages, polling_allowed, submit_url
 from proxy.providers.registry import PROVIDERS, edit_refusal
@@ -464,3 +466,32 @@ async def test_an_error_on_a_poll_is_mapped_by_the_adapter() -> None:
 
     with pytest.raises(UpstreamRateLimitError):
         await run(Failing([READY]), deployment(poll_interval=0))
+
+
+# --- prices -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "usage", "size", "images", "usd", "basis"),
+    [
+        ("flux-2-pro", {"cost": 0.06}, "1024x1024", 2, 0.06, "provider"),
+        ("flux-2-pro", None, None, 1, 0.03, "per_image"),
+        ("flux-2-pro", None, "1536x1024", 2, 0.09, "per_image"),
+        ("flux-2-max", None, "2048x2048", 1, 0.16, "per_image"),
+        ("flux-kontext-pro", None, "1024x1024", 3, 0.12, "per_image"),
+        ("flux-pro-1.0-fill", None, None, 1, 0.05, "per_image"),
+        ("flux-dev", {"cost": 0.025}, None, 1, 0.025, "provider"),
+    ],
+)
+def test_the_reported_cost_wins_and_the_table_prices_without_it(
+    model: str,
+    usage: dict[str, Any] | None,
+    size: str | None,
+    images: int,
+    usd: float,
+    basis: str,
+) -> None:
+    dep = deployment(model)
+    pricer = Pricer(parse_config({}), PriceTable.load())
+    cost = pricer.compute(pricer.entry(dep), usage, images, PriceInputs(size=size, n=images))
+    assert cost.usd == pytest.approx(usd) and cost.basis == basis
