@@ -21,6 +21,7 @@ from proxy.transport import Sender, UpstreamStream
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PACE_ABOVE = 128  # calls in flight from which answers take turns on a busy loop
+POLL_FAILURES = 3  # transient failures in a row of one task's polls before the attempt fails
 
 
 class ErrorMapper(Protocol):
@@ -129,11 +130,28 @@ class Caller:
                 if not isinstance(step, PollAgain):
                     return step
                 memo = step.memo
+                response = await poll(step)
+
+        async def poll(step: PollAgain) -> UpstreamResponse:
+            """One poll's answer. A poll failing transiently (429, 5xx, a broken connection)
+            is sent again after the interval (or the provider's Retry-After), up to
+            ``POLL_FAILURES`` times in a row: failing the attempt would have the router submit
+            (and pay for) a second task while the first still runs."""
+            failures = 0
+            while True:
                 if step.after > 0:
                     await asyncio.sleep(step.after)
-                (response,) = await self.send_all(
-                    ctx, deployment, [step.request], adapter, intent=False
-                )
+                try:
+                    (answer,) = await self.send_all(
+                        ctx, deployment, [step.request], adapter, intent=False
+                    )
+                    return answer
+                except ProxyError as exc:
+                    failures += 1
+                    if not exc.retryable or failures >= POLL_FAILURES:
+                        raise
+                    wait = max(step.after, exc.retry_after or 0.0)
+                    step = PollAgain(step.request, wait, step.memo)
 
         async def follow_all() -> list[UpstreamResponse]:
             if len(responses) == 1:

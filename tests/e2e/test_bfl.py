@@ -58,7 +58,7 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream, tmp_path_factory: Any) -> 
                 entry("fill", "flux-pro-1.0-fill", f"{base}/bfl"),
                 entry("ultra", "flux-pro-1.1-ultra", f"{base}/bfl"),
                 entry("moderated", "flux-2-pro", f"{base}/moderated"),
-                entry("foreign", "flux-2-pro", f"{base}/foreign"),
+                entry("foreign", "flux-2-pro", f"{base}/foreign", num_retries=2),
                 entry("stuck", "flux-2-pro", f"{base}/stuck", timeout=1),
             ],
             "general_settings": {

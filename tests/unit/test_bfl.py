@@ -368,8 +368,11 @@ def test_the_configured_base_origin_is_followed_too() -> None:
     dep = deployment(api_base="http://127.0.0.1:8123/bfl")
     assert polling_allowed("http://127.0.0.1:8123/bfl/v1/get_result?id=1", dep)
     assert not polling_allowed("http://127.0.0.1:8124/v1/get_result?id=1", dep)
-    with pytest.raises(UpstreamError, match=r"refused to poll a task on host 'evil\.example'"):
+    with pytest.raises(
+        UpstreamError, match=r"refused to poll a task on host 'evil\.example'"
+    ) as err:
         ADAPTER.next_poll(answer({**SUBMIT, "polling_url": "https://evil.example/p"}), {}, dep)
+    assert not err.value.retryable  # a second submit would start (and bill) a second task
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -455,17 +458,50 @@ async def test_a_task_pending_past_the_timeout_is_a_504_not_retried() -> None:
     assert err.value.body()["error"]["type"] == "timeout_error"
 
 
+class Flaky(Script):
+    """Polls answer ``statuses`` in turn (an error body for >= 400), then the script."""
+
+    def __init__(self, statuses: list[int], polls: list[Any]) -> None:
+        super().__init__(polls)
+        self.statuses = statuses
+
+    async def send(self, req: UpstreamRequest, timeout: float, provider: str) -> UpstreamResponse:
+        if req.method == "GET" and self.statuses:
+            status = self.statuses.pop(0)
+            if status >= 400:
+                self.sent.append(req)
+                return answer({"detail": "busy"}, status)
+        return await super().send(req, timeout, provider)
+
+
+async def test_a_transient_poll_failure_polls_again_instead_of_failing() -> None:
+    script = Flaky([503, 500], [READY])
+    (final,) = await run(script, deployment(poll_interval=0))
+    assert orjson.loads(final.body)["sample"] == SAMPLE
+    assert [r.method for r in script.sent] == ["POST", "GET", "GET", "GET"]  # one task only
+
+
+async def test_a_final_poll_failure_is_raised_at_once() -> None:
+    script = Flaky([403], [READY])
+    with pytest.raises(ProviderAuthError):
+        await run(script, deployment(poll_interval=0))
+    assert [r.method for r in script.sent] == ["POST", "GET"]
+
+
 async def test_an_error_on_a_poll_is_mapped_by_the_adapter() -> None:
     class Failing(Script):
         async def send(
             self, req: UpstreamRequest, timeout: float, provider: str
         ) -> UpstreamResponse:
             if req.method == "GET":
+                self.sent.append(req)
                 return answer({"detail": "Too many requests"}, 429)
             return await super().send(req, timeout, provider)
 
-    with pytest.raises(UpstreamRateLimitError):
-        await run(Failing([READY]), deployment(poll_interval=0))
+    failing = Failing([READY])
+    with pytest.raises(UpstreamRateLimitError):  # after POLL_FAILURES tries of the same poll
+        await run(failing, deployment(poll_interval=0))
+    assert [r.method for r in failing.sent] == ["POST", "GET", "GET", "GET"]
 
 
 # --- prices -------------------------------------------------------------------------------

@@ -99,6 +99,15 @@ READY, PENDING = "Ready", "Pending"
 MODERATED = ("Request Moderated", "Content Moderated")
 
 
+class PollingURLRefusedError(UpstreamError):
+    """BFL named a polling URL outside its domain: not followed, and not retried (another
+    submit would start, and bill, a second task); the deployment rests."""
+
+    code = "upstream_polling_url_refused"
+    retryable = False
+    cooldown = True
+
+
 def api_base(deployment: Deployment) -> str:
     return deployment.params.api_base or deployment.env(BASE_ENV) or DEFAULT_BASE
 
@@ -375,7 +384,7 @@ class BlackForestLabsImages(NoImageStream):
                 )
             if not polling_allowed(url, deployment):
                 host = redact_text(urlsplit(url).hostname or "?", 100)
-                raise UpstreamError(
+                raise PollingURLRefusedError(
                     f"{PROVIDER}: refused to poll a task on host {host!r} (only bfl.ai, its "
                     "subdomains and the configured api_base are followed).",
                     provider=PROVIDER,
