@@ -184,6 +184,17 @@ def test_a_size_breaking_a_rule_is_a_400_naming_it(size: str, rule: str) -> None
 
 
 @pytest.mark.parametrize(
+    ("size", "rule"),
+    [("1008x1008", "multiples of 32"), ("224x512", "at least 256"), ("1472x512", "at most 1440")],
+)
+def test_flux_pro_1_1_keeps_flux1_grid(size: str, rule: str) -> None:
+    with pytest.raises(InvalidRequestError, match=rule):
+        generate("flux-pro-1.1", size=size)
+    (body,) = generate("flux-pro-1.1", size="1440x768")
+    assert (body["width"], body["height"]) == (1440, 768)
+
+
+@pytest.mark.parametrize(
     ("model", "size", "ratio"),
     [
         ("flux-kontext-pro", "1024x1024", "1:1"),

@@ -222,7 +222,7 @@ def apply_size(body: dict[str, Any], size: str | None, fam: Family, deployment: 
             f"Give either 'size' or {' / '.join(repr(k) for k in own)}, not both.", param="size"
         )
     if fam.sizing == "pixels":
-        body["width"], body["height"] = pixel_size(size, model)
+        body["width"], body["height"] = pixel_size(size, model, fam.grid)
     else:
         body["aspect_ratio"] = aspect_ratio(size, model)
 
@@ -405,8 +405,9 @@ class BlackForestLabsImages(NoImageStream):
                     f"{PROVIDER} said Ready without result.sample", provider=PROVIDER
                 )
             final: dict[str, Any] = {"sample": sample}
-            if "cost" in memo:
-                final["cost"] = memo["cost"]
+            cost = memo.get("cost", body.get("cost"))  # the submit's, else the result's
+            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
+                final["cost"] = cost
             return UpstreamResponse(200, {}, orjson.dumps(final))
         if status in MODERATED:
             reasons = moderation_reasons(body)

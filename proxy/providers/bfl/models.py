@@ -4,9 +4,11 @@ edits.
 BFL's endpoints are named after the model (``/v1/flux-2-pro``); their request bodies differ
 by family (docs.bfl.ai, ``https://api.bfl.ai/openapi.json``):
 
-- FLUX.2 (``flux-2-pro``, ``-max``, ``-flex``, ``-klein-4b``, ``-klein-9b``) and FLUX1.1
-  [pro]: ``width`` / ``height`` (multiples of 16, at least 64, at most 4 MP). FLUX.2 edits
-  with ``input_image``, ``input_image_2`` ... (8 images; klein 4).
+- FLUX.2 (``flux-2-pro``, ``-max``, ``-flex``, ``-klein-4b``, ``-klein-9b``): ``width`` /
+  ``height``, multiples of 16, at least 64, at most 4 MP; edits with ``input_image``,
+  ``input_image_2`` ... (8 images; klein 4). FLUX1.1 [pro]: ``width`` / ``height`` too, on
+  FLUX.1's stricter grid (multiples of 32, 256 to 1440 a side; BFL's FLUX1.1 reference as
+  copied by third parties).
 - Kontext (``flux-kontext-pro``, ``-max``) and FLUX1.1 [pro] Ultra: ``aspect_ratio``.
   Kontext edits one ``input_image``; Ultra and FLUX1.1 [pro] do not edit.
 - Fill (``flux-pro-1.0-fill``): ``image`` + ``mask`` (white = fill); Expand
@@ -37,12 +39,38 @@ RATIOS = ("21:9", "16:9", "3:2", "4:3", "5:4", "1:1", "4:5", "3:4", "2:3", "9:16
 
 
 @dataclass(frozen=True, slots=True)
+class Grid:
+    """The ``width`` / ``height`` a model accepts."""
+
+    multiple: int = MULTIPLE
+    min_side: int = MIN_SIDE
+    max_side: int | None = None
+    max_pixels: int | None = MAX_PIXELS
+
+    def problem(self, width: int, height: int) -> str | None:
+        if width % self.multiple or height % self.multiple:
+            return f"width and height must be multiples of {self.multiple}"
+        if min(width, height) < self.min_side:
+            return f"width and height must be at least {self.min_side}"
+        if self.max_side is not None and max(width, height) > self.max_side:
+            return f"width and height must be at most {self.max_side}"
+        if self.max_pixels is not None and width * height > self.max_pixels:
+            return "width x height must be at most 4 megapixels (e.g. 2048x2048)"
+        return None
+
+
+FLUX2_GRID = Grid()
+FLUX1_GRID = Grid(multiple=32, min_side=256, max_side=1440, max_pixels=None)
+
+
+@dataclass(frozen=True, slots=True)
 class Family:
     name: str
     sizing: Sizing
     edit: EditKind | None  # None: cannot edit
     max_images: int = 1  # edit inputs
     generates: bool = True
+    grid: Grid = FLUX2_GRID
 
     @property
     def takes_mask(self) -> bool:
@@ -51,7 +79,7 @@ class Family:
 
 FLUX2 = Family("FLUX.2", "pixels", "references", 8)
 KLEIN = Family("FLUX.2 [klein]", "pixels", "references", 4)
-FLUX11 = Family("FLUX1.1 [pro]", "pixels", None, 0)
+FLUX11 = Family("FLUX1.1 [pro]", "pixels", None, 0, grid=FLUX1_GRID)
 ULTRA = Family("FLUX1.1 [pro] Ultra", "ratio", None, 0)
 KONTEXT = Family("FLUX.1 Kontext", "ratio", "references", 1)
 FILL = Family("FLUX.1 Fill [pro]", "none", "fill", 1, generates=False)
@@ -80,8 +108,8 @@ def _dimensions(size: str) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
-def pixel_size(size: str, model: str) -> tuple[int, int]:
-    """``WxH`` as ``(width, height)`` within BFL's rules; a 400 naming the rule broken."""
+def pixel_size(size: str, model: str, grid: Grid = FLUX2_GRID) -> tuple[int, int]:
+    """``WxH`` as ``(width, height)`` within the model's grid; a 400 naming the rule broken."""
     dims = _dimensions(size)
     if dims is None:
         raise InvalidRequestError(
@@ -91,13 +119,8 @@ def pixel_size(size: str, model: str) -> tuple[int, int]:
             code="invalid_size",
         )
     width, height = dims
-    if width % MULTIPLE or height % MULTIPLE:
-        rule = f"width and height must be multiples of {MULTIPLE}"
-    elif min(width, height) < MIN_SIDE:
-        rule = f"width and height must be at least {MIN_SIDE}"
-    elif width * height > MAX_PIXELS:
-        rule = "width x height must be at most 4 megapixels (e.g. 2048x2048)"
-    else:
+    rule = grid.problem(width, height)
+    if rule is None:
         return width, height
     raise InvalidRequestError(
         f"size {size!r} is not supported by Black Forest Labs model {model!r}: {rule}.",
