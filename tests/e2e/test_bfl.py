@@ -289,3 +289,34 @@ def test_a_model_that_cannot_edit_is_refused(client: openai.OpenAI, fake: FakeUp
         )
     assert "only generates" in err.value.message
     assert fake.requests == []
+
+
+def test_flux2_edit_sends_every_image_as_input_image_fields(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    bfl = FakeBFL(fake)
+    first = png(Image.new("RGB", (16, 16), (1, 2, 3)))
+    second = png(Image.new("RGB", (16, 16), (4, 5, 6)))
+    result = client.images.edit(
+        model="flux2",
+        image=[("a.png", first, "image/png"), ("b.png", second, "image/png")],
+        prompt="the cat from image 1 wearing the hat from image 2",
+        size="1024x1024",
+        extra_body={"seed": 5},
+    )
+    assert result.data is not None and result.data[0].url is not None
+    (submit,) = bfl.submits()
+    body = submit.json()
+    assert submit.path == "/bfl/v1/flux-2-pro"
+    assert base64.b64decode(body["input_image"]) == first
+    assert base64.b64decode(body["input_image_2"]) == second
+    assert (body["width"], body["height"], body["seed"]) == (1024, 1024, 5)
+    with pytest.raises(openai.BadRequestError) as err:
+        client.images.edit(
+            model="flux2",
+            image=("a.png", first, "image/png"),
+            mask=("m.png", png(Image.new("RGBA", (16, 16))), "image/png"),
+            prompt="x",
+        )
+    assert err.value.param == "mask"
+    assert len(bfl.submits()) == 1
