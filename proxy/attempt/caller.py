@@ -1,12 +1,13 @@
 """Sending translated requests: credentials, the spend journal's intent, the shared
-transport, error mapping, timing."""
+transport, error mapping, timing; and following the tasks of providers that answer with one
+to poll (``PollingImages``)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -14,15 +15,25 @@ from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.credentials.base import Credentials, RevocableCredentials
 from proxy.db.journal import SpendJournal
-from proxy.errors import ProxyError, UpstreamError
+from proxy.errors import ProxyError, UpstreamError, UpstreamTimeoutError
+from proxy.providers.base import PollAgain, PollingImages
 from proxy.transport import Sender, UpstreamStream
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PACE_ABOVE = 128  # calls in flight from which answers take turns on a busy loop
+POLL_FAILURES = 3  # transient failures in a row of one task's polls before the attempt fails
 
 
 class ErrorMapper(Protocol):
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError: ...
+
+
+class TaskTimeoutError(UpstreamTimeoutError):
+    """A provider's task was still pending when the deployment's ``timeout`` ran out. Not
+    retried: the task may still finish (and be billed), a second submit would pay twice."""
+
+    code = "upstream_task_timeout"
+    retryable = False
 
 
 class Caller:
@@ -58,11 +69,14 @@ class Caller:
         deployment: Deployment,
         requests: list[UpstreamRequest],
         adapter: ErrorMapper,
+        *,
+        intent: bool = True,
     ) -> list[UpstreamResponse]:
-        """Send every request (concurrently when several); the first failure wins."""
+        """Send every request (concurrently when several); the first failure wins. Polls of a
+        task already journaled pass ``intent=False``."""
         for request in requests:
             await self._authorize(deployment, request)
-        if self.journal is not None:
+        if intent and self.journal is not None:
             self.journal.intent(ctx)
         send, timeout, provider = self.transport.send, deployment.timeout, deployment.provider
         started = time.perf_counter()
@@ -88,6 +102,76 @@ class Caller:
             if response.status >= 400:
                 raise adapter.map_error(response, deployment)
         return responses
+
+    async def settle(
+        self,
+        ctx: RequestContext,
+        deployment: Deployment,
+        responses: list[UpstreamResponse],
+        adapter: ErrorMapper,
+    ) -> list[UpstreamResponse]:
+        """The final answers of ``responses``: unchanged for most adapters; for a
+        ``PollingImages`` one, each submit's task polled (concurrently, one loop per task)
+        until the adapter calls it done. Every poll goes out through ``send_all`` (credentials,
+        caps, error mapping); waits are ``asyncio.sleep``; the whole follow-up is bounded by
+        the deployment's ``timeout`` (and, around the attempt, by the router's request
+        deadline): a task still pending then is a 504 (``TaskTimeoutError``)."""
+        if not isinstance(adapter, PollingImages):
+            return responses
+        poller = adapter
+
+        async def follow(response: UpstreamResponse) -> UpstreamResponse:
+            memo: dict[str, Any] = {}
+            while True:
+                try:
+                    step = poller.next_poll(response, memo, deployment)
+                except JSON_ERRORS as exc:
+                    raise malformed(deployment.provider, type(exc).__name__) from None
+                if not isinstance(step, PollAgain):
+                    return step
+                memo = step.memo
+                response = await poll(step)
+
+        async def poll(step: PollAgain) -> UpstreamResponse:
+            """One poll's answer. A poll failing transiently (429, 5xx, a broken connection)
+            is sent again after the interval (or the provider's Retry-After), up to
+            ``POLL_FAILURES`` times in a row: failing the attempt would have the router submit
+            (and pay for) a second task while the first still runs."""
+            failures = 0
+            while True:
+                if step.after > 0:
+                    await asyncio.sleep(step.after)
+                try:
+                    (answer,) = await self.send_all(
+                        ctx, deployment, [step.request], adapter, intent=False
+                    )
+                    return answer
+                except ProxyError as exc:
+                    failures += 1
+                    if not exc.retryable or failures >= POLL_FAILURES:
+                        raise
+                    wait = max(step.after, exc.retry_after or 0.0)
+                    step = PollAgain(step.request, wait, step.memo)
+
+        async def follow_all() -> list[UpstreamResponse]:
+            if len(responses) == 1:
+                return [await follow(responses[0])]
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tasks = [tg.create_task(follow(r)) for r in responses]
+            except* ProxyError as group:
+                raise group.exceptions[0] from None
+            return [t.result() for t in tasks]
+
+        try:
+            async with asyncio.timeout(deployment.timeout):
+                return await follow_all()
+        except TimeoutError:
+            raise TaskTimeoutError(
+                f"{deployment.provider}: the image task was still pending after "
+                f"{deployment.timeout:g}s (the deployment's timeout).",
+                provider=deployment.provider,
+            ) from None
 
     async def open_stream(
         self,

@@ -122,6 +122,7 @@ async def edit(
     ctx.input_images, ctx.input_bytes = len(request.images), request.upload_bytes
     upstream_requests = await built_edit(adapter, request, deployment)
     responses = await caller.send_all(ctx, deployment, upstream_requests, adapter)
+    responses = await caller.settle(ctx, deployment, responses, adapter)  # tasks to poll
     return images_answer(ctx, deployment, responses, partial_parse(adapter.parse_edit, request))
 
 

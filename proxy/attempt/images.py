@@ -48,6 +48,7 @@ async def generate(
     adapter = image_adapter(deployment, stream=False)
     upstream_requests = adapter.build(request, deployment)
     responses = await caller.send_all(ctx, deployment, upstream_requests, adapter)
+    responses = await caller.settle(ctx, deployment, responses, adapter)  # tasks to poll
     return images_answer(ctx, deployment, responses, partial_parse(adapter.parse, request))
 
 

@@ -250,6 +250,34 @@ class UploadForwarder(Protocol):
     def forwards_uploads(self, deployment: Deployment) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PollAgain:
+    """An asynchronous provider's task is not finished: send ``request`` (through the same
+    caller: credentials, caps, error mapping) after ``after`` seconds and hand its answer to
+    ``next_poll`` again, with ``memo`` (what the adapter needs to remember between answers,
+    e.g. the submit's reported cost; adapters keep no state of their own)."""
+
+    request: UpstreamRequest
+    after: float
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PollingImages(Protocol):
+    """An image adapter's optional capability, checked with ``isinstance`` by the attempt
+    stage: a provider that answers a submit with a task to poll (Black Forest Labs).
+
+    ``next_poll`` is called with every answer of a task, the submit's first (``memo`` empty),
+    and decides without I/O: ``PollAgain`` (still pending) or the final ``UpstreamResponse``,
+    which ``parse`` / ``parse_edit`` then read (the adapter may fold ``memo`` into it). It
+    raises a ``ProxyError`` for a task that failed (moderated, lost, refused polling URL).
+    Waiting, the loop and its time limit are the attempt layer's (``Caller.settle``)."""
+
+    def next_poll(
+        self, response: UpstreamResponse, memo: dict[str, Any], deployment: Deployment
+    ) -> PollAgain | UpstreamResponse: ...
+
+
 class ChatAdapter(Protocol):
     """Translation for ``POST /v1/chat/completions`` on one provider family; a provider
     that must fan ``n`` out into several calls is also a ``FanOutChat``."""

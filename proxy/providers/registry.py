@@ -19,6 +19,7 @@ from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter, ImageEditor, ImageVariator
 from proxy.providers.bedrock import images as bedrock
 from proxy.providers.bedrock import urls as bedrock_urls
+from proxy.providers.bfl import images as bfl
 from proxy.providers.google import provider as google
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
@@ -56,6 +57,11 @@ def _azure_credentials(deployment: Deployment) -> Credentials:
 
 def _none(deployment: Deployment) -> Credentials:
     return NoCredentials()
+
+
+def _bfl_credentials(deployment: Deployment) -> Credentials:
+    key = bfl.api_key(deployment)  # api_key, else BFL_API_KEY / BLACK_FOREST_LABS_API_KEY
+    return HeaderKey("x-key", key) if key else NoCredentials()
 
 
 def _bedrock_credentials(deployment: Deployment) -> Credentials:
@@ -139,6 +145,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
             google.vertex_credentials,
             google.validate_vertex,
             environment=VERTEX_ENV,
+        ),
+        ProviderSpec(
+            "black_forest_labs",
+            bfl.BlackForestLabsImages(),
+            None,
+            _bfl_credentials,
+            bfl.validate,
+            environment=bfl.ENVIRONMENT,
         ),
     )
 }
