@@ -35,6 +35,7 @@ from proxy.providers.openrouter.chat import OpenRouterChat
 from proxy.providers.openrouter.images import OpenRouterImages
 from proxy.providers.recraft import images as recraft
 from proxy.providers.recraft.images import RecraftImages
+from proxy.providers.xai import images as xai
 
 
 def _no_problem(deployment: Deployment) -> str | None:
@@ -52,6 +53,10 @@ def _azure_credentials(deployment: Deployment) -> Credentials:
     if deployment.params.api_key:
         return HeaderKey("api-key", deployment.params.api_key)
     return NoCredentials()
+
+
+def _xai_credentials(deployment: Deployment) -> Credentials:
+    return bearer(xai.api_key(deployment))
 
 
 def _none(deployment: Deployment) -> Credentials:
@@ -139,6 +144,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
             google.vertex_credentials,
             google.validate_vertex,
             environment=VERTEX_ENV,
+        ),
+        ProviderSpec(
+            "xai",
+            xai.XAIImages(),
+            None,
+            _xai_credentials,
+            xai.validate,
+            environment=xai.ENVIRONMENT,
         ),
     )
 }
