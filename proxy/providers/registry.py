@@ -35,6 +35,7 @@ from proxy.providers.openrouter.chat import OpenRouterChat
 from proxy.providers.openrouter.images import OpenRouterImages
 from proxy.providers.recraft import images as recraft
 from proxy.providers.recraft.images import RecraftImages
+from proxy.providers.together import images as together
 from proxy.providers.xai import images as xai
 
 
@@ -57,6 +58,10 @@ def _azure_credentials(deployment: Deployment) -> Credentials:
 
 def _xai_credentials(deployment: Deployment) -> Credentials:
     return bearer(xai.api_key(deployment))
+
+
+def _together_credentials(deployment: Deployment) -> Credentials:
+    return bearer(together.api_key(deployment))
 
 
 def _none(deployment: Deployment) -> Credentials:
@@ -152,6 +157,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
             _xai_credentials,
             xai.validate,
             environment=xai.ENVIRONMENT,
+        ),
+        ProviderSpec(
+            "together_ai",
+            together.TogetherImages(),
+            None,
+            _together_credentials,
+            together.validate,
+            environment=together.ENVIRONMENT,
         ),
     )
 }

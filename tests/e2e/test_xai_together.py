@@ -19,6 +19,9 @@ XAI_KEY = "xai-upstream-key-5b1e"
 XAI_ENV_KEY = "xai-env-key-77c3"
 OUT_B64 = base64.b64encode(render_png(8, 8, (9, 8, 7))).decode()
 XAI_URL = "https://imgen.x.ai/xai-imgen/xai-tmp-imgen-0b6c.jpeg"
+TOGETHER_KEY = "tg-upstream-key-3d9a"
+TOGETHER_ENV_KEY = "tg-env-key-51f0"
+TOGETHER_URL = "https://api.together.ai/shrt/UKUn8Zz7EjXegsLh"
 
 
 def png(width: int, height: int, shade: int = 40) -> bytes:
@@ -51,9 +54,44 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
                         "api_base": f"{base}/xai/v1",
                     },
                 },
+                {
+                    "model_name": "flux-schnell",
+                    "litellm_params": {
+                        "model": "together_ai/black-forest-labs/FLUX.1-schnell",
+                        "api_key": TOGETHER_KEY,
+                        "api_base": f"{base}/together/v1",
+                    },
+                },
+                {
+                    "model_name": "kontext",  # key from TOGETHERAI_API_KEY
+                    "litellm_params": {
+                        "model": "together_ai/black-forest-labs/FLUX.1-kontext-pro",
+                        "api_base": f"{base}/together/v1",
+                    },
+                },
+                {
+                    "model_name": "flux2",
+                    "litellm_params": {
+                        "model": "together_ai/black-forest-labs/FLUX.2-pro",
+                        "api_key": TOGETHER_KEY,
+                        "api_base": f"{base}/together/v1",
+                    },
+                },
+                {
+                    "model_name": "flux-badkey",
+                    "litellm_params": {
+                        "model": "together_ai/black-forest-labs/FLUX.1-schnell",
+                        "api_key": "tg-wrong-key-0000",
+                        "api_base": f"{base}/together/v1",
+                    },
+                },
             ]
         },
-        env={"XAI_API_KEY": XAI_ENV_KEY, "XAI_API_BASE": f"{base}/xai-env/v1"},
+        env={
+            "XAI_API_KEY": XAI_ENV_KEY,
+            "XAI_API_BASE": f"{base}/xai-env/v1",
+            "TOGETHERAI_API_KEY": TOGETHER_ENV_KEY,
+        },
     )
 
 
@@ -260,3 +298,133 @@ def test_xai_spend_record_has_the_exact_cost(
         logs = admin.get("/spend/logs", params={"model": "grok", "page_size": 100}).json()
     [record] = [x for x in logs["data"] if x["request_id"] == request_id]
     assert record["cost"] == pytest.approx(0.06) and record["cost_basis"] == "provider"
+
+
+# --- fake Together AI -------------------------------------------------------------------
+
+TG_PATH = "/together/v1/images/generations"
+TG_FIELDS = {
+    "model", "prompt", "width", "height", "n", "steps", "seed", "negative_prompt",
+    "guidance_scale", "output_format", "response_format", "disable_safety_checker",
+    "image_loras", "image_url", "reference_images",
+}  # fmt: skip
+
+
+def tg_error(status: int, message: str, param: str | None = None) -> JSONResponse:
+    error = {"message": message, "type": "invalid_request_error", "param": param}
+    return JSONResponse({"error": error}, status)
+
+
+def fake_together(req: Received) -> Any:
+    """What Together refuses; otherwise its answer (base64 or a short link)."""
+    if req.headers.get("authorization") not in (
+        f"Bearer {TOGETHER_KEY}",
+        f"Bearer {TOGETHER_ENV_KEY}",
+    ):
+        return tg_error(401, "Invalid API key provided")
+    body = req.json()
+    if unknown := set(body) - TG_FIELDS:
+        return tg_error(400, f"unknown fields: {sorted(unknown)}")
+    if body.get("response_format", "url") not in ("base64", "url"):
+        return tg_error(400, "response_format must be base64 or url", "response_format")
+    if not 1 <= body.get("n", 1) <= 4:
+        return tg_error(400, "n must be between 1 and 4", "n")
+    for ref in [body.get("image_url"), *body.get("reference_images", [])]:
+        if ref is not None and not ref.startswith("data:image/"):
+            return tg_error(400, "bad image reference", "image_url")
+    data = []
+    for i in range(body.get("n", 1)):
+        if body.get("response_format") == "base64":
+            data.append({"index": i, "b64_json": OUT_B64, "type": "b64_json"})
+        else:
+            data.append({"index": i, "url": TOGETHER_URL})
+    return {"id": "oHpD53L-2kFHot", "model": body["model"], "object": "list", "data": data}
+
+
+def test_together_size_and_base64(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    fake.route("POST", TG_PATH, fake_together)
+    raw = client.images.with_raw_response.generate(
+        model="flux-schnell",
+        prompt="a lighthouse",
+        size="1536x1024",
+        n=2,
+        response_format="b64_json",
+        extra_body={"steps": 4, "seed": 42, "negative_prompt": "fog"},
+    )
+    result = raw.parse()
+    assert result.data is not None and [d.b64_json for d in result.data] == [OUT_B64] * 2
+    # 2 x 1536x1024 pixels x $2.575e-9
+    assert float(raw.headers["x-response-cost"]) == pytest.approx(0.0081, rel=1e-3)
+    (req,) = fake.received()
+    assert req.json() == {
+        "model": "black-forest-labs/FLUX.1-schnell",
+        "prompt": "a lighthouse",
+        "width": 1536,
+        "height": 1024,
+        "n": 2,
+        "response_format": "base64",
+        "steps": 4,
+        "seed": 42,
+        "negative_prompt": "fog",
+    }
+    assert req.headers["authorization"] == f"Bearer {TOGETHER_KEY}"
+
+
+def test_together_url_passes_through(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    fake.route("POST", TG_PATH, fake_together)
+    result = client.images.generate(model="flux-schnell", prompt="x", response_format="url")
+    assert result.data is not None and result.data[0].url == TOGETHER_URL
+    assert fake.received()[0].json()["response_format"] == "url"
+
+
+def test_together_refusals_without_a_call(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    fake.route("POST", TG_PATH, fake_together)
+    with pytest.raises(openai.BadRequestError) as n:
+        client.images.generate(model="flux-schnell", prompt="x", n=5)
+    assert error(n)["param"] == "n" and "between 1 and 4" in n.value.message
+    with pytest.raises(openai.BadRequestError) as quality:
+        client.images.generate(model="flux-schnell", prompt="x", quality="hd")
+    assert "'quality' is not supported by Together AI" in quality.value.message
+    with pytest.raises(openai.BadRequestError) as cannot:
+        client.images.edit(model="flux-schnell", image=("a.png", png(8, 8)), prompt="x")
+    assert "cannot edit images" in cannot.value.message
+    assert fake.requests == []
+
+
+def test_together_edits_as_data_urls(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    fake.route("POST", TG_PATH, fake_together)
+    first, second = png(8, 8, 20), png(8, 8, 120)
+    result = client.images.edit(
+        model="kontext", image=("a.png", first), prompt="watercolor", size="1024x1024"
+    )
+    assert result.data is not None and result.data[0].url == TOGETHER_URL
+    (req,) = fake.received()
+    assert req.headers["authorization"] == f"Bearer {TOGETHER_ENV_KEY}"  # TOGETHERAI_API_KEY
+    sent = req.json()
+    assert sent["image_url"] == "data:image/png;base64," + base64.b64encode(first).decode()
+    assert (sent["model"], sent["width"], sent["height"]) == (
+        "black-forest-labs/FLUX.1-kontext-pro",
+        1024,
+        1024,
+    )
+    client.images.edit(model="flux2", image=[("a.png", first), ("b.png", second)], prompt="combine")
+    sent = fake.received()[-1].json()
+    assert sent["reference_images"] == [
+        "data:image/png;base64," + base64.b64encode(data).decode() for data in (first, second)
+    ]
+    assert "image_url" not in sent
+    with pytest.raises(openai.BadRequestError) as mask:
+        client.images.edit(model="flux2", image=("a.png", first), mask=("m.png", first), prompt="x")
+    assert "no masks" in mask.value.message
+    assert len(fake.requests) == 2
+
+
+def test_together_bad_key_is_a_provider_auth_error(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route("POST", TG_PATH, fake_together)
+    with pytest.raises(openai.APIStatusError) as err:
+        client.images.generate(model="flux-badkey", prompt="x")
+    assert err.value.status_code == 502
+    assert error(err)["type"] == "provider_auth_error"
+    assert "tg-wrong-key-0000" not in err.value.message
