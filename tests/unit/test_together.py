@@ -7,8 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
+from starlette.responses import RedirectResponse, Response
 
 from proxy.config import ConfigError, Deployment
+from proxy.config.delivery import ImageFetchSettings
 from proxy.configure import parse_config
 from proxy.credentials.base import HeaderKey
 from proxy.errors import (
@@ -18,12 +20,15 @@ from proxy.errors import (
     UpstreamError,
     UpstreamQuotaError,
 )
+from proxy.images.fetcher import ImageFetcher
 from proxy.pricing.cost import PriceInputs, Pricer
+from proxy.providers.mock.png import render_png
 from proxy.providers.registry import PROVIDERS, edit_refusal
 from proxy.providers.together.images import TogetherImages, api_key
 from proxy.schemas import ImageRequest
 from proxy.schemas.edits import EditRequest, InputImage
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+from tests.fakes.server import FakeUpstream, Received
 
 ADAPTER = TogetherImages()
 SCHNELL = "together_ai/black-forest-labs/FLUX.1-schnell"
@@ -250,3 +255,25 @@ def test_per_pixel_price() -> None:
     entry = pricer.entry(config.deployments[0])
     cost = pricer.compute(entry, None, 2, PriceInputs(size="1024x1024", n=2))
     assert cost.basis == "per_pixel" and cost.usd == pytest.approx(0.0054, rel=1e-3)
+
+
+async def test_the_downloader_sends_a_user_agent_through_a_short_link(fake: FakeUpstream) -> None:
+    """Together's image links (``/shrt/<id>``) redirect to its CDN, which answers 403 to an
+    empty User-Agent (docs.together.ai): the proxy's downloader sends one on every hop."""
+    png = render_png(8, 4, (1, 2, 3))
+
+    def cdn(req: Received) -> Response:
+        if not req.headers.get("user-agent"):
+            return Response(b"Forbidden", 403)
+        return Response(png, media_type="image/jpeg")
+
+    fake.route("GET", "/shrt/UKUn8Zz7", lambda r: RedirectResponse("/cdn/img.jpeg", 302))
+    fake.route("GET", "/cdn/img.jpeg", cdn)
+    fetcher = ImageFetcher(
+        ImageFetchSettings(allowed_hosts=("127.0.0.1",), allow_private_cidrs=("127.0.0.1/32",))
+    )
+    try:
+        assert await fetcher.fetch(f"{fake.base}/shrt/UKUn8Zz7", ADAPTER.image_hosts) == png
+    finally:
+        await fetcher.aclose()
+    assert [r.headers["user-agent"] for r in fake.received()] == ["image-proxy"] * 2
