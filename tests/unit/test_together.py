@@ -118,6 +118,8 @@ def test_url_auto_and_explicit_dimensions() -> None:
     [
         ({"size": "1024"}, "size"),
         ({"size": "16:9"}, "size"),
+        ({"size": "²x²"}, "size"),
+        ({"size": "9" * 5000 + "x1"}, "size"),
         ({"n": 5}, "n"),
         ({"output_format": "webp"}, "output_format"),
         ({"quality": "hd"}, "quality"),

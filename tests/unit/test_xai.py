@@ -92,7 +92,10 @@ def test_size_translation(size: str, ratio: str, resolution: str) -> None:
     assert "size" not in body
 
 
-@pytest.mark.parametrize("size", ["1792x1024", "1024x1792", "1000x999", "big", "0x0", "4096x4096"])
+@pytest.mark.parametrize(
+    "size",
+    ["1792x1024", "1024x1792", "1000x999", "big", "0x0", "4096x4096", "²x²", "9" * 5000 + "x1"],
+)
 def test_sizes_xai_cannot_produce_are_refused(size: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
         build({"size": size})

@@ -26,6 +26,7 @@ OpenAI-shaped (``{"error": {"message", "type", "param", "code"}}``) and map by s
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,7 @@ ENVIRONMENT = (*KEY_ENV, BASE_ENV)
 MAX_N = 4
 OUTPUT_FORMATS = ("jpeg", "png")
 RESPONSE_FORMATS = {"b64_json": "base64", "url": "url"}
+WXH = re.compile(r"([0-9]{1,5})[xX]([0-9]{1,5})")  # ASCII digits only, a sane length
 
 UNSUPPORTED = {
     "quality": "choose the model and 'steps' instead",
@@ -107,9 +109,9 @@ def refuse_unsupported(body: Mapping[str, Any]) -> None:
 
 
 def dimensions(size: str) -> tuple[int, int]:
-    w_text, sep, h_text = size.lower().partition("x")
-    if sep and w_text.isdigit() and h_text.isdigit() and int(w_text) and int(h_text):
-        return int(w_text), int(h_text)
+    match = WXH.fullmatch(size)
+    if match is not None and int(match[1]) and int(match[2]):
+        return int(match[1]), int(match[2])
     raise InvalidRequestError(
         f"size {size!r} is not WIDTHxHEIGHT (e.g. 1024x768) or 'auto'; Together takes the "
         "width and height in pixels.",

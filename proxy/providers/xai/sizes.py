@@ -16,6 +16,7 @@ kept, and the tier is the smallest whose output is at least that large. Anything
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 from proxy.errors import InvalidRequestError
@@ -38,6 +39,7 @@ ONE_K: dict[str, tuple[int, int]] = {
 }
 ASPECT_RATIOS = (*ONE_K, "auto")
 RESOLUTIONS = ("1k", "2k")
+WXH = re.compile(r"([0-9]{1,5})[xX]([0-9]{1,5})")  # ASCII digits only, a sane length
 
 
 def _ratio(label: str) -> Fraction:
@@ -73,12 +75,10 @@ def translate(size: str) -> tuple[str, str | None]:
         return EXACT[size]
     if size in ONE_K:  # a ratio given as the size
         return size, None
-    w_text, sep, h_text = size.lower().partition("x")
-    if not sep or not w_text.isdigit() or not h_text.isdigit():
+    match = WXH.fullmatch(size)
+    if match is None or not int(match[1]) or not int(match[2]):
         raise refuse(size, "is not WIDTHxHEIGHT")
-    width, height = int(w_text), int(h_text)
-    if not width or not height:
-        raise refuse(size, "is not WIDTHxHEIGHT")
+    width, height = int(match[1]), int(match[2])
     label = BY_RATIO.get(Fraction(width, height))
     if label is None:
         raise refuse(size, "has an aspect ratio xAI does not produce")
