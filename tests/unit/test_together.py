@@ -127,6 +127,7 @@ def test_url_auto_and_explicit_dimensions() -> None:
         ({"background": "transparent"}, "background"),
         ({"moderation": "low"}, "moderation"),
         ({"output_compression": 50}, "output_compression"),
+        ({"input_fidelity": "high"}, "input_fidelity"),
     ],
 )
 def test_refusals_name_the_parameter(body: dict[str, Any], param: str) -> None:

@@ -138,7 +138,8 @@ def test_generation_body() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["background", "moderation", "output_format", "output_compression", "style"]
+    "name",
+    ["background", "moderation", "output_format", "output_compression", "style", "input_fidelity"],
 )
 def test_openai_parameters_xai_lacks_are_refused(name: str) -> None:
     value: Any = 50 if name == "output_compression" else "x"

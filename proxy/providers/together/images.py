@@ -11,7 +11,8 @@ with the input image(s) attached. What the proxy translates:
 - Together's own fields pass through untouched: ``steps``, ``seed``, ``negative_prompt``,
   ``guidance_scale``, ``disable_safety_checker``, ``image_loras``, ``image_url``,
   ``reference_images``, ...; OpenAI parameters it lacks (``quality``, ``style``,
-  ``background``, ``moderation``, ``output_compression``, ``partial_images``) are a 400.
+  ``background``, ``moderation``, ``output_compression``, ``partial_images``,
+  ``input_fidelity``) are a 400.
 - Edits: the uploads become data URLs. FLUX.1 Kontext takes one image as ``image_url``;
   FLUX.2 [dev] and the Google models take ``reference_images`` only; the other FLUX.2 models
   take one image as ``image_url`` and several as ``reference_images`` (docs.together.ai,
@@ -61,6 +62,7 @@ UNSUPPORTED = {
     "moderation": "Together's own switch is 'disable_safety_checker'",
     "output_compression": "Together does not take a compression level",
     "partial_images": "Together does not stream images",
+    "input_fidelity": "Together has no input fidelity setting",
 }
 # Read here and translated, or read by the proxy (``user``), never copied as they are.
 CONSUMED = ("size", "response_format", "stream", "user")

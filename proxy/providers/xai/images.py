@@ -10,7 +10,8 @@ Both are JSON (``Authorization: Bearer``). What the proxy translates:
   ``medium``, ``high``; xAI says the others ignore it, so there it is a 400, never a silent
   drop). ``auto`` is left out.
 - OpenAI parameters xAI does not have (``background``, ``moderation``, ``output_format``,
-  ``output_compression``, ``partial_images``, ``style``) are refused with a 400.
+  ``output_compression``, ``partial_images``, ``style``, ``input_fidelity``) are refused
+  with a 400.
 - Edits: the SDK's multipart upload becomes ``image: {"url": "data:..."}`` (one image) or
   ``images: [{"url": ...}, ...]`` (two or three; xAI's limit). xAI's mask field has no
   documented meaning, so a mask is refused: xAI edits by prompt. A one-image edit keeps the
@@ -65,6 +66,7 @@ UNSUPPORTED = {
     "output_compression": "xAI does not take a compression level",
     "partial_images": "xAI does not stream images",
     "style": "xAI refuses 'style'; describe the style in the prompt",
+    "input_fidelity": "xAI has no input fidelity setting",
 }
 # Read here and translated, or read by the proxy, never copied as they are.
 CONSUMED = ("size", "quality", "stream", "aspect_ratio", "resolution")
