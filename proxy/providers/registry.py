@@ -36,6 +36,8 @@ from proxy.providers.openrouter.chat import OpenRouterChat
 from proxy.providers.openrouter.images import OpenRouterImages
 from proxy.providers.recraft import images as recraft
 from proxy.providers.recraft.images import RecraftImages
+from proxy.providers.together import images as together
+from proxy.providers.xai import images as xai
 
 
 def _no_problem(deployment: Deployment) -> str | None:
@@ -53,6 +55,14 @@ def _azure_credentials(deployment: Deployment) -> Credentials:
     if deployment.params.api_key:
         return HeaderKey("api-key", deployment.params.api_key)
     return NoCredentials()
+
+
+def _xai_credentials(deployment: Deployment) -> Credentials:
+    return bearer(xai.api_key(deployment))
+
+
+def _together_credentials(deployment: Deployment) -> Credentials:
+    return bearer(together.api_key(deployment))
 
 
 def _none(deployment: Deployment) -> Credentials:
@@ -153,6 +163,22 @@ PROVIDERS: dict[str, ProviderSpec] = {
             _bfl_credentials,
             bfl.validate,
             environment=bfl.ENVIRONMENT,
+        ),
+        ProviderSpec(
+            "xai",
+            xai.XAIImages(),
+            None,
+            _xai_credentials,
+            xai.validate,
+            environment=xai.ENVIRONMENT,
+        ),
+        ProviderSpec(
+            "together_ai",
+            together.TogetherImages(),
+            None,
+            _together_credentials,
+            together.validate,
+            environment=together.ENVIRONMENT,
         ),
     )
 }

@@ -1,0 +1,1 @@
+"""xAI (``xai/<model>``): Grok Imagine image generation and JSON image edits."""
