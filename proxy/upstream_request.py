@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -61,6 +61,12 @@ class UpstreamRequest:
         if headers:
             h.update(headers)
         return cls("POST", url, h, body, stream=stream)
+
+
+def fan_out(request: UpstreamRequest, n: int) -> list[UpstreamRequest]:
+    """``n`` calls of one request: the body (megabytes of input images for an edit)
+    serialized once and shared, each call with headers of its own to sign."""
+    return [request] + [replace(request, headers=dict(request.headers)) for _ in range(n - 1)]
 
 
 @dataclass(frozen=True, slots=True)

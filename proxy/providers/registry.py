@@ -35,6 +35,7 @@ from proxy.providers.openrouter.chat import OpenRouterChat
 from proxy.providers.openrouter.images import OpenRouterImages
 from proxy.providers.recraft import images as recraft
 from proxy.providers.recraft.images import RecraftImages
+from proxy.providers.stability import images as stability
 
 
 def _no_problem(deployment: Deployment) -> str | None:
@@ -139,6 +140,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
             google.vertex_credentials,
             google.validate_vertex,
             environment=VERTEX_ENV,
+        ),
+        ProviderSpec(
+            "stability",
+            stability.StabilityImages(),
+            None,
+            stability.credentials,
+            stability.validate,
+            environment=stability.ENVIRONMENT,
         ),
     )
 }
