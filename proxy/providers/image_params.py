@@ -55,6 +55,18 @@ def refuse(family: str, param: str, value: Any, accepted: str) -> InvalidRequest
     )
 
 
+def refuse_unsupported(body: dict[str, Any], unsupported: dict[str, str], where: str) -> None:
+    """A 400 for the first parameter of ``unsupported`` (name -> why) the client sent, never a
+    silent drop: ``'<name>' is not supported by <where>: <why>.``"""
+    for name, hint in unsupported.items():
+        if body.get(name) is not None:
+            raise InvalidRequestError(
+                f"'{name}' is not supported by {where}: {hint}.",
+                param=name,
+                code="unsupported_parameter",
+            )
+
+
 def native_params(
     request: ImageParams, openai_params: frozenset[str] = OPENAI_PARAMS
 ) -> dict[str, Any]:

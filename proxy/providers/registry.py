@@ -19,6 +19,7 @@ from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
 from proxy.providers.base import ChatAdapter, ImageAdapter, ImageEditor, ImageVariator
 from proxy.providers.bedrock import images as bedrock
 from proxy.providers.bedrock import urls as bedrock_urls
+from proxy.providers.fal import images as fal
 from proxy.providers.google import provider as google
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
@@ -148,6 +149,14 @@ PROVIDERS: dict[str, ProviderSpec] = {
             stability.credentials,
             stability.validate,
             environment=stability.ENVIRONMENT,
+        ),
+        ProviderSpec(
+            "fal_ai",
+            fal.FalImages(),
+            None,
+            fal.credentials,
+            fal.validate,
+            environment=fal.ENVIRONMENT,
         ),
     )
 }

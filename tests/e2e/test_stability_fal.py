@@ -20,6 +20,8 @@ from tests.fakes.server import FakeUpstream, Received
 
 STABILITY_KEY = "sk-stability-e2e-5f1c"
 STABILITY_ENV_KEY = "sk-stability-env-91ab"
+FAL_KEY = "5c2d9e1a-7b3f-4e8d-9a6c-1f2e3d4c5b6a:0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+FAL_ENV_KEY = "8e7d6c5b-4a39-4281-9706-f5e4d3c2b1a0:ffeeddccbbaa99887766554433221100"
 W, H = 64, 40
 HOLE = (10, 6, 41, 29)  # left, top, right, bottom (exclusive)
 ST = "/stability/v2beta/stable-image"
@@ -64,7 +66,31 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
         stability("remove-bg", "remove-background"),
     ]
     models[3]["model_info"] = {"mode": "image_edit"}
-    return proxy_factory({"model_list": models}, env={"STABILITY_API_KEY": STABILITY_ENV_KEY})
+
+    def fal(name: str, app: str, **params: Any) -> dict[str, Any]:
+        litellm = {"model": f"fal_ai/{app}", "api_key": FAL_KEY, "api_base": f"{base}/fal"}
+        return {"model_name": name, "litellm_params": {**litellm, **params}}
+
+    fal_env_keyed = fal("schnell-env", "fal-ai/flux/schnell")
+    del fal_env_keyed["litellm_params"]["api_key"]  # FAL_KEY from the environment
+    models += [
+        fal("schnell", "fal-ai/flux/schnell"),
+        fal_env_keyed,
+        fal("nano-edit", "fal-ai/nano-banana"),
+        fal("fill", "fal-ai/flux-pro/v1/fill"),
+    ]
+    return proxy_factory(
+        {
+            "model_list": models,
+            "general_settings": {
+                "image_fetch": {
+                    "allowed_hosts": ["127.0.0.1"],
+                    "allow_private_cidrs": ["127.0.0.1/32"],
+                }
+            },
+        },
+        env={"STABILITY_API_KEY": STABILITY_ENV_KEY, "FAL_KEY": FAL_ENV_KEY},
+    )
 
 
 @pytest.fixture
@@ -316,3 +342,208 @@ def test_stability_logs_hold_no_image_bytes_or_key(
     for b64 in (base64.b64encode(PHOTO).decode(), ANSWER_B64):
         assert b64[20:60] not in logs
     assert STABILITY_KEY not in logs and STABILITY_ENV_KEY not in logs
+
+
+# --- fake fal.ai --------------------------------------------------------------------------------
+
+FAL_PNG = png_bytes(Image.new("RGB", (32, 24), (0, 200, 90)))
+
+
+def fake_fal(upstream: FakeUpstream, flags: list[bool] | None = None) -> Any:
+    """fal's synchronous run: the app's JSON in, CDN URLs (here on loopback) out."""
+
+    def run(req: Received) -> Any:
+        if req.headers.get("authorization") not in (f"Key {FAL_KEY}", f"Key {FAL_ENV_KEY}"):
+            return JSONResponse({"detail": "Authentication is required"}, 401)
+        body = req.json()
+        if not isinstance(body.get("prompt"), str):
+            return JSONResponse(
+                {
+                    "detail": [
+                        {"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}
+                    ]
+                },
+                422,
+            )
+        if body.get("num_images", 1) > 4:
+            return JSONResponse(
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "num_images"],
+                            "msg": "ensure this value is less than or equal to 4",
+                            "type": "value_error.number.not_le",
+                        }
+                    ]
+                },
+                422,
+            )
+        if "forbidden" in body["prompt"]:
+            return JSONResponse(
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "prompt"],
+                            "msg": "The content was flagged by a content checker.",
+                            "type": "content_policy_violation",
+                            "input": body["prompt"],
+                            "categories": ["violence"],
+                        }
+                    ]
+                },
+                422,
+            )
+        n = body.get("num_images", 1)
+        images = [
+            {
+                "url": f"{upstream.base}/cdn/files/{i}.png",
+                "width": 32,
+                "height": 24,
+                "content_type": "image/png",
+            }
+            for i in range(n)
+        ]
+        nsfw = flags if flags is not None else [False] * n
+        return {
+            "images": images,
+            "timings": {"inference": 0.2},
+            "seed": 99,
+            "has_nsfw_concepts": nsfw,
+        }
+
+    return run
+
+
+def cdn(req: Received) -> Any:
+    from starlette.responses import Response
+
+    return Response(FAL_PNG, media_type="image/png")
+
+
+def test_fal_generation_and_b64_through_the_guarded_downloader(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route("POST", "/fal/fal-ai/flux/schnell", fake_fal(fake))
+    fake.route("GET", "/cdn/files/*", cdn)
+    raw = client.images.with_raw_response.generate(
+        model="schnell",
+        prompt="a red fox in snow",
+        n=2,
+        size="1024x768",
+        response_format="b64_json",
+        extra_body={"num_inference_steps": 4, "seed": 3},
+    )
+    result = raw.parse()
+    assert result.data is not None and len(result.data) == 2
+    assert all(base64.b64decode(d.b64_json or "") == FAL_PNG for d in result.data)
+    (run,) = fake.received("/fal/fal-ai/flux/schnell")  # one call: fal makes num_images itself
+    assert run.headers["authorization"] == f"Key {FAL_KEY}"
+    assert run.json() == {
+        "prompt": "a red fox in snow",
+        "num_images": 2,
+        "image_size": {"width": 1024, "height": 768},
+        "num_inference_steps": 4,
+        "seed": 3,
+    }
+    assert len(fake.received("/cdn/files/0.png") + fake.received("/cdn/files/1.png")) == 2
+    assert float(raw.headers["x-response-cost"]) == pytest.approx(2 * 0.003)
+
+
+def test_fal_key_from_fal_key_and_urls_as_answered(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route("POST", "/fal/fal-ai/flux/schnell", fake_fal(fake))
+    result = client.images.generate(model="schnell-env", prompt="a kite")
+    assert result.data is not None and result.data[0].url == f"{fake.base}/cdn/files/0.png"
+    (run,) = fake.received()
+    assert run.headers["authorization"] == f"Key {FAL_ENV_KEY}"
+
+
+def test_fal_flagged_images_are_dropped_or_refused(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route("POST", "/fal/fal-ai/flux/schnell", fake_fal(fake, flags=[True, False]))
+    result = client.images.generate(model="schnell", prompt="p", n=2)
+    assert result.data is not None and [d.url for d in result.data] == [
+        f"{fake.base}/cdn/files/1.png"
+    ]
+    fake.route("POST", "/fal/fal-ai/flux/schnell", fake_fal(fake, flags=[True]))
+    with pytest.raises(openai.BadRequestError) as info:
+        client.images.generate(model="schnell", prompt="p")
+    assert info.value.code == "content_policy_violation"
+
+
+def test_fal_errors_and_refusals(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    with pytest.raises(openai.BadRequestError) as too_many:
+        client.images.generate(model="schnell", prompt="p", n=5)
+    assert too_many.value.param == "n"
+    with pytest.raises(openai.BadRequestError) as quality:
+        client.images.generate(model="schnell", prompt="p", quality="high")
+    assert quality.value.param == "quality"
+    assert fake.received() == []
+    fake.route("POST", "/fal/fal-ai/flux/schnell", fake_fal(fake))
+    with pytest.raises(openai.BadRequestError) as flagged:
+        client.images.generate(model="schnell", prompt="something forbidden")
+    assert flagged.value.code == "content_policy_violation"
+    assert "prompt: The content was flagged" in flagged.value.message
+    fake.route(
+        "POST",
+        "/fal/fal-ai/flux/schnell",
+        lambda r: JSONResponse({"detail": "Authentication is required"}, 401),
+    )
+    with pytest.raises(openai.APIStatusError) as auth:
+        client.images.generate(model="schnell", prompt="p")
+    assert auth.value.status_code == 502 and FAL_KEY not in auth.value.message
+
+
+def test_fal_edit_sends_every_image_as_a_data_url(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route("POST", "/fal/fal-ai/nano-banana/edit", fake_fal(fake))
+    hat = png_bytes(Image.new("RGB", (16, 16), (10, 10, 10)))
+    result = client.images.edit(
+        model="nano-edit",
+        image=[("cat.png", PHOTO, "image/png"), ("hat.png", hat, "image/png")],
+        prompt="put the hat on the cat",
+        output_format="png",
+    )
+    assert result.data is not None and len(result.data) == 1
+    (run,) = fake.received()
+    prefix = "data:image/png;base64,"
+    assert run.json() == {
+        "prompt": "put the hat on the cat",
+        "num_images": 1,
+        "output_format": "png",
+        "image_urls": [
+            prefix + base64.b64encode(PHOTO).decode(),
+            prefix + base64.b64encode(hat).decode(),
+        ],
+    }
+    with pytest.raises(openai.BadRequestError) as masked:
+        client.images.edit(
+            model="nano-edit",
+            image=("cat.png", PHOTO, "image/png"),
+            mask=("mask.png", OPENAI_MASK, "image/png"),
+            prompt="p",
+        )
+    assert masked.value.param == "mask"
+    assert len(fake.received()) == 1
+
+
+def test_fal_fill_gets_the_mask_white_where_the_client_made_it_transparent(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route("POST", "/fal/fal-ai/flux-pro/v1/fill", fake_fal(fake))
+    client.images.edit(
+        model="fill",
+        image=("photo.png", PHOTO, "image/png"),
+        mask=("mask.png", OPENAI_MASK, "image/png"),
+        prompt="a red boat",
+    )
+    (run,) = fake.received()
+    body = run.json()
+    prefix = "data:image/png;base64,"
+    assert body["image_url"] == prefix + base64.b64encode(PHOTO).decode()
+    mask = base64.b64decode(body["mask_url"][len(prefix) :])
+    part = Part(name="mask", filename="mask.png", content_type="image/png", data=mask)
+    assert white_area(part) == transparent_area()

@@ -46,7 +46,12 @@ from proxy.providers.base import (
     StreamTranslator,
     join_url,
 )
-from proxy.providers.image_params import EDIT_PARAMS, native_params, refuse
+from proxy.providers.image_params import (
+    EDIT_PARAMS,
+    native_params,
+    refuse,
+    refuse_unsupported,
+)
 from proxy.providers.masks import WHITE_EDITS, converted_mask
 from proxy.providers.stability import services
 from proxy.providers.stability.services import (
@@ -154,16 +159,6 @@ def service_url(deployment: Deployment, path: str) -> str:
     return join_url(base_url(deployment), f"v2beta/stable-image/{path}")
 
 
-def refuse_openai_only(body: dict[str, Any]) -> None:
-    for name, hint in UNSUPPORTED.items():
-        if body.get(name) is not None:
-            raise InvalidRequestError(
-                f"'{name}' is not supported by {LABEL}: {hint}.",
-                param=name,
-                code="unsupported_parameter",
-            )
-
-
 def output_format(body: dict[str, Any], label: str, accepted: tuple[str, ...]) -> str:
     value = body.get("output_format")
     if value is None:
@@ -241,7 +236,7 @@ class StabilityImages(NoImageStream):
                 param="model",
                 code="unsupported_model",
             )
-        refuse_openai_only(request.body)
+        refuse_unsupported(request.body, UNSUPPORTED, LABEL)
         native = native_params(request, EDIT_PARAMS)
         fields: dict[str, Any] = {"prompt": request.prompt}
         if path == SD3 and model_id(deployment) != "sd3":  # bare sd3: Stability's default
@@ -287,7 +282,7 @@ class StabilityImages(NoImageStream):
     def edit_parts(
         self, request: EditRequest, service: StabilityService
     ) -> tuple[dict[str, Any], list[FilePart]]:
-        refuse_openai_only(request.body)
+        refuse_unsupported(request.body, UNSUPPORTED, LABEL)
         native = typed_native(request)
         service.check(request, native)
         fields: dict[str, Any] = {"prompt": request.prompt} if service.takes_prompt else {}
