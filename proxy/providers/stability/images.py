@@ -86,8 +86,7 @@ GENERATORS = {
     "stable-image-core": "generate/core",
     "core": "generate/core",
 }
-EDITORS: dict[str, StabilityService] = {}
-for _service in (
+SERVED_EDITS = (  # creative upscale has no path: Stability answers it asynchronously
     services.INPAINT,
     services.OUTPAINT,
     services.ERASE,
@@ -100,9 +99,14 @@ for _service in (
     services.STYLE_TRANSFER,
     services.FAST_UPSCALE,
     services.CONSERVATIVE_UPSCALE,
-):
-    if _service.path is not None:
-        EDITORS[_service.path] = EDITORS[_service.path.rsplit("/", 1)[-1]] = _service
+)
+# a model id -> its service: the path's last part (LiteLLM's names) or the path itself
+EDITORS: dict[str, StabilityService] = {
+    name: service
+    for service in SERVED_EDITS
+    if service.path is not None
+    for name in (service.path, service.path.rsplit("/", 1)[-1])
+}
 KNOWN = (
     "sd3.5-large, sd3.5-large-turbo, sd3.5-medium (any sd3*), stable-image-ultra (ultra), "
     "stable-image-core (core); for edits inpaint, outpaint, erase, search-and-replace, "
