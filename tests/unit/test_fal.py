@@ -31,6 +31,7 @@ from proxy.schemas import ImageRequest
 from proxy.schemas.edits import EditRequest, InputImage
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 from tests.unit.test_pricing import price
+from tests.unit.test_request_path_env import round_trip
 from tests.unit.test_stability import (
     IMAGE,
     H,
@@ -348,3 +349,12 @@ def test_prices_per_image_rounded_up_to_the_megapixel(
     cost, basis = price("fal_ai", app, **kwargs)
     assert cost == pytest.approx(expected) and basis == "per_image"
     assert price("fal_ai", "fal-ai/some-new-app")[0] is None
+
+
+async def test_the_request_path_never_reads_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dep = deployment("fal-ai/flux/schnell", env={"FAL_KEY": KEY})
+    built = await round_trip(dep, monkeypatch, FLUX_ANSWER)
+    assert built[0].url == "https://fal.run/fal-ai/flux/schnell"
+    assert built[0].headers["authorization"] == f"Key {KEY}"

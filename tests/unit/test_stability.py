@@ -32,6 +32,7 @@ from proxy.schemas.edits import EditRequest, InputImage
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 from tests.fakes.multipart import Part, form_parts, text_fields
 from tests.unit.test_pricing import price
+from tests.unit.test_request_path_env import round_trip
 
 ADAPTER = StabilityImages()
 BASE = "https://api.stability.ai/v2beta/stable-image"
@@ -443,3 +444,13 @@ def test_prices_are_credits_per_image(model: str, each: float) -> None:
 
 def test_edit_prices_are_unknown_until_declared() -> None:
     assert price("stability", "inpaint")[0] is None
+
+
+async def test_the_request_path_never_reads_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = {"STABILITY_API_KEY": "sk-env-key-0123", "STABILITY_API_BASE": "http://127.0.0.1:9/s"}
+    dep = deployment("stable-image-core", env=env)
+    built = await round_trip(dep, monkeypatch, {"image": "aGk=", "finish_reason": "SUCCESS"})
+    assert built[0].url == "http://127.0.0.1:9/s/v2beta/stable-image/generate/core"
+    assert built[0].headers["authorization"] == "Bearer sk-env-key-0123"
