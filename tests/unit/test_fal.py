@@ -331,7 +331,23 @@ def test_the_key_comes_from_the_config_or_either_environment_variable(name: str)
     asyncio.run(credentials(dep).authorize(call))
     assert call.headers["authorization"] == f"Key {KEY}"
     assert KEY not in repr(dep) and KEY not in repr(credentials(dep))
-    assert PROVIDERS["fal_ai"].environment == ("FAL_AI_API_KEY", "FAL_KEY", "FAL_AI_API_BASE")
+    assert PROVIDERS["fal_ai"].environment == (
+        "FAL_AI_API_KEY",
+        "FAL_KEY",
+        "FAL_KEY_ID",
+        "FAL_KEY_SECRET",
+        "FAL_AI_API_BASE",
+    )
+
+
+def test_the_key_may_be_fal_clients_id_and_secret_pair() -> None:
+    key_id, secret = KEY.split(":")
+    dep = deployment("fal-ai/flux/schnell", env={"FAL_KEY_ID": key_id, "FAL_KEY_SECRET": secret})
+    call = ADAPTER.build(ImageRequest.from_body({"model": "m", "prompt": "p"}), dep)[0]
+    asyncio.run(credentials(dep).authorize(call))
+    assert call.headers["authorization"] == f"Key {KEY}"
+    with pytest.raises(ConfigError):
+        deployment("fal-ai/flux/schnell", env={"FAL_KEY_ID": key_id})  # half a pair
 
 
 @pytest.mark.parametrize(

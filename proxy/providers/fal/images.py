@@ -52,8 +52,9 @@ PROVIDER = "fal_ai"
 LABEL = "fal.ai"
 DEFAULT_BASE = "https://fal.run"
 KEY_ENVS = ("FAL_AI_API_KEY", "FAL_KEY")  # LiteLLM's name, then fal-client's
+KEY_PAIR_ENVS = ("FAL_KEY_ID", "FAL_KEY_SECRET")  # fal-client's other form: id:secret
 BASE_ENV = "FAL_AI_API_BASE"
-ENVIRONMENT = (*KEY_ENVS, BASE_ENV)
+ENVIRONMENT = (*KEY_ENVS, *KEY_PAIR_ENVS, BASE_ENV)
 MAX_N = 4
 OUTPUT_FORMATS = ("jpeg", "png")
 SIZES = "WIDTHxHEIGHT in pixels (e.g. 1024x768), auto, or the app's own image_size"
@@ -86,7 +87,13 @@ def validate(deployment: Deployment) -> str | None:
 
 
 def api_key(deployment: Deployment) -> str | None:
-    return deployment.params.api_key or deployment.env(*KEY_ENVS)
+    """``api_key``, else ``FAL_AI_API_KEY``, else ``FAL_KEY``, else ``FAL_KEY_ID:FAL_KEY_SECRET``
+    (fal-client's order after LiteLLM's name)."""
+    key = deployment.params.api_key or deployment.env(*KEY_ENVS)
+    if key:
+        return key
+    key_id, secret = (deployment.env(name) for name in KEY_PAIR_ENVS)
+    return f"{key_id}:{secret}" if key_id and secret else None
 
 
 def credentials(deployment: Deployment) -> Credentials:
