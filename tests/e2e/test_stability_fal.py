@@ -394,9 +394,10 @@ def fake_fal(upstream: FakeUpstream, flags: list[bool] | None = None) -> Any:
                 422,
             )
         n = body.get("num_images", 1)
+        inline = "data:image/png;base64," + base64.b64encode(FAL_PNG).decode()
         images = [
             {
-                "url": f"{upstream.base}/cdn/files/{i}.png",
+                "url": inline if body.get("sync_mode") else f"{upstream.base}/cdn/files/{i}.png",
                 "width": 32,
                 "height": 24,
                 "content_type": "image/png",
@@ -547,3 +548,15 @@ def test_fal_fill_gets_the_mask_white_where_the_client_made_it_transparent(
     mask = base64.b64decode(body["mask_url"][len(prefix) :])
     part = Part(name="mask", filename="mask.png", content_type="image/png", data=mask)
     assert white_area(part) == transparent_area()
+
+
+def test_fal_sync_mode_data_uris_come_back_as_b64_json(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    fake.route("POST", "/fal/fal-ai/flux/schnell", fake_fal(fake))
+    result = client.images.generate(
+        model="schnell", prompt="p", n=2, extra_body={"sync_mode": True}
+    )
+    assert result.data is not None and len(result.data) == 2
+    assert all(base64.b64decode(d.b64_json or "") == FAL_PNG for d in result.data)
+    assert [r.path for r in fake.received()] == ["/fal/fal-ai/flux/schnell"]  # no download
