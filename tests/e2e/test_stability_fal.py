@@ -14,6 +14,16 @@ from PIL import Image
 from starlette.responses import JSONResponse
 
 from tests.conftest import MASTER_KEY
+from tests.e2e.test_bedrock_edits import (
+    ANSWER_PNG,
+    OPENAI_MASK,
+    PHOTO,
+    H,
+    W,
+    inpaint,
+    png_bytes,
+    transparent_area,
+)
 from tests.e2e.test_image_edits import log_record
 from tests.fakes.multipart import Part, form_parts, text_fields
 from tests.fakes.server import FakeUpstream, Received
@@ -22,22 +32,7 @@ STABILITY_KEY = "sk-stability-e2e-5f1c"
 STABILITY_ENV_KEY = "sk-stability-env-91ab"
 FAL_KEY = "5c2d9e1a-7b3f-4e8d-9a6c-1f2e3d4c5b6a:0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 FAL_ENV_KEY = "8e7d6c5b-4a39-4281-9706-f5e4d3c2b1a0:ffeeddccbbaa99887766554433221100"
-W, H = 64, 40
-HOLE = (10, 6, 41, 29)  # left, top, right, bottom (exclusive)
 ST = "/stability/v2beta/stable-image"
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-PHOTO = png_bytes(Image.new("RGB", (W, H), (40, 120, 200)))
-MASK = Image.new("RGBA", (W, H), (255, 255, 255, 255))
-MASK.paste((0, 0, 0, 0), HOLE)
-OPENAI_MASK = png_bytes(MASK)
-ANSWER_PNG = png_bytes(Image.new("RGB", (W, H), (250, 0, 0)))
 ANSWER_B64 = base64.b64encode(ANSWER_PNG).decode()
 
 
@@ -147,11 +142,6 @@ def white_area(part: Part) -> set[tuple[int, int]]:
     return {(x, y) for y in range(H) for x in range(W) if image.getpixel((x, y)) == 255}
 
 
-def transparent_area() -> set[tuple[int, int]]:
-    left, top, right, bottom = HOLE
-    return {(x, y) for y in range(top, bottom) for x in range(left, right)}
-
-
 # --- Stability: generations ---------------------------------------------------------------------
 
 
@@ -253,11 +243,9 @@ def test_stability_inpaint_sends_the_mask_white_where_the_client_made_it_transpa
     proxy: Any, client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
     fake.route("POST", f"{ST}/edit/inpaint", fake_stability)
-    raw = client.images.with_raw_response.edit(
-        model="inpaint",
-        image=("photo.png", PHOTO, "image/png"),
-        mask=("mask.png", OPENAI_MASK, "image/png"),
-        prompt="a red boat",
+    raw = inpaint(
+        client,
+        "a red boat",
         n=2,
         extra_body={"negative_prompt": "blurry", "seed": 9, "grow_mask": 4},
     )
@@ -331,12 +319,7 @@ def test_stability_logs_hold_no_image_bytes_or_key(
     proxy: Any, client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
     fake.route("POST", f"{ST}/edit/inpaint", fake_stability)
-    raw = client.images.with_raw_response.edit(
-        model="inpaint",
-        image=("photo.png", PHOTO, "image/png"),
-        mask=("mask.png", OPENAI_MASK, "image/png"),
-        prompt="a lighthouse",
-    )
+    raw = inpaint(client, "a lighthouse")
     log_record(proxy, raw.headers["x-request-id"])
     logs = proxy.logs()
     for b64 in (base64.b64encode(PHOTO).decode(), ANSWER_B64):
