@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -86,6 +86,12 @@ class UpstreamRequest:
             h["content-length"] = str(body.length)
             return cls("POST", url, h, None, stream=stream, streamed_body=body)
         return cls("POST", url, h, body, stream=stream)
+
+
+def fan_out(request: UpstreamRequest, n: int) -> list[UpstreamRequest]:
+    """``n`` calls of one request: the body (megabytes of input images for an edit)
+    serialized once and shared, each call with headers of its own to sign."""
+    return [request] + [replace(request, headers=dict(request.headers)) for _ in range(n - 1)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from proxy.providers.base import ChatAdapter, ImageAdapter, ImageEditor, ImageVa
 from proxy.providers.bedrock import images as bedrock
 from proxy.providers.bedrock import urls as bedrock_urls
 from proxy.providers.bfl import images as bfl
+from proxy.providers.fal import images as fal
 from proxy.providers.google import provider as google
 from proxy.providers.google.gemini_chat import GeminiChat
 from proxy.providers.google.images import GoogleImages
@@ -36,6 +37,7 @@ from proxy.providers.openrouter.chat import OpenRouterChat
 from proxy.providers.openrouter.images import OpenRouterImages
 from proxy.providers.recraft import images as recraft
 from proxy.providers.recraft.images import RecraftImages
+from proxy.providers.stability import images as stability
 from proxy.providers.together import images as together
 from proxy.providers.xai import images as xai
 
@@ -179,6 +181,22 @@ PROVIDERS: dict[str, ProviderSpec] = {
             _together_credentials,
             together.validate,
             environment=together.ENVIRONMENT,
+        ),
+        ProviderSpec(
+            "stability",
+            stability.StabilityImages(),
+            None,
+            stability.credentials,
+            stability.validate,
+            environment=stability.ENVIRONMENT,
+        ),
+        ProviderSpec(
+            "fal_ai",
+            fal.FalImages(),
+            None,
+            fal.credentials,
+            fal.validate,
+            environment=fal.ENVIRONMENT,
         ),
     )
 }

@@ -21,8 +21,8 @@ from typing import Any
 from proxy.errors import ContentPolicyError, UpstreamError
 from proxy.providers.base import ImageResult
 from proxy.providers.bedrock.errors import is_content_filtered
-from proxy.providers.bedrock.params import (
-    check_common,
+from proxy.providers.bedrock.params import check_common
+from proxy.providers.image_params import (
     n_was_sent,
     native_params,
     parse_size,

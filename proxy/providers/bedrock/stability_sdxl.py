@@ -14,12 +14,11 @@ from typing import Any
 
 from proxy.errors import ContentPolicyError, UpstreamError
 from proxy.providers.base import ImageResult
-from proxy.providers.bedrock.params import (
-    check_common,
+from proxy.providers.bedrock.params import check_common, single_quality
+from proxy.providers.image_params import (
     native_params,
     parse_size,
     refuse,
-    single_quality,
 )
 from proxy.schemas import ImageRequest
 

@@ -9,33 +9,17 @@ and ``n`` fans out into ``n`` parallel invocations.
 
 from __future__ import annotations
 
-from math import gcd
 from typing import Any
 
 from proxy.errors import ContentPolicyError, UpstreamError
 from proxy.providers.base import ImageResult
-from proxy.providers.bedrock.params import (
-    check_common,
-    native_params,
-    parse_size,
-    refuse,
-    single_quality,
-)
+from proxy.providers.bedrock.params import check_common, single_quality
+from proxy.providers.image_params import native_params, refuse
+from proxy.providers.stability.services import check_ratio, size_ratio
 from proxy.redact import redact_text
 from proxy.schemas import ImageRequest
 
-ASPECT_RATIOS = ("16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
-ACCEPTED = (
-    "a size whose ratio is one of "
-    + ", ".join(ASPECT_RATIOS)
-    + " (e.g. 1024x1024, 1536x1024, 1024x1536), or the native aspect_ratio"
-)
 OUTPUT_FORMATS = ("png", "jpeg")
-
-
-def ratio_of(width: int, height: int) -> str:
-    d = gcd(width, height)
-    return f"{width // d}:{height // d}"
 
 
 class StabilityV3:
@@ -47,14 +31,11 @@ class StabilityV3:
         single_quality(request, self.label)
         native = native_params(request)
         body: dict[str, Any] = {"prompt": request.prompt}
-        size = parse_size(self.label, request.size, ACCEPTED)
         native_ratio = native.get("aspect_ratio")
-        if native_ratio is not None and native_ratio not in ASPECT_RATIOS:
-            raise refuse(self.label, "aspect_ratio", native_ratio, ", ".join(ASPECT_RATIOS))
-        if size is not None:
-            ratio = ratio_of(*size)
-            if ratio not in ASPECT_RATIOS:
-                raise refuse(self.label, "size", request.size, ACCEPTED)
+        if native_ratio is not None:
+            check_ratio(self.label, native_ratio)
+        ratio = size_ratio(self.label, request.size)
+        if ratio is not None:
             if native_ratio is not None and native_ratio != ratio:
                 raise refuse(
                     self.label,

@@ -19,11 +19,11 @@ import base64
 
 from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError
-from proxy.providers.google.gemini_images import fan_out, gemini_image_body
+from proxy.providers.google.gemini_images import gemini_image_body
 from proxy.providers.google.settings import endpoint, is_image_model, is_imagen
 from proxy.schemas import ImageRequest
 from proxy.schemas.edits import EditRequest, InputImage
-from proxy.upstream_request import UpstreamRequest
+from proxy.upstream_request import UpstreamRequest, fan_out
 
 EDIT_ONLY_DEFAULTS = {"input_fidelity": (None, "low")}  # OpenAI's edit fields Gemini lacks
 

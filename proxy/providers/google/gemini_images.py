@@ -14,7 +14,6 @@ of the body.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from proxy.config.deployment import Deployment
@@ -41,7 +40,7 @@ from proxy.providers.google.sizes import (
     resolution_tier,
 )
 from proxy.schemas import ImageRequest
-from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse, fan_out
 
 IMAGE_CONFIG_FIELDS = {
     "aspectRatio": "aspectRatio",
@@ -160,14 +159,6 @@ def build_gemini_images(request: ImageRequest, deployment: Deployment) -> list[U
     body = gemini_image_body(request, deployment)
     url = endpoint(deployment, "generateContent")
     return fan_out(UpstreamRequest.post_json(url, body), request.n)
-
-
-def fan_out(request: UpstreamRequest, n: int) -> list[UpstreamRequest]:
-    """``n`` calls of one request: the body (megabytes of input images for an edit)
-    serialized once and shared, each call with headers of its own to sign."""
-    return [request] + [
-        dataclasses.replace(request, headers=dict(request.headers)) for _ in range(n - 1)
-    ]
 
 
 def parse_gemini_images(response: UpstreamResponse, provider: str) -> ImageResult:
