@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -16,7 +16,7 @@ from proxy.context import RequestContext
 from proxy.credentials.base import Credentials, RevocableCredentials
 from proxy.db.journal import SpendJournal
 from proxy.errors import ProxyError, UpstreamError, UpstreamTimeoutError
-from proxy.providers.base import PollAgain, PollingImages
+from proxy.providers.base import PollAgain, PollingImages, capable
 from proxy.transport import Sender, UpstreamStream
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
@@ -116,9 +116,9 @@ class Caller:
         caps, error mapping); waits are ``asyncio.sleep``; the whole follow-up is bounded by
         the deployment's ``timeout`` (and, around the attempt, by the router's request
         deadline): a task still pending then is a 504 (``TaskTimeoutError``)."""
-        if not isinstance(adapter, PollingImages):
+        if not capable(adapter, PollingImages):
             return responses
-        poller = adapter
+        poller = cast(PollingImages, adapter)
 
         async def follow(response: UpstreamResponse) -> UpstreamResponse:
             memo: dict[str, Any] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from proxy.attempt.caller import JSON_ERRORS, Caller, malformed
 from proxy.attempt.relay import StreamRelay
@@ -17,6 +17,7 @@ from proxy.providers.base import (
     ChatResult,
     FanOutChat,
     StreamTranslator,
+    capable,
     merge_chat_results,
 )
 from proxy.providers.registry import PROVIDERS
@@ -48,8 +49,8 @@ async def complete(
 ) -> dict[str, Any]:
     adapter = chat_adapter(deployment)
     requests: list[UpstreamRequest] = (
-        adapter.build_all(request, deployment)
-        if isinstance(adapter, FanOutChat)
+        cast(FanOutChat, adapter).build_all(request, deployment)
+        if capable(adapter, FanOutChat)
         else [adapter.build(request, deployment)]
     )
     responses = await caller.send_all(ctx, deployment, requests, adapter)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from proxy.attempt.caller import Caller
 from proxy.attempt.images import ImageRelay, images_answer, open_relay, partial_parse
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequestError
-from proxy.providers.base import ImageEditor, ImageVariator, UploadForwarder
+from proxy.providers.base import ImageEditor, ImageVariator, UploadForwarder, capable
 from proxy.providers.registry import PROVIDERS, edit_refusal, variation_refusal
 from proxy.schemas.edits import EditRequest, VariationRequest
 from proxy.upstream_request import UpstreamRequest
@@ -72,7 +72,9 @@ async def forwards(
     adapter: object, request: EditRequest | VariationRequest, deployment: Deployment
 ) -> bool:
     """Whether ``adapter`` sends the uploads as they are; if not, they are loaded first."""
-    if isinstance(adapter, UploadForwarder) and adapter.forwards_uploads(deployment):
+    if capable(adapter, UploadForwarder) and cast(UploadForwarder, adapter).forwards_uploads(
+        deployment
+    ):
         return True
     for upload in request.uploads:
         await upload.blob.load()
@@ -90,12 +92,13 @@ async def built_edit(
 
 
 def editor(deployment: Deployment, *, stream: bool) -> ImageEditor:
-    adapter = PROVIDERS[deployment.provider].images
+    images = PROVIDERS[deployment.provider].images
     refusal = edit_refusal(deployment)
-    if refusal is not None or not isinstance(adapter, ImageEditor):
+    if refusal is not None or not capable(images, ImageEditor):
         raise InvalidRequestError(
             f"The model '{deployment.model_name}' cannot edit images: {refusal}.", param="model"
         )
+    adapter = cast(ImageEditor, images)
     if stream and not adapter.supports_edit_stream:
         raise InvalidRequestError(
             f"The model '{deployment.model_name}' does not support streaming image edits.",
@@ -107,12 +110,12 @@ def editor(deployment: Deployment, *, stream: bool) -> ImageEditor:
 def variator(deployment: Deployment) -> ImageVariator:
     adapter = PROVIDERS[deployment.provider].images
     refusal = variation_refusal(deployment)
-    if refusal is not None or not isinstance(adapter, ImageVariator):
+    if refusal is not None or not capable(adapter, ImageVariator):
         raise InvalidRequestError(
             f"The model '{deployment.model_name}' cannot make image variations: {refusal}.",
             param="model",
         )
-    return adapter
+    return cast(ImageVariator, adapter)
 
 
 async def edit(

@@ -13,10 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from proxy.config.deployment import Deployment
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
-from proxy.providers.base import ChatAdapter, ImageAdapter, ImageEditor, ImageVariator
+from proxy.providers.base import (
+    ChatAdapter,
+    ImageAdapter,
+    ImageEditor,
+    ImageVariator,
+    capable,
+)
 from proxy.providers.bedrock import images as bedrock
 from proxy.providers.bedrock import urls as bedrock_urls
 from proxy.providers.bfl import images as bfl
@@ -110,17 +117,17 @@ EDIT_MODES = ("image_edit",)  # LiteLLM's model_info.mode of an edit deployment
 def edit_refusal(deployment: Deployment, spec: ProviderSpec | None = None) -> str | None:
     """Why ``deployment`` cannot serve ``/v1/images/edits``, or None when it can."""
     adapter = (spec or PROVIDERS[deployment.provider]).images
-    if not isinstance(adapter, ImageEditor):
+    if not capable(adapter, ImageEditor):
         return f"provider {deployment.provider} has no image edit API"
-    return adapter.edit_refusal(deployment)
+    return cast(ImageEditor, adapter).edit_refusal(deployment)
 
 
 def variation_refusal(deployment: Deployment) -> str | None:
     """Why ``deployment`` cannot serve ``/v1/images/variations``, or None when it can."""
     adapter = PROVIDERS[deployment.provider].images
-    if not isinstance(adapter, ImageVariator):
+    if not capable(adapter, ImageVariator):
         return f"provider {deployment.provider} has no image variations"
-    return adapter.variation_refusal(deployment)
+    return cast(ImageVariator, adapter).variation_refusal(deployment)
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
