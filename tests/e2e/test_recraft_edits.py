@@ -9,6 +9,7 @@ import base64
 import io
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from PIL import Image
@@ -24,7 +25,7 @@ W, H = 320, 256
 HOLE = (40, 30, 200, 170)  # left, top, right (exclusive), bottom (exclusive)
 OUT_PNG = render_png(8, 8, (5, 6, 7))
 OUT_B64 = base64.b64encode(OUT_PNG).decode()
-TOOLS = ("imageToImage", "inpaint", "removeBackground", "variateImage")
+TOOLS = ("imageToImage", "inpaint", "eraseRegion", "removeBackground", "variateImage")
 
 
 def encoded(image: Image.Image) -> bytes:
@@ -115,12 +116,12 @@ def fake_recraft(req: Received) -> Any:
         return PlainTextResponse("image is required", 400)
     if tool == "imageToImage" and ("strength" not in fields or "prompt" not in fields):
         return PlainTextResponse("prompt and strength are required", 400)
-    if tool == "inpaint" and "mask" not in files:
+    if tool in ("inpaint", "eraseRegion") and "mask" not in files:
         return PlainTextResponse("mask is required", 400)
     if tool == "variateImage" and "size" not in fields:
         return PlainTextResponse("size is required", 400)
     fmt = fields.get("response_format", "url")
-    if tool == "removeBackground":
+    if tool in ("eraseRegion", "removeBackground"):
         return {"created": 1748140900, "credits": 10, "image": image_item(0, fmt)}
     n = int(fields.get("n", "1"))
     data = [image_item(i, fmt) for i in range(n)]
@@ -212,6 +213,36 @@ def test_a_process_image_response_is_wrapped_into_data(
     assert sent.path == "/recraft/v1/images/removeBackground"
     assert text_fields(parts_of(sent)) == {}  # no prompt, no model: the tool takes none
     assert list(files_of(sent)) == ["image"]
+
+
+def test_a_json_edit_choosing_erase_region_in_the_body(proxy: Any, recraft: FakeUpstream) -> None:
+    def data_url(data: bytes) -> str:
+        return "data:image/png;base64," + base64.b64encode(data).decode()
+
+    r = httpx.post(
+        f"{proxy.base_url}/v1/images/edits",
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        json={
+            "model": "recraft",
+            "prompt": "remove the boat",
+            "images": [{"image_url": data_url(PHOTO)}],
+            "mask": {"image_url": data_url(openai_mask())},
+            "recraft_operation": "eraseRegion",
+            "response_format": "b64_json",
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert [base64.b64decode(d["b64_json"]) for d in r.json()["data"]] == [OUT_PNG]
+    (sent,) = recraft.received()
+    assert sent.path == "/recraft/v1/images/eraseRegion"
+    assert text_fields(parts_of(sent)) == {"response_format": "b64_json"}
+    files = files_of(sent)
+    assert list(files) == ["image", "mask"]
+    mask = Image.open(io.BytesIO(files["mask"].data))
+    left, top, right, bottom = HOLE
+    assert {(x, y) for y in range(H) for x in range(W) if mask.getpixel((x, y)) == 255} == {
+        (x, y) for y in range(top, bottom) for x in range(left, right)
+    }
 
 
 def test_a_variation_through_create_variation(client: openai.OpenAI, recraft: FakeUpstream) -> None:

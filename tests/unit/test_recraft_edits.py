@@ -252,6 +252,14 @@ def test_own_size_is_accepted_and_not_sent() -> None:
     assert "size" not in text_fields(parts(upstream))
 
 
+@pytest.mark.parametrize("size", ["auto", f"{W}x{H}"])
+def test_process_tools_take_auto_or_the_images_size_and_send_none(size: str) -> None:
+    upstream = build(edit_request(recraft_operation="removeBackground", size=size))
+    assert text_fields(parts(upstream)) == {}
+    err = refusal(edit_request(recraft_operation="removeBackground", size="1024x1024"))
+    assert err.param == "size"
+
+
 def test_outpaint_sends_a_size_of_the_model() -> None:
     upstream = build(edit_request(recraft_operation="outpaint", size="1820x1024"))
     assert text_fields(parts(upstream))["size"] == "1820x1024"

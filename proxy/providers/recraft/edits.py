@@ -41,7 +41,7 @@ field (Recraft's spec and SDKs send none).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError
@@ -77,7 +77,7 @@ PROCESS_FIELDS = frozenset({"response_format", "image_format", "expire"})
 @dataclass(frozen=True, slots=True)
 class Operation:
     name: str
-    mask: str  # "required" | "refused"
+    mask: Literal["required", "refused"]
     prompt: bool = True  # the prompt (and the generative fields) is sent
     strength: bool = False
     size: bool = False
@@ -204,11 +204,11 @@ class RecraftImageEdits(RecraftImages):
         self, request: EditRequest, deployment: Deployment, op: Operation
     ) -> dict[str, Any]:
         body = request.body
+        size = self.edit_size(request, deployment, op)
         if op.process:
             check_n(request.n, 1, f"Recraft {op.name} (one image per call)")
-            extra = sorted(
-                k for k in request.params("prompt", "n", *CONSUMED) if k not in PROCESS_FIELDS
-            )
+            fields = request.params("prompt", "n", "size", *CONSUMED)
+            extra = sorted(k for k in fields if k not in PROCESS_FIELDS)
             if extra:
                 raise InvalidRequestError(
                     f"'{extra[0]}' is not taken by Recraft {op.name}; it takes only "
@@ -216,14 +216,16 @@ class RecraftImageEdits(RecraftImages):
                     param=extra[0],
                     code="unsupported_parameter",
                 )
-            return request.params("prompt", "n", *CONSUMED)
+            return fields
         request_unsupported(body)
         check_n(request.n, MAX_N, "Recraft")
         if body.get("style") is not None and body.get("style_id") is not None:
             raise InvalidRequestError(
                 "'style' and 'style_id' cannot be used together on Recraft.", param="style_id"
             )
-        fields = {"model": deployment.model, **request.params(*CONSUMED)}
+        fields = {"model": deployment.model, **request.params("size", *CONSUMED)}
+        if size is not None:
+            fields["size"] = size
         if op.strength:
             fields["strength"] = strength_of(body)
         elif body.get("strength") is not None:
@@ -231,22 +233,26 @@ class RecraftImageEdits(RecraftImages):
                 f"'strength' is taken by Recraft imageToImage only, not {op.name}.",
                 param="strength",
             )
-        size = request.size
-        if op.size:
-            if size == "auto":
-                del fields["size"]
-            elif size is not None:
-                check_size(size, deployment.model, self.family(deployment))
-        elif size is not None:
-            if size not in ("auto", request.images[0].dimensions):
-                raise InvalidRequestError(
-                    f"Recraft {op.name} keeps the input image's size and takes no 'size' "
-                    f"(got {size!r}); leave it out or use 'auto'.",
-                    param="size",
-                    code="invalid_size",
-                )
-            del fields["size"]
         return fields
+
+    def edit_size(self, request: EditRequest, deployment: Deployment, op: Operation) -> str | None:
+        """The ``size`` to send: ``outpaint``'s, checked against the model's list; the
+        other tools keep the input's size, so only ``auto`` or the image's own is accepted
+        there (and not sent)."""
+        size = request.size
+        if size is None or size == "auto":
+            return None
+        if op.size:
+            check_size(size, deployment.model, self.family(deployment))
+            return size
+        if size != request.images[0].dimensions:
+            raise InvalidRequestError(
+                f"Recraft {op.name} keeps the input image's size and takes no 'size' "
+                f"(got {size!r}); leave it out or use 'auto'.",
+                param="size",
+                code="invalid_size",
+            )
+        return None
 
     def build_edit(self, request: EditRequest, deployment: Deployment) -> list[UpstreamRequest]:
         if len(request.images) > 1:
