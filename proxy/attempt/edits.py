@@ -56,15 +56,15 @@ EDITS = Capability(
     "edit images",
     edit_refusal,
     "Use a model served by a provider that edits (OpenAI or Azure GPT image models, Gemini "
-    "image models on the Gemini API or Vertex AI, the Stability edit models on Bedrock, an "
-    "OpenAI-compatible server, the mock), or "
+    "image models on the Gemini API or Vertex AI, the Stability edit models on Bedrock, "
+    "Recraft, an OpenAI-compatible server, the mock), or "
     "/v1/images/generations.",
 )
 VARIATIONS = Capability(
     "make image variations",
     variation_refusal,
-    "Ask /v1/images/edits for a variation with a prompt, or use an OpenAI-compatible server "
-    "that serves /v1/images/variations.",
+    "Ask /v1/images/edits for a variation with a prompt, or use Recraft or an "
+    "OpenAI-compatible server that serves /v1/images/variations.",
 )
 
 

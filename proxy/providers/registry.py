@@ -43,7 +43,7 @@ from proxy.providers.openrouter import common as openrouter
 from proxy.providers.openrouter.chat import OpenRouterChat
 from proxy.providers.openrouter.images import OpenRouterImages
 from proxy.providers.recraft import images as recraft
-from proxy.providers.recraft.images import RecraftImages
+from proxy.providers.recraft.edits import RecraftImageEdits
 from proxy.providers.stability import images as stability
 from proxy.providers.together import images as together
 from proxy.providers.xai import images as xai
@@ -138,7 +138,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec("xinference", XinferenceImages(), None),
         ProviderSpec("nscale", NscaleImages(), None),
         ProviderSpec("mock", MockImages(), MockChat(), _none),
-        ProviderSpec("recraft", RecraftImages(), None, validate=recraft.validate),
+        ProviderSpec("recraft", RecraftImageEdits(), None, validate=recraft.validate),
         ProviderSpec(
             "openrouter", OpenRouterImages(), OpenRouterChat(), validate=openrouter.validate
         ),

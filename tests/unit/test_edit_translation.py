@@ -294,7 +294,7 @@ def test_capabilities_by_provider_and_model() -> None:
         "dall-e-3": (False, False),
         "mock/x": (True, True),
         "nscale/flux": (False, False),
-        "recraft/recraftv3": (False, False),
+        "recraft/recraftv3": (True, True),
     }
     for model, (edits, variations) in able.items():
         dep = deployment(model)

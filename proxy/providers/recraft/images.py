@@ -38,6 +38,10 @@ UNSUPPORTED = {
 # Read by the proxy itself, not sent: ``user`` is the end-user id for spend tracking.
 CONSUMED = ("user", "stream")
 ITEM_FIELDS = ("url", "b64_json", "revised_prompt")
+# Recraft's edit tools (``proxy.providers.recraft.edits``), for ``recraft_operation``.
+OPERATIONS = (
+    "imageToImage", "inpaint", "replaceBackground", "outpaint", "eraseRegion", "removeBackground",
+)  # fmt: skip
 
 
 def images_url(base: str) -> str:
@@ -65,7 +69,23 @@ def validate(deployment: Deployment) -> str | None:
         not isinstance(sizes, list) or not sizes or not all(isinstance(s, str) for s in sizes)
     ):
         return "litellm_params.supported_sizes: must be a non-empty list of size strings"
+    op = deployment.param("recraft_operation")
+    if op is not None and op not in OPERATIONS:
+        return f"litellm_params.recraft_operation: must be one of {', '.join(OPERATIONS)}"
     return None
+
+
+def parse_images(body: Any) -> ImageResult:
+    """A ``GenerateImageResponse``'s images, OpenAI fields only."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise UpstreamError(f"{PROVIDER} answered without a 'data' list", provider=PROVIDER)
+    data = [
+        {k: item[k] for k in ITEM_FIELDS if item.get(k) is not None}
+        for item in body["data"]
+        if isinstance(item, dict)
+    ]
+    created = body.get("created") if isinstance(body.get("created"), int) else None
+    return ImageResult(data=[d for d in data if "url" in d or "b64_json" in d], created=created)
 
 
 class RecraftImages(NoImageStream):
@@ -105,16 +125,7 @@ class RecraftImages(NoImageStream):
     def parse(
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
     ) -> ImageResult:
-        body = response.json()
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise UpstreamError(f"{PROVIDER} answered without a 'data' list", provider=PROVIDER)
-        data = [
-            {k: item[k] for k in ITEM_FIELDS if item.get(k) is not None}
-            for item in body["data"]
-            if isinstance(item, dict)
-        ]
-        created = body.get("created") if isinstance(body.get("created"), int) else None
-        return ImageResult(data=[d for d in data if "url" in d or "b64_json" in d], created=created)
+        return parse_images(response.json())
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         # Recraft's 401/404 bodies are plain text ("request unauthorized"); the shared
