@@ -56,8 +56,8 @@ EDITS = Capability(
     "edit images",
     edit_refusal,
     "Use a model served by a provider that edits (OpenAI or Azure GPT image models, Gemini "
-    "image models on the Gemini API or Vertex AI, the Stability edit models on Bedrock, an "
-    "OpenAI-compatible server, the mock), or "
+    "image models on the Gemini API or Vertex AI, the Stability edit models on Bedrock, "
+    "OpenRouter image models, an OpenAI-compatible server, the mock), or "
     "/v1/images/generations.",
 )
 VARIATIONS = Capability(
