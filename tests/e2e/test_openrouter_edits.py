@@ -11,12 +11,13 @@ from typing import Any
 
 import openai
 import pytest
-from starlette.responses import JSONResponse
+from openai.types import ImageGenCompletedEvent
+from starlette.responses import JSONResponse, Response
 
 from proxy.providers.mock.png import render_png
 from tests.conftest import MASTER_KEY
 from tests.e2e.test_recraft_openrouter import or_answer, or_image
-from tests.fakes.server import FakeUpstream, Received
+from tests.fakes.server import FakeUpstream, Received, sse
 
 OPENROUTER_KEY = "sk-or-v1-edits-51d0"
 GEMINI = "google/gemini-2.5-flash-image"
@@ -50,6 +51,14 @@ def proxy(proxy_factory: Any, upstream: FakeUpstream) -> Any:
                     "model_name": "or-edit",
                     "litellm_params": {"model": f"openrouter/{GEMINI}", **openrouter},
                     "model_info": {"mode": "image_edit"},
+                },
+                {
+                    "model_name": "or-flux-images",
+                    "litellm_params": {
+                        "model": "openrouter/black-forest-labs/flux.2-pro",
+                        "openrouter_api": "images",
+                        **openrouter,
+                    },
                 },
                 {
                     "model_name": "or-images",
@@ -284,11 +293,99 @@ def test_images_api_stream_and_bad_input_are_400s_without_a_call(
 ) -> None:
     images_route(fake)
     with pytest.raises(openai.BadRequestError) as err:
-        client.images.generate(model="or-images", prompt="p", stream=True)
-    assert "stream" in err.value.message
+        client.images.generate(model="or-flux-images", prompt="p", stream=True)
+    assert "stream" in err.value.message and "OpenAI's models" in err.value.message
+    with pytest.raises(openai.BadRequestError) as err:
+        client.images.generate(model="or-edit", prompt="p", stream=True)
+    assert "openrouter_api: images" in err.value.message
     with pytest.raises(openai.BadRequestError) as err:
         client.images.generate(
             model="or-images", prompt="p", background="transparent", output_format="jpeg"
         )
     assert "transparent" in err.value.message
     assert fake.requests == []
+
+
+def openrouter_stream(final: bytes) -> bytes:
+    """What OpenRouter streams from an OpenAI model: ``data:`` lines only, then [DONE]."""
+    usage = {"prompt_tokens": 16, "completion_tokens": 272, "total_tokens": 288}
+    return b": OPENROUTER PROCESSING\n\n" + sse(
+        [
+            (None, {"type": "image_generation.partial_image", "partial_image_index": 0,
+                    "b64_json": b64(png(4, 4, 1))}),
+            (None, {"type": "image_generation.partial_image", "partial_image_index": 1,
+                    "b64_json": b64(png(4, 4, 2))}),
+            (None, {"type": "image_generation.completed", "b64_json": b64(final),
+                    "media_type": "image/png", "created": 1748372400,
+                    "usage": {**usage, "cost": IMAGES_COST}}),
+        ],
+        done=True,
+    )  # fmt: skip
+
+
+def test_images_api_stream_relays_previews_and_the_final_image(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    final = png(8, 8, 123)
+
+    def handler(req: Received) -> Any:
+        if (problem := refused(req)) is not None:
+            return problem
+        assert req.json()["stream"] is True
+        return Response(openrouter_stream(final), media_type="text/event-stream")
+
+    fake.route("POST", IMAGES_PATH, handler)
+    events = list(client.images.generate(model="or-images", prompt="a lighthouse", stream=True))
+    assert [e.type for e in events] == [
+        "image_generation.partial_image",
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]
+    completed = events[-1]
+    assert isinstance(completed, ImageGenCompletedEvent)
+    assert base64.b64decode(completed.b64_json) == final
+    assert completed.usage.output_tokens == 272
+    (sent,) = fake.received(IMAGES_PATH)
+    assert sent.json() == {"model": GPT_IMAGE, "prompt": "a lighthouse", "stream": True}
+
+
+def test_images_api_streamed_edit_relays_image_edit_events(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    final = png(8, 8, 77)
+    fake.route(
+        "POST",
+        IMAGES_PATH,
+        lambda req: Response(openrouter_stream(final), media_type="text/event-stream"),
+    )
+    image = png(8, 8, 5)
+    stream = client.images.edit(
+        model="or-images", image=("a.png", image), prompt="make it night", stream=True
+    )
+    events = list(stream)
+    assert [e.type for e in events] == [
+        "image_edit.partial_image",
+        "image_edit.partial_image",
+        "image_edit.completed",
+    ]
+    assert base64.b64decode(events[-1].b64_json) == final
+    (sent,) = fake.received(IMAGES_PATH)
+    body = sent.json()
+    assert body["stream"] is True
+    assert body["input_references"] == [data_url_part(image, "image/png")]
+
+
+def test_images_api_stream_error_event_ends_the_stream_with_an_error(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    error = {"type": "error", "error": {"message": "The upstream provider returned an error",
+                                        "code": "upstream_error"}}  # fmt: skip
+    body = sse(
+        [(None, {"type": "image_generation.partial_image", "partial_image_index": 0,
+                 "b64_json": b64(png(4, 4, 1))}), (None, error)],
+        done=True,
+    )  # fmt: skip
+    fake.route("POST", IMAGES_PATH, lambda req: Response(body, media_type="text/event-stream"))
+    with pytest.raises(openai.APIError) as err:
+        list(client.images.generate(model="or-images", prompt="p", stream=True))
+    assert "upstream provider returned an error" in str(err.value.message)

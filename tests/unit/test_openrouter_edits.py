@@ -21,6 +21,7 @@ from proxy.providers.openrouter.images import OpenRouterImages
 from proxy.schemas import ImageRequest
 from proxy.schemas.edits import EditRequest, InputImage
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+from tests.fakes.streams import translate
 from tests.unit.test_edit_translation import LIMITS, as_starlette, png, recorded_edit
 from tests.unit.test_edit_translation import deployment as configured
 from tests.unit.test_google_edits import edit
@@ -229,7 +230,7 @@ def test_an_edit_answer_without_an_image_or_with_an_error_is_an_error() -> None:
 def test_openrouter_deployments_can_edit() -> None:
     assert EDITS.refusal(dep()) is None
     assert EDITS.refusal(images_api()) is None
-    assert ADAPTER.supports_edit_stream is False
+    assert ADAPTER.supports_edit_stream is True  # images-API deployments of OpenAI models
 
 
 # --- OpenRouter's images API (openrouter_api: images) ----------------------------------
@@ -383,3 +384,74 @@ def test_an_edit_on_the_images_api_sends_input_references_in_one_call() -> None:
     with pytest.raises(InvalidRequestError) as err:
         ADAPTER.build_edit(edit(first, mask=png(16, 12)), images_api())
     assert err.value.param == "mask"
+
+
+# --- images API streams ---------------------------------------------------------------
+
+
+def test_only_openai_models_stream_on_the_images_api_and_chat_never_does() -> None:
+    (req,) = generation(images_api(), stream=True)
+    assert req.stream and sent(req) == {
+        "model": "openai/gpt-image-2",
+        "prompt": "a fox",
+        "stream": True,
+    }
+    for d, needs in (
+        (images_api("openrouter/black-forest-labs/flux.2-pro"), "OpenAI's models"),
+        (dep(), "openrouter_api: images"),
+    ):
+        with pytest.raises(InvalidRequestError) as err:
+            generation(d, stream=True)
+        assert err.value.param == "stream" and needs in err.value.message
+        with pytest.raises(InvalidRequestError) as err:
+            ADAPTER.build_edit(edit(png(8, 8), stream=True), d)
+        assert err.value.param == "stream"
+
+
+def test_the_stream_translator_relays_openai_events_and_maps_an_error() -> None:
+    usage = {"prompt_tokens": 16, "completion_tokens": 272, "total_tokens": 288, "cost": 0.011}
+    raw = (
+        b": OPENROUTER PROCESSING\n\n"
+        b'data: {"type":"image_generation.partial_image","partial_image_index":0,'
+        b'"b64_json":"cGFydGlhbA=="}\n\n'
+        b'data: {"type":"image_generation.text_chunk","phase":"content","text":"<svg"}\n\n'
+        b'data: {"type":"image_generation.completed","b64_json":"ZmluYWw=",'
+        b'"media_type":"image/webp","created":1748372400,"usage":' + orjson.dumps(usage) + b"}\n\n"
+        b"data: [DONE]\n\n"
+    )
+    request = edit(png(8, 8), stream=True)
+    events = translate(ADAPTER.edit_stream_translator(request, images_api()), raw)
+    assert events == [
+        (
+            "image_edit.partial_image",
+            {
+                "type": "image_edit.partial_image",
+                "b64_json": "cGFydGlhbA==",
+                "partial_image_index": 0,
+            },
+        ),
+        (
+            "image_edit.completed",
+            {
+                "type": "image_edit.completed",
+                "b64_json": "ZmluYWw=",
+                "created_at": 1748372400,
+                "output_format": "webp",
+                "usage": {
+                    "input_tokens": 16,
+                    "output_tokens": 272,
+                    "total_tokens": 288,
+                    "cost": 0.011,
+                },
+            },
+        ),
+    ]
+    translator = ADAPTER.stream_translator(
+        ImageRequest.from_body({"model": "m", "prompt": "p"}), images_api()
+    )
+    error = (
+        b'data: {"type":"error","error":{"message":"provider failed","code":"upstream_error"}}\n\n'
+    )
+    with pytest.raises(UpstreamError) as err:
+        translate(translator, error)
+    assert "provider failed" in err.value.message

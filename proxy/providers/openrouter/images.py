@@ -29,7 +29,7 @@ from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageEvent, ImageResult, NoImageStream, StreamTranslator, Usage
+from proxy.providers.base import ImageResult, Usage
 from proxy.providers.google.gemini_images import fan_out
 from proxy.providers.openrouter.common import (
     PROVIDER,
@@ -42,7 +42,11 @@ from proxy.providers.openrouter.common import (
     uses_images_api,
 )
 from proxy.providers.openrouter.image_config import build_image_config
-from proxy.providers.openrouter.images_api import images_api_payload, parse_images_api
+from proxy.providers.openrouter.images_api import (
+    OpenRouterImageStream,
+    images_api_payload,
+    parse_images_api,
+)
 from proxy.providers.prompt_edits import prompt_edit_as_generation
 from proxy.redact import redact_text
 from proxy.schemas import ImageRequest
@@ -57,7 +61,7 @@ UNSUPPORTED = {
     "output_format": "OpenRouter chat image models return their own format (usually PNG)",
     "output_compression": "OpenRouter chat image models do not take a compression level",
     "moderation": "OpenRouter has no moderation setting on image requests",
-    "partial_images": "OpenRouter image generation through chat is not streamed here",
+    "partial_images": "OpenRouter image generation through chat is not streamed",
     "messages": "the prompt becomes the chat message; use /v1/chat/completions for a conversation",
 }
 # Read here (turned into the chat body's own fields) or by the proxy, never copied as is.
@@ -104,10 +108,20 @@ def edit_as_generation(request: EditRequest, model: str) -> ImageRequest:
     return generation
 
 
-class OpenRouterImages(NoImageStream):
+def refuse_chat_stream(request: ImageRequest | EditRequest) -> None:
+    if request.stream:
+        raise InvalidRequestError(
+            "OpenRouter streams images only through its images API (OpenAI's models): set "
+            "'openrouter_api: images' on the deployment, or send the request without 'stream'.",
+            param="stream",
+        )
+
+
+class OpenRouterImages:
     provider = PROVIDER
     image_hosts = ()  # images come back as data URIs
-    supports_edit_stream = False
+    supports_stream = True  # images API deployments of OpenAI models; the others: a 400
+    supports_edit_stream = True
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
         request.refuse_unsupported(UNSUPPORTED, "for OpenRouter image models")
@@ -137,7 +151,9 @@ class OpenRouterImages(NoImageStream):
         headers = attribution_headers(deployment)
         if uses_images_api(deployment):
             payload = images_api_payload(request, deployment.model)
-            return [UpstreamRequest.post_json(images_url(deployment), payload, headers)]
+            url = images_url(deployment)
+            return [UpstreamRequest.post_json(url, payload, headers, stream=request.stream)]
+        refuse_chat_stream(request)
         payload = self.payload(request, deployment)
         url = chat_url(deployment)
         return [UpstreamRequest.post_json(url, payload, headers) for _ in range(request.n)]
@@ -146,6 +162,11 @@ class OpenRouterImages(NoImageStream):
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
     ) -> ImageResult:
         return self.parse_answer(response, deployment)
+
+    def stream_translator(
+        self, request: ImageRequest, deployment: Deployment
+    ) -> OpenRouterImageStream:
+        return OpenRouterImageStream("image_generation")
 
     # --- edits -------------------------------------------------------------------------
 
@@ -159,7 +180,9 @@ class OpenRouterImages(NoImageStream):
         if uses_images_api(deployment):
             payload = images_api_payload(generation, deployment.model)
             payload["input_references"] = parts
-            return [UpstreamRequest.post_json(images_url(deployment), payload, headers)]
+            url = images_url(deployment)
+            return [UpstreamRequest.post_json(url, payload, headers, stream=request.stream)]
+        refuse_chat_stream(request)
         payload = self.payload(generation, deployment)
         payload["messages"] = [
             {"role": "user", "content": [{"type": "text", "text": request.prompt}, *parts]}
@@ -173,8 +196,8 @@ class OpenRouterImages(NoImageStream):
 
     def edit_stream_translator(
         self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("OpenRouter image edits are not streamed")
+    ) -> OpenRouterImageStream:
+        return OpenRouterImageStream("image_edit")
 
     # --- answers -----------------------------------------------------------------------
 

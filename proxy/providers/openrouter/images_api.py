@@ -19,7 +19,14 @@ Wire format from OpenRouter's OpenAPI (``ImageGenerationRequest`` / ``ImageGener
   tokens and the exact USD ``cost``, priced as OpenRouter's chat answers are (``usage.cost``).
 
 Edits send the uploads as ``input_references`` (image_url parts holding data URLs).
-Streaming (SSE previews, GPT image models only) is not relayed: ``stream`` is a 400.
+
+``stream``: OpenRouter streams only from providers with native streaming ("currently
+OpenAI"; others ignore the flag and answer JSON), so it is sent for ``openai/*`` models only
+and is a 400 for the others. Its SSE ``data:`` lines (``image_generation.partial_image``,
+``image_generation.completed`` with ``usage``, ``error``, then ``[DONE]``) are relayed as
+OpenAI's ``image_generation.*`` events (``image_edit.*`` for an edit), the completed event's
+usage (and its ``cost``) converted as a whole answer's is; an ``error`` event ends the stream
+with the mapped error; ``image_generation.text_chunk`` (SVG output) is not relayed.
 """
 
 from __future__ import annotations
@@ -28,9 +35,16 @@ from typing import Any
 
 from proxy.errors import InvalidRequestError, UpstreamError
 from proxy.providers.base import ImageResult, Usage
-from proxy.providers.openrouter.common import PROVIDER, answer_object, images_usage
+from proxy.providers.openai.images import OpenAIImageStream
+from proxy.providers.openrouter.common import (
+    PROVIDER,
+    answer_object,
+    images_usage,
+    map_error_body,
+)
 from proxy.providers.openrouter.image_config import parse_size
 from proxy.schemas import ImageRequest
+from proxy.sse import SSEEvent
 from proxy.upstream_request import UpstreamResponse
 
 TIERS = ("512", "1K", "2K", "4K")
@@ -50,7 +64,7 @@ UNSUPPORTED = {
     "image_size": "OpenRouter's images API calls it 'resolution' ('512', '1K', '2K', '4K')",
     "modalities": "OpenRouter's images API always answers images",
     "moderation": "OpenRouter has no moderation setting on image requests",
-    "partial_images": "streamed previews from OpenRouter's images API are not relayed",
+    "partial_images": "OpenRouter decides how many previews a stream carries",
     "messages": "the images API takes a prompt; use /v1/chat/completions for a conversation",
 }
 # Read here or by the proxy, never copied as they came.
@@ -125,9 +139,22 @@ def _check_output(body: dict[str, Any]) -> None:
             raise InvalidRequestError(f"'{name}' must be an integer.", param=name)
 
 
+STREAMING_VENDORS = ("openai/",)  # OpenRouter: native streaming "currently OpenAI"
+
+
+def streams(model: str) -> bool:
+    return model.lower().startswith(STREAMING_VENDORS)
+
+
 def images_api_payload(request: ImageRequest, model: str) -> dict[str, Any]:
     """The ``POST /images`` body of a generation (an edit adds its ``input_references``)."""
     request.refuse_unsupported(UNSUPPORTED, "for OpenRouter's images API")
+    if request.stream and not streams(model):
+        raise InvalidRequestError(
+            f"OpenRouter streams images from OpenAI's models only; {model} answers whole. "
+            "Send the request without 'stream'.",
+            param="stream",
+        )
     _check_output(request.body)
     body = request.params(*CONSUMED)
     body.update(model=model, prompt=request.prompt)
@@ -135,6 +162,8 @@ def images_api_payload(request: ImageRequest, model: str) -> dict[str, Any]:
     body.update(_quality(request.quality))
     if request.n > 1:
         body["n"] = request.n
+    if request.stream:
+        body["stream"] = True
     return body
 
 
@@ -146,9 +175,8 @@ def parse_images_api(response: UpstreamResponse) -> ImageResult:
     for item in data if isinstance(data, list) else ():
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str) and item["b64_json"]:
             items.append({"b64_json": item["b64_json"]})
-            media_type = item.get("media_type")
-            if isinstance(media_type, str) and media_type.startswith("image/"):
-                formats.add(media_type.removeprefix("image/"))
+            if (fmt := _output_format(item.get("media_type"))) is not None:
+                formats.add(fmt)
     if not items:
         raise UpstreamError(
             f"{PROVIDER}: the images API answered without an image", provider=PROVIDER
@@ -160,6 +188,53 @@ def parse_images_api(response: UpstreamResponse) -> ImageResult:
         usage=Usage.of(images_usage(usage)) if isinstance(usage, dict) else None,
         created=created if isinstance(created, int) and not isinstance(created, bool) else None,
     )
-    if len(formats) == 1 and (fmt := formats.pop()) in OUTPUT_FORMATS:
-        result.extra["output_format"] = fmt
+    if len(formats) == 1:
+        result.extra["output_format"] = formats.pop()
     return result
+
+
+def _output_format(media_type: Any) -> str | None:
+    if isinstance(media_type, str) and media_type.startswith("image/"):
+        fmt = media_type.removeprefix("image/")
+        return fmt if fmt in OUTPUT_FORMATS else None
+    return None
+
+
+class OpenRouterImageStream(OpenAIImageStream):
+    """OpenRouter's image SSE in, OpenAI's ``<prefix>.partial_image`` / ``<prefix>.completed``
+    events out (``prefix``: ``image_generation``, or ``image_edit`` for an edit); ``[DONE]``
+    ends the stream as OpenAI's does."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def feed(self, event: SSEEvent) -> list[tuple[str | None, Any]]:
+        return [out for _, payload in super().feed(event) for out in self.translate(payload)]
+
+    def translate(self, payload: Any) -> list[tuple[str | None, Any]]:
+        if not isinstance(payload, dict):
+            return []
+        kind = payload.get("type")
+        if kind == "error" or isinstance(payload.get("error"), dict):
+            error = payload.get("error")
+            raise map_error_body(
+                200, {}, b"", error=error if isinstance(error, dict) else {"message": str(error)}
+            )
+        if kind == "image_generation.partial_image":
+            name = f"{self.prefix}.partial_image"
+            out = {k: payload[k] for k in ("b64_json", "partial_image_index") if k in payload}
+            return [(name, {"type": name, **out})]
+        if kind == "image_generation.completed":
+            name = f"{self.prefix}.completed"
+            done: dict[str, Any] = {"type": name, "b64_json": payload.get("b64_json")}
+            if isinstance(payload.get("created"), int):
+                done["created_at"] = payload["created"]
+            if (fmt := _output_format(payload.get("media_type"))) is not None:
+                done["output_format"] = fmt
+            if isinstance(payload.get("usage"), dict):
+                done["usage"] = images_usage(payload["usage"])
+            return [(name, done)]
+        return []  # image_generation.text_chunk (SVG output) and anything new
