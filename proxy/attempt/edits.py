@@ -57,7 +57,7 @@ EDITS = Capability(
     edit_refusal,
     "Use a model served by a provider that edits (OpenAI or Azure GPT image models, Gemini "
     "image models on the Gemini API or Vertex AI, the Stability edit models on Bedrock, "
-    "Recraft, an OpenAI-compatible server, the mock), or "
+    "Recraft, OpenRouter image models, an OpenAI-compatible server, the mock), or "
     "/v1/images/generations.",
 )
 VARIATIONS = Capability(

@@ -167,8 +167,10 @@ class PriceTable:
             return {**parent, **{k: v for k, v in raw.items() if k != "same_as"}}
         return raw
 
-    def candidates(self, provider: str, model: str) -> list[str]:
-        """Table keys to try, most specific first."""
+    def candidates(self, provider: str, model: str, *, base_model: bool = False) -> list[str]:
+        """Table keys to try, most specific first. A ``base_model`` may name another provider
+        (``openai/gpt-image-1`` behind Azure); a deployment's own model id never does: on
+        OpenRouter, ``openai/gpt-image-2`` is OpenRouter's model, billed at its price."""
         names = [model]
         stripped = _DATE_SUFFIX.sub("", model)
         if stripped != model:
@@ -179,13 +181,15 @@ class PriceTable:
         for n in names:
             n = n.lower()
             keys.append(n if "/" in n and n.split("/", 1)[0] == provider else f"{provider}/{n}")
-            if "/" in n and n.split("/", 1)[0] != provider:
+            if base_model and "/" in n and n.split("/", 1)[0] != provider:
                 keys.append(n)  # base_model written with its own provider prefix
         keys.append(f"{provider}/*")
         return keys
 
-    def lookup(self, provider: str, model: str) -> tuple[str | None, dict[str, Any]]:
-        for key in self.candidates(provider, model):
+    def lookup(
+        self, provider: str, model: str, *, base_model: bool = False
+    ) -> tuple[str | None, dict[str, Any]]:
+        for key in self.candidates(provider, model, base_model=base_model):
             raw = self._resolve(key)
             if raw is not None:
                 return key, raw
@@ -203,7 +207,7 @@ class PriceTable:
         info.update(extra)
         base_model = info.get("base_model")
         model = str(base_model) if base_model else deployment.model
-        key, raw = self.lookup(deployment.provider, model)
+        key, raw = self.lookup(deployment.provider, model, base_model=bool(base_model))
         where = f"{deployment.path}.model_info"
         overrides = {k: info[k] for k in OVERRIDE_KEYS if info.get(k) is not None}
         own_rates = _rates(overrides, where)

@@ -439,3 +439,16 @@ def test_gemini_3_ga_names_carry_the_prices_and_previews_follow(provider: str) -
     lite = TABLE.for_deployment(deployment(provider, "gemini-3.1-flash-lite-image"))
     assert lite.unknown and not lite.known
     assert TABLE.as_of == "2026-12-03"
+
+
+def test_an_openrouter_model_named_after_an_openai_one_is_priced_from_usage_cost() -> None:
+    """``openrouter/openai/gpt-image-2`` is OpenRouter's to bill: its ``usage.cost``, never
+    OpenAI's token prices for ``openai/gpt-image-2`` from the table."""
+    usage = {"prompt_tokens": 0, "completion_tokens": 272, "total_tokens": 272, "cost": 0.13}
+    assert price("openrouter", "openai/gpt-image-2", usage=usage) == (0.13, "provider")
+    # a base_model naming another provider still finds that provider's prices
+    tokens = {"input_tokens": 10, "output_tokens": 272, "total_tokens": 282}
+    cost, basis = price(
+        "azure", "my-deployment", usage=tokens, info={"base_model": "openai/gpt-image-2"}
+    )
+    assert basis == "tokens" and cost is not None and cost > 0

@@ -18,14 +18,11 @@ from __future__ import annotations
 import base64
 
 from proxy.config.deployment import Deployment
-from proxy.errors import InvalidRequestError
 from proxy.providers.google.gemini_images import gemini_image_body
 from proxy.providers.google.settings import endpoint, is_image_model, is_imagen
-from proxy.schemas import ImageRequest
+from proxy.providers.prompt_edits import prompt_edit_as_generation
 from proxy.schemas.edits import EditRequest, InputImage
 from proxy.upstream_request import UpstreamRequest, fan_out
-
-EDIT_ONLY_DEFAULTS = {"input_fidelity": (None, "low")}  # OpenAI's edit fields Gemini lacks
 
 
 def gemini_edit_refusal(deployment: Deployment) -> str | None:
@@ -39,27 +36,6 @@ def gemini_edit_refusal(deployment: Deployment) -> str | None:
     return None
 
 
-def _refuse_overlays(request: EditRequest, model: str) -> None:
-    for name, overlay in (("mask", request.mask), ("markup", request.markup)):
-        if overlay is not None:
-            raise InvalidRequestError(
-                f"'{name}' is not supported by {model}: Gemini edits by prompt only (no mask, "
-                "no edit mode). Send the edit without it and say in the prompt what to change "
-                "and where.",
-                param=name,
-                code="unsupported_parameter",
-            )
-    for name, defaults in EDIT_ONLY_DEFAULTS.items():
-        value = request.body.get(name)
-        if value not in defaults:
-            raise InvalidRequestError(
-                f"'{name}'={value!r} is not supported by {model}: Gemini has no such setting; "
-                "say in the prompt what of the input images to keep.",
-                param=name,
-                code="unsupported_parameter",
-            )
-
-
 def inline_part(image: InputImage) -> dict[str, dict[str, str]]:
     return {
         "inlineData": {
@@ -69,16 +45,9 @@ def inline_part(image: InputImage) -> dict[str, dict[str, str]]:
     }
 
 
-def as_generation(request: EditRequest) -> ImageRequest:
-    """The edit's text fields as a generation request (the edit-only fields left out)."""
-    return ImageRequest.from_body(
-        {k: v for k, v in request.body.items() if k not in EDIT_ONLY_DEFAULTS}
-    )
-
-
 def build_gemini_edit(request: EditRequest, deployment: Deployment) -> list[UpstreamRequest]:
-    _refuse_overlays(request, deployment.model)
-    payload = gemini_image_body(as_generation(request), deployment)
+    generation = prompt_edit_as_generation(request, deployment.model, "Gemini")
+    payload = gemini_image_body(generation, deployment)
     (content,) = payload["contents"]
     content["parts"][:0] = [inline_part(image) for image in request.images]
     url = endpoint(deployment, "generateContent")

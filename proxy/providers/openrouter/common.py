@@ -20,6 +20,7 @@ from proxy.config.deployment import Deployment
 from proxy.errors import (
     ContentPolicyError,
     ProxyError,
+    UpstreamError,
     UpstreamQuotaError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -27,10 +28,13 @@ from proxy.errors import (
 from proxy.providers.base import join_url
 from proxy.providers.upstream_errors import extract_message, map_http_error, retry_after_seconds
 from proxy.redact import redact_text
+from proxy.upstream_request import UpstreamResponse
 
 PROVIDER = "openrouter"
 DEFAULT_BASE = "https://openrouter.ai/api/v1"
 MODALITIES = frozenset({"text", "image", "audio"})
+# litellm_params.openrouter_api: which OpenRouter endpoint serves /v1/images/*
+IMAGE_APIS = ("chat", "images")
 
 
 def chat_url(deployment: Deployment) -> str:
@@ -38,6 +42,21 @@ def chat_url(deployment: Deployment) -> str:
     if urlsplit(base).path.endswith("/chat/completions"):
         return base
     return join_url(base, "chat/completions")
+
+
+def images_url(deployment: Deployment) -> str:
+    """``{base}/images``; an ``api_base`` naming the chat endpoint is taken as its base."""
+    base = (deployment.params.api_base or DEFAULT_BASE).rstrip("/")
+    base = base.removesuffix("/chat/completions")
+    if urlsplit(base).path.endswith("/images"):
+        return base
+    return join_url(base, "images")
+
+
+def uses_images_api(deployment: Deployment) -> bool:
+    """Whether the deployment's image requests go to ``POST /images`` (``openrouter_api:
+    images``) rather than chat completions (the default)."""
+    return bool(deployment.param("openrouter_api") == "images")
 
 
 def attribution_headers(deployment: Deployment) -> dict[str, str]:
@@ -74,7 +93,39 @@ def validate(deployment: Deployment) -> str | None:
     image_config = deployment.param("image_config")
     if image_config is not None and not isinstance(image_config, Mapping):
         return "litellm_params.image_config: must be a mapping"
+    api = deployment.param("openrouter_api")
+    if api is not None and api not in IMAGE_APIS:
+        return f"litellm_params.openrouter_api: must be one of {', '.join(IMAGE_APIS)}"
     return None
+
+
+def answer_object(response: UpstreamResponse) -> dict[str, Any]:
+    """A 200 answer's JSON object (decoded once: image answers run to megabytes); an
+    ``error`` object in it raises, mapped as an error answer is."""
+    body = response.json()
+    if not isinstance(body, dict):
+        raise UpstreamError(f"{PROVIDER} answered with a non-object body", provider=PROVIDER)
+    if isinstance(body.get("error"), dict):
+        raise map_error_body(502, response.headers, b"", error=body["error"])
+    return body
+
+
+def images_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """Chat usage -> the ImagesResponse usage shape (``cost`` kept: OpenRouter's USD)."""
+    out: dict[str, Any] = {
+        "input_tokens": usage.get("prompt_tokens", 0),
+        "output_tokens": usage.get("completion_tokens", 0),
+        "total_tokens": usage.get("total_tokens", 0),
+    }
+    details = usage.get("completion_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("image_tokens"), int):
+        out["output_tokens_details"] = {
+            "image_tokens": details["image_tokens"],
+            "text_tokens": max(0, out["output_tokens"] - details["image_tokens"]),
+        }
+    if isinstance(usage.get("cost"), int | float):
+        out["cost"] = usage["cost"]
+    return out
 
 
 def _is_moderation(message: str, metadata: Any) -> bool:

@@ -1,4 +1,8 @@
-"""``/v1/images/generations`` on OpenRouter, through its chat completions endpoint.
+"""``/v1/images/generations`` and ``/v1/images/edits`` on OpenRouter.
+
+Deployments with ``openrouter_api: images`` go to OpenRouter's images API
+(``proxy.providers.openrouter.images_api``); the others (the default) go through chat
+completions, as described here.
 
 The prompt becomes one user message, ``modalities`` asks for images (``["image", "text"]``
 unless the deployment sets ``modalities``), ``size`` / ``quality`` become ``image_config``.
@@ -9,25 +13,44 @@ An answer without an image is an error, never a 200 with empty ``data``.
 
 Other parameters pass through to the chat body (``seed``, ``provider``, ``user``, ...);
 OpenAI image-only parameters a chat model cannot honour are refused with a 400.
+
+Edits are the same chat call with one user message of content parts: the prompt's ``text``
+part first, then each uploaded image as an ``image_url`` part holding a data URL, in the
+client's order (OpenRouter recommends text before images); ``n`` fans out and ``size`` /
+``quality`` map to ``image_config`` as for generations. On the images API the uploads go as
+``input_references``. OpenRouter edits by prompt: a ``mask`` (or ``markup``) is a 400 before
+any call, never dropped, as is ``input_fidelity=high``.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageResult, NoImageStream, Usage
+from proxy.providers.base import ImageResult, Usage
 from proxy.providers.openrouter.common import (
     PROVIDER,
+    answer_object,
     attribution_headers,
     chat_url,
+    images_url,
+    images_usage,
     map_error_body,
+    uses_images_api,
 )
 from proxy.providers.openrouter.image_config import build_image_config
+from proxy.providers.openrouter.images_api import (
+    OpenRouterImageStream,
+    images_api_payload,
+    parse_images_api,
+)
+from proxy.providers.prompt_edits import prompt_edit_as_generation
 from proxy.redact import redact_text
 from proxy.schemas import ImageRequest
-from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+from proxy.schemas.edits import EditRequest, InputImage
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse, fan_out
 
 DEFAULT_MODALITIES = ["image", "text"]
 
@@ -37,7 +60,7 @@ UNSUPPORTED = {
     "output_format": "OpenRouter chat image models return their own format (usually PNG)",
     "output_compression": "OpenRouter chat image models do not take a compression level",
     "moderation": "OpenRouter has no moderation setting on image requests",
-    "partial_images": "OpenRouter image generation through chat is not streamed here",
+    "partial_images": "OpenRouter image generation through chat is not streamed",
     "messages": "the prompt becomes the chat message; use /v1/chat/completions for a conversation",
 }
 # Read here (turned into the chat body's own fields) or by the proxy, never copied as is.
@@ -66,27 +89,38 @@ def message_image_urls(message: dict[str, Any]) -> list[str]:
     return urls
 
 
-def images_usage(usage: dict[str, Any]) -> dict[str, Any]:
-    """Chat usage -> the ImagesResponse usage shape (``cost`` kept: OpenRouter's USD)."""
-    out: dict[str, Any] = {
-        "input_tokens": usage.get("prompt_tokens", 0),
-        "output_tokens": usage.get("completion_tokens", 0),
-        "total_tokens": usage.get("total_tokens", 0),
-    }
-    details = usage.get("completion_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("image_tokens"), int):
-        out["output_tokens_details"] = {
-            "image_tokens": details["image_tokens"],
-            "text_tokens": max(0, out["output_tokens"] - details["image_tokens"]),
-        }
-    if isinstance(usage.get("cost"), int | float):
-        out["cost"] = usage["cost"]
-    return out
+def image_part(image: InputImage) -> dict[str, Any]:
+    """An upload as an OpenRouter ``image_url`` content part (a base64 data URL)."""
+    encoded = base64.b64encode(image.data).decode("ascii")
+    return {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{encoded}"}}
 
 
-class OpenRouterImages(NoImageStream):
+def edit_as_generation(request: EditRequest, model: str) -> ImageRequest:
+    """The edit's text fields as a generation request; a 400 for what OpenRouter cannot do."""
+    generation = prompt_edit_as_generation(request, model, "OpenRouter")
+    seed = generation.body.get("seed")
+    if isinstance(seed, str):  # a form field is text; OpenRouter wants an integer
+        try:
+            generation.body["seed"] = int(seed)
+        except ValueError:
+            raise InvalidRequestError("'seed' must be an integer.", param="seed") from None
+    return generation
+
+
+def refuse_chat_stream(request: ImageRequest | EditRequest) -> None:
+    if request.stream:
+        raise InvalidRequestError(
+            "OpenRouter streams images only through its images API (OpenAI's models): set "
+            "'openrouter_api: images' on the deployment, or send the request without 'stream'.",
+            param="stream",
+        )
+
+
+class OpenRouterImages:
     provider = PROVIDER
     image_hosts = ()  # images come back as data URIs
+    supports_stream = True  # images API deployments of OpenAI models; the others: a 400
+    supports_edit_stream = True
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
         request.refuse_unsupported(UNSUPPORTED, "for OpenRouter image models")
@@ -113,18 +147,63 @@ class OpenRouterImages(NoImageStream):
         return body
 
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
+        headers = attribution_headers(deployment)
+        if uses_images_api(deployment):
+            payload = images_api_payload(request, deployment.model)
+            url = images_url(deployment)
+            return [UpstreamRequest.post_json(url, payload, headers, stream=request.stream)]
+        refuse_chat_stream(request)
         payload = self.payload(request, deployment)
-        url, headers = chat_url(deployment), attribution_headers(deployment)
+        url = chat_url(deployment)
         return [UpstreamRequest.post_json(url, payload, headers) for _ in range(request.n)]
 
     def parse(
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
     ) -> ImageResult:
-        body = response.json()
-        if not isinstance(body, dict):
-            raise UpstreamError(f"{PROVIDER} answered with a non-object body", provider=PROVIDER)
-        if isinstance(body.get("error"), dict):
-            raise map_error_body(502, response.headers, b"", error=body["error"])
+        return self.parse_answer(response, deployment)
+
+    def stream_translator(
+        self, request: ImageRequest, deployment: Deployment
+    ) -> OpenRouterImageStream:
+        return OpenRouterImageStream("image_generation")
+
+    # --- edits -------------------------------------------------------------------------
+
+    def edit_refusal(self, deployment: Deployment) -> str | None:
+        return None  # OpenRouter says which models take image input; its 4xx is relayed
+
+    def build_edit(self, request: EditRequest, deployment: Deployment) -> list[UpstreamRequest]:
+        generation = edit_as_generation(request, deployment.model)
+        headers = attribution_headers(deployment)
+        parts = [image_part(image) for image in request.images]
+        if uses_images_api(deployment):
+            payload = images_api_payload(generation, deployment.model)
+            payload["input_references"] = parts
+            url = images_url(deployment)
+            return [UpstreamRequest.post_json(url, payload, headers, stream=request.stream)]
+        refuse_chat_stream(request)
+        payload = self.payload(generation, deployment)
+        payload["messages"] = [
+            {"role": "user", "content": [{"type": "text", "text": request.prompt}, *parts]}
+        ]
+        return fan_out(UpstreamRequest.post_json(chat_url(deployment), payload, headers), request.n)
+
+    def parse_edit(
+        self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
+    ) -> ImageResult:
+        return self.parse_answer(response, deployment)
+
+    def edit_stream_translator(
+        self, request: EditRequest, deployment: Deployment
+    ) -> OpenRouterImageStream:
+        return OpenRouterImageStream("image_edit")
+
+    # --- answers -----------------------------------------------------------------------
+
+    def parse_answer(self, response: UpstreamResponse, deployment: Deployment) -> ImageResult:
+        if uses_images_api(deployment):
+            return parse_images_api(response)
+        body = answer_object(response)
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise UpstreamError(f"{PROVIDER} answered without choices", provider=PROVIDER)
