@@ -3,6 +3,8 @@
     python bench/instructions.py                          # this tree, 1,000 small image requests
     python bench/instructions.py --tree /tmp/old --n 500  # another tree (git archive ... | tar -x)
     python bench/instructions.py --body chat.json --path /v1/chat/completions
+    python bench/instructions.py --body generated/edit-4mb.multipart --path /v1/images/edits \
+        --content-type 'multipart/form-data; boundary=bench-edit-boundary-7d1f3c' --n 40 --warmup 20
 
 Starts the bench's nginx upstream and the proxy under ``valgrind --tool=callgrind`` with
 instrumentation off, mints a virtual key, sends 200 warm-up requests on one keep-alive
@@ -36,6 +38,9 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--body", default="image-small.json", help="a file in bench/requests/")
     p.add_argument("--path", default="/v1/images/generations")
+    p.add_argument("--content-type", default="application/json",
+                   help="e.g. the edit bodies' multipart type (bench/harness/edit_bodies.py)")
+    p.add_argument("--warmup", type=int, default=200, help="requests sent before counting")
     p.add_argument("--port", type=int, default=14600)
     p.add_argument("--upstream-port", type=int, default=18600)
     a = p.parse_args()
@@ -69,7 +74,7 @@ def main() -> None:
         with open(os.path.join(BENCH, "requests", a.body), "rb") as f:
             body = f.read()
         conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
-        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": a.content_type}
 
         def send(count: int) -> None:
             for _ in range(count):
@@ -79,7 +84,7 @@ def main() -> None:
                 if r.status != 200:
                     sys.exit(f"status {r.status}; see {work}/proxy.log")
 
-        send(200)
+        send(a.warmup)
         time.sleep(1.5)
         control = ["callgrind_control", "-i"]
         subprocess.run([*control, "on", str(proxy.pid)], check=True, stdout=subprocess.DEVNULL)

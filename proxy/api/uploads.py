@@ -53,6 +53,40 @@ HEAD_BYTES = 256 * 1024  # an image's type and size are read from this much of i
 IN_MEMORY_COPIES = 3
 
 
+class PartBuffer:
+    """A file part parsed in memory: the chunks the parser hands over, joined once when read.
+    (The parser's ``SpooledTemporaryFile`` keeps a ``BytesIO``, which regrows and copies
+    itself dozens of times on the way to 4 MB, and copies again when read.) Starlette's
+    ``UploadFile`` writes it on the event loop: it is never rolled to disk."""
+
+    _rolled = False  # what UploadFile reads to know a part is in memory
+    _max_size = 0  # and that it never rolls over
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(data)
+        self._size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._size
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return offset  # read() always reads from the start: all the parser and we need
+
+    def read(self, size: int = -1) -> bytes:
+        if len(self._chunks) != 1:
+            self._chunks = [b"".join(self._chunks)]
+        data = self._chunks[0] if self._chunks else b""
+        return data if size < 0 else data[:size]
+
+    def close(self) -> None:
+        self._chunks = []
+
+
 class UploadFiles:
     """One request's uploads: their temporary files and the memory they took from the
     process's budget, given back when the request ends."""
@@ -153,6 +187,7 @@ class _LimitedParser(MultiPartParser):
         self._file_bytes = 0
         self._images = 0
         self.opened: list[UploadFile] = []  # every file part, also when a limit stops it
+        self._in_memory = in_memory
         if in_memory:  # no file grows past the per-image limit: none is ever spooled
             self.spool_max_size = limits.per_image
 
@@ -163,6 +198,14 @@ class _LimitedParser(MultiPartParser):
     def on_headers_finished(self) -> None:
         super().on_headers_finished()
         part = self._current_part
+        if part.file is not None and self._in_memory:
+            part.file.file.close()  # the parser's spooled file, still empty: a buffer instead
+            part.file = UploadFile(
+                file=PartBuffer(),  # type: ignore[arg-type]
+                size=0,
+                filename=part.file.filename,
+                headers=part.file.headers,
+            )
         if part.file is not None:
             self.opened.append(part.file)
         if part.file is not None and is_image_field(part.field_name):
