@@ -1,4 +1,5 @@
-"""Bytes that may live in a file: an uploaded image, forwarded without being read into memory.
+"""Bytes that may live in a file, or in pieces: an uploaded image, forwarded without being
+read (or joined) into one object.
 
 A multipart upload past 1 MB is spooled to a temporary file as it arrives
 (``proxy.api.uploads``). An adapter that passes the file on as it is (the OpenAI multipart
@@ -52,39 +53,69 @@ class BlobNotLoaded(RuntimeError):
 
 
 class Blob:
-    __slots__ = ("_data", "_file", "size")
+    """Bytes in one of three places: one ``bytes`` object; the pieces the multipart parser
+    handed over (``parts``: never joined when an adapter forwards them, joined once when one
+    needs the bytes); or a spooled temporary file (``file``: read in a worker thread)."""
+
+    __slots__ = ("_data", "_file", "_parts", "size")
 
     def __init__(
-        self, data: bytes | None = None, *, file: SpooledFile | None = None, size: int = 0
+        self,
+        data: bytes | None = None,
+        *,
+        file: SpooledFile | None = None,
+        size: int = 0,
+        parts: list[bytes] | None = None,
     ):
-        if (data is None) == (file is None):
-            raise ValueError("a blob holds bytes or a file, exactly one")
+        if [data, file, parts].count(None) != 2:
+            raise ValueError("a blob holds bytes, parts or a file, exactly one")
         self._data = data
         self._file = file
-        self.size = len(data) if data is not None else size
+        self._parts = parts
+        if data is not None:
+            self.size = len(data)
+        elif parts is not None:
+            self.size = sum(len(p) for p in parts)
+        else:
+            self.size = size
 
     @property
     def loaded(self) -> bool:
+        """Whether ``data`` is ready (one ``bytes`` object, no join or read left to do)."""
         return self._data is not None
 
     @property
     def data(self) -> bytes:
         if self._data is None:
-            raise BlobNotLoaded("the upload is still in its file: await load() first")
+            raise BlobNotLoaded("the upload is not joined or read yet: await load() first")
         return self._data
 
     async def load(self) -> bytes:
-        """The bytes, read from the file once (in a worker thread)."""
+        """The bytes as one object: the parts joined, or the file read (in a worker thread
+        past ``CHUNK``, so a 50 MB join never holds the event loop)."""
         if self._data is None:
-            self._data = await asyncio.to_thread(self._read, 0, self.size)
+            work = self._join if self._parts is not None else self._read_all
+            self._data = work() if self.size <= CHUNK else await asyncio.to_thread(work)
+            self._parts = None
         return self._data
 
+    def _join(self) -> bytes:
+        assert self._parts is not None
+        return self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+
+    def _read_all(self) -> bytes:
+        return self._read(0, self.size)
+
     async def chunks(self) -> AsyncIterator[bytes]:
-        """The bytes: at once from memory, else read from the file in pieces of ``CHUNK``
-        at fixed offsets (so two sends of one blob, a retry and a fallback, never share a
-        file position)."""
+        """The bytes: from memory as they are (no join), else read from the file in pieces
+        of ``CHUNK`` at fixed offsets (so two sends of one blob, a retry and a fallback,
+        never share a file position)."""
         if self._data is not None:
             yield self._data
+            return
+        if self._parts is not None:
+            for part in list(self._parts):
+                yield part
             return
         for start in range(0, self.size, CHUNK):
             yield await asyncio.to_thread(self._read, start, min(CHUNK, self.size - start))

@@ -77,6 +77,20 @@ class PartBuffer:
     def seek(self, offset: int, whence: int = 0) -> int:
         return offset  # read() always reads from the start: all the parser and we need
 
+    @property
+    def parts(self) -> list[bytes]:
+        return self._chunks
+
+    def head(self, size: int) -> bytes:
+        """The first ``size`` bytes, joined from as few pieces as hold them."""
+        taken, total = [], 0
+        for chunk in self._chunks:
+            taken.append(chunk)
+            total += len(chunk)
+            if total >= size:
+                break
+        return b"".join(taken)[:size]
+
     def read(self, size: int = -1) -> bytes:
         if len(self._chunks) != 1:
             self._chunks = [b"".join(self._chunks)]
@@ -293,6 +307,9 @@ async def _image_of(file: UploadFile, name: str, index: int, spool_max: int) -> 
     """The upload in memory when the parser kept it there, else left in its spooled file
     with only its first ``HEAD_BYTES`` read."""
     size = file.size or 0
+    if isinstance(file.file, PartBuffer):  # parsed in memory: its pieces, never joined here
+        blob = Blob(parts=file.file.parts)
+        return input_image(blob, name, index, file.file.head(HEAD_BYTES))
     if size <= spool_max:
         data = await file.read()
         await file.close()  # in memory: nothing to keep

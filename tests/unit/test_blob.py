@@ -64,3 +64,14 @@ def test_a_blob_holds_bytes_or_a_file() -> None:
     with pytest.raises(ValueError):
         Blob()
     assert Blob(b"abc").size == 3 and Blob(b"abc").loaded
+
+
+async def test_parts_are_sent_as_they_are_and_joined_once_when_loaded() -> None:
+    parts = [b"\x89PNG", b"abc" * 1000, b"end"]
+    blob = Blob(parts=parts)
+    assert blob.size == sum(len(p) for p in parts) and not blob.loaded
+    assert [c async for c in blob.chunks()] == parts  # no join on the way out
+    body, _ = multipart_body([], [FilePart("image", "a.png", "image/png", blob)])
+    assert isinstance(body, StreamedBody) and body.length > blob.size
+    assert await blob.load() == b"".join(parts) and blob.data == b"".join(parts)
+    assert [c async for c in blob.chunks()] == [b"".join(parts)]
