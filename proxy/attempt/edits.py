@@ -56,8 +56,9 @@ EDITS = Capability(
     "edit images",
     edit_refusal,
     "Use a model served by a provider that edits (OpenAI or Azure GPT image models, Gemini "
-    "image models on the Gemini API or Vertex AI, the Stability edit models on Bedrock, "
-    "Recraft, OpenRouter image models, an OpenAI-compatible server, the mock), or "
+    "image models on the Gemini API or Vertex AI, Stability's edit models on Bedrock or its "
+    "own API, Black Forest Labs, xAI, Recraft, OpenRouter image models, fal.ai edit apps, "
+    "Together AI's Kontext and FLUX.2, an OpenAI-compatible server, the mock), or "
     "/v1/images/generations.",
 )
 VARIATIONS = Capability(
