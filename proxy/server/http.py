@@ -34,6 +34,7 @@ from typing import Any
 import httptools
 import orjson
 from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
@@ -160,6 +161,22 @@ class GuardedHttp(HttpToolsProtocol):
         self.head_started = self.loop.time()
         self.head_bytes = 0
         self.drain_until = None
+
+    def on_body(self, body: bytes) -> None:
+        """uvicorn's, without its two copies of every body chunk: it appends each chunk to a
+        ``bytearray`` and hands the application ``bytes(...)`` of it. A chunk that arrives
+        while none waits is kept as the ``bytes`` it is (``bytes()`` of a ``bytes`` is the
+        same object), so a 4 MB upload is not copied twice more on its way to the parser."""
+        cycle = self.cycle
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return
+        if cycle.body:
+            cycle.body += body  # a chunk already waits: join them (uvicorn's path)
+        else:
+            cycle.body = body  # type: ignore[assignment]
+        if len(cycle.body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
     def on_headers_complete(self) -> None:
         self.in_head = False
