@@ -194,6 +194,17 @@ class NoImageStream:
         raise NotImplementedError(f"{type(self).__name__} does not stream images")
 
 
+class NoEditStream:
+    """The edit-streaming half of an image editor whose provider answers edits whole."""
+
+    supports_edit_stream = False
+
+    def edit_stream_translator(
+        self, request: EditRequest, deployment: Deployment
+    ) -> StreamTranslator[ImageEvent]:
+        raise NotImplementedError(f"{type(self).__name__} does not stream image edits")
+
+
 @runtime_checkable
 class ImageEditor(Protocol):
     """An image adapter's optional capability, checked with ``isinstance`` by the attempt

@@ -10,6 +10,7 @@ parameter.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,11 @@ class InputImage:
     @property
     def size(self) -> int:
         return self.blob.size
+
+    @property
+    def data_url(self) -> str:
+        """The bytes as a ``data:`` URL (what JSON image APIs take for an upload)."""
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
 
     @property
     def extension(self) -> str:

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError, UpstreamError
-from proxy.providers.base import ImageEvent, ImageResult, NoImageStream, StreamTranslator
+from proxy.providers.base import (
+    ImageResult,
+    NoEditStream,
+    NoImageStream,
+)
 from proxy.providers.bedrock import urls
 from proxy.providers.bedrock.errors import PROVIDER, map_bedrock_error
 from proxy.providers.bedrock.families import KNOWN, Family, family_of
@@ -84,9 +88,8 @@ def editing_family(deployment: Deployment) -> StabilityEdit:
     return family
 
 
-class BedrockImages(NoImageStream):
+class BedrockImages(NoImageStream, NoEditStream):
     image_hosts = ()  # images come back as base64
-    supports_edit_stream = False  # Bedrock answers edits whole
 
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
         family = family_for(deployment)
@@ -116,11 +119,6 @@ class BedrockImages(NoImageStream):
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
     ) -> ImageResult:
         return editing_family(deployment).parse(response.json(), request)
-
-    def edit_stream_translator(
-        self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("Bedrock edits do not stream")
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_bedrock_error(response.status, response.headers, response.body)

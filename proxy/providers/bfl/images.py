@@ -38,11 +38,10 @@ from proxy.errors import (
     UpstreamQuotaError,
 )
 from proxy.providers.base import (
-    ImageEvent,
     ImageResult,
+    NoEditStream,
     NoImageStream,
     PollAgain,
-    StreamTranslator,
     Usage,
     join_url,
 )
@@ -272,12 +271,11 @@ def moderation_reasons(body: dict[str, Any]) -> str:
     return ""
 
 
-class BlackForestLabsImages(NoImageStream):
+class BlackForestLabsImages(NoImageStream, NoEditStream):
     """Generations and edits (``ImageEditor``) on BFL, polled (``PollingImages``)."""
 
     provider = PROVIDER
     image_hosts = (BFL_DOMAIN,)  # result.sample: delivery-eu1.bfl.ai, delivery-us1.bfl.ai, ...
-    supports_edit_stream = False
 
     # --- generations ------------------------------------------------------------------
 
@@ -362,11 +360,6 @@ class BlackForestLabsImages(NoImageStream):
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
     ) -> ImageResult:
         return self.result(response)
-
-    def edit_stream_translator(
-        self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("Black Forest Labs does not stream image edits")
 
     # --- the task ---------------------------------------------------------------------
 

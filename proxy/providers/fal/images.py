@@ -33,7 +33,12 @@ import orjson
 from proxy.config.deployment import Deployment
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
-from proxy.providers.base import ImageEvent, ImageResult, NoImageStream, StreamTranslator, join_url
+from proxy.providers.base import (
+    ImageResult,
+    NoEditStream,
+    NoImageStream,
+    join_url,
+)
 from proxy.providers.image_params import (
     EDIT_PARAMS,
     native_params,
@@ -45,7 +50,7 @@ from proxy.providers.masks import WHITE_EDITS, converted_mask
 from proxy.providers.upstream_errors import map_http_error
 from proxy.redact import redact_text
 from proxy.schemas import ImageRequest
-from proxy.schemas.edits import EditRequest, InputImage
+from proxy.schemas.edits import EditRequest
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PROVIDER = "fal_ai"
@@ -136,10 +141,6 @@ def common_fields(request: ImageRequest | EditRequest) -> dict[str, Any]:
     return fields
 
 
-def data_url(image: InputImage) -> str:
-    return f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"
-
-
 def png_data_url(data: bytes) -> str:
     return f"data:image/png;base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -162,8 +163,8 @@ def image_fields(request: EditRequest, app: str) -> dict[str, Any]:
             code="too_many_images",
         )
     if not single:
-        return {"image_urls": [data_url(image) for image in request.images]}
-    fields: dict[str, Any] = {"image_url": data_url(request.images[0])}
+        return {"image_urls": [image.data_url for image in request.images]}
+    fields: dict[str, Any] = {"image_url": request.images[0].data_url}
     if "fill" in name:
         if request.mask is None:
             raise InvalidRequestError(
@@ -235,11 +236,10 @@ def map_fal_error(response: UpstreamResponse) -> ProxyError:
     )
 
 
-class FalImages(NoImageStream):
+class FalImages(NoImageStream, NoEditStream):
     provider = PROVIDER
     # fal's CDN (fal.media, v3.fal.media, v3b.fal.media, ...): where b64_json is downloaded from
     image_hosts = ("fal.media",)
-    supports_edit_stream = False
 
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
         payload = {"prompt": request.prompt, **common_fields(request)}
@@ -267,11 +267,6 @@ class FalImages(NoImageStream):
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
     ) -> ImageResult:
         return parse_answer(response)
-
-    def edit_stream_translator(
-        self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("fal.ai answers edits whole")
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_fal_error(response)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ProxyError
-from proxy.providers.base import ImageEvent, ImageResult, NoImageStream, StreamTranslator
+from proxy.providers.base import (
+    ImageResult,
+    NoEditStream,
+    NoImageStream,
+)
 from proxy.providers.google.errors import map_google_error
 from proxy.providers.google.gemini_edits import build_gemini_edit, gemini_edit_refusal
 from proxy.providers.google.gemini_images import build_gemini_images, parse_gemini_images
@@ -16,10 +20,9 @@ from proxy.schemas.edits import EditRequest
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 
-class GoogleImages(NoImageStream):
+class GoogleImages(NoImageStream, NoEditStream):
     # Google sends no partial images: a stream would only delay the one final event.
     supports_stream = False
-    supports_edit_stream = False
     image_hosts = ()  # images come back as base64
 
     def __init__(self, provider: str) -> None:
@@ -47,11 +50,6 @@ class GoogleImages(NoImageStream):
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
     ) -> ImageResult:
         return parse_gemini_images(response, self.provider)
-
-    def edit_stream_translator(
-        self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("Google sends no partial images: edits do not stream")
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_google_error(response, self.provider)

@@ -24,7 +24,6 @@ any call, never dropped, as is ``input_fidelity=high``.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from proxy.config.deployment import Deployment
@@ -91,8 +90,7 @@ def message_image_urls(message: dict[str, Any]) -> list[str]:
 
 def image_part(image: InputImage) -> dict[str, Any]:
     """An upload as an OpenRouter ``image_url`` content part (a base64 data URL)."""
-    encoded = base64.b64encode(image.data).decode("ascii")
-    return {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{encoded}"}}
+    return {"type": "image_url", "image_url": {"url": image.data_url}}
 
 
 def edit_as_generation(request: EditRequest, model: str) -> ImageRequest:

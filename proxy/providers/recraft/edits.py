@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError
-from proxy.providers.base import ImageEvent, ImageResult, StreamTranslator, join_url
+from proxy.providers.base import ImageResult, NoEditStream, join_url
 from proxy.providers.masks import WHITE_EDITS, converted_mask
 from proxy.providers.recraft.images import (
     DEFAULT_BASE,
@@ -189,10 +189,8 @@ def result(response: UpstreamResponse) -> ImageResult:
     return parse_images(body)
 
 
-class RecraftImageEdits(RecraftImages):
+class RecraftImageEdits(RecraftImages, NoEditStream):
     """Generations, edits (``ImageEditor``) and variations (``ImageVariator``) on Recraft."""
-
-    supports_edit_stream = False
 
     def base(self, deployment: Deployment) -> str:
         return deployment.params.api_base or DEFAULT_BASE
@@ -278,11 +276,6 @@ class RecraftImageEdits(RecraftImages):
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
     ) -> ImageResult:
         return result(response)
-
-    def edit_stream_translator(
-        self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("Recraft does not stream image edits")
 
     # --- variations ---------------------------------------------------------------------
 

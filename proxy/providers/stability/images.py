@@ -40,10 +40,9 @@ from proxy.errors import (
     UpstreamQuotaError,
 )
 from proxy.providers.base import (
-    ImageEvent,
     ImageResult,
+    NoEditStream,
     NoImageStream,
-    StreamTranslator,
     join_url,
 )
 from proxy.providers.image_params import (
@@ -224,10 +223,9 @@ def map_stability_error(response: UpstreamResponse) -> ProxyError:
     )
 
 
-class StabilityImages(NoImageStream):
+class StabilityImages(NoImageStream, NoEditStream):
     provider = PROVIDER
     image_hosts = ()  # base64 only
-    supports_edit_stream = False
 
     # --- /v1/images/generations -------------------------------------------------------
 
@@ -312,11 +310,6 @@ class StabilityImages(NoImageStream):
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
     ) -> ImageResult:
         return parse_answer(response, str(request.body.get("output_format") or "png"))
-
-    def edit_stream_translator(
-        self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("Stability AI answers edits whole")
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_stability_error(response)

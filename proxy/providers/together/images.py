@@ -26,7 +26,6 @@ OpenAI-shaped (``{"error": {"message", "type", "param", "code"}}``) and map by s
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -34,15 +33,14 @@ from typing import Any
 from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError, UpstreamQuotaError
 from proxy.providers.base import (
-    ImageEvent,
     ImageResult,
+    NoEditStream,
     NoImageStream,
-    StreamTranslator,
     join_url,
 )
 from proxy.providers.upstream_errors import extract_message, map_http_error
 from proxy.schemas import ImageRequest
-from proxy.schemas.edits import EditRequest, InputImage
+from proxy.schemas.edits import EditRequest
 from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PROVIDER = "together_ai"
@@ -152,10 +150,6 @@ def payload(
     return out
 
 
-def data_url(image: InputImage) -> str:
-    return f"data:{image.media_type};base64,{base64.b64encode(image.data).decode('ascii')}"
-
-
 def parse_images(response: UpstreamResponse) -> ImageResult:
     body = response.json()
     if not isinstance(body, dict) or isinstance(body.get("error"), dict):
@@ -183,12 +177,11 @@ def map_error(response: UpstreamResponse) -> ProxyError:
     return map_http_error(response.status, response.headers, response.body, PROVIDER)
 
 
-class TogetherImages(NoImageStream):
+class TogetherImages(NoImageStream, NoEditStream):
     provider = PROVIDER
     # Together's image links (api.together.ai/shrt/...) redirect to its storage: the
     # proxy always asks for the format the client wants, so it never has to download them.
     image_hosts = ("api.together.ai", "api.together.xyz")
-    supports_edit_stream = False
 
     def url(self, deployment: Deployment) -> str:
         return join_url(base_url(deployment), "images/generations")
@@ -238,9 +231,9 @@ class TogetherImages(NoImageStream):
                 code="too_many_images",
             )
         if kind == "reference_images" or (kind == "both" and len(images) > 1):
-            body["reference_images"] = [data_url(image) for image in images]
+            body["reference_images"] = [image.data_url for image in images]
         else:
-            body["image_url"] = data_url(images[0])
+            body["image_url"] = images[0].data_url
         return body
 
     def build_edit(self, request: EditRequest, deployment: Deployment) -> list[UpstreamRequest]:
@@ -254,11 +247,6 @@ class TogetherImages(NoImageStream):
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
     ) -> ImageResult:
         return parse_images(response)
-
-    def edit_stream_translator(
-        self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("Together AI does not stream image edits")
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_error(response)

@@ -29,17 +29,15 @@ caller's request).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
 from proxy.config.deployment import Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.base import (
-    ImageEvent,
     ImageResult,
+    NoEditStream,
     NoImageStream,
-    StreamTranslator,
     Usage,
     join_url,
 )
@@ -151,8 +149,7 @@ def quality(body: Mapping[str, Any], deployment: Deployment) -> dict[str, str]:
 
 
 def data_url(image: InputImage) -> dict[str, str]:
-    encoded = base64.b64encode(image.data).decode("ascii")
-    return {"url": f"data:{image.media_type};base64,{encoded}"}
+    return {"url": image.data_url}
 
 
 def images_usage(usage: Any) -> dict[str, Any] | None:
@@ -197,10 +194,9 @@ def map_error(response: UpstreamResponse) -> ProxyError:
     return map_http_error(status, response.headers, response.body, PROVIDER)
 
 
-class XAIImages(NoImageStream):
+class XAIImages(NoImageStream, NoEditStream):
     provider = PROVIDER
     image_hosts = ("imgen.x.ai",)  # xAI's temporary image URLs
-    supports_edit_stream = False
 
     # --- generations -------------------------------------------------------------------
 
@@ -271,11 +267,6 @@ class XAIImages(NoImageStream):
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment
     ) -> ImageResult:
         return parse_images(response)
-
-    def edit_stream_translator(
-        self, request: EditRequest, deployment: Deployment
-    ) -> StreamTranslator[ImageEvent]:
-        raise NotImplementedError("xAI does not stream image edits")
 
     def map_error(self, response: UpstreamResponse, deployment: Deployment) -> ProxyError:
         return map_error(response)
