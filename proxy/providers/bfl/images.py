@@ -51,7 +51,7 @@ from proxy.providers.upstream_errors import map_http_error
 from proxy.redact import redact_text
 from proxy.schemas import ImageRequest
 from proxy.schemas.edits import EditRequest
-from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse, fan_out
 
 PROVIDER = "black_forest_labs"
 DEFAULT_BASE = "https://api.bfl.ai"
@@ -297,7 +297,7 @@ class BlackForestLabsImages(NoImageStream, NoEditStream):
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
         payload = self.payload(request, deployment)
         url = submit_url(deployment)
-        return [UpstreamRequest.post_json(url, payload) for _ in range(request.n)]
+        return fan_out(UpstreamRequest.post_json(url, payload), request.n)
 
     def parse(
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
@@ -354,7 +354,7 @@ class BlackForestLabsImages(NoImageStream, NoEditStream):
     def build_edit(self, request: EditRequest, deployment: Deployment) -> list[UpstreamRequest]:
         payload = self.edit_payload(request, deployment)
         url = submit_url(deployment)
-        return [UpstreamRequest.post_json(url, payload) for _ in range(request.n)]
+        return fan_out(UpstreamRequest.post_json(url, payload), request.n)
 
     def parse_edit(
         self, response: UpstreamResponse, request: EditRequest, deployment: Deployment

@@ -153,7 +153,7 @@ class OpenRouterImages:
         refuse_chat_stream(request)
         payload = self.payload(request, deployment)
         url = chat_url(deployment)
-        return [UpstreamRequest.post_json(url, payload, headers) for _ in range(request.n)]
+        return fan_out(UpstreamRequest.post_json(url, payload, headers), request.n)
 
     def parse(
         self, response: UpstreamResponse, request: ImageRequest, deployment: Deployment
