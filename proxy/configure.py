@@ -30,6 +30,9 @@ def check_observability(resolved: dict[str, Any]) -> list[str]:
 CHECKS = Checks(
     providers={name: spec.check for name, spec in PROVIDERS.items()},
     environment={name: spec.environment for name, spec in PROVIDERS.items()},
+    credential_env={name: spec.credential_env for name, spec in PROVIDERS.items()},
+    model_kinds={name: spec.model_kind for name, spec in PROVIDERS.items() if spec.model_kind},
+    chat_providers=frozenset(name for name, spec in PROVIDERS.items() if spec.chat),
     router=check_router_settings,
     sections=(check_guardrails, check_observability),
 )

@@ -21,7 +21,7 @@ class Section(BaseModel):
 
 class LiteLLMParams(Section):
     model: str
-    api_key: str | None = None
+    api_key: str | None = Field(default=None, repr=False)  # never in a log line
     api_base: str | None = None
     api_version: str | None = None
     timeout: float | None = Field(default=None, gt=0)
@@ -75,6 +75,11 @@ class Deployment:
     @property
     def available(self) -> bool:
         return not self.missing_env
+
+    @property
+    def is_wildcard(self) -> bool:
+        """A pattern (``openai/*``, ``*``): served as concrete deployments per request."""
+        return "*" in self.model_name
 
     @property
     def path(self) -> str:

@@ -22,12 +22,17 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from proxy.config.credential_env import CredentialEnv
 from proxy.config.deployment import Deployment, LiteLLMParams, ModelInfo
 from proxy.config.errors import ConfigError, format_path
+from proxy.config.fallback_pruning import without_skipped_fallbacks
+from proxy.config.served import ModelKindTest, model_skip_reason, provider_skip_reason
 from proxy.config.settings import GeneralSettings, ProxyConfig, RouterSettings
+from proxy.config.unknown_keys import config_warnings, entry_warnings
 
 ENV_PREFIX = "os.environ/"
 DEFAULT_TIMEOUT = 600.0
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 
 # LiteLLM also reads the router's keys from ``litellm_settings``; they apply here too unless
 # ``router_settings`` sets its own (``proxy.routing.settings`` checks the section itself).
@@ -70,7 +75,7 @@ def resolve_env(value: Any, path: str, result: EnvResolution, env: Mapping[str, 
 
 
 class ModelEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)  # unknown keys: warned
 
     model_name: str
     litellm_params: LiteLLMParams
@@ -78,9 +83,10 @@ class ModelEntry(BaseModel):
 
 
 class RawConfig(BaseModel):
+    """The settings sections; ``model_list`` entries are validated one by one."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    model_list: list[ModelEntry] = Field(default_factory=list)
     general_settings: GeneralSettings = Field(default_factory=GeneralSettings)
     router_settings: RouterSettings = Field(default_factory=RouterSettings)
     litellm_settings: dict[str, Any] = Field(default_factory=dict)
@@ -105,6 +111,11 @@ class Checks:
     sections: tuple[SectionCheck, ...] = ()  # the resolved config -> warnings, in this order
     # provider prefix -> the environment variables its deployments read (``Deployment.env``)
     environment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # provider prefix -> LiteLLM's variables for its key / base / version, and its key rule
+    credential_env: Mapping[str, CredentialEnv] = field(default_factory=dict)
+    # provider prefix -> the kind of model a model id names (image / chat / other / None)
+    model_kinds: Mapping[str, ModelKindTest] = field(default_factory=dict)
+    chat_providers: frozenset[str] = frozenset()  # providers with a chat adapter
 
 
 def with_litellm_router_keys(data: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +132,17 @@ def with_litellm_router_keys(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "router_settings": router}
 
 
+def with_env_master_key(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """``LITELLM_MASTER_KEY`` is the master key when ``general_settings.master_key`` is unset
+    (LiteLLM's habit)."""
+    general = data.get("general_settings")
+    general = dict(general) if isinstance(general, dict) else {}
+    if general.get("master_key") is None and env.get(MASTER_KEY_ENV):
+        general["master_key"] = env[MASTER_KEY_ENV]
+        return {**data, "general_settings": general}
+    return data
+
+
 def split_provider(model: str, custom_provider: str | None, known: set[str]) -> tuple[str, str]:
     """``openai/gpt-image-1`` -> (``openai``, ``gpt-image-1``); bare names mean OpenAI."""
     if custom_provider:
@@ -134,22 +156,35 @@ def split_provider(model: str, custom_provider: str | None, known: set[str]) -> 
     raise ConfigError(f"unknown provider prefix {head!r} (known: {', '.join(sorted(known))})")
 
 
+def provider_of(model: str, custom_provider: str | None) -> tuple[str, str]:
+    """The provider prefix and model id a ``litellm_params.model`` names, known or not."""
+    if custom_provider:
+        prefix = f"{custom_provider}/"
+        return custom_provider, model[len(prefix) :] if model.startswith(prefix) else model
+    head, sep, rest = model.partition("/")
+    return (head, rest) if sep else ("openai", model)
+
+
 def stable_deployment_id(entry: ModelEntry) -> str:
     p = entry.litellm_params
     seed = f"{entry.model_name}|{p.model}|{p.api_base or ''}|{p.api_version or ''}"
     return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
-def read_config(
-    data: Any, checks: Checks, *, env: Mapping[str, str] | None = None, source: str = "<memory>"
-) -> ProxyConfig:
-    """The validated config from already-parsed YAML ``data``; ``ConfigError`` names the first
-    problem's field path."""
-    env = os.environ if env is None else env
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping")
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[str]:
+    out = []
+    for err in exc.errors():
+        path = format_path(err["loc"])
+        where = f"{prefix}.{path}" if prefix and path else (prefix or path)
+        out.append(f"{where}: {err['msg']}")
+    return out
+
+
+def resolve_sections(
+    data: dict[str, Any], env: Mapping[str, str], problems: list[str]
+) -> tuple[dict[str, Any], dict[int, list[tuple[str, str]]]]:
+    """``os.environ/NAME`` resolved everywhere: a missing variable marks a deployment
+    unavailable, anywhere else it is a problem."""
     resolved: dict[str, Any] = {}
     missing_by_entry: dict[int, list[tuple[str, str]]] = {}
     for key, value in data.items():
@@ -164,39 +199,96 @@ def read_config(
         else:
             res = EnvResolution()
             resolved[key] = resolve_env(value, key, res, env)
-            if res.missing:
-                path, var = res.missing[0]
-                raise ConfigError(f"{path}: environment variable {var} is not set")
-    resolved = with_litellm_router_keys(resolved)
-    try:
-        raw = RawConfig.model_validate(resolved)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ConfigError(f"{format_path(err['loc'])}: {err['msg']}") from None
-
-    known = set(checks.providers)
-    deployments = []
-    warnings = []
-    seen_ids: set[str] = set()
-    for i, entry in enumerate(raw.model_list):
-        path = f"model_list[{i}]"
-        try:
-            provider, model = split_provider(
-                entry.litellm_params.model, entry.litellm_params.custom_llm_provider, known
+            problems.extend(
+                f"{path}: environment variable {var} is not set" for path, var in res.missing
             )
-        except ConfigError as exc:
-            raise ConfigError(f"{path}.litellm_params.model: {exc}") from None
+    return resolved, missing_by_entry
+
+
+@dataclass
+class Loading:
+    """What one ``read_config`` gathers: deployments, skipped groups, problems, warnings."""
+
+    checks: Checks
+    env: Mapping[str, str]
+    router: RouterSettings
+    deployments: list[Deployment] = field(default_factory=list)
+    skipped_groups: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seen_ids: set[str] = field(default_factory=set)
+
+    def skip_reason(self, raw: Any) -> str | None:
+        """Why a raw ``model_list`` entry is not served (``proxy.config.served``), or None."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("litellm_params"), dict):
+            return None
+        params = raw["litellm_params"]
+        model, custom = params.get("model"), params.get("custom_llm_provider")
+        if not isinstance(model, str) or not isinstance(custom, str | None):
+            return None
+        prefix, model_id = provider_of(model, custom)
+        if prefix not in self.checks.providers:
+            return provider_skip_reason(prefix, self.checks.providers)
+        info = raw.get("model_info")
+        mode = info.get("mode") if isinstance(info, dict) else None
+        if "*" in model_id:
+            return None  # a wildcard: each concrete model is judged when it is asked for
+        return model_skip_reason(
+            prefix,
+            model_id,
+            mode if isinstance(mode, str) else None,
+            self.checks.model_kinds,
+            self.checks.chat_providers,
+        )
+
+    def add(self, i: int, raw: Any, missing: list[tuple[str, str]]) -> None:
+        path = f"model_list[{i}]"
+        reason = self.skip_reason(raw)
+        if reason is not None:
+            name = raw.get("model_name")
+            if isinstance(name, str):
+                self.skipped_groups.add(name)
+            self.warnings.append(f"{path}: skipped, {reason}")
+            return
+        self.warnings.extend(entry_warnings(raw, path))
+        if isinstance(raw, dict) and isinstance(raw.get("litellm_params"), dict):
+            params = raw["litellm_params"]
+            prefix, _ = provider_of(str(params.get("model")), params.get("custom_llm_provider"))
+            defaults = self.checks.credential_env.get(prefix)
+            if defaults is not None:
+                # a variable the config names (os.environ/X) and is unset stays missing
+                named = {p.rpartition(".")[2] for p, _ in missing}
+                params = {
+                    **defaults.fill(params, self.env),
+                    **{k: params.get(k) for k in named},
+                }
+                raw = {**raw, "litellm_params": params}
+        try:
+            entry = ModelEntry.model_validate(raw)
+        except ValidationError as exc:
+            self.problems.extend(validation_problems(exc, path))
+            return
+        self.build(i, entry, missing)
+
+    def build(self, i: int, entry: ModelEntry, missing: list[tuple[str, str]]) -> None:
+        path = f"model_list[{i}]"
+        provider, model = split_provider(
+            entry.litellm_params.model,
+            entry.litellm_params.custom_llm_provider,
+            set(self.checks.providers),
+        )
         dep_id = entry.model_info.id or stable_deployment_id(entry)
-        if dep_id in seen_ids:
+        if dep_id in self.seen_ids:
             if entry.model_info.id:
-                raise ConfigError(f"{path}.model_info.id: duplicate deployment id {dep_id!r}")
+                self.problems.append(f"{path}.model_info.id: duplicate deployment id {dep_id!r}")
+                return
             dep_id = f"{dep_id}-{i}"
-        seen_ids.add(dep_id)
-        timeout = entry.litellm_params.timeout or raw.router_settings.timeout or DEFAULT_TIMEOUT
+        self.seen_ids.add(dep_id)
+        timeout = entry.litellm_params.timeout or self.router.timeout or DEFAULT_TIMEOUT
         params = entry.litellm_params
-        if params.stream_timeout is None and raw.router_settings.stream_timeout is not None:
-            default_gap = raw.router_settings.stream_timeout
-            params = params.model_copy(update={"stream_timeout": default_gap})
+        if params.stream_timeout is None and self.router.stream_timeout is not None:
+            params = params.model_copy(update={"stream_timeout": self.router.stream_timeout})
+        env = self.env
         dep = Deployment(
             index=i,
             model_name=entry.model_name,
@@ -206,34 +298,83 @@ def read_config(
             info=entry.model_info,
             id=dep_id,
             timeout=float(timeout),
-            missing_env=tuple(missing_by_entry.get(i, ())),
+            missing_env=tuple(missing),
             environment=tuple(
-                (name, env[name]) for name in checks.environment.get(provider, ()) if env.get(name)
+                (n, env[n]) for n in self.checks.environment.get(provider, ()) if env.get(n)
             ),
         )
-        problem = checks.providers[provider](dep)
+        defaults = self.checks.credential_env.get(provider)
+        no_key = defaults.missing_key(provider, params.model_dump()) if defaults else None
+        problem = no_key if dep.available else None
+        if problem is None and not dep.is_wildcard:
+            problem = self.checks.providers[provider](dep)
         if problem:
-            raise ConfigError(f"{path}.{problem}")
+            self.problems.append(f"{path}.{problem}")
+            return
         if not dep.available:
-            warnings.append(dep.missing_env_message())
-        deployments.append(dep)
-    problem, router_warnings = checks.router(
-        raw.router_settings, {d.model_name for d in deployments}
+            self.warnings.append(dep.missing_env_message())
+        self.deployments.append(dep)
+
+
+def read_config(
+    data: Any, checks: Checks, *, env: Mapping[str, str] | None = None, source: str = "<memory>"
+) -> ProxyConfig:
+    """The validated config from already-parsed YAML ``data``. Every problem is found before
+    one ``ConfigError`` names them all, a line each with its field path; what is only
+    ignored or skipped is a warning (``ProxyConfig.warnings``, logged at start-up)."""
+    env = os.environ if env is None else env
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    problems: list[str] = []
+    resolved, missing_by_entry = resolve_sections(data, env, problems)
+    warnings = config_warnings(resolved, FROM_LITELLM_SETTINGS)
+    resolved = with_env_master_key(with_litellm_router_keys(resolved), env)
+    sections = {k: v for k, v in resolved.items() if k != "model_list"}
+    try:
+        raw = RawConfig.model_validate(sections)
+    except ValidationError as exc:
+        problems.extend(validation_problems(exc))
+        raw = RawConfig()
+    model_list = resolved.get("model_list") or []
+    if not isinstance(model_list, list):
+        problems.append("model_list: must be a list of deployments")
+        model_list = []
+    loading = Loading(checks, env, raw.router_settings, problems=problems, warnings=warnings)
+    for i, entry in enumerate(model_list):
+        loading.add(i, entry, missing_by_entry.get(i, []))
+    groups = {d.model_name for d in loading.deployments}
+    router, dropped = without_skipped_fallbacks(
+        raw.router_settings, loading.skipped_groups - groups
     )
+    loading.warnings.extend(dropped)
+    problem, router_warnings = checks.router(router, groups)
     if problem:
-        raise ConfigError(problem)
-    warnings.extend(router_warnings)
-    for check in checks.sections:  # sections owned by other packages: a bad entry stops start-up
-        warnings.extend(check(resolved))
+        problems.append(problem)
+    loading.warnings.extend(router_warnings)
+    for check in checks.sections:  # sections owned by other packages
+        try:
+            loading.warnings.extend(check(resolved))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError(config_problems(problems))
     return ProxyConfig(
-        deployments=tuple(deployments),
+        deployments=tuple(loading.deployments),
         general=raw.general_settings,
-        router=raw.router_settings,
+        router=router,
         litellm_settings=raw.litellm_settings,
         raw=resolved,
-        warnings=tuple(warnings),
+        warnings=tuple(loading.warnings),
         source=source,
     )
+
+
+def config_problems(problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} problems:\n" + "\n".join(f"  {p}" for p in problems)
 
 
 def read_config_file(

@@ -19,21 +19,14 @@ from typing import Any
 import yaml
 
 from proxy.config import Deployment
+from proxy.config.compat import PRICE_OVERRIDE_KEYS, PRICE_RATE_KEYS
 
 PRICES_FILE = Path(__file__).with_name("prices.yaml")
 
-# Price keys an operator may set in model_info (LiteLLM's names).
-RATE_KEYS = (
-    "input_cost_per_token",
-    "cache_read_input_token_cost",
-    "input_cost_per_image_token",
-    "cache_read_input_image_token_cost",
-    "output_cost_per_token",
-    "output_cost_per_image_token",
-    "output_cost_per_image",
-    "input_cost_per_pixel",
-)
-OVERRIDE_KEYS = (*RATE_KEYS, "per_image", "default_size", "default_quality")
+# Price keys an operator may set in model_info (LiteLLM's names): one table, also what
+# the config's unknown-key warnings know (proxy.config.compat).
+RATE_KEYS = PRICE_RATE_KEYS
+OVERRIDE_KEYS = PRICE_OVERRIDE_KEYS
 
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 _BEDROCK_REGION = re.compile(r"^(us|eu|apac|global|us-gov|jp|au|ca)\.")

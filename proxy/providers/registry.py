@@ -15,8 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from proxy.config.credential_env import CredentialEnv, KeyRule
 from proxy.config.deployment import Deployment
+from proxy.config.served import ModelKindTest
 from proxy.credentials.base import Credentials, HeaderKey, NoCredentials, bearer
+from proxy.providers import image_models
 from proxy.providers.base import (
     ChatAdapter,
     ImageAdapter,
@@ -47,6 +50,8 @@ from proxy.providers.recraft.edits import RecraftImageEdits
 from proxy.providers.stability import images as stability
 from proxy.providers.together import images as together
 from proxy.providers.xai import images as xai
+
+NEEDS_A_KEY = CredentialEnv()  # no variables of LiteLLM's, a key (or an api_base) required
 
 
 def _no_problem(deployment: Deployment) -> str | None:
@@ -99,6 +104,12 @@ class ProviderSpec:
     validate: Callable[[Deployment], str | None] = _no_problem
     # environment variables its deployments read, captured when the config loads
     environment: tuple[str, ...] = ()
+    # LiteLLM's variables for api_key / api_base / api_version, applied by the loader when
+    # the config names none, and whether a key is needed (``proxy.config.credential_env``)
+    credential_env: CredentialEnv = NEEDS_A_KEY
+    # the kind of model an id names (image / chat / other / None), for the config's skipping
+    # rule (``proxy.config.served``); None: an image-only provider, every model served
+    model_kind: ModelKindTest | None = None
 
     def check(self, deployment: Deployment) -> str | None:
         """The config check of one deployment: the provider's own, then the capability its
@@ -133,14 +144,68 @@ def variation_refusal(deployment: Deployment) -> str | None:
 PROVIDERS: dict[str, ProviderSpec] = {
     spec.name: spec
     for spec in (
-        ProviderSpec("openai", OpenAIImageVariations(), OpenAIChat()),
-        ProviderSpec("azure", AzureImages(), AzureChat(), _azure_credentials, azure.validate),
-        ProviderSpec("xinference", XinferenceImages(), None),
-        ProviderSpec("nscale", NscaleImages(), None),
-        ProviderSpec("mock", MockImages(), MockChat(), _none),
-        ProviderSpec("recraft", RecraftImageEdits(), None, validate=recraft.validate),
         ProviderSpec(
-            "openrouter", OpenRouterImages(), OpenRouterChat(), validate=openrouter.validate
+            "openai",
+            OpenAIImageVariations(),
+            OpenAIChat(),
+            credential_env=CredentialEnv(
+                ("OPENAI_API_KEY",), ("OPENAI_BASE_URL", "OPENAI_API_BASE")
+            ),
+            model_kind=image_models.by_name,
+        ),
+        ProviderSpec(
+            "azure",
+            AzureImages(),
+            AzureChat(),
+            _azure_credentials,
+            azure.validate,
+            credential_env=CredentialEnv(
+                ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+                ("AZURE_API_BASE",),
+                ("AZURE_API_VERSION",),
+                KeyRule.REQUIRED,
+                other_credentials=("azure_ad_token",),
+            ),
+            model_kind=image_models.by_name,
+        ),
+        ProviderSpec(
+            "xinference",
+            XinferenceImages(),
+            None,
+            credential_env=CredentialEnv(
+                ("XINFERENCE_API_KEY",), ("XINFERENCE_API_BASE",), key_rule=KeyRule.NONE
+            ),
+            model_kind=image_models.by_name,
+        ),
+        ProviderSpec(
+            "nscale",
+            NscaleImages(),
+            None,
+            credential_env=CredentialEnv(("NSCALE_API_KEY",), ("NSCALE_API_BASE",)),
+        ),
+        ProviderSpec(
+            "mock",
+            MockImages(),
+            MockChat(),
+            _none,
+            credential_env=CredentialEnv(key_rule=KeyRule.NONE),
+        ),
+        ProviderSpec(
+            "recraft",
+            RecraftImageEdits(),
+            None,
+            validate=recraft.validate,
+            credential_env=CredentialEnv(("RECRAFT_API_KEY",), ("RECRAFT_API_BASE",)),
+        ),
+        ProviderSpec(
+            "openrouter",
+            OpenRouterImages(),
+            OpenRouterChat(),
+            validate=openrouter.validate,
+            credential_env=CredentialEnv(
+                ("OPENROUTER_API_KEY", "OR_API_KEY"), ("OPENROUTER_API_BASE",)
+            ),
+            model_kind=image_models.by_name,
         ),
         ProviderSpec(
             "bedrock",
@@ -149,6 +214,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
             _bedrock_credentials,
             bedrock.validate,
             environment=bedrock_urls.ENVIRONMENT,
+            credential_env=CredentialEnv(key_rule=KeyRule.NONE),  # the AWS chain
+            model_kind=image_models.bedrock_family,
         ),
         ProviderSpec(
             "gemini",
@@ -156,6 +223,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
             GeminiChat("gemini"),
             google.gemini_credentials,
             google.validate_gemini,
+            credential_env=CredentialEnv(("GEMINI_API_KEY",), ("GEMINI_API_BASE",)),
+            model_kind=image_models.google_family,
         ),
         ProviderSpec(
             "vertex_ai",
@@ -164,6 +233,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
             google.vertex_credentials,
             google.validate_vertex,
             environment=VERTEX_ENV,
+            credential_env=CredentialEnv(key_rule=KeyRule.NONE),  # Google OAuth / ADC
+            model_kind=image_models.google_family,
         ),
         ProviderSpec(
             "black_forest_labs",
@@ -172,6 +243,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             _bfl_credentials,
             bfl.validate,
             environment=bfl.ENVIRONMENT,
+            credential_env=CredentialEnv(bfl.KEY_ENV, (bfl.BASE_ENV,)),
         ),
         ProviderSpec(
             "xai",
@@ -180,6 +252,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
             _xai_credentials,
             xai.validate,
             environment=xai.ENVIRONMENT,
+            credential_env=CredentialEnv((xai.KEY_ENV,), (xai.BASE_ENV,)),
+            model_kind=image_models.by_name,
         ),
         ProviderSpec(
             "together_ai",
@@ -188,6 +262,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
             _together_credentials,
             together.validate,
             environment=together.ENVIRONMENT,
+            credential_env=CredentialEnv(together.KEY_ENV, (together.BASE_ENV,)),
+            model_kind=image_models.by_name,
         ),
         ProviderSpec(
             "stability",
@@ -196,6 +272,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             stability.credentials,
             stability.validate,
             environment=stability.ENVIRONMENT,
+            credential_env=CredentialEnv((stability.KEY_ENV,), (stability.BASE_ENV,)),
         ),
         ProviderSpec(
             "fal_ai",
@@ -204,6 +281,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
             fal.credentials,
             fal.validate,
             environment=fal.ENVIRONMENT,
+            # FAL_KEY_ID + FAL_KEY_SECRET also authenticate: fal.validate checks its key
+            credential_env=CredentialEnv(fal.KEY_ENVS, (fal.BASE_ENV,), key_rule=KeyRule.NONE),
         ),
     )
 }

@@ -20,7 +20,9 @@ def write(tmp_path: Path, data: Any, name: str = "c.yaml") -> str:
 MOCK = {"model_name": "m", "litellm_params": {"model": "mock/x"}}
 
 
-def test_unknown_provider_prefix_exits_2_with_one_line(tmp_path: Path) -> None:
+def test_unknown_provider_prefix_is_skipped_and_check_config_names_it(tmp_path: Path) -> None:
+    """A deployment the gateway does not serve does not stop start-up (it is skipped with a
+    warning); ``--check-config``, which fails on any warning, names its path."""
     path = write(
         tmp_path,
         {
@@ -28,11 +30,10 @@ def test_unknown_provider_prefix_exits_2_with_one_line(tmp_path: Path) -> None:
             "general_settings": {"master_key": "k"},
         },
     )
-    result = run_cli(["--config", path])
+    result = run_cli(["--config", path, "--check-config"])
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1
-    assert "model_list[1].litellm_params.model" in lines[0] and "nosuch" in lines[0]
+    assert lines == ["config error: model_list[1]: skipped, unknown provider prefix 'nosuch'"]
 
 
 def test_bad_yaml_and_bad_fields_exit_2(tmp_path: Path) -> None:

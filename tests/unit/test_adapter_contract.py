@@ -80,7 +80,12 @@ class _Mapper:
 
 def _deployment() -> Deployment:
     config = parse_config(
-        {"model_list": [{"model_name": "m", "litellm_params": {"model": "openai/x"}}]}, env={}
+        {
+            "model_list": [
+                {"model_name": "m", "litellm_params": {"model": "openai/x", "api_key": "k"}}
+            ]
+        },
+        env={},
     )
     return config.deployments[0]
 

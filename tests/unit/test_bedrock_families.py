@@ -69,9 +69,20 @@ def test_family_recognised_from_id(model: str, family: Any) -> None:
     assert family_of(model) is family
 
 
-def test_unknown_model_refused_at_config_load() -> None:
-    with pytest.raises(ConfigError, match=r"model_list\[0\].litellm_params.model: .*not a Bedrock"):
-        deployment("amazon.nova-lite-v1:0")
+def test_a_chat_model_is_skipped_at_config_load() -> None:
+    config = parse_config(
+        {
+            "model_list": [
+                {"model_name": "m", "litellm_params": {"model": "bedrock/amazon.nova-lite-v1:0"}}
+            ]
+        },
+        env={"AWS_REGION_NAME": "us-east-1"},
+    )
+    assert config.deployments == ()
+    assert config.warnings == (
+        "model_list[0]: skipped, bedrock/amazon.nova-lite-v1:0 is a chat model, and bedrock "
+        "is served for images only",
+    )
 
 
 def test_missing_region_refused_at_config_load(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,9 +59,10 @@ def test_provider_prefixes(model: str, provider: str, model_id: str) -> None:
     assert (dep.provider, dep.model) == (provider, model_id)
 
 
-def test_unknown_prefix_names_the_path() -> None:
-    with pytest.raises(ConfigError, match=r"model_list\[0\]\.litellm_params\.model: unknown"):
-        parse_config(cfg({"model_name": "m", "litellm_params": {"model": "zzz/x"}}))
+def test_unknown_prefix_is_skipped_with_a_warning_naming_the_path() -> None:
+    config = parse_config(cfg({"model_name": "m", "litellm_params": {"model": "zzz/x"}}))
+    assert config.deployments == ()
+    assert config.warnings == ("model_list[0]: skipped, unknown provider prefix 'zzz'",)
 
 
 def test_deployment_ids_are_stable_and_explicit_ids_kept() -> None:

@@ -27,7 +27,8 @@ from proxy.upstream_request import UpstreamResponse
 
 def deployment(model: str, **params: Any) -> Any:
     (dep,) = parse_config(
-        {"model_list": [{"model_name": "g", "litellm_params": {"model": model, **params}}]}
+        {"model_list": [{"model_name": "g", "litellm_params": {"model": model, **params}}]},
+        env={"OPENAI_API_KEY": "sk-env", "NSCALE_API_KEY": "ns-env"},
     ).deployments
     return dep
 

@@ -39,7 +39,7 @@ DATA_URL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="
 def deployment(model: str = f"openrouter/{MODEL}", **params: Any) -> Deployment:
     config = parse_config(
         {"model_list": [{"model_name": "or", "litellm_params": {"model": model, **params}}]},
-        env={},
+        env={"OPENROUTER_API_KEY": "test-key"},  # LiteLLM's variable: a key is required
     )
     return config.deployments[0]
 

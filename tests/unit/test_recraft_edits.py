@@ -30,7 +30,7 @@ HOLE = (40, 30, 200, 170)  # left, top, right (exclusive), bottom (exclusive)
 def deployment(model: str = "recraft/recraftv3", **params: Any) -> Deployment:
     config = parse_config(
         {"model_list": [{"model_name": "r", "litellm_params": {"model": model, **params}}]},
-        env={},
+        env={"RECRAFT_API_KEY": "test-key"},  # LiteLLM's variable: a key is required
     )
     return config.deployments[0]
 

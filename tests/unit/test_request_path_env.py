@@ -153,4 +153,4 @@ def test_a_provider_captures_only_the_variables_it_declares() -> None:
     assert load("bedrock/amazon.nova-canvas-v1:0", env).environment == (
         ("AWS_REGION", "eu-central-1"),
     )
-    assert load("openai/gpt-image-1", env).environment == ()
+    assert load("openai/gpt-image-1", env, api_key="k").environment == ()

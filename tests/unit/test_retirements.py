@@ -22,7 +22,10 @@ def deployments(*entries: tuple[str, dict[str, Any]]) -> tuple[Deployment, ...]:
     return parse_config(
         {
             "model_list": [
-                {"model_name": f"m{i}", "litellm_params": {"model": model, **params}}
+                {
+                    "model_name": f"m{i}",
+                    "litellm_params": {"model": model, "api_key": "k", **params},
+                }
                 for i, (model, params) in enumerate(entries)
             ]
         }
