@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config import ProxyConfig
-from proxy.config.loader import Checks, read_config, read_config_file
+from proxy.config.checks import Checks
+from proxy.config.loader import read_config, read_config_file
 from proxy.guardrails.spec import parse_guardrails
 from proxy.observability.settings import parse_observability
 from proxy.providers.registry import PROVIDERS

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.model_patterns import is_pattern, pattern_matches
+
 
 @dataclass(slots=True)
 class KeyInfo:
@@ -23,8 +25,11 @@ class KeyInfo:
     def may_use(self, group: str) -> bool:
         """Whether this key may be served by the model group ``group``: the master key and
         a key without ``models`` may use every group, any other key only those it lists.
-        Asked of the group requested and of every group a fallback would reach."""
-        return self.is_master or not self.models or group in self.models
+        Asked of the group requested and of every group a fallback would reach. A listed
+        name with ``*`` is a pattern (``openai/*``, ``*``): ``*`` matches any characters."""
+        if self.is_master or not self.models or group in self.models:
+            return True
+        return any(is_pattern(m) and pattern_matches(m, group) for m in self.models)
 
 
 @dataclass(slots=True)

@@ -19,8 +19,13 @@ def _card(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "image-proxy"}
 
 
-def visible_models(pipeline: Pipeline, key: KeyInfo) -> list[str]:
-    return [n for n in pipeline.router.model_names() if key.may_use(n)]
+def visible_models(pipeline: Pipeline, key: KeyInfo, wildcards: bool = False) -> list[str]:
+    """The groups ``key`` may use; with ``wildcards`` (LiteLLM's ``return_wildcard_routes``)
+    the wildcard routes' patterns too, which are not model names a client can list."""
+    names = pipeline.router.model_names()
+    if wildcards:
+        names = [*names, *pipeline.router.wildcard_patterns()]
+    return [n for n in names if key.may_use(n)]
 
 
 async def list_models(request: Request) -> Response:
@@ -29,7 +34,8 @@ async def list_models(request: Request) -> Response:
         key = await pipeline.auth.authenticate(request)
     except ProxyError as exc:
         return error_response(exc)
-    names = visible_models(pipeline, key)
+    wildcards = request.query_params.get("return_wildcard_routes", "").lower() == "true"
+    names = visible_models(pipeline, key, wildcards)
     return json_response({"object": "list", "data": [_card(n) for n in names]})
 
 

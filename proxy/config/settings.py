@@ -4,13 +4,14 @@ every layer above reads it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from proxy.config.delivery import ImageFetchSettings, ImageStoreSettings
 from proxy.config.deployment import Deployment, Section
+from proxy.config.wildcards import NO_WILDCARDS, Wildcards
 from proxy.upstream_request import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_EVENT_BYTES, UpstreamLimits
 
 
@@ -107,6 +108,8 @@ class ProxyConfig:
     raw: Mapping[str, Any]
     warnings: tuple[str, ...] = ()
     source: str = "<memory>"
+    # model_name patterns (``openai/*``, ``*``): concrete deployments per requested name
+    wildcards: Wildcards = field(default=NO_WILDCARDS, compare=False)
 
     def groups(self) -> dict[str, list[Deployment]]:
         out: dict[str, list[Deployment]] = {}

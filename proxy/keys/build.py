@@ -105,7 +105,7 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
     keys = KeyService(
         store,
         writer,
-        known_models=list(config.groups()),
+        known_models=[*config.groups(), *config.wildcards.patterns],
         known_guardrails=[
             str(g.get("guardrail_name"))
             for g in config.raw.get("guardrails") or ()

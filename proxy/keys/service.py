@@ -27,6 +27,7 @@ from proxy.db.writer import SpendWriter
 from proxy.errors import AuthenticationError, InvalidRequestError, ServiceUnavailableError
 from proxy.keys.durations import iso, parse_duration, parse_expiry
 from proxy.keys.records import KeyFields, KeyState
+from proxy.model_patterns import is_pattern, pattern_matches
 
 log = logging.getLogger("proxy.keys")
 
@@ -180,7 +181,12 @@ class KeyService:
     # --- admin ----------------------------------------------------------------------------
 
     def _check_models(self, models: list[str] | None) -> None:
-        unknown = sorted(set(models or ()) - self.known_models)
+        unknown = sorted(
+            m
+            for m in set(models or ()) - self.known_models
+            if not is_pattern(m)  # a pattern (openai/*) may match groups to come
+            and not any(pattern_matches(p, m) for p in self.known_models if is_pattern(p))
+        )
         if unknown:
             raise InvalidRequestError(
                 f"models: {', '.join(repr(m) for m in unknown)} not served by this proxy.",

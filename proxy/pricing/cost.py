@@ -143,6 +143,7 @@ class Pricer:
         self.table = table or PriceTable.load()
         self.deployments = {d.id: d for d in config.deployments}
         self.groups = config.groups()
+        self.wildcards = config.wildcards  # a concrete model's deployment, priced as any other
         self._warned: set[str] = set()
         # estimate() is a pure function of its arguments and the price table: remembered per
         # distinct (group, inputs, endpoint), a bounded set (cleared when it grows past 4,096).
@@ -163,7 +164,8 @@ class Pricer:
     def cost(self, ctx: RequestContext) -> Cost:
         if ctx.images == 0 and not ctx.usage and (ctx.status >= 400 or not ctx.deployment_id):
             return Cost(0.0, "no_output")
-        deployment = self.deployments.get(ctx.deployment_id or "")
+        deployment_id = ctx.deployment_id or ""
+        deployment = self.deployments.get(deployment_id) or self.wildcards.deployment(deployment_id)
         if deployment is None:
             return Cost(None, "unknown")
         entry = self.entry(deployment)
@@ -218,7 +220,7 @@ class Pricer:
 
     def _estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float | None:
         best: float | None = None
-        for d in self.groups.get(group, ()):
+        for d in self.groups.get(group) or self.wildcards.match(group)[0]:
             e = self.entry(d)
             if e.free:
                 guess: float | None = 0.0

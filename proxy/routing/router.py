@@ -103,14 +103,23 @@ class Router:
     def model_names(self) -> list[str]:
         return list(self.groups)
 
+    def wildcard_patterns(self) -> list[str]:
+        return self.config.wildcards.patterns
+
     def group(self, name: str) -> tuple[Deployment, ...]:
+        """The deployments of ``name``: its group, else those of the most specific wildcard
+        route matching it (``proxy.config.wildcards``)."""
         deps = self.groups.get(name)
-        if deps is None:
-            raise NotFoundError(
-                f"The model '{name}' does not exist or is not served by this proxy.",
-                param="model",
-            )
-        return deps
+        if deps is not None:
+            return deps
+        deps, why = self.config.wildcards.match(name)
+        if deps:
+            return deps
+        reason = f" ({why})" if why else ""
+        raise NotFoundError(
+            f"The model '{name}' does not exist or is not served by this proxy{reason}.",
+            param="model",
+        )
 
     def candidates(self, name: str, need: edits.Capability | None = None) -> list[Deployment]:
         deps: Sequence[Deployment] = self.group(name)
@@ -123,12 +132,14 @@ class Router:
         return ready
 
     def deployment(self, deployment_id: str) -> Deployment | None:
-        return next((d for d in self.config.deployments if d.id == deployment_id), None)
+        found = next((d for d in self.config.deployments if d.id == deployment_id), None)
+        return found or self.config.wildcards.deployment(deployment_id)
 
     def _may_cool(self, deployment: Deployment) -> bool:
         """Resting helps only when traffic has somewhere else to go."""
         group = deployment.model_name
-        return len(self.groups.get(group, ())) > 1 or self.fallbacks.configured_for(group)
+        deps = self.groups.get(group) or self.config.wildcards.match(group)[0]
+        return len(deps) > 1 or self.fallbacks.configured_for(group)
 
     # --- the model requests, each by its attempt ---------------------------------------
 
