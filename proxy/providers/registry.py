@@ -160,7 +160,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             _azure_credentials,
             azure.validate,
             credential_env=CredentialEnv(
-                ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+                ("AZURE_OPENAI_API_KEY", "AZURE_API_KEY"),  # in LiteLLM's order
                 ("AZURE_API_BASE",),
                 ("AZURE_API_VERSION",),
                 KeyRule.REQUIRED,
@@ -195,7 +195,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             RecraftImageEdits(),
             None,
             validate=recraft.validate,
-            credential_env=CredentialEnv(("RECRAFT_API_KEY",), ("RECRAFT_API_BASE",)),
+            credential_env=CredentialEnv(("RECRAFT_API_KEY",)),
         ),
         ProviderSpec(
             "openrouter",
@@ -223,7 +223,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
             GeminiChat("gemini"),
             google.gemini_credentials,
             google.validate_gemini,
-            credential_env=CredentialEnv(("GEMINI_API_KEY",), ("GEMINI_API_BASE",)),
+            credential_env=CredentialEnv(
+                ("GOOGLE_API_KEY", "GEMINI_API_KEY"), ("GEMINI_API_BASE",)
+            ),
             model_kind=image_models.google_family,
         ),
         ProviderSpec(
