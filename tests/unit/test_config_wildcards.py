@@ -123,3 +123,22 @@ async def test_a_concrete_deployment_gets_its_credentials_when_it_first_calls() 
 )
 def test_key_model_lists_take_patterns(models: tuple[str, ...], group: str, allowed: bool) -> None:
     assert KeyInfo(key_hash="h", models=models).may_use(group) is allowed
+
+
+def test_a_star_route_never_serves_a_provider_without_its_key() -> None:
+    """The catch-all's provider is known per request: a provider whose key is nowhere is not
+    served (a 404 naming the missing key), so no unauthenticated call leaves."""
+    r = router(route("*", "*"), env={"GEMINI_API_KEY": "g-key"})
+    assert served(r, "gemini/gemini-2.5-flash-image")[0][0] == "gemini"
+    with pytest.raises(NotFoundError, match=r"api_key: required for openai"):
+        r.group("gpt-image-1")
+
+
+def test_bedrock_wildcards_route_image_families_and_skip_chat_models() -> None:
+    r = router(route("bedrock/*", "bedrock/*"), env={"AWS_REGION_NAME": "us-east-1"})
+    assert served(r, "bedrock/amazon.nova-canvas-v1:0")[0][:2] == (
+        "bedrock",
+        "amazon.nova-canvas-v1:0",
+    )
+    with pytest.raises(NotFoundError, match=r"is a chat model, and bedrock is served for"):
+        r.group("bedrock/anthropic.claude-3-haiku-20240307-v1:0")
