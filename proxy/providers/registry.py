@@ -244,17 +244,16 @@ PROVIDERS: dict[str, ProviderSpec] = {
             None,
             _bfl_credentials,
             bfl.validate,
-            environment=bfl.ENVIRONMENT,
-            credential_env=CredentialEnv(bfl.KEY_ENV, (bfl.BASE_ENV,)),
+            credential_env=CredentialEnv(
+                ("BFL_API_KEY", "BLACK_FOREST_LABS_API_KEY"), ("BFL_API_BASE",)
+            ),
         ),
         ProviderSpec(
             "xai",
             xai.XAIImages(),
             None,
             _xai_credentials,
-            xai.validate,
-            environment=xai.ENVIRONMENT,
-            credential_env=CredentialEnv((xai.KEY_ENV,), (xai.BASE_ENV,)),
+            credential_env=CredentialEnv(("XAI_API_KEY",), ("XAI_API_BASE",)),
             model_kind=image_models.by_name,
         ),
         ProviderSpec(
@@ -262,9 +261,15 @@ PROVIDERS: dict[str, ProviderSpec] = {
             together.TogetherImages(),
             None,
             _together_credentials,
-            together.validate,
-            environment=together.ENVIRONMENT,
-            credential_env=CredentialEnv(together.KEY_ENV, (together.BASE_ENV,)),
+            credential_env=CredentialEnv(
+                (
+                    "TOGETHER_API_KEY",
+                    "TOGETHER_AI_API_KEY",
+                    "TOGETHERAI_API_KEY",
+                    "TOGETHER_AI_TOKEN",
+                ),
+                ("TOGETHER_AI_API_BASE",),
+            ),
             model_kind=image_models.by_name,
         ),
         ProviderSpec(
@@ -273,8 +278,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
             None,
             stability.credentials,
             stability.validate,
-            environment=stability.ENVIRONMENT,
-            credential_env=CredentialEnv((stability.KEY_ENV,), (stability.BASE_ENV,)),
+            credential_env=CredentialEnv(("STABILITY_API_KEY",), ("STABILITY_API_BASE",)),
         ),
         ProviderSpec(
             "fal_ai",
@@ -284,7 +288,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
             fal.validate,
             environment=fal.ENVIRONMENT,
             # FAL_KEY_ID + FAL_KEY_SECRET also authenticate: fal.validate checks its key
-            credential_env=CredentialEnv(fal.KEY_ENVS, (fal.BASE_ENV,), key_rule=KeyRule.NONE),
+            credential_env=CredentialEnv(
+                ("FAL_AI_API_KEY", "FAL_KEY"), ("FAL_AI_API_BASE",), key_rule=KeyRule.NONE
+            ),
         ),
     )
 }

@@ -422,7 +422,8 @@ def test_the_key_and_base_come_from_the_config_or_the_environment() -> None:
     asyncio.run(credentials(dep).authorize(call))
     assert call.headers["authorization"] == "Bearer sk-from-env"
     assert "sk-from-env" not in repr(dep)
-    assert PROVIDERS["stability"].environment == ("STABILITY_API_KEY", "STABILITY_API_BASE")
+    names = PROVIDERS["stability"].credential_env  # one table: the loader fills them in
+    assert (names.key, names.base) == (("STABILITY_API_KEY",), ("STABILITY_API_BASE",))
 
 
 @pytest.mark.parametrize(

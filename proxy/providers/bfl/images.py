@@ -56,9 +56,6 @@ from proxy.upstream_request import UpstreamRequest, UpstreamResponse, fan_out
 PROVIDER = "black_forest_labs"
 DEFAULT_BASE = "https://api.bfl.ai"
 BFL_DOMAIN = "bfl.ai"
-KEY_ENV = ("BFL_API_KEY", "BLACK_FOREST_LABS_API_KEY")
-BASE_ENV = "BFL_API_BASE"
-ENVIRONMENT = (*KEY_ENV, BASE_ENV)
 DEFAULT_POLL_INTERVAL = 1.0
 CREDIT_USD = 0.01
 OUTPUT_FORMATS = {"png": "png", "jpeg": "jpeg", "jpg": "jpeg"}
@@ -108,11 +105,11 @@ class PollingURLRefusedError(UpstreamError):
 
 
 def api_base(deployment: Deployment) -> str:
-    return deployment.params.api_base or deployment.env(BASE_ENV) or DEFAULT_BASE
+    return deployment.params.api_base or DEFAULT_BASE
 
 
 def api_key(deployment: Deployment) -> str | None:
-    return deployment.params.api_key or deployment.env(*KEY_ENV)
+    return deployment.params.api_key  # or BFL_API_KEY...: the loader fills it
 
 
 def submit_url(deployment: Deployment) -> str:
@@ -134,11 +131,6 @@ def validate(deployment: Deployment) -> str | None:
         isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60
     ):
         return "litellm_params.poll_interval: must be a number of seconds from 0 to 60"
-    if deployment.available and not api_key(deployment) and not deployment.params.api_base:
-        return (
-            "litellm_params.api_key: required for black_forest_labs (or set BFL_API_KEY or "
-            "BLACK_FOREST_LABS_API_KEY)"
-        )
     return None
 
 

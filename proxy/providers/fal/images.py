@@ -56,10 +56,8 @@ from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 PROVIDER = "fal_ai"
 LABEL = "fal.ai"
 DEFAULT_BASE = "https://fal.run"
-KEY_ENVS = ("FAL_AI_API_KEY", "FAL_KEY")  # LiteLLM's name, then fal-client's
 KEY_PAIR_ENVS = ("FAL_KEY_ID", "FAL_KEY_SECRET")  # fal-client's other form: id:secret
-BASE_ENV = "FAL_AI_API_BASE"
-ENVIRONMENT = (*KEY_ENVS, *KEY_PAIR_ENVS, BASE_ENV)
+ENVIRONMENT = KEY_PAIR_ENVS  # FAL_AI_API_KEY / FAL_KEY / FAL_AI_API_BASE: the registry
 MAX_N = 4
 OUTPUT_FORMATS = ("jpeg", "png")
 SIZES = "WIDTHxHEIGHT in pixels (e.g. 1024x768), auto, or the app's own image_size"
@@ -94,7 +92,7 @@ def validate(deployment: Deployment) -> str | None:
 def api_key(deployment: Deployment) -> str | None:
     """``api_key``, else ``FAL_AI_API_KEY``, else ``FAL_KEY``, else ``FAL_KEY_ID:FAL_KEY_SECRET``
     (fal-client's order after LiteLLM's name)."""
-    key = deployment.params.api_key or deployment.env(*KEY_ENVS)
+    key = deployment.params.api_key  # or FAL_AI_API_KEY / FAL_KEY: the loader fills it
     if key:
         return key
     key_id, secret = (deployment.env(name) for name in KEY_PAIR_ENVS)
@@ -107,7 +105,7 @@ def credentials(deployment: Deployment) -> Credentials:
 
 
 def base_url(deployment: Deployment) -> str:
-    return deployment.params.api_base or deployment.env(BASE_ENV) or DEFAULT_BASE
+    return deployment.params.api_base or DEFAULT_BASE
 
 
 def edit_app(deployment: Deployment) -> str:

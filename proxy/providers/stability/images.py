@@ -75,8 +75,6 @@ from proxy.upstream_request import (
 PROVIDER = "stability"
 LABEL = "Stability AI"
 DEFAULT_BASE = "https://api.stability.ai"
-KEY_ENV, BASE_ENV = "STABILITY_API_KEY", "STABILITY_API_BASE"
-ENVIRONMENT = (KEY_ENV, BASE_ENV)
 HEADERS = {"accept": "application/json"}
 SD3 = "generate/sd3"
 GENERATORS = {
@@ -144,18 +142,15 @@ def validate(deployment: Deployment) -> str | None:
             f"litellm_params.model: {deployment.model!r} is not a Stability AI model this "
             f"proxy knows; known: {KNOWN}"
         )
-    key = deployment.params.api_key or deployment.env(KEY_ENV)
-    if deployment.available and not key and not deployment.params.api_base:
-        return f"litellm_params.api_key: required for stability (or set {KEY_ENV})"
     return None
 
 
 def credentials(deployment: Deployment) -> Credentials:
-    return bearer(deployment.params.api_key or deployment.env(KEY_ENV))
+    return bearer(deployment.params.api_key)  # or STABILITY_API_KEY: the loader fills it
 
 
 def base_url(deployment: Deployment) -> str:
-    return deployment.params.api_base or deployment.env(BASE_ENV) or DEFAULT_BASE
+    return deployment.params.api_base or DEFAULT_BASE
 
 
 def service_url(deployment: Deployment, path: str) -> str:

@@ -45,9 +45,6 @@ from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PROVIDER = "together_ai"
 DEFAULT_BASE = "https://api.together.xyz/v1"
-KEY_ENV = ("TOGETHER_API_KEY", "TOGETHER_AI_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_AI_TOKEN")
-BASE_ENV = "TOGETHER_AI_API_BASE"
-ENVIRONMENT = (*KEY_ENV, BASE_ENV)
 MAX_N = 4
 OUTPUT_FORMATS = ("jpeg", "png")
 RESPONSE_FORMATS = {"b64_json": "base64", "url": "url"}
@@ -72,17 +69,11 @@ def model_id(deployment: Deployment) -> str:
 
 
 def api_key(deployment: Deployment) -> str | None:
-    return deployment.params.api_key or deployment.env(*KEY_ENV)
+    return deployment.params.api_key  # or TOGETHER_API_KEY...: the loader fills it
 
 
 def base_url(deployment: Deployment) -> str:
-    return deployment.params.api_base or deployment.env(BASE_ENV) or DEFAULT_BASE
-
-
-def validate(deployment: Deployment) -> str | None:
-    if deployment.available and not api_key(deployment) and not deployment.params.api_base:
-        return f"litellm_params.api_key: required for together_ai (or set {' / '.join(KEY_ENV)})"
-    return None
+    return deployment.params.api_base or DEFAULT_BASE
 
 
 def image_input(deployment: Deployment) -> str | None:

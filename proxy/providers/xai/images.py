@@ -49,9 +49,6 @@ from proxy.upstream_request import UpstreamRequest, UpstreamResponse
 
 PROVIDER = "xai"
 DEFAULT_BASE = "https://api.x.ai/v1"
-KEY_ENV = "XAI_API_KEY"
-BASE_ENV = "XAI_API_BASE"
-ENVIRONMENT = (KEY_ENV, BASE_ENV)
 MAX_EDIT_IMAGES = 3
 TICKS_PER_USD = 10_000_000_000
 QUALITY_MODELS = ("grok-imagine-image-2.0",)
@@ -76,17 +73,11 @@ def model_id(deployment: Deployment) -> str:
 
 
 def api_key(deployment: Deployment) -> str | None:
-    return deployment.params.api_key or deployment.env(KEY_ENV)
+    return deployment.params.api_key  # or XAI_API_KEY: the loader fills it (registry)
 
 
 def base_url(deployment: Deployment) -> str:
-    return deployment.params.api_base or deployment.env(BASE_ENV) or DEFAULT_BASE
-
-
-def validate(deployment: Deployment) -> str | None:
-    if deployment.available and not api_key(deployment) and not deployment.params.api_base:
-        return f"litellm_params.api_key: required for xai (or set {KEY_ENV})"
-    return None
+    return deployment.params.api_base or DEFAULT_BASE
 
 
 def refuse_unsupported(body: Mapping[str, Any]) -> None:
