@@ -222,7 +222,6 @@ PROVIDERS: dict[str, ProviderSpec] = {
             GoogleImages("gemini"),
             GeminiChat("gemini"),
             google.gemini_credentials,
-            google.validate_gemini,
             credential_env=CredentialEnv(
                 ("GOOGLE_API_KEY", "GEMINI_API_KEY"), ("GEMINI_API_BASE",)
             ),

@@ -30,12 +30,6 @@ def vertex_credentials(deployment: Deployment) -> Credentials:
     return GoogleOAuth(credentials_info(raw) if raw else None, label="vertex_ai")
 
 
-def validate_gemini(deployment: Deployment) -> str | None:
-    if deployment.available and not deployment.params.api_key and not deployment.params.api_base:
-        return "litellm_params.api_key: required for gemini (a Gemini API key)"
-    return None
-
-
 def validate_vertex(deployment: Deployment) -> str | None:
     """Checked once at start-up: the credentials parse and a project is known."""
     if not deployment.available:

@@ -26,7 +26,10 @@ AZURE_ANNOTATIONS = ("prompt_filter_results", "content_filter_results")
 
 def validate(deployment: Deployment) -> str | None:
     if not deployment.params.api_base and deployment.available:
-        return "litellm_params.api_base: required for azure (the resource endpoint)"
+        return (
+            "litellm_params.api_base: required for azure (the resource endpoint; or set the "
+            "environment variable AZURE_API_BASE)"
+        )
     return None
 
 
