@@ -20,11 +20,13 @@ def _card(name: str) -> dict[str, Any]:
 
 
 def visible_models(pipeline: Pipeline, key: KeyInfo, wildcards: bool = False) -> list[str]:
-    """The groups ``key`` may use; with ``wildcards`` (LiteLLM's ``return_wildcard_routes``)
-    the wildcard routes' patterns too, which are not model names a client can list."""
-    names = pipeline.router.model_names()
+    """The groups ``key`` may use, then the models the price table knows that a wildcard
+    route serves (as LiteLLM lists a wildcard route's known models); with ``wildcards``
+    (LiteLLM's ``return_wildcard_routes``) the routes' patterns too."""
+    router = pipeline.router
+    names = [*router.model_names(), *router.wildcard_models(pipeline.pricer.table.model_names)]
     if wildcards:
-        names = [*names, *pipeline.router.wildcard_patterns()]
+        names = [*names, *router.wildcard_patterns()]
     return [n for n in names if key.may_use(n)]
 
 

@@ -83,6 +83,20 @@ class Wildcards:
                 self._by_id[d.id] = d
         return found
 
+    def listed(self, known: Sequence[str]) -> list[str]:
+        """Which ``known`` model names (``provider/model``) the routes serve as themselves,
+        as LiteLLM's ``/v1/models`` lists a wildcard route's known models: a name is listed
+        when a route matches it and its concrete deployment is that very provider and model,
+        usable (configured key, variables set)."""
+        out = []
+        for name in known:
+            if not any(e.regex.fullmatch(name) for e in self.entries):
+                continue
+            deps, _ = self.match(name)
+            if any(d.available and f"{d.provider}/{d.model}" == name for d in deps):
+                out.append(name)
+        return out
+
     def deployment(self, deployment_id: str) -> Deployment | None:
         """A concrete deployment built for a request (cost, admin and chat look it up)."""
         return self._by_id.get(deployment_id)

@@ -143,6 +143,8 @@ class PriceTable:
         if not isinstance(models, dict):
             raise ValueError("prices: 'models' must be a mapping")
         self._raw: dict[str, dict[str, Any]] = {k.lower(): v for k, v in models.items()}
+        # the models it names one by one, as written (family defaults ``openai/*`` left out)
+        self.model_names = tuple(dict.fromkeys(str(k) for k in models if "*" not in str(k)))
         self._cache: dict[str, PriceEntry] = {}
 
     @classmethod

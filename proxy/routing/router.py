@@ -106,6 +106,10 @@ class Router:
     def wildcard_patterns(self) -> list[str]:
         return self.config.wildcards.patterns
 
+    def wildcard_models(self, known: Sequence[str]) -> list[str]:
+        """The ``known`` model names the wildcard routes serve, exact groups left out."""
+        return [n for n in self.config.wildcards.listed(known) if n not in self.groups]
+
     def group(self, name: str) -> tuple[Deployment, ...]:
         """The deployments of ``name``: its group, else those of the most specific wildcard
         route matching it (``proxy.config.wildcards``)."""

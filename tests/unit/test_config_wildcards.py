@@ -79,6 +79,16 @@ def test_exact_names_win_then_longer_patterns() -> None:
     assert r.wildcard_patterns() == ["openai/gpt-image-*", "openai/*", "*"]
 
 
+def test_routes_list_the_known_models_they_serve_as_themselves() -> None:
+    known = ["openai/gpt-image-1", "gemini/imagen-4.0-generate-001", "recraft/recraftv3"]
+    r = router(route("*", "*"), env={"OPENAI_API_KEY": "k", "GEMINI_API_KEY": "g"})
+    assert r.wildcard_models(known) == ["openai/gpt-image-1", "gemini/imagen-4.0-generate-001"]
+    r = router(route("*", "openai/*"))  # every name would call OpenAI with the whole name
+    assert r.wildcard_models(known) == []
+    r = router(route("openai/*", "openai/*"), route("openai/gpt-image-1", "openai/gpt-image-1"))
+    assert r.wildcard_models(known) == []  # an exact group is listed as a group already
+
+
 def test_a_provider_wildcard_without_a_key_is_refused_at_start_up() -> None:
     with pytest.raises(ConfigError, match=r"model_list\[0\]\.litellm_params\.api_key: required"):
         parse_config({"model_list": [route("openai/*", "openai/*")]}, env={})
