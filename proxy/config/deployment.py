@@ -77,11 +77,6 @@ class Deployment:
         return not self.missing_env
 
     @property
-    def is_wildcard(self) -> bool:
-        """A pattern (``openai/*``, ``*``): served as concrete deployments per request."""
-        return "*" in self.model_name
-
-    @property
     def path(self) -> str:
         return f"model_list[{self.index}]"
 
