@@ -59,7 +59,7 @@ def model_skip_reason(
             return f"model_info.mode {mode!r}, and {provider} is served for images only"
         return f"model_info.mode {mode!r} is not served by image-proxy"
     if kind == "other":
-        return f"{provider}/{model} is not an image or chat model"
+        return f"{provider}/{model} is neither an image model image-proxy knows nor a chat model"
     if kind == "chat" and not chat:
         return f"{provider}/{model} is a chat model, and {provider} is served for images only"
     return None

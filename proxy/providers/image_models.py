@@ -23,7 +23,8 @@ OTHER = re.compile(
 )
 CHAT = re.compile(
     r"(^|[-/._])(gpt-3|gpt-4|gpt-5|o1|o3|o4|chatgpt|davinci|babbage|claude|llama|mistral"
-    r"|mixtral|command|grok-[0-9]|deepseek|qwen|phi-|gemini|gemma)",
+    r"|mixtral|command|grok-[0-9]|deepseek|qwen|phi-|gemini|gemma|nova-(pro|lite|micro|premier)"
+    r"|titan-text|jamba|j2-)",
     re.IGNORECASE,
 )
 
@@ -49,9 +50,11 @@ def google_family(model: str) -> ModelKind:
 
 
 def bedrock_family(model: str) -> ModelKind | None:
-    """Bedrock: the image families this proxy knows; an ARN or profile cannot be judged."""
+    """Bedrock: the image families this proxy knows; an ARN or profile cannot be judged; a
+    chat model is chat; anything else (embeddings, an image family this proxy does not know)
+    is other."""
     if family_of(model) is not None:
         return "image"
     if model.startswith("arn:"):
         return None
-    return "other" if OTHER.search(model) else "chat"
+    return "chat" if CHAT.search(model) and not OTHER.search(model) else "other"

@@ -162,8 +162,15 @@ def test_an_open_webui_style_config_starts_and_serves_its_image_models(
     proxy = start(OPEN_WEBUI, {})
     logs = proxy.logs()
     for path, why in [
-        ("model_list[1]", "openai/text-embedding-3-small is not an image or chat model"),
-        ("model_list[2]", "openai/tts-1 is not an image or chat model"),
+        (
+            "model_list[1]",
+            "openai/text-embedding-3-small is neither an image model image-proxy knows nor a "
+            "chat model",
+        ),
+        (
+            "model_list[2]",
+            "openai/tts-1 is neither an image model image-proxy knows nor a chat model",
+        ),
         ("model_list[3]", "model_info.mode 'audio_transcription' is not served"),
         ("model_list[4]", "provider 'anthropic' is not served"),
     ]:

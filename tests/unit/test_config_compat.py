@@ -40,10 +40,22 @@ def load(*entries: dict[str, Any], env: dict[str, str] | None = None, **top: Any
         ("deepseek/deepseek-chat", None, "provider 'deepseek' is not served"),
         ("ollama/llama3", None, "provider 'ollama' is not served"),
         ("opnai/gpt-image-1", None, "unknown provider prefix 'opnai'; did you mean 'openai'?"),
-        ("text-embedding-3-small", None, "openai/text-embedding-3-small is not an image or chat"),
-        ("tts-1", None, "openai/tts-1 is not an image or chat model"),
-        ("whisper-1", None, "openai/whisper-1 is not an image or chat model"),
-        ("gemini/text-embedding-004", None, "is not an image or chat model"),
+        ("text-embedding-3-small", None, "openai/text-embedding-3-small is neither an image model"),
+        (
+            "tts-1",
+            None,
+            "openai/tts-1 is neither an image model image-proxy knows nor a chat model",
+        ),
+        (
+            "whisper-1",
+            None,
+            "openai/whisper-1 is neither an image model image-proxy knows nor a chat model",
+        ),
+        (
+            "gemini/text-embedding-004",
+            None,
+            "is neither an image model image-proxy knows nor a chat model",
+        ),
         ("bedrock/anthropic.claude-3-haiku", None, "is a chat model, and bedrock is served for"),
         ("together_ai/meta-llama/Llama-3-70b", None, "is a chat model, and together_ai is"),
         ("azure/my-embeddings", "embedding", "model_info.mode 'embedding' is not served"),
@@ -310,3 +322,14 @@ async def test_a_key_from_the_environment_authorizes_every_upstream_call(provide
     request = UpstreamRequest.post_json("https://upstream/v1/x", {})
     await credentials.authorize(request)
     assert any("env-secret" in value for value in request.headers.values())
+
+
+def test_a_bedrock_image_family_this_proxy_does_not_know_is_skipped_not_called_chat() -> None:
+    config = load(
+        entry("new", "bedrock/stability.some-future-model-v9"), env={"AWS_REGION_NAME": "us-east-1"}
+    )
+    assert config.deployments == ()
+    assert config.warnings == (
+        "model_list[0]: skipped, bedrock/stability.some-future-model-v9 is neither an image "
+        "model image-proxy knows nor a chat model",
+    )

@@ -54,7 +54,9 @@ def test_a_star_route_serves_any_name_at_the_provider_its_prefix_names() -> None
     assert served(r, "gpt-image-1") == [("openai", "gpt-image-1", "gpt-image-1")]
     with pytest.raises(NotFoundError, match=r"provider 'anthropic' is not served"):
         r.group("anthropic/claude-sonnet-4-5")
-    with pytest.raises(NotFoundError, match=r"is not an image or chat model"):
+    with pytest.raises(
+        NotFoundError, match=r"is neither an image model image-proxy knows nor a chat model"
+    ):
         r.group("text-embedding-3-small")
 
 
