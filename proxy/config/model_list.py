@@ -120,7 +120,11 @@ class ModelList:
         if defaults is None:
             return raw
         params = raw["litellm_params"]
-        named = {p.rpartition(".")[2] for p, _ in missing}
+        named = {
+            p.split(".")[1]
+            for p, _ in missing
+            if p.count(".") == 1 and p.startswith("litellm_params.")
+        }
         filled = {**defaults.fill(params, self.env), **{k: params.get(k) for k in named}}
         return {**raw, "litellm_params": filled}
 

@@ -272,6 +272,9 @@ def test_the_config_wins_over_the_environment_and_a_named_missing_variable_stays
     assert dep.params.api_key == "sk-config"
     (dep,) = load(entry("m", "openai/gpt-image-1", api_key="os.environ/MINE"), env=env).deployments
     assert not dep.available and dep.params.api_key is None
+    other = {**entry("m", "openai/gpt-image-1"), "model_info": {"id": "os.environ/NO_ID"}}
+    (dep,) = load(other, env=env).deployments
+    assert dep.params.api_key == "sk-env" and not dep.params.model_extra
 
 
 def test_litellm_master_key_is_the_master_key_unless_the_config_sets_one() -> None:
