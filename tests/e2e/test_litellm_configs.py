@@ -209,8 +209,10 @@ def test_wildcard_routes_serve_concrete_models_and_keys_limited_by_pattern(
     client = sdk(proxy, master)
     result = client.images.generate(model="openai/gpt-image-2", prompt="a kite")
     assert result.data is not None and result.data[0].b64_json == PNG_B64
-    result = client.images.generate(model="dall-e-3", prompt="a kite")  # through "*"
-    assert result.data is not None
+    raw = client.images.with_raw_response.generate(model="dall-e-3", prompt="a kite")  # "*"
+    assert raw.parse().data is not None
+    assert raw.headers["x-model-group"] == "dall-e-3"
+    assert float(raw.headers["x-response-cost"]) == 0.04  # the concrete model's price
     first, second = fake.received("/v1/images/generations")
     assert (first.json()["model"], second.json()["model"]) == ("gpt-image-2", "dall-e-3")
     assert {first.headers["authorization"], second.headers["authorization"]} == {
