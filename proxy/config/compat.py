@@ -11,11 +11,17 @@ that reads them (pricing's override keys, the providers' ``deployment.param`` na
 from __future__ import annotations
 
 TOP_LEVEL = frozenset(
-    {"model_list", "general_settings", "router_settings", "litellm_settings", "guardrails"}
+    {
+        "model_list",
+        "general_settings",
+        "router_settings",
+        "litellm_settings",
+        "guardrails",
+        "environment_variables",
+    }
 )
 TOP_LEVEL_IGNORED = frozenset(
     {
-        "environment_variables",
         "credential_list",
         "mcp_servers",
         "mcp_tools",

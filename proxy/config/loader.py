@@ -107,6 +107,22 @@ def with_env_master_key(data: dict[str, Any], env: Mapping[str, str]) -> dict[st
     return data
 
 
+def with_config_environment(
+    data: dict[str, Any], env: Mapping[str, str], problems: list[str]
+) -> Mapping[str, str]:
+    """``env`` with the config's own ``environment_variables`` over it, as LiteLLM sets them
+    before it reads the rest (here for this config only: ``os.environ`` is not changed)."""
+    own = data.get("environment_variables")
+    if own is None:
+        return env
+    if not isinstance(own, dict) or not all(
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in own.values()
+    ):
+        problems.append("environment_variables: must map variable names to strings")
+        return env
+    return {**env, **{str(k): str(v) for k, v in own.items()}}
+
+
 def resolve_sections(
     data: dict[str, Any], env: Mapping[str, str], problems: list[str]
 ) -> tuple[dict[str, Any], dict[int, list[tuple[str, str]]]]:
@@ -144,6 +160,7 @@ def read_config(
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     problems: list[str] = []
+    env = with_config_environment(data, env, problems)
     resolved, missing_by_entry = resolve_sections(data, env, problems)
     warnings = config_warnings(resolved, FROM_LITELLM_SETTINGS)
     resolved = with_env_master_key(with_litellm_router_keys(resolved), env)

@@ -162,14 +162,14 @@ def test_unknown_keys_are_warned_at_every_level_with_near_misses_named() -> None
             "routing_strategy_args": {"ttl": 5, "ttll": 1},
         },
         litellm_settings={"drop_params": True, "num_retries": 1, "max_budget": 10, "cahce": True},
-        environment_variables={"A": "b"},
+        credential_list=[],
         modle_list=[],
     )
     warned = set(config.warnings)
     ignored = "LiteLLM setting not implemented by image-proxy; ignored"
     assert {
         "modle_list: unknown key; ignored (did you mean 'model_list'?)",
-        f"environment_variables: {ignored}",
+        f"credential_list: {ignored}",
         "general_settings.master_kye: unknown key; ignored (did you mean 'master_key'?)",
         f"general_settings.alerting: {ignored}",
         f"general_settings.allowed_ips: {ignored}, so client IP allow-list is not enforced",
@@ -275,6 +275,19 @@ def test_the_config_wins_over_the_environment_and_a_named_missing_variable_stays
     other = {**entry("m", "openai/gpt-image-1"), "model_info": {"id": "os.environ/NO_ID"}}
     (dep,) = load(other, env=env).deployments
     assert dep.params.api_key == "sk-env" and not dep.params.model_extra
+
+
+def test_the_configs_environment_variables_count_as_the_environment() -> None:
+    config = load(
+        entry("m", "openai/gpt-image-1"),
+        env={"OPENAI_API_KEY": "from-process"},
+        environment_variables={"OPENAI_API_KEY": "from-config", "LITELLM_MASTER_KEY": "sk-c"},
+    )
+    assert config.deployments[0].params.api_key == "from-config"  # LiteLLM sets them over
+    assert config.general.master_key == "sk-c"
+    assert not [w for w in config.warnings if "environment_variables" in w]
+    with pytest.raises(ConfigError, match=r"environment_variables: must map"):
+        load(environment_variables=["A=b"])
 
 
 def test_litellm_master_key_is_the_master_key_unless_the_config_sets_one() -> None:
