@@ -30,7 +30,8 @@ from proxy.config.unknown_keys import config_warnings
 from proxy.config.wildcards import Wildcards
 
 ENV_PREFIX = "os.environ/"
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+# general_settings keys LiteLLM takes from the environment when the config leaves them unset
+GENERAL_FROM_ENV = {"master_key": "LITELLM_MASTER_KEY", "database_url": "DATABASE_URL"}
 
 # LiteLLM also reads the router's keys from ``litellm_settings``; they apply here too unless
 # ``router_settings`` sets its own (``proxy.routing.settings`` checks the section itself).
@@ -96,15 +97,19 @@ def with_litellm_router_keys(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "router_settings": router}
 
 
-def with_env_master_key(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """``LITELLM_MASTER_KEY`` is the master key when ``general_settings.master_key`` is unset
-    (LiteLLM's habit)."""
+def with_env_general(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """``LITELLM_MASTER_KEY`` is the master key and ``DATABASE_URL`` the database when
+    ``general_settings`` leaves them unset (LiteLLM's habit)."""
     general = data.get("general_settings")
-    general = dict(general) if isinstance(general, dict) else {}
-    if general.get("master_key") is None and env.get(MASTER_KEY_ENV):
-        general["master_key"] = env[MASTER_KEY_ENV]
-        return {**data, "general_settings": general}
-    return data
+    if general is not None and not isinstance(general, dict):
+        return data  # RawConfig names the problem
+    general = dict(general or {})
+    filled = {
+        key: env[name]
+        for key, name in GENERAL_FROM_ENV.items()
+        if general.get(key) is None and env.get(name)
+    }
+    return {**data, "general_settings": {**general, **filled}} if filled else data
 
 
 def with_config_environment(
@@ -163,7 +168,7 @@ def read_config(
     env = with_config_environment(data, env, problems)
     resolved, missing_by_entry = resolve_sections(data, env, problems)
     warnings = config_warnings(resolved, FROM_LITELLM_SETTINGS)
-    resolved = with_env_master_key(with_litellm_router_keys(resolved), env)
+    resolved = with_env_general(with_litellm_router_keys(resolved), env)
     sections = {k: v for k, v in resolved.items() if k != "model_list"}
     try:
         raw = RawConfig.model_validate(sections)

@@ -2,9 +2,9 @@
 
 Settings (``general_settings`` unless noted):
 
-* ``database_url`` (or env ``DATABASE_URL``): ``postgresql://…`` or ``sqlite:///path``; default
-  a SQLite file ``image-proxy.sqlite3`` beside the config file (or in a temporary directory
-  when that one is read-only, as in the container image).
+* ``database_url`` (the loader fills it from env ``DATABASE_URL``): ``postgresql://…`` or
+  ``sqlite:///path``; default a SQLite file ``image-proxy.sqlite3`` beside the config file
+  (or in a temporary directory when that one is read-only, as in the container image).
 * ``database_table_prefix``: default ``imgproxy_``.
 * ``store_prompts_in_spend_logs``: default false (prompts are not stored).
 * ``spend_journal_dir`` (``spend_spool_dir``, its name before the journal): where each process
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ def setting(config: ProxyConfig, name: str, default: Any = None) -> Any:
 
 
 def database_url(config: ProxyConfig, home: Path) -> str:
-    url = setting(config, "database_url") or os.environ.get("DATABASE_URL")
+    url = setting(config, "database_url")
     if url:
         return str(url)
     return "sqlite:///" + str(home / DEFAULT_DB_FILE)
@@ -88,7 +87,7 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
         log.error("config error: %s", exc)
         raise SystemExit(2) from None
     journal_dir = setting(config, "spend_journal_dir") or setting(config, "spend_spool_dir")
-    url = setting(config, "database_url") or os.environ.get("DATABASE_URL")
+    url = setting(config, "database_url")
     home = data_dir(config) if not url or not journal_dir else config_dir(config)
     url = database_url(config, home)
     try:

@@ -290,10 +290,13 @@ def test_the_configs_environment_variables_count_as_the_environment() -> None:
         load(environment_variables=["A=b"])
 
 
-def test_litellm_master_key_is_the_master_key_unless_the_config_sets_one() -> None:
-    env = {"LITELLM_MASTER_KEY": "sk-env-master"}
-    assert load(env=env).general.master_key == "sk-env-master"
-    assert load(env=env, general_settings={"master_key": "sk-cfg"}).general.master_key == "sk-cfg"
+def test_litellm_master_key_and_database_url_fill_what_the_config_leaves_unset() -> None:
+    env = {"LITELLM_MASTER_KEY": "sk-env-master", "DATABASE_URL": "postgresql://db/x"}
+    general = load(env=env).general
+    assert (general.master_key, general.database_url) == ("sk-env-master", "postgresql://db/x")
+    own = {"master_key": "sk-cfg", "database_url": "sqlite:///x.db"}
+    general = load(env=env, general_settings=own).general
+    assert (general.master_key, general.database_url) == ("sk-cfg", "sqlite:///x.db")
     assert load().general.master_key is None
 
 
