@@ -1,8 +1,10 @@
 """The two hooks around every model request: enforce before, account after.
 
-``before`` (a pre_call hook) records the billing parameters, then for a virtual key checks, in
-this order: model allowed (403), requests per minute (429 + Retry-After), key budget (429
-naming the budget and its reset), end-user budget (429); and reserves the request's
+``before`` (a pre_call hook) records the billing parameters, applies the key's model
+``aliases`` (the group is routed under its own name from then on), then for a virtual key
+checks, in this order: model allowed (403), requests per minute (429 + Retry-After), requests
+in flight (``max_parallel_requests``: 429 + Retry-After: 1), key budget (429 naming the budget
+and its reset), end-user budget (429); and reserves the request's
 estimated cost on each budget. ``after`` (a post_call hook, success or failure, streams
 included) prices the request if nothing did yet, settles the reservations and queues exactly
 one spend record.
@@ -18,7 +20,7 @@ from typing import Any
 from proxy.context import RequestContext
 from proxy.db.records import SpendRecord, billed_key, clip
 from proxy.db.writer import SpendWriter
-from proxy.errors import PermissionDeniedError
+from proxy.errors import PermissionDeniedError, RateLimitError
 from proxy.keys.budget import Budget
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
@@ -28,6 +30,12 @@ from proxy.pricing.usage import normalize
 log = logging.getLogger("proxy.keys")
 
 PROMPT_LIMIT = 10_000
+
+
+class ParallelLimitError(RateLimitError):
+    """A key's ``max_parallel_requests`` in flight (LiteLLM's limit): worth a retry soon."""
+
+    code = "max_parallel_requests_exceeded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +84,13 @@ class Accounting:
         end_user_budget = None
         if self.end_users is not None and ctx.end_user:
             end_user_budget = await self.end_users.budget(ctx.end_user, now)
+        key = ctx.key
+        if key is not None and key.aliases and ctx.model_group in key.aliases:
+            # the key's own name for a model group: routed as that group from here on
+            ctx.model_group = request.model = key.aliases[ctx.model_group]
         group = ctx.model_group or ""
         estimate = self.estimate(group, inputs, ctx.endpoint)
         holds: list[Hold] = []
-        key = ctx.key
         state = None
         if key is not None and not key.is_master:
             if not key.may_use(group):
@@ -92,7 +103,16 @@ class Accounting:
         if state is not None:
             if state.rpm is not None:
                 state.rpm.hit(f"key '{state.info().alias}'")
+            parallel = state.max_parallel_requests
+            if parallel is not None and state.budget.in_flight >= parallel:
+                raise ParallelLimitError(
+                    f"Parallel request limit reached for key '{state.info().alias}': "
+                    f"max_parallel_requests {parallel} requests in flight; retry when one ends.",
+                    headers={"retry-after": "1"},
+                    retry_after=1,
+                )
             self.keys.roll_budget(state, now)
+            ctx.key_spend = state.budget.spend
             state.budget.admit(estimate, now)
             holds.append(Hold(state.budget, estimate, state.budget.period, is_key=True))
         if end_user_budget is not None and self.end_users is not None:

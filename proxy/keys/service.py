@@ -21,11 +21,12 @@ from typing import Any
 
 from proxy.auth import hash_key
 from proxy.context import KeyInfo
-from proxy.db.database import Store, with_timeout
+from proxy.db.database import KeyFilter, Store, with_timeout
 from proxy.db.records import BudgetReset, Op, SpendRecord
 from proxy.db.writer import SpendWriter
 from proxy.errors import AuthenticationError, InvalidRequestError, ServiceUnavailableError
 from proxy.keys.durations import iso, parse_duration, parse_expiry
+from proxy.keys.litellm_fields import merged
 from proxy.keys.records import KeyFields, KeyState
 
 log = logging.getLogger("proxy.keys")
@@ -85,6 +86,11 @@ class KeyService:
         expires = state.expires_at
         if expires is not None and time.time() >= expires:
             raise AuthenticationError(f"API key expired at {iso(expires)}.", code="expired_api_key")
+        if state.blocked:
+            raise AuthenticationError(
+                "This key is blocked; an admin can lift it with POST /key/unblock.",
+                code="key_blocked",
+            )
         return state.info()
 
     def state(self, key_hash: str) -> KeyState | None:
@@ -179,12 +185,12 @@ class KeyService:
 
     # --- admin ----------------------------------------------------------------------------
 
-    def _check_models(self, models: list[str] | None) -> None:
+    def _check_models(self, models: list[str] | None, param: str = "models") -> None:
         unknown = sorted(set(models or ()) - self.known_models)
         if unknown:
             raise InvalidRequestError(
-                f"models: {', '.join(repr(m) for m in unknown)} not served by this proxy.",
-                param="models",
+                f"{param}: {', '.join(repr(m) for m in unknown)} not served by this proxy.",
+                param=param,
             )
 
     def _check_guardrails(self, names: list[str] | None) -> None:
@@ -210,9 +216,12 @@ class KeyService:
 
     async def generate(self, fields: KeyFields) -> tuple[str, KeyState]:
         self._check_models(fields.models)
+        self._check_models(list((fields.aliases or {}).values()), "aliases")
         self._check_guardrails(fields.guardrails)
         await self._check_alias(fields.key_alias)
-        key = new_key()
+        key = fields.key or new_key()
+        if fields.key is not None and await self.store.get_key(hash_key(key)) is not None:
+            raise InvalidRequestError("This key already exists.", param="key")
         now = time.time()
         row: dict[str, Any] = {
             "key_hash": hash_key(key),
@@ -225,11 +234,13 @@ class KeyService:
                 now + parse_duration(fields.budget_duration) if fields.budget_duration else None
             ),
             "budget_period": 0,
-            "spend": 0.0,
+            "spend": fields.spend or 0.0,
             "rpm_limit": fields.rpm_limit,
             "expires_at": _expiry(fields, now),
             "metadata": with_guardrails(fields.metadata or {}, fields.guardrails),
             "user_id": fields.user_id,
+            "team_id": fields.team_id,
+            "settings": merged(None, fields.settings(fields.model_fields_set)),
             "created_at": now,
             "updated_at": now,
         }
@@ -265,15 +276,24 @@ class KeyService:
         if "key_alias" in given:
             await self._check_alias(fields.key_alias, key_hash)
             values["key_alias"] = fields.key_alias
-        for name in ("max_budget", "rpm_limit", "user_id"):
+        for name in ("max_budget", "rpm_limit", "user_id", "team_id", "spend"):
             if name in given:
                 values[name] = getattr(fields, name)
+        if values.get("spend", 0) is None:
+            values["spend"] = 0.0
+        if "aliases" in given:
+            self._check_models(list((fields.aliases or {}).values()), "aliases")
+        changes = fields.settings(given)
+        current: dict[str, Any] | None = None
+        if changes:
+            current = await self.store.get_key(key_hash)
+            values["settings"] = merged((current or {}).get("settings"), changes)
         if "metadata" in given or "guardrails" in given:
             self._check_guardrails(fields.guardrails)
             if "metadata" in given:
                 metadata = fields.metadata or {}
             else:
-                current = await self.store.get_key(key_hash)
+                current = current or await self.store.get_key(key_hash)
                 metadata = dict((current or {}).get("metadata") or {})
             pinned = fields.guardrails if "guardrails" in given else metadata.get("guardrails")
             values["metadata"] = with_guardrails(metadata, pinned)
@@ -301,8 +321,10 @@ class KeyService:
             await self._announce("deleted", h)
         return deleted
 
-    async def list(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await self.store.list_keys(offset, limit)
+    async def list(
+        self, offset: int, limit: int, where: KeyFilter | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        rows, total = await self.store.list_keys(offset, limit, where or KeyFilter())
         out = []
         for row in rows:
             cached = self.cache.get(row["key_hash"])

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from proxy.names import MAX_NAME_LENGTH
 
 MAX_PAGE_SIZE = 1000
 
@@ -22,26 +24,59 @@ class PageQuery(BaseModel):
     page_size: int | None = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
 
+class KeyListQuery(PageQuery):
+    size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE, description="LiteLLM's name.")
+    return_full_object: bool | None = Field(
+        default=False, description="Each key as an object (else its token, the key's hash)."
+    )
+    key_alias: str | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+
+
+class KeyRef(BaseModel):
+    """One key by the key itself, its hash or its alias (``/key/block``, ``/key/unblock``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+
+
 class KeyInfoQuery(BaseModel):
     key: str | None = Field(
         default=None,
-        description="A key, key hash or alias (master key only); without it a key reads itself.",
+        description="A key, key hash or alias: the master key reads any, a key itself "
+        "(named, or without `key`).",
     )
 
 
 class SpendFilter(BaseModel):
+    """Every parameter the spend routes read; any other is refused with a 400 naming it."""
+
+    request_id: str | None = Field(
+        default=None,
+        description="A request's id: its `x-request-id` (= `x-litellm-call-id`) header.",
+    )
+    call_id: str | None = Field(default=None, description="Same as `request_id`.")
     key: str | None = Field(default=None, description="A key, key hash or alias.")
+    api_key: str | None = Field(default=None, description="LiteLLM's name for `key`.")
     key_hash: str | None = None
     key_alias: str | None = None
+    user_id: str | None = Field(default=None, description="The key owner's `user_id`.")
     end_user: str | None = None
+    user: str | None = Field(default=None, description="Same as `end_user`.")
     model: str | None = Field(default=None, description="A public model name.")
     status: int | None = Field(default=None, ge=100, le=599)
     start: str | None = Field(default=None, description="Epoch seconds or ISO 8601 (inclusive).")
     end: str | None = Field(default=None, description="Epoch seconds or ISO 8601 (exclusive).")
+    start_date: str | None = Field(default=None, description="LiteLLM's name for `start`.")
+    end_date: str | None = Field(default=None, description="LiteLLM's name for `end`.")
+    start_time: str | None = None
+    end_time: str | None = None
 
 
 class SpendQuery(SpendFilter, PageQuery):
-    pass
+    size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
 
 
 class ImageFileQuery(BaseModel):
@@ -53,8 +88,12 @@ class ImageFileQuery(BaseModel):
 
 
 class KeyView(BaseModel):
-    """A key as the admin API shows it: never the key itself, only its hash."""
+    """A key as the admin API shows it: never the key itself, only its hash. LiteLLM's key
+    settings this proxy stores but does not act on are shown too, under their own names."""
 
+    model_config = ConfigDict(extra="allow")
+
+    token: str = Field(description="The key's hash: LiteLLM's `token`.")
     key_hash: str
     key_name: str = Field(description="The key masked for display (`sk-...wxyz`).")
     key_alias: str | None
@@ -69,12 +108,22 @@ class KeyView(BaseModel):
     metadata: dict[str, Any]
     guardrails: list[str]
     user_id: str | None
+    team_id: str | None
+    blocked: bool = Field(description="A blocked key is refused (401) until unblocked.")
+    max_parallel_requests: int | None = Field(description="Requests in flight at most (429).")
+    aliases: dict[str, str] = Field(description="Model names of this key -> model groups.")
     created_at: str | None
     updated_at: str | None
 
 
 class GeneratedKey(KeyView):
+    """LiteLLM's GenerateKeyResponse fields (``key``, ``token``, ``key_name``, ``expires``, …)
+    and ours."""
+
     key: str = Field(description="The new key; shown this once, stored only as its hash.")
+    warnings: list[str] = Field(
+        description="One line per field given a value this proxy stores but does not act on."
+    )
 
 
 class KeyInfoResponse(BaseModel):
@@ -83,7 +132,11 @@ class KeyInfoResponse(BaseModel):
 
 
 class KeyPage(BaseModel):
-    keys: list[KeyView]
+    keys: list[KeyView] | list[str] = Field(
+        description="Tokens (key hashes); objects with `return_full_object=true`."
+    )
+    total_count: int
+    current_page: int
     total: int
     page: int
     page_size: int
