@@ -4,7 +4,7 @@
 ``aliases`` (the group is routed under its own name from then on), then for a virtual key
 checks, in this order: model allowed (403), requests per minute (429 + Retry-After), requests
 in flight (``max_parallel_requests``: 429 + Retry-After: 1), key budget (429 naming the budget
-and its reset), end-user budget (429); and reserves the request's
+and its reset), end-user budget (429), the proxy-wide budget (429); and reserves the request's
 estimated cost on each budget. ``after`` (a post_call hook, success or failure, streams
 included) prices the request if nothing did yet, settles the reservations and queues exactly
 one spend record.
@@ -60,12 +60,14 @@ class Accounting:
         writer: SpendWriter,
         *,
         end_users: EndUserBudgets | None = None,
+        proxy_budget: Budget | None = None,
         store_prompts: bool = False,
     ) -> None:
         self.pricer = pricer  # prices finished requests; the price table for estimates
         self.keys = keys
         self.writer = writer
         self.end_users = end_users
+        self.proxy_budget = proxy_budget  # litellm_settings.max_budget (proxy.keys.proxy_budget)
         self.store_prompts = store_prompts
         self.observed: dict[str, float] = {}  # model group -> highest cost seen
         if end_users is not None:
@@ -116,13 +118,13 @@ class Accounting:
             state.budget.admit(estimate, now)
             holds.append(Hold(state.budget, estimate, state.budget.period, is_key=True))
         if end_user_budget is not None and self.end_users is not None:
-            try:
-                end_user_budget.admit(estimate, now)
-            except Exception:
-                for hold in holds:
-                    hold.budget.settle(hold.estimate, None, hold.period)
-                raise
-            holds.append(Hold(end_user_budget, estimate, self.end_users.period_of(ctx.wall_time)))
+            period = self.end_users.period_of(ctx.wall_time)
+            admit_or_release(holds, Hold(end_user_budget, estimate, period), now)
+        if self.proxy_budget is not None:
+            self.proxy_budget.roll(now)
+            admit_or_release(
+                holds, Hold(self.proxy_budget, estimate, self.proxy_budget.period), now
+            )
         ctx.budget_holds = holds
 
     def estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float:
@@ -180,6 +182,17 @@ class Accounting:
             prompt=ctx.spend_prompt if self.store_prompts else None,
             key_period=key_period,
         )
+
+
+def admit_or_release(holds: list[Hold], hold: Hold, now: float) -> None:
+    """Admit ``hold`` and add it to ``holds``; refused, release ``holds`` first."""
+    try:
+        hold.budget.admit(hold.estimate, now)
+    except Exception:
+        for taken in holds:
+            taken.budget.settle(taken.estimate, None, taken.period)
+        raise
+    holds.append(hold)
 
 
 def prompt_text(request: Any) -> str | None:

@@ -60,6 +60,16 @@ STORED_ONLY = (
 SETTINGS = (*ACTED_ON, *STORED_ONLY)
 # LiteLLM's defaults for fields it sends every time: such a value asks for nothing.
 EMPTY: tuple[Any, ...] = (None, {}, [], False, "default")
+# Shown on every key (as LiteLLM's key answers have them) even when never set.
+SHOWN_UNSET: dict[str, Any] = {
+    "tpm_limit": None,
+    "soft_budget": None,
+    "tags": None,
+    "config": {},
+    "permissions": {},
+    "allowed_cache_controls": [],
+    "model_max_budget": {},
+}
 WHY = {
     "tpm_limit": "not enforced: image requests have no tokens",
     "team_id": "stored and filterable in /key/list; this proxy has no team limits",

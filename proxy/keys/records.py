@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from proxy.context import KeyInfo
 from proxy.keys.budget import Budget, RpmWindow
 from proxy.keys.durations import iso, parse_duration, parse_expiry
-from proxy.keys.litellm_fields import LiteLLMKeyFields
+from proxy.keys.litellm_fields import SHOWN_UNSET, LiteLLMKeyFields
 from proxy.names import CONTROL_PROBLEM, MAX_NAME_LENGTH, has_control, name_problem
 
 
@@ -227,6 +227,7 @@ class KeyState:
             "blocked": self.blocked,
             "max_parallel_requests": self.max_parallel_requests,
             "aliases": self.settings.get("aliases") or {},
+            **SHOWN_UNSET,
             **{k: v for k, v in self.settings.items() if k not in SHOWN},
             "created_at": iso(r.get("created_at")),
             "updated_at": iso(r.get("updated_at")),

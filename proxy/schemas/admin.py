@@ -79,6 +79,11 @@ class SpendQuery(SpendFilter, PageQuery):
     size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
 
 
+class HealthQuery(BaseModel):
+    model: str | None = Field(default=None, description="Only this model group's deployments.")
+    model_id: str | None = Field(default=None, description="Only this deployment.")
+
+
 class ImageFileQuery(BaseModel):
     expires: str = Field(description="Expiry of the link (epoch seconds), as signed.")
     sig: str = Field(description="The link's signature.")
@@ -237,6 +242,50 @@ class RouterState(BaseModel):
 class CooldownCleared(BaseModel):
     deployment_id: str
     cooling_down: Literal[False]
+
+
+class ModelInfoEntry(BaseModel):
+    model_name: str
+    litellm_params: dict[str, Any] = Field(description="Allow-listed: never a key.")
+    model_info: dict[str, Any] = Field(
+        description="`id`, `mode`, the known prices (`output_cost_per_image`, ...), `supports_*`."
+    )
+
+
+class ModelInfoList(BaseModel):
+    data: list[ModelInfoEntry]
+
+
+class ModelGroupInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model_group: str
+    providers: list[str]
+    mode: str
+    deployments: int
+    rpm: int | None
+    tpm: int | None
+    supports_image_edit: bool
+
+
+class ModelGroupInfoList(BaseModel):
+    data: list[ModelGroupInfo]
+
+
+class EndpointHealth(BaseModel):
+    model: str = Field(description="`provider/model`.")
+    model_name: str
+    model_id: str
+    api_base: str | None
+    status_code: int | None = Field(description="The probe's answer; null when none came.")
+    error: str | None = Field(default=None, description="Why it is unhealthy.")
+
+
+class HealthReport(BaseModel):
+    healthy_endpoints: list[EndpointHealth]
+    unhealthy_endpoints: list[EndpointHealth]
+    healthy_count: int
+    unhealthy_count: int
 
 
 class Liveness(BaseModel):
