@@ -152,7 +152,7 @@ async def set_blocked(request: Request, blocked: bool) -> Response:
         body = await body_model(request, KeyRef)
         service = key_service(request)
         key_hash = await service.resolve(body.key)
-        change = KeyUpdate(key=body.key, blocked=blocked)
+        change = KeyUpdate(key=key_hash or "-", blocked=blocked)
         state = await service.update(key_hash, change) if key_hash else None
         if state is None:
             raise not_found()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from proxy.names import MAX_NAME_LENGTH
+from proxy.names import MAX_NAME_LENGTH, name_problem
 
 MAX_PAGE_SIZE = 1000
 
@@ -40,6 +40,15 @@ class KeyRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        """Held to ``proxy.names`` before any lookup (a 400 naming ``key``)."""
+        problem = name_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
 
 class KeyInfoQuery(BaseModel):
