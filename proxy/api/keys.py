@@ -161,6 +161,23 @@ async def set_blocked(request: Request, blocked: bool) -> Response:
     return await admin(request, handle)
 
 
+async def regenerate(request: Request) -> Response:
+    """LiteLLM's ``POST /key/regenerate`` (``{"key": ...}``)."""
+
+    async def handle() -> Response:
+        await require_master(request)
+        ref = await body_model(request, KeyRef)
+        service = key_service(request)
+        key_hash = await service.resolve(ref.key)
+        made = await service.regenerate(key_hash) if key_hash else None
+        if made is None:
+            raise not_found()
+        key, state = made
+        return json_response({"key": key, **state.public(), "warnings": []})
+
+    return await admin(request, handle)
+
+
 async def block(request: Request) -> Response:
     return await set_blocked(request, True)
 
@@ -213,6 +230,20 @@ routes = [
         list_keys,
         "GET",
         doc=Operation(summary="List keys", tag=TAG, query=KeyListQuery, response=KeyPage),
+    ),
+    route(
+        "/key/regenerate",
+        regenerate,
+        "POST",
+        doc=Operation(
+            summary="Regenerate a key",
+            tag=TAG,
+            body=KeyRef,
+            response=GeneratedKey,
+            description="A new key for the same record (settings, spend, budget); the old key "
+            "is refused from then on. LiteLLM's `/key/{key}/regenerate` form is not served: a "
+            "key in a URL ends up in access logs.",
+        ),
     ),
     route(
         "/key/block",

@@ -200,16 +200,14 @@ class Store:
         return str(found) if found is not None else None
 
     async def update_key(self, key_hash: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        """Change the key's ``values`` (a new ``key_hash`` among them: the key regenerated)."""
+        found = values.get("key_hash", key_hash)
         async with self.engine.begin() as conn:
             await conn.execute(
                 sa.update(self.t.keys).where(self.t.keys.c.key_hash == key_hash).values(**values)
             )
             row = (
-                (
-                    await conn.execute(
-                        sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash)
-                    )
-                )
+                (await conn.execute(sa.select(self.t.keys).where(self.t.keys.c.key_hash == found)))
                 .mappings()
                 .first()
             )

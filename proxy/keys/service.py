@@ -314,6 +314,22 @@ class KeyService:
         await self._announce("changed", key_hash)
         return state
 
+    async def regenerate(self, key_hash: str) -> tuple[str, KeyState] | None:
+        """A new key for the record of ``key_hash`` (settings, spend and budget kept); the old
+        key stops working at once."""
+        key = new_key()
+        values = {"key_hash": hash_key(key), "key_name": masked(key), "updated_at": time.time()}
+        async with self.writer.lock:
+            row = await self.store.update_key(key_hash, values)
+            if row is None:
+                return None
+            self.forget(key_hash)
+            state = self._cache_row(row)
+        await self._announce("deleted", key_hash)
+        await self._announce("created", state.key_hash)
+        log.info("key regenerated: %s", state.row["key_name"])
+        return key, state
+
     async def delete(self, hashes: Sequence[str]) -> list[str]:
         deleted = await self.store.delete_keys(list(dict.fromkeys(hashes)))
         for h in deleted:

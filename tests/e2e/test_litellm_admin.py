@@ -250,6 +250,28 @@ def test_a_blocked_key_is_refused_until_unblocked(admin: httpx.Client, proxy: An
         client.images.generate(model="dalle", prompt="p")
 
 
+def test_regenerate_keeps_the_record_and_retires_the_old_key(
+    admin: httpx.Client, proxy: Any
+) -> None:
+    old = generate(admin, key_alias="rotating", models=["dalle"], max_parallel_requests=2)
+    r = admin.post("/key/regenerate", json={"key": old["key"]})
+    assert r.status_code == 200, r.text
+    new = r.json()
+    assert new["key"] != old["key"] and new["token"] != old["token"]
+    assert (new["key_alias"], new["models"], new["max_parallel_requests"]) == (
+        "rotating",
+        ["dalle"],
+        2,
+    )
+    with (
+        sdk(proxy, old["key"], max_retries=0) as client,
+        pytest.raises(openai.AuthenticationError),
+    ):
+        client.images.generate(model="dalle", prompt="p")
+    with sdk(proxy, new["key"], max_retries=0) as client:
+        client.images.generate(model="dalle", prompt="p")
+
+
 def test_delete_by_key_aliases(admin: httpx.Client) -> None:
     token = generate(admin, key_alias="to-delete")["token"]
     r = admin.post("/key/delete", json={"key_aliases": ["to-delete"]})
