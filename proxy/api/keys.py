@@ -31,6 +31,7 @@ from proxy.schemas.admin import (
     KeyPage,
     KeyRef,
     KeyView,
+    UpdatedKey,
 )
 
 
@@ -96,7 +97,10 @@ async def update(request: Request) -> Response:
         state = await service.update(key_hash, fields) if key_hash else None
         if state is None:
             raise not_found()
-        return json_response(state.public())
+        warnings = fields.warnings(fields.model_fields_set)
+        return json_response(
+            {**state.public(), "warnings": warnings}, headers=warning_header(warnings)
+        )
 
     return await admin(request, handle)
 
@@ -217,7 +221,7 @@ routes = [
         "/key/update",
         update,
         "POST",
-        doc=Operation(summary="Change a key", tag=TAG, body=KeyUpdate, response=KeyView),
+        doc=Operation(summary="Change a key", tag=TAG, body=KeyUpdate, response=UpdatedKey),
     ),
     route(
         "/key/delete",

@@ -140,6 +140,12 @@ class GeneratedKey(KeyView):
     )
 
 
+class UpdatedKey(KeyView):
+    warnings: list[str] = Field(
+        description="One line per field given a value this proxy stores but does not act on."
+    )
+
+
 class KeyInfoResponse(BaseModel):
     key: str = Field(description="The key's hash.")
     info: KeyView

@@ -189,6 +189,18 @@ def test_the_docs_example_names_each_field_it_only_stores(admin: httpx.Client) -
     assert (body["team_id"], body["soft_budget"], body["tpm_limit"]) == ("core-infra", 5, 1000)
 
 
+def test_update_names_what_it_only_stores_and_acts_on_the_rest(
+    admin: httpx.Client, proxy: Any
+) -> None:
+    key = generate(admin)["key"]
+    r = admin.post("/key/update", json={"key": key, "tags": ["a"], "max_parallel_requests": 4})
+    assert r.status_code == 200, r.text
+    assert [w.split(":")[0] for w in r.json()["warnings"]] == ["tags"]
+    assert (r.json()["tags"], r.json()["max_parallel_requests"]) == (["a"], 4)
+    r = admin.post("/key/update", json={"key": key, "max_parallel_requests": None})
+    assert r.json()["max_parallel_requests"] is None and r.json()["tags"] == ["a"]
+
+
 def test_a_field_litellm_does_not_know_either_is_refused_by_name(admin: httpx.Client) -> None:
     r = admin.post("/key/generate", json={"modelz": ["dalle"]})
     assert r.status_code == 400 and r.json()["error"]["param"] == "modelz"
