@@ -21,6 +21,7 @@ class KeyInfo:
     user_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     guardrails: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)  # model name -> model group
 
     def may_use(self, group: str) -> bool:
         """Whether this key may be served by the model group ``group``: the master key and
@@ -73,6 +74,7 @@ class RequestContext:
     budget_holds: list[Any] | None = None  # keys: accounting's Holds, settled after the call
     shared_holds: list[tuple[str, float, float]] | None = None  # keys: holds in shared state
     accounted: bool = False  # keys: the spend record is queued (once per request)
+    key_spend: float | None = None  # keys: the key's spend when the request was admitted
     spend_prompt: str | None = None  # keys: the prompt kept in the spend log (when asked)
     logged_prompt: str | None = None  # observability: the prompt for the log line (when asked)
     prompt_source: Any = None  # observability: the request, to scrub an echoed prompt
@@ -88,17 +90,25 @@ class RequestContext:
         return max(0.0, self.latency - self.upstream_seconds)
 
     def response_headers(self) -> dict[str, str]:
+        """Our headers and, beside each, the name LiteLLM's tooling reads (its "response
+        headers" page): built once per answer from what the request already holds."""
+        rid, retries, fallbacks = self.request_id, str(self.retries), str(self.fallbacks)
         h = {
-            "x-request-id": self.request_id,
-            "x-attempted-retries": str(self.retries),
-            "x-attempted-fallbacks": str(self.fallbacks),
+            "x-request-id": rid,
+            "x-litellm-call-id": rid,
+            "x-attempted-retries": retries,
+            "x-litellm-attempted-retries": retries,
+            "x-attempted-fallbacks": fallbacks,
+            "x-litellm-attempted-fallbacks": fallbacks,
         }
         if self.deployment_id and header_safe(self.deployment_id):
-            h["x-model-id"] = self.deployment_id
+            h["x-model-id"] = h["x-litellm-model-id"] = self.deployment_id
         if self.model_group and header_safe(self.model_group):
-            h["x-model-group"] = self.model_group
+            h["x-model-group"] = h["x-litellm-model-group"] = self.model_group
         if self.cost is not None:
-            h["x-response-cost"] = format_cost(self.cost)
+            h["x-response-cost"] = h["x-litellm-response-cost"] = format_cost(self.cost)
+        if self.key_spend is not None:
+            h["x-litellm-key-spend"] = format_cost(self.key_spend)
         if self.guardrails:
             h["x-applied-guardrails"] = ",".join(self.guardrails)
         return h

@@ -149,3 +149,27 @@ def paged(items: list[Any], total: int, page: int, size: int, name: str = "data"
         "page_size": size,
         "total_pages": (total + size - 1) // size,
     }
+
+
+def query_bool(request: Request, name: str) -> bool:
+    raw = (request.query_params.get(name) or "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise InvalidRequestError(f"'{name}' must be true or false.", param=name)
+    return raw in ("true", "1")
+
+
+def known_params(request: Request, query: type[BaseModel]) -> None:
+    """Refuse a query parameter the route does not read (a 400 naming it): a filter that is
+    silently ignored answers with everything, which looks like an answer."""
+    for name in request.query_params:
+        if name not in query.model_fields:
+            known = ", ".join(sorted(query.model_fields))
+            raise InvalidRequestError(
+                f"Unknown query parameter {checked_param(name)!r}; this route reads: {known}.",
+                param=checked_param(name),
+            )
+
+
+def checked_param(name: str) -> str:
+    """A parameter name fit to quote back (printable ASCII, clipped), else a placeholder."""
+    return name[:64] if name.isascii() and name.isprintable() else "(unprintable)"

@@ -86,14 +86,30 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
+SDK_RETRY_AFTER_CAP = 60  # seconds: the OpenAI SDKs ignore a longer Retry-After
+
+
 def error_response(exc: ProxyError, ctx: RequestContext | None = None) -> Response:
     headers = ctx.response_headers() if ctx is not None else {}
     headers.update(exc.headers)
-    if exc.status >= 500 and not exc.retryable and "retry-after" not in headers:
-        # Final for this request (provider refused our key, no usable deployment, …): the
-        # OpenAI SDKs would otherwise resend it twice, spending upstream calls for nothing.
+    if not retry_helps(exc, headers.get("retry-after")):
+        # Final for this request (a spent budget, a bad key, the provider refused our key, no
+        # usable deployment, …): the OpenAI SDKs would otherwise resend a 429 or a 5xx twice,
+        # spending calls for nothing. The SDKs obey ``x-should-retry`` before the status.
         headers["x-should-retry"] = "false"
     return Response(exc.body_bytes(), exc.status, headers, media_type="application/json")
+
+
+def retry_helps(exc: ProxyError, retry_after: str | None) -> bool:
+    """Whether the same request may succeed if the client sends it again: a retryable error
+    (the provider failed), or a limit that lifts within the SDKs' Retry-After cap (a minute's
+    requests, parallel requests). A budget that resets in an hour does not: the SDKs would
+    ignore so long a Retry-After and resend within a second."""
+    if exc.retryable:
+        return True
+    if retry_after is None or not retry_after.isdigit():
+        return False
+    return int(retry_after) <= SDK_RETRY_AFTER_CAP
 
 
 def fail(ctx: RequestContext, exc: ProxyError) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from proxy.api.admin import (
     admin,
+    known_params,
     page_params,
     paged,
     query_int,
@@ -30,7 +32,8 @@ from proxy.schemas.admin import (
 )
 
 
-async def log_filter(request: Request) -> LogFilter:
+async def log_filter(request: Request, query: type[BaseModel] = SpendQuery) -> LogFilter:
+    known_params(request, query)
     keys: KeyService = request.app.services.keys
     key = query_str(request, "key", "api_key")
     key_hash = query_str(request, "key_hash")
@@ -38,8 +41,10 @@ async def log_filter(request: Request) -> LogFilter:
         key_hash = await keys.resolve(key) or "-"  # "-" matches nothing
     status = query_int(request, "status", 0, 100, 599) or None
     return LogFilter(
+        request_id=query_str(request, "request_id", "call_id"),
         key_hash=key_hash,
         key_alias=query_str(request, "key_alias"),
+        user_id=query_str(request, "user_id"),
         end_user=query_str(request, "end_user", "user"),
         model_group=query_str(request, "model"),
         status=status,
@@ -85,7 +90,7 @@ async def spend_users(request: Request) -> Response:
 async def global_spend(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
-        f = await log_filter(request)
+        f = await log_filter(request, SpendFilter)
         store = await fresh_store(request)
         writer: SpendWriter = request.app.services.spend_writer
         totals = await with_timeout(store.totals(f))

@@ -75,9 +75,18 @@ class SpendInsert:
 
 
 @dataclass(frozen=True)
+class KeyFilter:
+    key_alias: str | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+
+
+@dataclass(frozen=True)
 class LogFilter:
+    request_id: str | None = None
     key_hash: str | None = None
     key_alias: str | None = None
+    user_id: str | None = None
     end_user: str | None = None
     model_group: str | None = None
     status: int | None = None
@@ -191,16 +200,14 @@ class Store:
         return str(found) if found is not None else None
 
     async def update_key(self, key_hash: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        """Change the key's ``values`` (a new ``key_hash`` among them: the key regenerated)."""
+        found = values.get("key_hash", key_hash)
         async with self.engine.begin() as conn:
             await conn.execute(
                 sa.update(self.t.keys).where(self.t.keys.c.key_hash == key_hash).values(**values)
             )
             row = (
-                (
-                    await conn.execute(
-                        sa.select(self.t.keys).where(self.t.keys.c.key_hash == key_hash)
-                    )
-                )
+                (await conn.execute(sa.select(self.t.keys).where(self.t.keys.c.key_hash == found)))
                 .mappings()
                 .first()
             )
@@ -223,14 +230,26 @@ class Store:
                 await conn.execute(sa.delete(self.t.keys).where(self.t.keys.c.key_hash.in_(found)))
         return [str(h) for h in found]
 
-    async def list_keys(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    async def list_keys(
+        self, offset: int, limit: int, where: KeyFilter
+    ) -> tuple[list[dict[str, Any]], int]:
         k = self.t.keys
+        match = [
+            getattr(k.c, name) == value
+            for name, value in (
+                ("key_alias", where.key_alias),
+                ("user_id", where.user_id),
+                ("team_id", where.team_id),
+            )
+            if value is not None
+        ]
         async with self.engine.connect() as conn:
-            total = await conn.scalar(sa.select(sa.func.count()).select_from(k))
+            total = await conn.scalar(sa.select(sa.func.count()).select_from(k).where(*match))
             rows = (
                 (
                     await conn.execute(
                         sa.select(k)
+                        .where(*match)
                         .order_by(k.c.created_at, k.c.key_hash)
                         .offset(offset)
                         .limit(limit)
@@ -316,10 +335,14 @@ class Store:
     def _where(self, f: LogFilter) -> list[Any]:
         c = self.t.spend_logs.c
         out: list[Any] = []
+        if f.request_id is not None:
+            out.append(c.request_id == f.request_id)
         if f.key_hash is not None:
             out.append(c.key_hash == f.key_hash)
         if f.key_alias is not None:
             out.append(c.key_alias == f.key_alias)
+        if f.user_id is not None:
+            out.append(c.user_id == f.user_id)
         if f.end_user is not None:
             out.append(c.end_user == f.end_user)
         if f.model_group is not None:

@@ -56,6 +56,10 @@ def make_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         sa.Column("user_id", sa.String(MAX_NAME_LENGTH), nullable=True),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
+        # migration 2: LiteLLM's team and the key settings that have no column of their own
+        # (max_parallel_requests, aliases, blocked, tpm_limit, tags, ...; proxy.keys.litellm)
+        sa.Column("team_id", sa.String(MAX_NAME_LENGTH), nullable=True),
+        sa.Column("settings", sa.JSON, nullable=True),
     )
     spend_logs = sa.Table(
         f"{prefix}spend_logs",
@@ -102,5 +106,23 @@ async def _v1_initial(conn: AsyncConnection, t: Tables) -> None:
     )
 
 
-MIGRATIONS: tuple[tuple[int, str, Migration], ...] = ((1, "keys and spend logs", _v1_initial),)
+async def _v2_key_settings(conn: AsyncConnection, t: Tables) -> None:
+    """``team_id`` and ``settings`` on keys (a database made before them lacks both; one made
+    since has them from migration 1, which creates the tables as they are now)."""
+    name = t.keys.name
+
+    def add_columns(sync: sa.Connection) -> None:
+        present = {c["name"] for c in sa.inspect(sync).get_columns(name)}
+        for column in (t.keys.c.team_id, t.keys.c.settings):
+            if column.name not in present:
+                kind = column.type.compile(dialect=sync.dialect)
+                sync.execute(sa.text(f'ALTER TABLE "{name}" ADD COLUMN {column.name} {kind}'))
+
+    await conn.run_sync(add_columns)
+
+
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
+    (1, "keys and spend logs", _v1_initial),
+    (2, "key team_id and settings", _v2_key_settings),
+)
 LATEST = MIGRATIONS[-1][0]

@@ -1,8 +1,10 @@
 """The two hooks around every model request: enforce before, account after.
 
-``before`` (a pre_call hook) records the billing parameters, then for a virtual key checks, in
-this order: model allowed (403), requests per minute (429 + Retry-After), key budget (429
-naming the budget and its reset), end-user budget (429); and reserves the request's
+``before`` (a pre_call hook) records the billing parameters, applies the key's model
+``aliases`` (the group is routed under its own name from then on), then for a virtual key
+checks, in this order: model allowed (403), requests per minute (429 + Retry-After), requests
+in flight (``max_parallel_requests``: 429 + Retry-After: 1), key budget (429 naming the budget
+and its reset), end-user budget (429), the proxy-wide budget (429); and reserves the request's
 estimated cost on each budget. ``after`` (a post_call hook, success or failure, streams
 included) prices the request if nothing did yet, settles the reservations and queues exactly
 one spend record.
@@ -18,7 +20,7 @@ from typing import Any
 from proxy.context import RequestContext
 from proxy.db.records import SpendRecord, billed_key, clip
 from proxy.db.writer import SpendWriter
-from proxy.errors import PermissionDeniedError
+from proxy.errors import PermissionDeniedError, RateLimitError
 from proxy.keys.budget import Budget
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
@@ -28,6 +30,12 @@ from proxy.pricing.usage import normalize
 log = logging.getLogger("proxy.keys")
 
 PROMPT_LIMIT = 10_000
+
+
+class ParallelLimitError(RateLimitError):
+    """A key's ``max_parallel_requests`` in flight (LiteLLM's limit): worth a retry soon."""
+
+    code = "max_parallel_requests_exceeded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +60,14 @@ class Accounting:
         writer: SpendWriter,
         *,
         end_users: EndUserBudgets | None = None,
+        proxy_budget: Budget | None = None,
         store_prompts: bool = False,
     ) -> None:
         self.pricer = pricer  # prices finished requests; the price table for estimates
         self.keys = keys
         self.writer = writer
         self.end_users = end_users
+        self.proxy_budget = proxy_budget  # litellm_settings.max_budget (proxy.keys.proxy_budget)
         self.store_prompts = store_prompts
         self.observed: dict[str, float] = {}  # model group -> highest cost seen
         if end_users is not None:
@@ -76,10 +86,13 @@ class Accounting:
         end_user_budget = None
         if self.end_users is not None and ctx.end_user:
             end_user_budget = await self.end_users.budget(ctx.end_user, now)
+        key = ctx.key
+        if key is not None and key.aliases and ctx.model_group in key.aliases:
+            # the key's own name for a model group: routed as that group from here on
+            ctx.model_group = request.model = key.aliases[ctx.model_group]
         group = ctx.model_group or ""
         estimate = self.estimate(group, inputs, ctx.endpoint)
         holds: list[Hold] = []
-        key = ctx.key
         state = None
         if key is not None and not key.is_master:
             if not key.may_use(group):
@@ -92,17 +105,26 @@ class Accounting:
         if state is not None:
             if state.rpm is not None:
                 state.rpm.hit(f"key '{state.info().alias}'")
+            parallel = state.max_parallel_requests
+            if parallel is not None and state.budget.in_flight >= parallel:
+                raise ParallelLimitError(
+                    f"Parallel request limit reached for key '{state.info().alias}': "
+                    f"max_parallel_requests {parallel} requests in flight; retry when one ends.",
+                    headers={"retry-after": "1"},
+                    retry_after=1,
+                )
             self.keys.roll_budget(state, now)
+            ctx.key_spend = state.budget.spend
             state.budget.admit(estimate, now)
             holds.append(Hold(state.budget, estimate, state.budget.period, is_key=True))
         if end_user_budget is not None and self.end_users is not None:
-            try:
-                end_user_budget.admit(estimate, now)
-            except Exception:
-                for hold in holds:
-                    hold.budget.settle(hold.estimate, None, hold.period)
-                raise
-            holds.append(Hold(end_user_budget, estimate, self.end_users.period_of(ctx.wall_time)))
+            period = self.end_users.period_of(ctx.wall_time)
+            admit_or_release(holds, Hold(end_user_budget, estimate, period), now)
+        if self.proxy_budget is not None:
+            self.proxy_budget.roll(now)
+            admit_or_release(
+                holds, Hold(self.proxy_budget, estimate, self.proxy_budget.period), now
+            )
         ctx.budget_holds = holds
 
     def estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float:
@@ -160,6 +182,17 @@ class Accounting:
             prompt=ctx.spend_prompt if self.store_prompts else None,
             key_period=key_period,
         )
+
+
+def admit_or_release(holds: list[Hold], hold: Hold, now: float) -> None:
+    """Admit ``hold`` and add it to ``holds``; refused, release ``holds`` first."""
+    try:
+        hold.budget.admit(hold.estimate, now)
+    except Exception:
+        for taken in holds:
+            taken.budget.settle(taken.estimate, None, taken.period)
+        raise
+    holds.append(hold)
 
 
 def prompt_text(request: Any) -> str | None:

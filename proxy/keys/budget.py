@@ -22,6 +22,10 @@ from proxy.keys.durations import iso, next_reset
 
 
 class BudgetExceededError(RateLimitError):
+    """429 (OpenAI's status for a spent quota) with LiteLLM's ``budget_exceeded`` as type and
+    code, which LiteLLM's clients branch on."""
+
+    type = "budget_exceeded"
     code = "budget_exceeded"
 
 
@@ -72,17 +76,22 @@ class Budget:
 
     def exceeded(self, now: float) -> BudgetExceededError:
         assert self.max_budget is not None
-        if self.reset_at is not None:
-            when = f"it resets at {iso(self.reset_at)}"
-            headers = {"retry-after": str(max(1, math.ceil(self.reset_at - now)))}
-        else:
-            when = "it has no budget_duration, so it does not reset"
-            headers = {}
+        when, headers = when_it_resets(self.reset_at, now)
         return BudgetExceededError(
             f"Budget exceeded for {self.owner}: spend ${self.spend:.6f} (plus "
             f"${self.reserved:.6f} in flight) of max_budget ${self.max_budget:.6f}; {when}.",
             headers=headers,
         )
+
+
+def when_it_resets(reset_at: float | None, now: float) -> tuple[str, dict[str, str]]:
+    """The budget error's words on its reset (an ISO time, or never) and its headers: a
+    Retry-After until the reset; none for a budget that never resets (the error response
+    then says ``x-should-retry: false``)."""
+    if reset_at is None:
+        return "it has no budget_duration, so it never resets: raise max_budget to go on", {}
+    wait = max(1, math.ceil(reset_at - now))
+    return f"it resets at {iso(reset_at)} (budget_duration)", {"retry-after": str(wait)}
 
 
 @dataclass

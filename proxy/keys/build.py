@@ -13,6 +13,8 @@ Settings (``general_settings`` unless noted):
   beside the config.
 * ``spend_flush_interval`` (seconds, default 0.5), ``key_cache_ttl`` (seconds, default 30).
 * ``litellm_settings.max_end_user_budget`` / ``litellm_settings.end_user_budget_duration``.
+* ``litellm_settings.max_budget`` / ``litellm_settings.budget_duration``: the proxy-wide budget
+  (``proxy.keys.proxy_budget``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from proxy.db.writer import SpendWriter
 from proxy.keys.accounting import Accounting
 from proxy.keys.durations import parse_duration
 from proxy.keys.end_users import EndUserBudgets
+from proxy.keys.proxy_budget import load_spend, proxy_budget
 from proxy.keys.service import KeyService
 from proxy.lifecycle import Lifecycle
 from proxy.pacing import Pacer
@@ -119,11 +122,13 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
         end_users = EndUserBudgets(
             store, float(max_end_user), parse_duration(duration) if duration else None
         )
+    overall = proxy_budget(config.litellm_settings)
     accounting = Accounting(
         pricer,
         keys,
         writer,
         end_users=end_users,
+        proxy_budget=overall,
         store_prompts=bool(setting(config, "store_prompts_in_spend_logs", False)),
     )
 
@@ -137,6 +142,8 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
                 state["migrated"] = True
                 log.info("database ready: %s", describe(url))
                 writer.start()
+                if overall is not None:
+                    await load_spend(store, overall)
                 return
             except Exception as exc:
                 log.error(
@@ -157,6 +164,8 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
             state["migrated"] = True
             writer.start()
             log.info("database ready: %s", describe(url))
+            if overall is not None:
+                await load_spend(store, overall)
         except Exception as exc:
             log.error("database %s unavailable at start-up (%s)", describe(url), type(exc).__name__)
             state["task"] = asyncio.create_task(migrate_until_done())

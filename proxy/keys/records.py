@@ -11,14 +11,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from proxy.context import KeyInfo
 from proxy.keys.budget import Budget, RpmWindow
 from proxy.keys.durations import iso, parse_duration, parse_expiry
+from proxy.keys.litellm_fields import SHOWN_UNSET, LiteLLMKeyFields
 from proxy.names import CONTROL_PROBLEM, MAX_NAME_LENGTH, has_control, name_problem
 
 
-class KeyFields(BaseModel):
-    """Fields an admin may set on a key (unknown fields are refused with a 400)."""
+class KeyFields(LiteLLMKeyFields):
+    """Fields an admin may set on a key: LiteLLM's (``proxy.keys.litellm_fields``) and ours;
+    a field LiteLLM does not know either is refused with a 400 naming it."""
 
     model_config = ConfigDict(extra="forbid")
 
+    key: str | None = Field(
+        default=None,
+        min_length=24,
+        max_length=MAX_NAME_LENGTH,
+        pattern=r"^sk-[A-Za-z0-9_\-]+$",
+        description="The key to create (LiteLLM's custom key): `sk-` and 21 or more characters.",
+    )
     models: list[str] | None = None
     max_budget: float | None = Field(default=None, ge=0)
     budget_duration: str | None = None
@@ -44,7 +53,7 @@ class KeyFields(BaseModel):
             parse_expiry(v)
         return v
 
-    @field_validator("key_alias", "user_id")
+    @field_validator("key_alias", "user_id", "team_id")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
         """Stored in the spend log beside every request (``proxy.names``)."""
@@ -69,6 +78,15 @@ class KeyFields(BaseModel):
             if not name:
                 raise ValueError("every name must be a non-empty string")
             valid_name(name, "every name ")
+        return v
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        """Alias and model group names are held to ``proxy.names`` like model names."""
+        for alias, group in (v or {}).items():
+            valid_name(alias, "every alias ")
+            valid_name(group, "every model group ")
         return v
 
 
@@ -151,6 +169,20 @@ class KeyState:
         return str(self.row["key_hash"])
 
     @property
+    def settings(self) -> dict[str, Any]:
+        value = self.row.get("settings")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.settings.get("blocked"))
+
+    @property
+    def max_parallel_requests(self) -> int | None:
+        value = self.settings.get("max_parallel_requests")
+        return int(value) if value is not None else None
+
+    @property
     def expires_at(self) -> float | None:
         value = self.row.get("expires_at")
         return float(value) if value is not None else None
@@ -169,12 +201,14 @@ class KeyState:
             user_id=self.row.get("user_id"),
             metadata=dict(self.row.get("metadata") or {}),
             guardrails=tuple((self.row.get("metadata") or {}).get("guardrails") or ()),
+            aliases=dict(self.settings.get("aliases") or {}),
         )
 
     def public(self) -> dict[str, Any]:
         """The admin API view: never the key itself, only its hash and a masked name."""
         r = self.row
         return {
+            "token": r["key_hash"],  # LiteLLM's name for the key's hash
             "key_hash": r["key_hash"],
             "key_name": r["key_name"],
             "key_alias": r.get("key_alias"),
@@ -189,6 +223,15 @@ class KeyState:
             "metadata": r.get("metadata") or {},
             "guardrails": list((r.get("metadata") or {}).get("guardrails") or []),
             "user_id": r.get("user_id"),
+            "team_id": r.get("team_id"),
+            "blocked": self.blocked,
+            "max_parallel_requests": self.max_parallel_requests,
+            "aliases": self.settings.get("aliases") or {},
+            **SHOWN_UNSET,
+            **{k: v for k, v in self.settings.items() if k not in SHOWN},
             "created_at": iso(r.get("created_at")),
             "updated_at": iso(r.get("updated_at")),
         }
+
+
+SHOWN = frozenset({"blocked", "max_parallel_requests", "aliases"})

@@ -35,8 +35,7 @@ from proxy.config import ProxyConfig
 from proxy.context import RequestContext
 from proxy.errors import RateLimitError
 from proxy.keys.accounting import Hold, budget_holds
-from proxy.keys.budget import BudgetExceededError
-from proxy.keys.durations import iso
+from proxy.keys.budget import BudgetExceededError, when_it_resets
 from proxy.keys.service import KeyService
 from proxy.lifecycle import Lifecycle
 from proxy.state.base import StateStore
@@ -104,12 +103,7 @@ class ReplicaKeys:
     def _exceeded(hold: Hold, committed: float) -> BudgetExceededError:
         budget = hold.budget
         assert budget.max_budget is not None
-        headers: dict[str, str] = {}
-        if budget.reset_at is not None:
-            when = f"it resets at {iso(budget.reset_at)}"
-            headers["retry-after"] = str(max(1, math.ceil(budget.reset_at - time.time())))
-        else:
-            when = "it has no budget_duration, so it does not reset"
+        when, headers = when_it_resets(budget.reset_at, time.time())
         return BudgetExceededError(
             f"Budget exceeded for {budget.owner}: spend plus requests in flight across all "
             f"replicas ${committed:.6f} of max_budget ${budget.max_budget:.6f}; {when}.",

@@ -21,11 +21,12 @@ from typing import Any
 
 from proxy.auth import hash_key
 from proxy.context import KeyInfo
-from proxy.db.database import Store, with_timeout
+from proxy.db.database import KeyFilter, Store, with_timeout
 from proxy.db.records import BudgetReset, Op, SpendRecord
 from proxy.db.writer import SpendWriter
 from proxy.errors import AuthenticationError, InvalidRequestError, ServiceUnavailableError
 from proxy.keys.durations import iso, parse_duration, parse_expiry
+from proxy.keys.litellm_fields import merged
 from proxy.keys.records import KeyFields, KeyState
 from proxy.model_patterns import is_pattern, pattern_matches
 
@@ -86,6 +87,11 @@ class KeyService:
         expires = state.expires_at
         if expires is not None and time.time() >= expires:
             raise AuthenticationError(f"API key expired at {iso(expires)}.", code="expired_api_key")
+        if state.blocked:
+            raise AuthenticationError(
+                "This key is blocked; an admin can lift it with POST /key/unblock.",
+                code="key_blocked",
+            )
         return state.info()
 
     def state(self, key_hash: str) -> KeyState | None:
@@ -180,7 +186,7 @@ class KeyService:
 
     # --- admin ----------------------------------------------------------------------------
 
-    def _check_models(self, models: list[str] | None) -> None:
+    def _check_models(self, models: list[str] | None, param: str = "models") -> None:
         unknown = sorted(
             m
             for m in set(models or ()) - self.known_models
@@ -189,8 +195,8 @@ class KeyService:
         )
         if unknown:
             raise InvalidRequestError(
-                f"models: {', '.join(repr(m) for m in unknown)} not served by this proxy.",
-                param="models",
+                f"{param}: {', '.join(repr(m) for m in unknown)} not served by this proxy.",
+                param=param,
             )
 
     def _check_guardrails(self, names: list[str] | None) -> None:
@@ -216,9 +222,12 @@ class KeyService:
 
     async def generate(self, fields: KeyFields) -> tuple[str, KeyState]:
         self._check_models(fields.models)
+        self._check_models(list((fields.aliases or {}).values()), "aliases")
         self._check_guardrails(fields.guardrails)
         await self._check_alias(fields.key_alias)
-        key = new_key()
+        key = fields.key or new_key()
+        if fields.key is not None and await self.store.get_key(hash_key(key)) is not None:
+            raise InvalidRequestError("This key already exists.", param="key")
         now = time.time()
         row: dict[str, Any] = {
             "key_hash": hash_key(key),
@@ -231,11 +240,13 @@ class KeyService:
                 now + parse_duration(fields.budget_duration) if fields.budget_duration else None
             ),
             "budget_period": 0,
-            "spend": 0.0,
+            "spend": fields.spend or 0.0,
             "rpm_limit": fields.rpm_limit,
             "expires_at": _expiry(fields, now),
             "metadata": with_guardrails(fields.metadata or {}, fields.guardrails),
             "user_id": fields.user_id,
+            "team_id": fields.team_id,
+            "settings": merged(None, fields.settings(fields.model_fields_set)),
             "created_at": now,
             "updated_at": now,
         }
@@ -271,15 +282,24 @@ class KeyService:
         if "key_alias" in given:
             await self._check_alias(fields.key_alias, key_hash)
             values["key_alias"] = fields.key_alias
-        for name in ("max_budget", "rpm_limit", "user_id"):
+        for name in ("max_budget", "rpm_limit", "user_id", "team_id", "spend"):
             if name in given:
                 values[name] = getattr(fields, name)
+        if values.get("spend", 0) is None:
+            values["spend"] = 0.0
+        if "aliases" in given:
+            self._check_models(list((fields.aliases or {}).values()), "aliases")
+        changes = fields.settings(given)
+        current: dict[str, Any] | None = None
+        if changes:
+            current = await self.store.get_key(key_hash)
+            values["settings"] = merged((current or {}).get("settings"), changes)
         if "metadata" in given or "guardrails" in given:
             self._check_guardrails(fields.guardrails)
             if "metadata" in given:
                 metadata = fields.metadata or {}
             else:
-                current = await self.store.get_key(key_hash)
+                current = current or await self.store.get_key(key_hash)
                 metadata = dict((current or {}).get("metadata") or {})
             pinned = fields.guardrails if "guardrails" in given else metadata.get("guardrails")
             values["metadata"] = with_guardrails(metadata, pinned)
@@ -300,6 +320,22 @@ class KeyService:
         await self._announce("changed", key_hash)
         return state
 
+    async def regenerate(self, key_hash: str) -> tuple[str, KeyState] | None:
+        """A new key for the record of ``key_hash`` (settings, spend and budget kept); the old
+        key stops working at once."""
+        key = new_key()
+        values = {"key_hash": hash_key(key), "key_name": masked(key), "updated_at": time.time()}
+        async with self.writer.lock:
+            row = await self.store.update_key(key_hash, values)
+            if row is None:
+                return None
+            self.forget(key_hash)
+            state = self._cache_row(row)
+        await self._announce("deleted", key_hash)
+        await self._announce("created", state.key_hash)
+        log.info("key regenerated: %s", state.row["key_name"])
+        return key, state
+
     async def delete(self, hashes: Sequence[str]) -> list[str]:
         deleted = await self.store.delete_keys(list(dict.fromkeys(hashes)))
         for h in deleted:
@@ -307,8 +343,10 @@ class KeyService:
             await self._announce("deleted", h)
         return deleted
 
-    async def list(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await self.store.list_keys(offset, limit)
+    async def list(
+        self, offset: int, limit: int, where: KeyFilter | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        rows, total = await self.store.list_keys(offset, limit, where or KeyFilter())
         out = []
         for row in rows:
             cached = self.cache.get(row["key_hash"])

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from proxy.names import MAX_NAME_LENGTH, name_problem
 
 MAX_PAGE_SIZE = 1000
 
@@ -22,26 +24,73 @@ class PageQuery(BaseModel):
     page_size: int | None = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
 
+class KeyListQuery(PageQuery):
+    size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE, description="LiteLLM's name.")
+    return_full_object: bool | None = Field(
+        default=False, description="Each key as an object (else its token, the key's hash)."
+    )
+    key_alias: str | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+
+
+class KeyRef(BaseModel):
+    """One key by the key itself, its hash or its alias (``/key/block``, ``/key/unblock``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        """Held to ``proxy.names`` before any lookup (a 400 naming ``key``)."""
+        problem = name_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
+
+
 class KeyInfoQuery(BaseModel):
     key: str | None = Field(
         default=None,
-        description="A key, key hash or alias (master key only); without it a key reads itself.",
+        description="A key, key hash or alias: the master key reads any, a key itself "
+        "(named, or without `key`).",
     )
 
 
 class SpendFilter(BaseModel):
+    """Every parameter the spend routes read; any other is refused with a 400 naming it."""
+
+    request_id: str | None = Field(
+        default=None,
+        description="A request's id: its `x-request-id` (= `x-litellm-call-id`) header.",
+    )
+    call_id: str | None = Field(default=None, description="Same as `request_id`.")
     key: str | None = Field(default=None, description="A key, key hash or alias.")
+    api_key: str | None = Field(default=None, description="LiteLLM's name for `key`.")
     key_hash: str | None = None
     key_alias: str | None = None
+    user_id: str | None = Field(default=None, description="The key owner's `user_id`.")
     end_user: str | None = None
+    user: str | None = Field(default=None, description="Same as `end_user`.")
     model: str | None = Field(default=None, description="A public model name.")
     status: int | None = Field(default=None, ge=100, le=599)
     start: str | None = Field(default=None, description="Epoch seconds or ISO 8601 (inclusive).")
     end: str | None = Field(default=None, description="Epoch seconds or ISO 8601 (exclusive).")
+    start_date: str | None = Field(default=None, description="LiteLLM's name for `start`.")
+    end_date: str | None = Field(default=None, description="LiteLLM's name for `end`.")
+    start_time: str | None = None
+    end_time: str | None = None
 
 
 class SpendQuery(SpendFilter, PageQuery):
-    pass
+    size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
+
+
+class HealthQuery(BaseModel):
+    model: str | None = Field(default=None, description="Only this model group's deployments.")
+    model_id: str | None = Field(default=None, description="Only this deployment.")
 
 
 class ImageFileQuery(BaseModel):
@@ -53,8 +102,12 @@ class ImageFileQuery(BaseModel):
 
 
 class KeyView(BaseModel):
-    """A key as the admin API shows it: never the key itself, only its hash."""
+    """A key as the admin API shows it: never the key itself, only its hash. LiteLLM's key
+    settings this proxy stores but does not act on are shown too, under their own names."""
 
+    model_config = ConfigDict(extra="allow")
+
+    token: str = Field(description="The key's hash: LiteLLM's `token`.")
     key_hash: str
     key_name: str = Field(description="The key masked for display (`sk-...wxyz`).")
     key_alias: str | None
@@ -69,12 +122,28 @@ class KeyView(BaseModel):
     metadata: dict[str, Any]
     guardrails: list[str]
     user_id: str | None
+    team_id: str | None
+    blocked: bool = Field(description="A blocked key is refused (401) until unblocked.")
+    max_parallel_requests: int | None = Field(description="Requests in flight at most (429).")
+    aliases: dict[str, str] = Field(description="Model names of this key -> model groups.")
     created_at: str | None
     updated_at: str | None
 
 
 class GeneratedKey(KeyView):
+    """LiteLLM's GenerateKeyResponse fields (``key``, ``token``, ``key_name``, ``expires``, …)
+    and ours."""
+
     key: str = Field(description="The new key; shown this once, stored only as its hash.")
+    warnings: list[str] = Field(
+        description="One line per field given a value this proxy stores but does not act on."
+    )
+
+
+class UpdatedKey(KeyView):
+    warnings: list[str] = Field(
+        description="One line per field given a value this proxy stores but does not act on."
+    )
 
 
 class KeyInfoResponse(BaseModel):
@@ -83,7 +152,11 @@ class KeyInfoResponse(BaseModel):
 
 
 class KeyPage(BaseModel):
-    keys: list[KeyView]
+    keys: list[KeyView] | list[str] = Field(
+        description="Tokens (key hashes); objects with `return_full_object=true`."
+    )
+    total_count: int
+    current_page: int
     total: int
     page: int
     page_size: int
@@ -184,6 +257,50 @@ class RouterState(BaseModel):
 class CooldownCleared(BaseModel):
     deployment_id: str
     cooling_down: Literal[False]
+
+
+class ModelInfoEntry(BaseModel):
+    model_name: str
+    litellm_params: dict[str, Any] = Field(description="Allow-listed: never a key.")
+    model_info: dict[str, Any] = Field(
+        description="`id`, `mode`, the known prices (`output_cost_per_image`, ...), `supports_*`."
+    )
+
+
+class ModelInfoList(BaseModel):
+    data: list[ModelInfoEntry]
+
+
+class ModelGroupInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model_group: str
+    providers: list[str]
+    mode: str
+    deployments: int
+    rpm: int | None
+    tpm: int | None
+    supports_image_edit: bool
+
+
+class ModelGroupInfoList(BaseModel):
+    data: list[ModelGroupInfo]
+
+
+class EndpointHealth(BaseModel):
+    model: str = Field(description="`provider/model`.")
+    model_name: str
+    model_id: str
+    api_base: str | None
+    status_code: int | None = Field(description="The probe's answer; null when none came.")
+    error: str | None = Field(default=None, description="Why it is unhealthy.")
+
+
+class HealthReport(BaseModel):
+    healthy_endpoints: list[EndpointHealth]
+    unhealthy_endpoints: list[EndpointHealth]
+    healthy_count: int
+    unhealthy_count: int
 
 
 class Liveness(BaseModel):

@@ -17,7 +17,7 @@ from proxy.db.journal import SpendJournal
 from proxy.db.records import BudgetReset, Op, SpendRecord
 from proxy.db.schema import LATEST
 from proxy.db.writer import SpendWriter
-from tests.db.conftest import key_row
+from tests.db.conftest import backend_url, key_row, unique_prefix
 
 
 def record(**kw: Any) -> SpendRecord:
@@ -35,7 +35,30 @@ async def test_migrations_are_versioned_and_idempotent(store: Store) -> None:
     assert await store.migrate() == LATEST
     async with store.engine.connect() as conn:
         versions = (await conn.execute(sa.select(store.t.migrations.c.version))).scalars().all()
-    assert versions == [1]
+    assert versions == [1, 2]
+
+
+async def test_a_database_from_before_key_settings_gains_them(backend: str, tmp_path: Path) -> None:
+    """Migration 2 adds ``team_id`` and ``settings`` to a keys table made without them."""
+    store = Store(backend_url(backend, tmp_path), unique_prefix())
+    old = sa.MetaData()
+    columns = [c._copy() for c in store.t.keys.columns if c.name not in ("team_id", "settings")]
+    legacy = sa.Table(store.t.keys.name, old, *columns)
+    try:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(lambda sync: store.t.migrations.create(sync))
+            await conn.run_sync(lambda sync: legacy.create(sync))
+            await conn.execute(
+                sa.insert(store.t.migrations).values(version=1, name="old", applied_at=1.0)
+            )
+        assert await store.migrate() == LATEST
+        row = {**key_row("k" * 64, "old"), "team_id": "t1", "settings": {"a": 1}}
+        await store.insert_key(row)
+        got = await store.get_key("k" * 64)
+        assert got is not None and got["team_id"] == "t1" and got["settings"] == {"a": 1}
+    finally:
+        await store.drop_all()
+        await store.aclose()
 
 
 async def test_replayed_batch_never_counts_twice(store: Store) -> None:

@@ -262,7 +262,7 @@ def test_key_lifecycle(proxy: Any, admin: httpx.Client) -> None:
     with pytest.raises(openai.PermissionDeniedError):
         client.images.generate(model="dalle", prompt="p")
 
-    listed = admin.get("/key/list", params={"size": 1000}).json()
+    listed = admin.get("/key/list", params={"size": 1000, "return_full_object": "true"}).json()
     mine = [k for k in listed["keys"] if k["key_alias"] == "life-cycle"]
     assert len(mine) == 1 and mine[0]["spend"] == pytest.approx(0.08 + 0.16685)
     assert all("key" not in k for k in listed["keys"])
