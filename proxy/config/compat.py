@@ -168,6 +168,8 @@ LITELLM_EXTRAS = frozenset(  # litellm_settings keys read besides the router key
         "require_auth_for_metrics_endpoint",
         "max_end_user_budget",
         "end_user_budget_duration",
+        "max_budget",  # the proxy-wide budget (proxy.keys.proxy_budget)
+        "budget_duration",
     }
 )
 LITELLM_IGNORED = frozenset(
@@ -217,8 +219,6 @@ LITELLM_IGNORED = frozenset(
     }
 )
 LITELLM_UNSAFE_TO_IGNORE = {
-    "max_budget": "no proxy-wide budget is enforced (use key budgets)",
-    "budget_duration": "no proxy-wide budget is enforced (use key budgets)",
     "guardrails": "LiteLLM's old guardrail list is not read; use the top-level 'guardrails'",
     "content_policy_guardrails": "not read; use the top-level 'guardrails'",
 }
