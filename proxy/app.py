@@ -13,6 +13,8 @@ from starlette.responses import Response
 
 from proxy.api import (
     chat,
+    console,
+    deployments,
     docs,
     edits,
     files,
@@ -23,6 +25,7 @@ from proxy.api import (
     models,
     routing_admin,
     spend,
+    spend_report,
 )
 from proxy.api.endpoint import error_response
 from proxy.attempt.caller import Caller
@@ -48,6 +51,7 @@ from proxy.server.heap import settle as settle_heap
 from proxy.server.http import HttpLimits
 from proxy.server.pacing import LoopPacer
 from proxy.services import Services
+from proxy.sessions import Sessions
 from proxy.state.build import build_state
 from proxy.transport import MockTransport, Transport, Transports
 
@@ -119,6 +123,7 @@ def build_services(config: ProxyConfig) -> Services:
         config.general.master_key,
         open_access=config.general.allow_unauthenticated_access,
         lookup=accounting.keys.lookup,
+        sessions=Sessions(),  # the console's sign-ins (in this process)
     )
     pipeline = Pipeline(config, auth, router, transport, caller, hooks, accounting.pricer)
     lifecycle = (
@@ -177,12 +182,14 @@ def create_app(config: ProxyConfig) -> App:
             metrics,
             keys,
             spend,
+            spend_report,
+            deployments,
         )
         for route in module.routes
     ]
     app = App(
         services,
-        routes=[*routes, *docs.routes],
+        routes=[*routes, *docs.routes, *console.routes],
         in_flight=services.metrics.in_flight,
         http_limits=http_limits(config.general),
         lifespan=lifespan,

@@ -3,7 +3,8 @@ storage backend (SQLite always, PostgreSQL when TEST_DATABASE_URL names one)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,29 @@ def google_state(upstream: FakeUpstream) -> GoogleFake:
 def google(fake: FakeUpstream, google_state: GoogleFake) -> GoogleFake:
     """The Google routes on this test's emptied fake upstream."""
     return google_state.install()
+
+
+# Browser tests drive Debian's chromium with Playwright (no browser download).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("no chromium on this machine (apt-get install chromium; .ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()

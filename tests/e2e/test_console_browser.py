@@ -1,0 +1,273 @@
+"""The web console in a real browser (Debian's chromium driven by Playwright): sign-in, a
+playground generation with the mock provider (images of the requested pixel size), a key
+created and revoked (checked against the API), a spend chart that draws, the models and logs
+views. Every test fails on any JavaScript console error and on any request that leaves the
+proxy's loopback address. Each view's screenshot goes to ``build/console-screenshots/``
+(copied to ``docs/console/`` for the README)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import MASTER_KEY
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "console-screenshots"
+WAIT = 15_000  # ms: the longest any expectation waits
+
+
+@pytest.fixture(scope="module")
+def proxy(proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    db = tmp_path_factory.mktemp("console-db") / "db.sqlite3"
+    priced = {"output_cost_per_image": 0.04}
+    return proxy_factory(
+        {
+            "model_list": [
+                {
+                    "model_name": "mock-image",
+                    "litellm_params": {"model": "mock/a"},
+                    "model_info": priced,
+                },
+                {
+                    "model_name": "mock-wide",
+                    "litellm_params": {"model": "mock/b"},
+                    "model_info": priced,
+                },
+            ],
+            "general_settings": {"database_url": f"sqlite:///{db}"},
+        }
+    )
+
+
+class Watched:
+    """A browser page whose every request and console error is recorded; requests to any
+    address but the proxy's are refused before they leave."""
+
+    def __init__(self, browser: Any, base_url: str, width: int = 1280, height: int = 900) -> None:
+        self.own = urlsplit(base_url).netloc
+        self.base_url = base_url
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.expected_errors: list[str] = []  # substrings of errors a test provokes
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else 0)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        self.requests.append(url)
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc != self.own:
+            route.abort()
+        else:
+            route.continue_()
+
+    def sign_in(self, key: str = MASTER_KEY) -> None:
+        self.page.goto(f"{self.base_url}/")
+        self.page.get_by_label("API key").fill(key)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.get_by_role("navigation", name="Console sections").wait_for(timeout=WAIT)
+
+    def view(self, name: str) -> None:
+        self.page.get_by_role("link", name=name, exact=True).click()
+        self.page.get_by_role("heading", name=name, level=1).wait_for(timeout=WAIT)
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def check(self) -> None:
+        unexpected = [e for e in self.errors if not any(x in e for x in self.expected_errors)]
+        assert not unexpected, unexpected
+        web = [u for u in self.requests if urlsplit(u).scheme in ("http", "https")]
+        assert web and all(urlsplit(u).netloc == self.own for u in web), web
+        assert all(urlsplit(u).hostname == "127.0.0.1" for u in web)
+
+
+@pytest.fixture
+def console(browser: Any, proxy: Any) -> Iterator[Watched]:
+    watched = Watched(browser, proxy.base_url)
+    yield watched
+    watched.context.close()
+    watched.check()
+
+
+def api(proxy: Any) -> httpx.Client:
+    return httpx.Client(
+        base_url=proxy.base_url, headers={"authorization": f"Bearer {MASTER_KEY}"}, timeout=30
+    )
+
+
+def test_sign_in_refuses_a_wrong_key_and_keeps_the_key_from_scripts(console: Watched) -> None:
+    page = console.page
+    page.goto(f"{console.base_url}/")
+    assert page.url.endswith("/console")
+    console.shot("sign-in")
+    console.expected_errors.append("401")  # the refused sign-in's failed fetch
+    page.get_by_label("API key").fill("sk-wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not valid", timeout=WAIT)
+    console.sign_in()
+    cookies = {c["name"]: c for c in console.context.cookies()}
+    session = cookies["imgproxy_console"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert MASTER_KEY not in session["value"]
+    assert "imgproxy_console" not in page.evaluate("document.cookie")
+    stored = page.evaluate(
+        "JSON.stringify({...localStorage}) + JSON.stringify({...sessionStorage})"
+    )
+    assert MASTER_KEY not in stored
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in").wait_for(timeout=WAIT)
+
+
+def test_playground_shows_images_of_the_requested_size(console: Watched) -> None:
+    console.sign_in()
+    page = console.page
+    page.get_by_role("checkbox", name="mock-wide").check()  # mock-image is ticked already
+    page.get_by_label("Prompt", exact=True).fill("a lighthouse at dusk")
+    page.get_by_label("Size", exact=True).fill("320x200")
+    page.get_by_label("Images (n)").fill("2")
+    page.get_by_role("button", name="Generate").click()
+    images = page.locator(".result img")
+    expect(images).to_have_count(4, timeout=WAIT)
+    images.evaluate_all("imgs => Promise.all(imgs.map(i => i.decode()))")
+    sizes = images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert sizes == [[320, 200]] * 4
+    statuses = page.locator(".result .status").all_inner_texts()
+    assert len(statuses) == 2
+    assert all(re.search(r"2 images in [\d.]+ s · \$0\.08", s) for s in statuses), statuses
+    assert page.get_by_role("link", name="Download").count() == 4
+    console.shot("playground")
+
+
+def test_keys_are_created_and_revoked_through_the_api(console: Watched, proxy: Any) -> None:
+    console.sign_in()
+    console.view("Keys")
+    page = console.page
+    page.get_by_text("Create a key").click()
+    form = page.locator("details.create form")
+    form.get_by_label("Alias").fill("browser-team")
+    form.get_by_role("checkbox", name="mock-image").check()
+    form.get_by_label("Budget (USD)").fill("5")
+    form.get_by_label("Budget window").select_option("1d")
+    form.get_by_label("Requests per minute").fill("10")
+    form.get_by_label("Expires after").fill("30d")
+    form.get_by_role("button", name="Create key").click()
+    shown = page.locator("#new-key")
+    shown.wait_for(timeout=WAIT)
+    key = shown.inner_text()
+    assert key.startswith("sk-")
+    with api(proxy) as client:
+        info = client.get("/key/info", params={"key": "browser-team"}).json()["info"]
+        assert info["models"] == ["mock-image"]
+        assert (info["max_budget"], info["budget_duration"], info["rpm_limit"]) == (5.0, "1d", 10)
+        assert info["expires"] is not None
+        assert client.get("/v1/models", headers={"authorization": f"Bearer {key}"}).json()[
+            "data"
+        ] == [{"id": "mock-image", "object": "model", "created": 0, "owned_by": "image-proxy"}]
+    row = page.locator("tr", has_text="browser-team")
+    row.wait_for(timeout=WAIT)
+    assert "$5.00" in row.inner_text()
+    console.shot("keys")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Revoke key browser-team").click()
+    row.wait_for(state="detached", timeout=WAIT)
+    with api(proxy) as client:
+        assert client.get("/key/info", params={"key": "browser-team"}).status_code == 404
+        revoked = client.get("/v1/models", headers={"authorization": f"Bearer {key}"})
+        assert revoked.status_code == 401
+
+
+def test_spend_chart_draws_the_requests_made(console: Watched, proxy: Any) -> None:
+    with api(proxy) as client:
+        for model in ("mock-image", "mock-wide", "mock-wide"):
+            r = client.post(
+                "/v1/images/generations", json={"model": model, "prompt": "p", "size": "16x16"}
+            )
+            assert r.status_code == 200, r.text
+    console.sign_in()
+    console.view("Spend")
+    page = console.page
+    chart = page.locator("svg.chart")
+    chart.wait_for(timeout=WAIT)
+    heights = chart.locator("rect.bar").evaluate_all(
+        "rects => rects.map(r => Number(r.getAttribute('height')))"
+    )
+    assert heights and max(heights) > 0
+    legend = page.locator(".legend").inner_text()
+    assert "mock-image" in legend and "mock-wide" in legend
+    assert page.locator(".stat", has_text="Images").inner_text() != "Images\n0"
+    export = page.get_by_role("link", name="Export spend logs (CSV)")
+    href = export.get_attribute("href") or ""
+    assert href.startswith("/spend/logs.csv")
+    console.shot("spend")
+    page.get_by_label("Split by").select_option("key")
+    expect(page.locator(".legend")).to_contain_text("master", timeout=WAIT)
+
+
+def test_models_view_lists_every_deployment(console: Watched) -> None:
+    console.sign_in()
+    console.view("Models")
+    page = console.page
+    rows = page.locator("tbody tr")
+    rows.first.wait_for(timeout=WAIT)
+    assert rows.count() == 2
+    text = page.locator("tbody").inner_text()
+    assert "mock-image" in text and "mock-wide" in text and "ready" in text
+    assert "generate" in text and "edit" in text
+    console.shot("models")
+
+
+def test_logs_view_filters_and_shows_a_request(console: Watched, proxy: Any) -> None:
+    with api(proxy) as client:
+        r = client.post(
+            "/v1/images/generations", json={"model": "mock-wide", "prompt": "p", "size": "8x8"}
+        )
+        assert r.status_code == 200
+        request_id = r.headers["x-request-id"]
+    console.sign_in()
+    console.view("Logs")
+    page = console.page
+    page.get_by_label("Model", exact=True).fill("mock-wide")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("tbody")).not_to_contain_text("mock-image", timeout=WAIT)
+    button = page.get_by_role("button", name=f"Details of request {request_id}")
+    button.click()
+    detail = page.locator(".detail dl")
+    detail.wait_for(timeout=WAIT)
+    text = detail.inner_text()
+    assert request_id in text and MASTER_KEY not in text and "b64" not in text
+    console.shot("logs")
+
+
+def test_phone_width_and_dark_mode(browser: Any, proxy: Any) -> None:
+    watched = Watched(browser, proxy.base_url, width=390, height=844)
+    try:
+        watched.sign_in()
+        page = watched.page
+        page.get_by_role("button", name="Dark mode").click()
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+        assert not overflow
+        watched.shot("playground-phone-dark")
+        page.reload()  # the theme is kept; focus starts at the top of the page
+        page.get_by_role("checkbox", name="mock-image").wait_for(timeout=WAIT)
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        page.keyboard.press("Tab")  # the skip link first
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        page.keyboard.press("Tab")  # then the view's first control
+        assert page.evaluate("document.activeElement.value") == "mock-image"
+    finally:
+        watched.context.close()
+    watched.check()
