@@ -7,6 +7,7 @@ proxy's loopback address. Each view's screenshot goes to ``build/console-screens
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -271,3 +272,67 @@ def test_phone_width_and_dark_mode(browser: Any, proxy: Any) -> None:
     finally:
         watched.context.close()
     watched.check()
+
+
+def png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 120, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_edit_mode_uploads_an_image_and_a_painted_mask(console: Watched) -> None:
+    console.sign_in()
+    page = console.page
+    page.get_by_role("radio", name="Edit").check()
+    page.get_by_label("Prompt", exact=True).fill("add a red door")
+    page.get_by_label("Size", exact=True).fill("auto")  # an edit keeps its image's size
+    page.get_by_label("Images", exact=True).set_input_files(
+        files=[{"name": "in.png", "mimeType": "image/png", "buffer": png(96, 64)}]
+    )
+    canvas = page.get_by_role("img", name="Mask: paint with the pointer over the area to change")
+    canvas.wait_for(timeout=WAIT)
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 10, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=12)
+    page.mouse.up()
+    with page.expect_request("**/v1/images/edits") as sent:
+        page.get_by_role("button", name="Edit", exact=True).click()
+    body = sent.value.post_data_buffer or b""
+    assert b'name="mask"; filename="mask.png"' in body and b'name="image"' in body
+    images = page.locator(".result img")
+    expect(images).to_have_count(1, timeout=WAIT)
+    images.evaluate_all("imgs => Promise.all(imgs.map(i => i.decode()))")
+    assert images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])") == [
+        [96, 64]
+    ]
+    console.shot("playground-edit")
+
+
+def test_a_virtual_key_sees_its_own_playground_spend_and_key(console: Watched, proxy: Any) -> None:
+    with api(proxy) as client:
+        made = client.post(
+            "/key/generate",
+            json={"key_alias": "viewer", "models": ["mock-wide"], "max_budget": 2},
+        )
+        secret = made.json()["key"]
+    console.sign_in(secret)
+    page = console.page
+    nav = page.get_by_role("navigation", name="Console sections")
+    assert nav.get_by_role("link").all_inner_texts() == ["Playground", "Keys", "Spend", "Models"]
+    assert page.locator("fieldset.models input").count() == 1  # mock-wide only
+    assert page.get_by_role("checkbox", name="mock-wide").is_checked()
+    page.get_by_label("Prompt", exact=True).fill("a kite")
+    page.get_by_label("Size", exact=True).fill("64x32")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator(".result .status")).to_contain_text("$0.04", timeout=WAIT)
+    console.view("Keys")
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("viewer", timeout=WAIT)
+    expect(facts).to_contain_text("$1.96")  # remaining of the $2 budget after one image
+    console.view("Spend")
+    expect(page.locator(".legend")).to_contain_text("mock-wide", timeout=WAIT)
+    assert page.get_by_role("link", name="Export spend logs (CSV)").count() == 0
