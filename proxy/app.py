@@ -18,6 +18,7 @@ from proxy.api import (
     docs,
     edits,
     files,
+    gallery,
     health,
     images,
     keys,
@@ -184,6 +185,7 @@ def create_app(config: ProxyConfig) -> App:
             spend,
             spend_report,
             deployments,
+            gallery,
         )
         for route in module.routes
     ]

@@ -1,7 +1,8 @@
 """The whole config check, composed at the top: the loader (``proxy.config``) with the provider
 table and each feature's check of its own section, in this order after the deployments: the
 router's (``router_settings``: fallbacks, keys not implemented), the guardrails', the
-observability settings'. ``load_config`` / ``parse_config`` are what start-up and tests call.
+observability settings', the console gallery's switch. ``load_config`` / ``parse_config``
+are what start-up and tests call.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from proxy.config import ProxyConfig
 from proxy.config.loader import Checks, read_config, read_config_file
 from proxy.guardrails.spec import parse_guardrails
+from proxy.images.gallery import check_gallery
 from proxy.observability.settings import parse_observability
 from proxy.providers.registry import PROVIDERS
 from proxy.routing.settings import check_router_settings
@@ -31,7 +33,7 @@ CHECKS = Checks(
     providers={name: spec.check for name, spec in PROVIDERS.items()},
     environment={name: spec.environment for name, spec in PROVIDERS.items()},
     router=check_router_settings,
-    sections=(check_guardrails, check_observability),
+    sections=(check_guardrails, check_observability, check_gallery),
 )
 
 

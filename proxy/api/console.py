@@ -16,7 +16,9 @@ from proxy.api.admin import admin, body_model
 from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route, undocumented
 from proxy.console.assets import ConsoleAssets
+from proxy.context import KeyInfo
 from proxy.errors import AuthenticationError, NotFoundError
+from proxy.images.gallery import gallery_enabled
 from proxy.pipeline import Pipeline
 from proxy.schemas.console import SessionClosed, SessionRequest, SessionState
 from proxy.sessions import COOKIE, Session, Sessions
@@ -55,6 +57,10 @@ async def asset(request: Request) -> Response:
     return Response(found.body, media_type=found.media_type, headers=ASSET_HEADERS)
 
 
+def features(pipeline: Pipeline) -> dict[str, bool]:
+    return {"gallery": gallery_enabled(pipeline.config.general)}
+
+
 def sessions_of(pipeline: Pipeline) -> Sessions:
     sessions = pipeline.auth.sessions
     if sessions is None:
@@ -62,13 +68,16 @@ def sessions_of(pipeline: Pipeline) -> Sessions:
     return sessions
 
 
-def opened(session: Session, is_master: bool, alias: str | None, models: list[str]) -> Response:
+def opened(request: Request, session: Session, info: KeyInfo) -> Response:
+    pipeline: Pipeline = request.app.services.pipeline
+    identity = {"is_master": info.is_master, "key_alias": info.alias, "models": list(info.models)}
     return json_response(
         {
             "signed_in": True,
+            "features": features(pipeline),
             "csrf_token": session.csrf,
             "expires": session.expires,
-            "identity": {"is_master": is_master, "key_alias": alias, "models": models},
+            "identity": identity,
         },
         headers={"cache-control": "no-store"},
     )
@@ -82,7 +91,7 @@ async def sign_in(request: Request) -> Response:
         key = body.key.strip()
         info = await pipeline.auth.check_key(key)
         session_id, session = sessions.open(key)
-        response = opened(session, info.is_master, info.alias, list(info.models))
+        response = opened(request, session, info)
         response.set_cookie(
             COOKIE,
             session_id,
@@ -113,8 +122,9 @@ async def current(request: Request) -> Response:
             except AuthenticationError:
                 sessions.close(session_id)
             else:
-                return opened(session, info.is_master, info.alias, list(info.models))
-        return json_response(NOT_SIGNED_IN, headers={"cache-control": "no-store"})
+                return opened(request, session, info)
+        signed_out = {**NOT_SIGNED_IN, "features": features(pipeline)}
+        return json_response(signed_out, headers={"cache-control": "no-store"})
 
     return await admin(request, handle)
 

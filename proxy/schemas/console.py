@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from proxy.schemas.admin import SpendFilter
 
@@ -22,8 +22,13 @@ class SessionIdentity(BaseModel):
     models: list[str] = Field(description="Model groups this key may use ([] = all).")
 
 
+class ConsoleFeatures(BaseModel):
+    gallery: bool = Field(description="general_settings.console_gallery")
+
+
 class SessionState(BaseModel):
     signed_in: bool
+    features: ConsoleFeatures
     csrf_token: str | None = Field(
         description="Send it in `x-csrf-token` on every request that changes state."
     )
@@ -110,3 +115,60 @@ class DeploymentView(BaseModel):
 class DeploymentList(BaseModel):
     routing_strategy: str
     deployments: list[DeploymentView]
+
+
+# --- gallery ---------------------------------------------------------------------------------
+
+
+class GalleryImageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    b64_json: str = Field(min_length=1)
+
+
+class GallerySave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(
+        min_length=1, max_length=64, description="The `x-request-id` the images came with."
+    )
+    prompt: str | None = Field(default=None, max_length=32_000)
+    images: list[GalleryImageIn] = Field(min_length=1, max_length=10)
+
+
+class GalleryEntry(BaseModel):
+    id: str
+    time: float
+    time_iso: str
+    request_id: str
+    image_index: int
+    model_group: str | None
+    key_alias: str | None
+    prompt: str | None
+    cost: float | None = Field(description="The request's cost divided by its images.")
+    media_type: str
+    url: str = Field(description="The image itself (same authentication).")
+
+
+class GalleryPage(BaseModel):
+    data: list[GalleryEntry]
+    total: int
+    page: int
+    page_size: int
+    total_pages: int
+
+
+class GalleryList(BaseModel):
+    data: list[GalleryEntry]
+
+
+class GalleryQuery(BaseModel):
+    model: str | None = None
+    key_alias: str | None = Field(default=None, description="Master key only.")
+    page: int | None = Field(default=1, ge=1)
+    page_size: int | None = Field(default=50, ge=1, le=1000)
+
+
+class GalleryDeleted(BaseModel):
+    id: str
+    deleted: Literal[True]

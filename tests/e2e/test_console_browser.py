@@ -42,7 +42,7 @@ def proxy(proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
                     "model_info": priced,
                 },
             ],
-            "general_settings": {"database_url": f"sqlite:///{db}"},
+            "general_settings": {"database_url": f"sqlite:///{db}", "console_gallery": True},
         }
     )
 
@@ -148,6 +148,7 @@ def test_playground_shows_images_of_the_requested_size(console: Watched) -> None
     assert len(statuses) == 2
     assert all(re.search(r"2 images in [\d.]+ s · \$0\.08", s) for s in statuses), statuses
     assert page.get_by_role("link", name="Download").count() == 4
+    expect(page.locator(".result .status").first).to_contain_text("kept in the gallery")
     console.shot("playground")
 
 
@@ -322,7 +323,8 @@ def test_a_virtual_key_sees_its_own_playground_spend_and_key(console: Watched, p
     console.sign_in(secret)
     page = console.page
     nav = page.get_by_role("navigation", name="Console sections")
-    assert nav.get_by_role("link").all_inner_texts() == ["Playground", "Keys", "Spend", "Models"]
+    links = ["Playground", "Keys", "Spend", "Models", "Gallery"]  # no Logs
+    assert nav.get_by_role("link").all_inner_texts() == links
     assert page.locator("fieldset.models input").count() == 1  # mock-wide only
     assert page.get_by_role("checkbox", name="mock-wide").is_checked()
     page.get_by_label("Prompt", exact=True).fill("a kite")
@@ -336,3 +338,34 @@ def test_a_virtual_key_sees_its_own_playground_spend_and_key(console: Watched, p
     console.view("Spend")
     expect(page.locator(".legend")).to_contain_text("mock-wide", timeout=WAIT)
     assert page.get_by_role("link", name="Export spend logs (CSV)").count() == 0
+
+
+def test_gallery_lists_kept_images_filters_and_deletes(console: Watched, proxy: Any) -> None:
+    console.sign_in()
+    page = console.page
+    page.get_by_role("checkbox", name="mock-wide").check()
+    page.get_by_label("Prompt", exact=True).fill("a gallery of kites")
+    page.get_by_label("Size", exact=True).fill("48x32")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator(".result .status")).to_contain_text(
+        ["kept in the gallery", "kept in the gallery"], timeout=WAIT
+    )
+    console.view("Gallery")
+    kites = page.locator(".gallery figure", has_text="a gallery of kites")
+    expect(kites).to_have_count(2, timeout=WAIT)
+    kites.locator("img").evaluate_all("imgs => Promise.all(imgs.map(i => i.decode()))")
+    assert kites.locator("img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)") == [48, 48]
+    assert "$0.04" in kites.first.inner_text() and "master" in kites.first.inner_text()
+    console.shot("gallery")
+    page.get_by_label("Model", exact=True).fill("mock-wide")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".gallery figure", has_text="mock-image")).to_have_count(0, timeout=WAIT)
+    expect(kites).to_have_count(1)
+    kites.get_by_role("button", name=re.compile("^Delete image")).click()
+    expect(kites).to_have_count(0, timeout=WAIT)
+    with api(proxy) as client:
+        kept = client.get("/gallery", params={"model": "mock-wide"}).json()["data"]
+        assert all(e["prompt"] != "a gallery of kites" for e in kept)
+        assert any(
+            e["prompt"] == "a gallery of kites" for e in client.get("/gallery").json()["data"]
+        )

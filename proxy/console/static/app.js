@@ -1,6 +1,7 @@
 // The console's shell: sign-in, navigation between views (#/name), light and dark.
 import { ApiError, call, errorOf, setCsrf } from "./api.js";
 import { h, toast } from "./dom.js";
+import * as gallery from "./views/gallery.js";
 import * as keys from "./views/keys.js";
 import * as logs from "./views/logs.js";
 import * as models from "./views/models.js";
@@ -14,12 +15,17 @@ const VIEWS = [
   { name: "spend", title: "Spend", view: spend, master: false },
   { name: "models", title: "Models", view: models, master: false },
   { name: "logs", title: "Logs", view: logs, master: true },
+  { name: "gallery", title: "Gallery", view: gallery, master: false, feature: "gallery" },
 ];
 
-const state = { identity: null };
+const state = { identity: null, features: {} };
 
 function visibleViews() {
-  return VIEWS.filter((v) => !v.master || (state.identity && state.identity.is_master));
+  return VIEWS.filter(
+    (v) =>
+      (!v.master || (state.identity && state.identity.is_master)) &&
+      (!v.feature || state.features[v.feature]),
+  );
 }
 
 function currentName() {
@@ -70,7 +76,7 @@ async function show() {
   const view = h("div", { class: "view" });
   main.replaceChildren(h("h1", {}, entry.title), view);
   try {
-    await entry.view.render(view, { identity: state.identity });
+    await entry.view.render(view, { identity: state.identity, features: state.features });
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       state.identity = null;
@@ -84,6 +90,7 @@ async function show() {
 function onSignedIn(session) {
   setCsrf(session.csrf_token);
   state.identity = session.identity;
+  state.features = session.features;
   if (!location.hash) location.hash = "#/playground"; // hashchange shows it
   else show();
 }
@@ -130,6 +137,7 @@ async function start() {
   });
   const response = await call("GET", "/console/session");
   const session = await response.json();
+  state.features = session.features;
   if (session.signed_in) {
     setCsrf(session.csrf_token);
     state.identity = session.identity;
