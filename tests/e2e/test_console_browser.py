@@ -7,8 +7,12 @@ proxy's loopback address. Each view's screenshot goes to ``build/console-screens
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import io
+import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +23,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import MASTER_KEY
+from tests.fakes.server import FakeUpstream
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "console-screenshots"
 WAIT = 15_000  # ms: the longest any expectation waits
 
 
 @pytest.fixture(scope="module")
-def proxy(proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def proxy(
+    proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream
+) -> Any:
     db = tmp_path_factory.mktemp("console-db") / "db.sqlite3"
     priced = {"output_cost_per_image": 0.04}
     return proxy_factory(
@@ -40,6 +47,14 @@ def proxy(proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
                     "model_name": "mock-wide",
                     "litellm_params": {"model": "mock/b"},
                     "model_info": priced,
+                },
+                {  # streams partial images (a fake OpenAI upstream on loopback)
+                    "model_name": "gpt-stream",
+                    "litellm_params": {
+                        "model": "openai/gpt-image-2",
+                        "api_key": "sk-console-upstream-1",
+                        "api_base": f"{upstream.base}/v1",
+                    },
                 },
             ],
             "general_settings": {"database_url": f"sqlite:///{db}", "console_gallery": True},
@@ -223,10 +238,12 @@ def test_models_view_lists_every_deployment(console: Watched) -> None:
     page = console.page
     rows = page.locator("tbody tr")
     rows.first.wait_for(timeout=WAIT)
-    assert rows.count() == 2
+    assert rows.count() == 3
     text = page.locator("tbody").inner_text()
     assert "mock-image" in text and "mock-wide" in text and "ready" in text
     assert "generate" in text and "edit" in text
+    assert "stream" in page.locator("tr", has_text="gpt-stream").inner_text()
+    assert "stream" not in page.locator("tr", has_text="mock-wide").inner_text()
     console.shot("models")
 
 
@@ -275,11 +292,11 @@ def test_phone_width_and_dark_mode(browser: Any, proxy: Any) -> None:
     watched.check()
 
 
-def png(width: int, height: int) -> bytes:
+def png(width: int, height: int, colour: tuple[int, int, int] = (200, 120, 40)) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 120, 40)).save(out, "PNG")
+    Image.new("RGB", (width, height), colour).save(out, "PNG")
     return out.getvalue()
 
 
@@ -369,3 +386,55 @@ def test_gallery_lists_kept_images_filters_and_deletes(console: Watched, proxy: 
         assert any(
             e["prompt"] == "a gallery of kites" for e in client.get("/gallery").json()["data"]
         )
+
+
+def sse_event(kind: str, **fields: Any) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n".encode()
+
+
+def test_a_streaming_model_shows_its_partial_image_before_the_final_one(
+    console: Watched, fake: FakeUpstream
+) -> None:
+    from starlette.responses import StreamingResponse
+
+    partial = base64.b64encode(png(40, 30, (20, 20, 200))).decode()
+    final = base64.b64encode(png(40, 30, (20, 200, 20))).decode()
+    seen_partial = threading.Event()  # set by the test once the page shows the partial image
+
+    async def events() -> Any:
+        common = {"created_at": 1, "size": "40x30", "output_format": "png"}
+        yield sse_event(
+            "image_generation.partial_image", b64_json=partial, partial_image_index=0, **common
+        )
+        await asyncio.to_thread(seen_partial.wait, WAIT / 1000)
+        usage = {"input_tokens": 3, "output_tokens": 10, "total_tokens": 13}
+        yield sse_event("image_generation.completed", b64_json=final, usage=usage, **common)
+
+    fake.route(
+        "POST",
+        "/v1/images/generations",
+        lambda r: StreamingResponse(events(), media_type="text/event-stream"),
+    )
+    console.sign_in()
+    page = console.page
+    page.get_by_role("checkbox", name="mock-image").uncheck()
+    page.get_by_role("checkbox", name=re.compile("^gpt-stream")).check()
+    page.get_by_role("checkbox", name=re.compile("^Stream partial images")).check()
+    page.get_by_label("Prompt", exact=True).fill("a slow sunrise")
+    page.get_by_label("Size", exact=True).fill("1024x1024")
+    page.get_by_role("button", name="Generate").click()
+    status = page.locator(".result .status")
+    expect(status).to_contain_text("Partial image 1", timeout=WAIT)
+    image = page.locator(".result img")
+    expect(image).to_have_attribute("alt", "partial image, image 1")
+    seen_partial.set()
+    expect(status).to_contain_text("1 image in", timeout=WAIT)
+    expect(image).to_have_attribute("alt", "a slow sunrise, image 1")
+    colour = image.evaluate(
+        """img => { const c = document.createElement('canvas'); c.width = img.naturalWidth;
+        c.height = img.naturalHeight; const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+        return [img.naturalWidth, img.naturalHeight, ...g.getImageData(1, 1, 1, 1).data]; }"""
+    )
+    assert colour[:5] == [40, 30, 20, 200, 20]
+    sent = fake.received("/v1/images/generations")[-1].json()
+    assert sent["stream"] is True and sent["partial_images"] == 2
