@@ -42,6 +42,7 @@ class Sessions:
         self.ttl = ttl
         self.clock = clock
         self._by_id: dict[str, Session] = {}
+        self.throttle = SignInThrottle()  # wrong keys per client address
 
     def open(self, key: str) -> tuple[str, Session]:
         """A new session for ``key``: (its id for the cookie, the session)."""
@@ -75,3 +76,43 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+
+SIGN_IN_FAILURES = 10  # wrong keys per client address per window before sign-in is refused
+SIGN_IN_WINDOW = 60.0
+MAX_TRACKED_ADDRESSES = 10_000
+
+
+class SignInThrottle:
+    """Wrong keys sent to the sign-in, counted per client address: past ``limit`` in
+    ``window`` seconds that address is refused (429) until the window has passed, so the
+    sign-in form is no faster a way to guess keys than the API itself is slow."""
+
+    def __init__(
+        self,
+        limit: int = SIGN_IN_FAILURES,
+        window: float = SIGN_IN_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, list[float]] = {}
+
+    def retry_after(self, address: str) -> float | None:
+        """Seconds until ``address`` may try again, or None when it may now."""
+        recent = self._recent(address)
+        if len(recent) < self.limit:
+            return None
+        return max(0.0, recent[0] + self.window - self.clock())
+
+    def failed(self, address: str) -> None:
+        if address not in self._failures and len(self._failures) >= MAX_TRACKED_ADDRESSES:
+            self._failures.pop(next(iter(self._failures)))
+        self._recent(address).append(self.clock())
+
+    def _recent(self, address: str) -> list[float]:
+        since = self.clock() - self.window
+        recent = [t for t in self._failures.get(address, ()) if t > since]
+        self._failures[address] = recent
+        return recent

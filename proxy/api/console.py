@@ -9,6 +9,8 @@ Everything the console shows it reads from the documented API, as a script would
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -17,7 +19,7 @@ from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route, undocumented
 from proxy.console.assets import ConsoleAssets
 from proxy.context import KeyInfo
-from proxy.errors import AuthenticationError, NotFoundError
+from proxy.errors import AuthenticationError, NotFoundError, RateLimitError
 from proxy.images.gallery import gallery_enabled
 from proxy.pipeline import Pipeline
 from proxy.schemas.console import SessionClosed, SessionRequest, SessionState
@@ -87,9 +89,21 @@ async def sign_in(request: Request) -> Response:
     async def handle() -> Response:
         pipeline: Pipeline = request.app.services.pipeline
         sessions = sessions_of(pipeline)
+        address = request.client.host if request.client else "-"
+        wait = sessions.throttle.retry_after(address)
+        if wait is not None:
+            raise RateLimitError(
+                "Too many wrong keys from this address; try again later.",
+                headers={"retry-after": str(max(1, math.ceil(wait)))},
+                code="sign_in_throttled",
+            )
         body = await body_model(request, SessionRequest)
         key = body.key.strip()
-        info = await pipeline.auth.check_key(key)
+        try:
+            info = await pipeline.auth.check_key(key)
+        except AuthenticationError:
+            sessions.throttle.failed(address)
+            raise
         session_id, session = sessions.open(key)
         response = opened(request, session, info)
         response.set_cookie(
@@ -163,7 +177,7 @@ routes = [
             tag=TAG,
             body=SessionRequest,
             response=SessionState,
-            errors=(400, 401),
+            errors=(400, 401, 429),
             authenticated=False,
             description="Checks the key like a bearer token and sets an HttpOnly, "
             "SameSite=Strict session cookie; the key stays on the server. Requests with the "

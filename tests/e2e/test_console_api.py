@@ -219,3 +219,18 @@ def test_new_endpoints_are_in_the_openapi_document(anonymous: httpx.Client) -> N
     assert {"get"} <= set(paths["/router/deployments"])
     assert {"get", "post", "delete"} <= set(paths["/console/session"])
     assert "text/csv" in paths["/spend/logs.csv"]["get"]["responses"]["200"]["content"]
+
+
+def test_wrong_keys_at_the_sign_in_are_throttled_per_address(anonymous: httpx.Client) -> None:
+    """Last in this module: it leaves 127.0.0.1 throttled on this proxy for a minute."""
+    statuses = [
+        anonymous.post("/console/session", json={"key": f"sk-guess-{i}"}).status_code
+        for i in range(12)
+    ]
+    assert statuses[:9] == [401] * 9 and statuses[-1] == 429
+    refused = anonymous.post("/console/session", json={"key": MASTER_KEY})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"]["code"] == "sign_in_throttled"
+    # the API itself is not the sign-in: a bearer key still works
+    ok = anonymous.get("/v1/models", headers={"authorization": f"Bearer {MASTER_KEY}"})
+    assert ok.status_code == 200

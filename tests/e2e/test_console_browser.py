@@ -153,6 +153,16 @@ def test_playground_shows_images_of_the_requested_size(console: Watched) -> None
     page.get_by_label("Prompt", exact=True).fill("a lighthouse at dusk")
     page.get_by_label("Size", exact=True).fill("320x200")
     page.get_by_label("Images (n)").fill("2")
+    page.get_by_label("Seed").fill("42")
+    sent: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: (
+            sent.append(json.loads(r.post_data or "{}"))
+            if r.url.endswith("/v1/images/generations")
+            else None
+        ),
+    )
     page.get_by_role("button", name="Generate").click()
     images = page.locator(".result img")
     expect(images).to_have_count(4, timeout=WAIT)
@@ -165,6 +175,11 @@ def test_playground_shows_images_of_the_requested_size(console: Watched) -> None
     assert page.get_by_role("link", name="Download").count() == 4
     expect(page.locator(".result .status").first).to_contain_text("kept in the gallery")
     console.shot("playground")
+    first = next(b for b in sent if b["model"] == "mock-image")
+    assert first["seed"] == 42 and first["size"] == "320x200" and first["n"] == 2
+    page.get_by_role("button", name="Re-run mock-image with the same settings and seed").click()
+    expect(page.locator(".result .status").first).to_contain_text("kept", timeout=WAIT)
+    assert [b for b in sent if b["model"] == "mock-image"] == [first, first]
 
 
 def test_keys_are_created_and_revoked_through_the_api(console: Watched, proxy: Any) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from proxy.api.csv_export import COLUMNS, spend_csv
 from proxy.console.assets import STATIC, ConsoleAssets, digest_of
 from proxy.db.reports import Amounts, BucketRow, bucket_range, fill
-from proxy.sessions import Sessions
+from proxy.sessions import Sessions, SignInThrottle
 
 
 def test_one_digest_names_every_asset_and_changes_with_any_byte(tmp_path: Path) -> None:
@@ -95,3 +95,16 @@ def test_sessions_expire_and_check_their_csrf_token() -> None:
     other, _ = sessions.open("sk-2")
     sessions.close(other)
     assert sessions.get(other) is None
+
+
+def test_sign_in_throttle_counts_wrong_keys_per_address_in_a_window() -> None:
+    now = [0.0]
+    throttle = SignInThrottle(limit=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        assert throttle.retry_after("a") is None
+        throttle.failed("a")
+    assert throttle.retry_after("a") == 60 and throttle.retry_after("b") is None
+    now[0] = 30
+    assert throttle.retry_after("a") == 30
+    now[0] = 60.5
+    assert throttle.retry_after("a") is None
