@@ -134,6 +134,21 @@ def test_a_virtual_key_session_is_that_key_and_ends_when_it_is_revoked(
     assert anonymous.get("/console/session").json()["signed_in"] is False
 
 
+def test_an_open_proxy_signs_anyone_in_as_the_master(proxy_factory: Any) -> None:
+    open_proxy = proxy_factory(
+        {
+            "model_list": [{"model_name": "mock-free", "litellm_params": {"model": "mock/b"}}],
+            "general_settings": {"master_key": None, "allow_unauthenticated_access": True},
+        }
+    )
+    with httpx.Client(base_url=open_proxy.base_url, timeout=30) as c:
+        r = c.post("/console/session", json={"key": "anything"})
+        assert r.status_code == 200 and r.json()["identity"]["is_master"] is True
+        token = {"x-csrf-token": r.json()["csrf_token"]}
+        body = {"model": "mock-free", "prompt": "p", "size": "8x8"}
+        assert c.post("/v1/images/generations", json=body, headers=token).status_code == 200
+
+
 def test_spend_report_buckets_by_hour_and_group(master: httpx.Client) -> None:
     start = time.time() - 1
     generate(master, "mock-image", n=2)

@@ -302,6 +302,16 @@ def test_phone_width_and_dark_mode(browser: Any, proxy: Any) -> None:
         page.keyboard.press("Enter")
         page.keyboard.press("Tab")  # then the view's first control
         assert page.evaluate("document.activeElement.value") == "mock-image"
+        loaded = {
+            "Spend": "svg.chart",
+            "Keys": ".view .table-wrap, .view p.muted",
+            "Models": "tbody tr",
+        }
+        for view, marker in {**loaded, "Logs": ".pager"}.items():  # wide tables scroll
+            watched.view(view)
+            page.locator(marker).first.wait_for(timeout=WAIT)
+            wide = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+            assert not wide, view
     finally:
         watched.context.close()
     watched.check()

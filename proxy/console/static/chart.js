@@ -40,11 +40,12 @@ export function stackedBars(report, metric, title) {
   const slot = plotW / Math.max(1, stacks.length);
   const barW = Math.max(1, slot * 0.75);
   const fmt = (v) => (metric === "spend" ? money(v) : String(Math.round(v * 100) / 100));
+  const tickText = (v) => (metric === "spend" ? `$${Number(v.toPrecision(3))}` : fmt(v));
   const gridLines = [0, 0.25, 0.5, 0.75, 1].map((f) => {
     const y = PAD.top + plotH * (1 - f);
     return [
       svg("line", { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, class: "grid" }),
-      svg("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, fmt(max * f)),
+      svg("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end", class: "axis" }, tickText(max * f)),
     ];
   });
   const labelEvery = Math.ceil(stacks.length / 12);
