@@ -27,6 +27,7 @@ from proxy.api.spend import fresh_store
 from proxy.context import KeyInfo
 from proxy.db import gallery
 from proxy.db.database import Store, with_timeout
+from proxy.db.reports import spend_record
 from proxy.errors import InvalidRequestError, NotFoundError
 from proxy.images.formats import sniff_image
 from proxy.images.gallery import gallery_enabled
@@ -96,7 +97,7 @@ async def save(request: Request) -> Response:
             where = ".".join(str(p) for p in err.get("loc", ())) or "body"
             raise InvalidRequestError(f"{where}: {err.get('msg')}", param=where) from None
         store: Store = await fresh_store(request)
-        record = await with_timeout(gallery.spend_record(store, body.request_id))
+        record = await with_timeout(spend_record(store, body.request_id))
         if record is None or not owns(caller, record.key_hash):
             raise NotFoundError("No such request of this key.", param="request_id")
         if record.status != 200:

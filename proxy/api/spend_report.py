@@ -22,9 +22,11 @@ from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route
 from proxy.api.spend import fresh_store, log_filter
 from proxy.db.database import LogFilter, with_timeout
-from proxy.db.reports import INTERVALS, MAX_BUCKETS, bucket_range, spend_series
-from proxy.errors import InvalidRequestError
+from proxy.db.reports import INTERVALS, MAX_BUCKETS, bucket_range, spend_record, spend_series
+from proxy.errors import InvalidRequestError, NotFoundError
 from proxy.pipeline import Pipeline
+from proxy.schemas import checked_name
+from proxy.schemas.admin import SpendLog
 from proxy.schemas.console import SpendCsvQuery, SpendReport, SpendReportQuery
 
 GROUPS = ("model", "key", "end_user", "deployment", "provider")
@@ -97,6 +99,22 @@ async def spend_logs_csv(request: Request) -> Response:
     return await admin(request, handle)
 
 
+async def one_record(request: Request) -> Response:
+    """One request's spend record: the master key reads any, a virtual key its own."""
+
+    async def handle() -> Response:
+        pipeline: Pipeline = request.app.services.pipeline
+        caller = await pipeline.auth.authenticate(request)
+        request_id = checked_name(request.path_params["request_id"], "request_id")
+        store = await fresh_store(request)
+        record = await with_timeout(spend_record(store, request_id))
+        if record is None or not (caller.is_master or record.key_hash == caller.key_hash):
+            raise NotFoundError("No spend record of this request for this key.", code="not_found")
+        return json_response(record.public())
+
+    return await admin(request, handle)
+
+
 TAG = "spend"
 routes = [
     route(
@@ -111,6 +129,18 @@ routes = [
             description="Spend, requests, images and requests of unknown cost per hour or "
             "day, split by model, key, end user, deployment or provider; every bucket of the "
             "range is listed, empty ones too. A virtual key sees its own requests only.",
+        ),
+    ),
+    route(
+        "/spend/logs/{request_id}",
+        one_record,
+        "GET",
+        doc=Operation(
+            summary="One request's spend record",
+            tag=TAG,
+            response=SpendLog,
+            description="By its `x-request-id`: the master key reads any record, a virtual "
+            "key its own (a streamed answer's cost, known only once the stream has ended).",
         ),
     ),
     route(

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from proxy.db.database import Store
-from proxy.db.records import SpendRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,17 +18,6 @@ class GalleryFilter:
     key_alias: str | None = None
     key_hash: str | None = None  # a virtual key sees its own images only
     since: float | None = None  # older entries' files are purged from the store
-
-
-async def spend_record(store: Store, request_id: str) -> SpendRecord | None:
-    logs = store.t.spend_logs
-    async with store.engine.connect() as conn:
-        row = (
-            (await conn.execute(sa.select(logs).where(logs.c.request_id == request_id)))
-            .mappings()
-            .first()
-        )
-    return SpendRecord.from_row({str(k): v for k, v in row.items()}) if row else None
 
 
 async def add(store: Store, rows: Sequence[dict[str, Any]]) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from proxy.db.database import LogFilter, Store
+from proxy.db.records import SpendRecord
 
 INTERVALS = {"hour": 3600, "day": 86_400}
 MAX_BUCKETS = 2_000
@@ -202,3 +203,14 @@ async def deployment_traffic(store: Store, since: float) -> dict[str, Traffic]:
         str(d): Traffic(int(n), int(e), float(lat) if lat is not None else None, float(s))
         for d, n, e, lat, s in rows
     }
+
+
+async def spend_record(store: Store, request_id: str) -> SpendRecord | None:
+    logs = store.t.spend_logs
+    async with store.engine.connect() as conn:
+        row = (
+            (await conn.execute(sa.select(logs).where(logs.c.request_id == request_id)))
+            .mappings()
+            .first()
+        )
+    return SpendRecord.from_row({str(k): v for k, v in row.items()}) if row else None

@@ -191,6 +191,21 @@ def test_a_virtual_key_reports_its_own_spend_only(master: httpx.Client, proxy: A
         assert own.get("/spend/logs.csv").status_code == 403
 
 
+def test_one_spend_record_by_request_id_for_its_key(master: httpx.Client, proxy: Any) -> None:
+    request_id = generate(master, "mock-image").headers["x-request-id"]
+    record = master.get(f"/spend/logs/{request_id}")
+    assert record.status_code == 200 and record.json()["cost"] == pytest.approx(0.04)
+    assert record.json()["request_id"] == request_id
+    secret = master.post("/key/generate", json={}).json()["key"]
+    with httpx.Client(
+        base_url=proxy.base_url, headers={"authorization": f"Bearer {secret}"}, timeout=30
+    ) as own:
+        assert own.get(f"/spend/logs/{request_id}").status_code == 404  # not its request
+        mine = generate(own, "mock-free").headers["x-request-id"]
+        assert own.get(f"/spend/logs/{mine}").json()["key_hash"] is not None
+    assert master.get("/spend/logs/nope").status_code == 404
+
+
 def test_spend_logs_csv_has_the_filters_of_the_logs(master: httpx.Client) -> None:
     generate(master, "mock-free", user="=cmd|' /C calc'!A0")
     r = master.get("/spend/logs.csv", params={"model": "mock-free"})
@@ -231,6 +246,7 @@ def test_new_endpoints_are_in_the_openapi_document(anonymous: httpx.Client) -> N
     paths = anonymous.get("/openapi.json").json()["paths"]
     assert {"get"} <= set(paths["/spend/report"])
     assert {"get"} <= set(paths["/spend/logs.csv"])
+    assert {"get"} <= set(paths["/spend/logs/{request_id}"])
     assert {"get"} <= set(paths["/router/deployments"])
     assert {"get", "post", "delete"} <= set(paths["/console/session"])
     assert "text/csv" in paths["/spend/logs.csv"]["get"]["responses"]["200"]["content"]

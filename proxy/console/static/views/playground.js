@@ -188,10 +188,24 @@ function showImage(gallery, index, b64, format, caption) {
   return img;
 }
 
-function summary(started, response, count) {
+// The cost: the x-response-cost header, or for a stream (whose headers go out before the
+// price is known) the request's spend record, written by the time the stream has ended.
+async function costOf(response) {
+  const header = response.headers.get("x-response-cost");
+  if (header !== null) return Number(header);
+  const id = response.headers.get("x-request-id");
+  if (!id) return null;
+  try {
+    return (await get(`/spend/logs/${encodeURIComponent(id)}`)).cost;
+  } catch {
+    return null;
+  }
+}
+
+async function summary(started, response, count) {
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  const cost = response.headers.get("x-response-cost");
-  const costText = cost === null ? "cost unknown" : money(Number(cost));
+  const cost = await costOf(response);
+  const costText = cost === null || cost === undefined ? "cost unknown" : money(cost);
   return `${count} image${count === 1 ? "" : "s"} in ${seconds} s · ${costText}`;
 }
 
@@ -230,14 +244,14 @@ async function sendGeneration(column, request, keep) {
           throw new Error(event.error.message || "The stream failed.");
         }
       }
-      status.textContent = summary(started, response, count);
+      status.textContent = await summary(started, response, count);
       if (keep) await keepInGallery(status, response, request, finals);
       return;
     }
     const data = await response.json();
     const fmt = data.output_format || format;
     data.data.forEach((item, i) => showImage(gallery, i, item.b64_json, fmt, request.prompt));
-    status.textContent = summary(started, response, data.data.length);
+    status.textContent = await summary(started, response, data.data.length);
     if (keep) await keepInGallery(status, response, request, data.data.map((d) => d.b64_json));
   } catch (err) {
     status.textContent = "";
@@ -255,7 +269,7 @@ async function sendEdit(column, request, edit, keep) {
     const data = await response.json();
     const fmt = data.output_format || "png";
     data.data.forEach((item, i) => showImage(gallery, i, item.b64_json, fmt, request.prompt));
-    status.textContent = summary(started, response, data.data.length);
+    status.textContent = await summary(started, response, data.data.length);
     if (keep) await keepInGallery(status, response, request, data.data.map((d) => d.b64_json));
   } catch (err) {
     status.textContent = "";
