@@ -62,6 +62,13 @@ def proxy(
     )
 
 
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter(el => el.type !== 'hidden' && !el.closest('[hidden]'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+    && !el.getAttribute('aria-labelledby') && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
 class Watched:
     """A browser page whose every request and console error is recorded; requests to any
     address but the proxy's are refused before they leave."""
@@ -211,6 +218,15 @@ def test_keys_are_created_and_revoked_through_the_api(console: Watched, proxy: A
     row.wait_for(timeout=WAIT)
     assert "$5.00" in row.inner_text()
     console.shot("keys")
+    page.get_by_role("button", name="Edit key browser-team").click()
+    editor = page.locator("form.key-form").last
+    editor.get_by_label("Budget (USD)").fill("7.5")
+    editor.get_by_label("Requests per minute").fill("20")
+    editor.get_by_role("button", name="Save changes").click()
+    expect(row).to_contain_text("$7.50", timeout=WAIT)
+    with api(proxy) as client:
+        info = client.get("/key/info", params={"key": "browser-team"}).json()["info"]
+        assert (info["max_budget"], info["rpm_limit"], info["models"]) == (7.5, 20, ["mock-image"])
     page.once("dialog", lambda d: d.accept())
     page.get_by_role("button", name="Revoke key browser-team").click()
     row.wait_for(state="detached", timeout=WAIT)
@@ -464,3 +480,23 @@ def test_a_streaming_model_shows_its_partial_image_before_the_final_one(
     assert colour[:5] == [40, 30, 20, 200, 20]
     sent = fake.received("/v1/images/generations")[-1].json()
     assert sent["stream"] is True and sent["partial_images"] == 2
+
+
+def test_every_control_of_every_view_has_an_accessible_name(console: Watched) -> None:
+    console.sign_in()
+    page = console.page
+    loaded = {
+        "Playground": "fieldset.models",
+        "Keys": ".view .table-wrap, .view p.muted",
+        "Spend": "svg.chart",
+        "Models": "tbody tr",
+        "Logs": ".pager",
+        "Gallery": ".gallery > *",
+    }
+    for view, marker in loaded.items():
+        console.view(view)
+        page.locator(marker).first.wait_for(timeout=WAIT)
+        assert page.evaluate(UNNAMED_CONTROLS) == [], view
+    page.get_by_role("link", name="Playground").click()
+    page.get_by_role("radio", name="Edit").check()
+    assert page.evaluate(UNNAMED_CONTROLS) == []
