@@ -108,3 +108,19 @@ def test_sign_in_throttle_counts_wrong_keys_per_address_in_a_window() -> None:
     assert throttle.retry_after("a") == 30
     now[0] = 60.5
     assert throttle.retry_after("a") is None
+
+
+def test_every_console_file_is_package_data() -> None:
+    """The console installs with the package: each static file's ending is in pyproject's
+    package-data (an .svg left out once meant a 404 in an installed proxy)."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["proxy"]
+    for path in STATIC.rglob("*"):
+        if path.is_file():
+            name = path.relative_to(root / "proxy").as_posix()
+            assert any(fnmatch.fnmatch(name, p) for p in patterns), name
