@@ -305,6 +305,7 @@ def test_phone_width_and_dark_mode(browser: Any, proxy: Any) -> None:
     try:
         watched.sign_in()
         page = watched.page
+        page.get_by_role("checkbox", name="mock-image").wait_for(timeout=WAIT)
         page.get_by_role("button", name="Dark mode").click()
         assert page.evaluate("document.documentElement.dataset.theme") == "dark"
         overflow = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
@@ -328,6 +329,8 @@ def test_phone_width_and_dark_mode(browser: Any, proxy: Any) -> None:
             page.locator(marker).first.wait_for(timeout=WAIT)
             wide = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
             assert not wide, view
+            if view == "Spend":
+                watched.shot("spend-phone-dark")
     finally:
         watched.context.close()
     watched.check()
