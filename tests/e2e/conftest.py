@@ -12,6 +12,7 @@ import pytest
 
 from proxy.db.database import Store
 from tests.db.conftest import PG_URL, backends, unique_prefix
+from tests.e2e.console_page import Watched, console_config
 from tests.fakes.google import GEMINI_KEY, GoogleFake
 from tests.fakes.server import FakeUpstream
 
@@ -71,3 +72,21 @@ def browser() -> Iterator[Any]:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def console_proxy(
+    proxy_factory: Any, tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream
+) -> Any:
+    """The console tests' proxy, one per module (``tests/e2e/console_page.py``)."""
+    db = tmp_path_factory.mktemp("console-db") / "db.sqlite3"
+    return proxy_factory(console_config(db, upstream))
+
+
+@pytest.fixture
+def console(browser: Any, console_proxy: Any) -> Iterator[Watched]:
+    """A fresh watched page; fails the test on a console error or a request off loopback."""
+    watched = Watched(browser, console_proxy.base_url)
+    yield watched
+    watched.context.close()
+    watched.check()
