@@ -56,7 +56,11 @@ async def asset(request: Request) -> Response:
     found = ASSETS.get(request.path_params["digest"], request.path_params["path"])
     if found is None:
         raise NotFoundError("No such file.", code="not_found")
-    return Response(found.body, media_type=found.media_type, headers=ASSET_HEADERS)
+    if found.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        headers = {**ASSET_HEADERS, "content-encoding": "gzip", "vary": "accept-encoding"}
+        return Response(found.gzipped, media_type=found.media_type, headers=headers)
+    headers = {**ASSET_HEADERS, "vary": "accept-encoding"} if found.gzipped else ASSET_HEADERS
+    return Response(found.body, media_type=found.media_type, headers=headers)
 
 
 def features(pipeline: Pipeline) -> dict[str, bool]:

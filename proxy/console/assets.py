@@ -7,10 +7,13 @@ file because the scripts are ES modules that import each other by relative path
 and a change to any file gives every file a new URL, so a browser never mixes two versions.
 The URLs never change meaning, so they are cached for a year (``immutable``); the page that
 names them (``index.html``, with ``{assets}`` standing for the folder) is served ``no-cache``.
+Text files are gzipped once, here, for clients that accept it (57 KB of scripts and styles
+travel as about 22 KB).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,12 @@ DIGEST_CHARS = 16
 class Asset:
     body: bytes
     media_type: str
+    gzipped: bytes | None = None  # when it is smaller (text), served to clients that take gzip
+
+
+def gzipped(data: bytes) -> bytes | None:
+    packed = gzip.compress(data, compresslevel=9, mtime=0)
+    return packed if len(packed) < len(data) else None
 
 
 def digest_of(files: dict[str, bytes]) -> str:
@@ -64,7 +73,10 @@ class ConsoleAssets:
         }
         page = raw.pop(PAGE)
         digest = digest_of(raw)
-        files = {name: Asset(data, MEDIA_TYPES[Path(name).suffix]) for name, data in raw.items()}
+        files = {
+            name: Asset(data, MEDIA_TYPES[Path(name).suffix], gzipped(data))
+            for name, data in raw.items()
+        }
         base = f"/console/assets/{digest}"
         return cls(digest, files, page.replace(PLACEHOLDER.encode(), base.encode()))
 

@@ -76,6 +76,12 @@ def test_root_leads_to_the_console_page_with_a_strict_csp(anonymous: httpx.Clien
     assert module.status_code == 200 and module.headers["content-type"].startswith(
         "text/javascript"
     )
+    packed = anonymous.get(f"/console/assets/{digest}/app.js")  # httpx asks for gzip
+    assert packed.headers["content-encoding"] == "gzip" and "import" in packed.text
+    plain = anonymous.get(
+        f"/console/assets/{digest}/app.js", headers={"accept-encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers and plain.content == packed.content
     assert anonymous.get("/console/assets/0000000000000000/app.js").status_code == 404
     assert anonymous.get(f"/console/assets/{digest}/../assets.py").status_code == 404
 

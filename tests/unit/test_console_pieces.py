@@ -124,3 +124,12 @@ def test_every_console_file_is_package_data() -> None:
         if path.is_file():
             name = path.relative_to(root / "proxy").as_posix()
             assert any(fnmatch.fnmatch(name, p) for p in patterns), name
+
+
+def test_text_assets_are_gzipped_once_when_smaller() -> None:
+    import gzip
+
+    assets = ConsoleAssets.load(STATIC)
+    app = assets.files["app.js"]
+    assert app.gzipped is not None and gzip.decompress(app.gzipped) == app.body
+    assert len(app.gzipped) < len(app.body)
