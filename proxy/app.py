@@ -37,6 +37,7 @@ from proxy.errors import InternalError, NotFoundError, ProxyError
 from proxy.guardrails.build import build_guardrails
 from proxy.hooks import Hooks, PostCall, PreCall
 from proxy.images.chat import take_image_format
+from proxy.images.gallery import gallery_store
 from proxy.images.inputs import InputImages
 from proxy.images.service import Delivery
 from proxy.keys.build import build_accounting
@@ -103,6 +104,7 @@ def build_services(config: ProxyConfig) -> Services:
     guardrails, guardrails_lifecycle = build_guardrails(config)
     replica_keys, replicas_lifecycle = build_replicas(config, router.state, accounting.keys)
     delivery = Delivery.from_config(config)
+    gallery = gallery_store(config)  # the console gallery's files, when it is on
     dead_lettered = observability.metrics.spend_dead_lettered
     accounting.writer.refusal_listeners.append(lambda _refused: dead_lettered.inc())
 
@@ -134,6 +136,8 @@ def build_services(config: ProxyConfig) -> Services:
         + guardrails_lifecycle
         + replicas_lifecycle  # last: started once what it shares exists
     )
+    if gallery is not None:
+        lifecycle = lifecycle + Lifecycle(startup=(gallery.start,), shutdown=(gallery.aclose,))
     return Services(
         pipeline=pipeline,
         delivery=delivery,
@@ -147,6 +151,7 @@ def build_services(config: ProxyConfig) -> Services:
         replica_keys=replica_keys,
         lifecycle=lifecycle,
         upload_memory=MemoryBudget(config.image_upload_memory_bytes),
+        gallery_store=gallery,
     )
 
 

@@ -5,13 +5,15 @@ its ``x-request-id``: the bytes go to the image store, one row per image to the 
 the model, key alias and cost are taken from that request's spend record, never from the
 body. ``GET /gallery`` lists them newest first (filter by model, by key alias for the master
 key; a virtual key sees its own), ``GET /gallery/{id}/image`` is the image,
-``DELETE /gallery/{id}`` forgets one (the file is purged with the store's other files).
+``DELETE /gallery/{id}`` deletes one, file and row. The files stay until deleted, out of
+reach of the image store's purge (``proxy.images.gallery``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import secrets
 import time
 from typing import Any
@@ -29,11 +31,10 @@ from proxy.db import gallery
 from proxy.db.database import Store, with_timeout
 from proxy.db.reports import spend_record
 from proxy.errors import InvalidRequestError, NotFoundError
-from proxy.images.formats import sniff_image
-from proxy.images.gallery import gallery_enabled
-from proxy.images.service import Delivery, ImageStoreUnavailableError
+from proxy.images.formats import ImageType, sniff_image
+from proxy.images.service import ImageStoreUnavailableError
 from proxy.images.signing import new_file_id
-from proxy.images.store import StoreError
+from proxy.images.store import ImageStore, StoreError
 from proxy.pipeline import Pipeline
 from proxy.schemas import parse_json_object
 from proxy.schemas.console import (
@@ -45,16 +46,19 @@ from proxy.schemas.console import (
 )
 
 BODY_LIMIT = 64 * 1024 * 1024
+log = logging.getLogger("proxy.gallery")
 
 
-async def gallery_caller(request: Request) -> KeyInfo:
+async def gallery_caller(request: Request) -> tuple[KeyInfo, ImageStore]:
+    """The caller and the gallery's file store; a 404 when the gallery is off."""
     pipeline: Pipeline = request.app.services.pipeline
     caller = await pipeline.auth.authenticate(request)
-    if not gallery_enabled(pipeline.config.general):
+    files: ImageStore | None = request.app.services.gallery_store
+    if files is None:
         raise NotFoundError(
             "The gallery is off (general_settings.console_gallery).", code="gallery_disabled"
         )
-    return caller
+    return caller, files
 
 
 def owns(caller: KeyInfo, key_hash: str | None) -> bool:
@@ -77,18 +81,29 @@ def entry(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def decoded(b64: str, index: int) -> bytes:
+def already_kept() -> InvalidRequestError:
+    return InvalidRequestError(
+        "The images of that request are in the gallery already.", param="request_id"
+    )
+
+
+def image_of(b64: str, index: int) -> tuple[bytes, ImageType]:
+    """The bytes of ``images[index]`` and their image type, or a 400 naming it."""
     try:
-        return base64.b64decode(b64, validate=True)
+        data = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidRequestError(
             f"images[{index}].b64_json is not base64.", param=f"images[{index}].b64_json"
         ) from None
+    kind = sniff_image(data)
+    if kind is None:
+        raise InvalidRequestError(f"images[{index}] is not an image.", param=f"images[{index}]")
+    return data, kind
 
 
 async def save(request: Request) -> Response:
     async def handle() -> Response:
-        caller = await gallery_caller(request)
+        caller, files = await gallery_caller(request)
         raw = parse_json_object(await read_body(request, BODY_LIMIT))
         try:
             body = GallerySave.model_validate(raw)
@@ -102,17 +117,15 @@ async def save(request: Request) -> Response:
             raise NotFoundError("No such request of this key.", param="request_id")
         if record.status != 200:
             raise InvalidRequestError("That request made no image.", param="request_id")
-        delivery: Delivery = request.app.services.delivery
+        if await with_timeout(gallery.kept(store, record.request_id)):
+            raise already_kept()
         share = record.cost / len(body.images) if record.cost is not None else None
+        checked = [image_of(image.b64_json, i) for i, image in enumerate(body.images)]
         rows = []
-        for i, image in enumerate(body.images):
-            data = decoded(image.b64_json, i)
-            kind = sniff_image(data)
-            if kind is None:
-                raise InvalidRequestError(f"images[{i}] is not an image.", param=f"images[{i}]")
+        for i, (data, kind) in enumerate(checked):  # all checked before the first is written
             file_id = new_file_id(kind.extension)
             try:
-                await delivery.store.put(file_id, data, kind)
+                await files.put(file_id, data, kind)
             except StoreError as exc:
                 raise ImageStoreUnavailableError(str(exc)) from None
             rows.append(
@@ -130,10 +143,10 @@ async def save(request: Request) -> Response:
                     "cost": share,
                 }
             )
-        if not await with_timeout(gallery.add(store, rows)):
-            raise InvalidRequestError(
-                "The images of that request are in the gallery already.", param="request_id"
-            )
+        if not await with_timeout(gallery.add(store, rows)):  # kept meanwhile by another call
+            for row in rows:
+                await files.delete(row["file_id"])
+            raise already_kept()
         return json_response({"data": [entry(r) for r in rows]})
 
     return await admin(request, handle)
@@ -141,13 +154,11 @@ async def save(request: Request) -> Response:
 
 async def list_images(request: Request) -> Response:
     async def handle() -> Response:
-        caller = await gallery_caller(request)
-        delivery: Delivery = request.app.services.delivery
+        caller, _ = await gallery_caller(request)
         f = gallery.GalleryFilter(
             model_group=query_str(request, "model"),
             key_alias=query_str(request, "key_alias") if caller.is_master else None,
             key_hash=None if caller.is_master else caller.key_hash,
-            since=time.time() - delivery.ttl,
         )
         page, size = page_params(request)
         store: Store = request.app.services.store
@@ -157,27 +168,26 @@ async def list_images(request: Request) -> Response:
     return await admin(request, handle)
 
 
-async def owned_row(request: Request) -> dict[str, Any]:
-    caller = await gallery_caller(request)
+async def owned_row(request: Request) -> tuple[dict[str, Any], ImageStore]:
+    caller, files = await gallery_caller(request)
     store: Store = request.app.services.store
     row: dict[str, Any] | None = await with_timeout(
         gallery.get(store, request.path_params["image_id"])
     )
     if row is None or not owns(caller, row["key_hash"]):
         raise NotFoundError("No such gallery image.", code="not_found")
-    return row
+    return row, files
 
 
 async def image(request: Request) -> Response:
     async def handle() -> Response:
-        row = await owned_row(request)
-        delivery: Delivery = request.app.services.delivery
+        row, files = await owned_row(request)
         try:
-            data = await delivery.store.get(row["file_id"])
+            data = await files.get(row["file_id"])
         except StoreError as exc:
             raise ImageStoreUnavailableError(str(exc)) from None
         if data is None:
-            raise NotFoundError("The image has left the store.", code="not_found")
+            raise NotFoundError("The image is no longer in the store.", code="not_found")
         headers = {"cache-control": "private, max-age=86400", "x-content-type-options": "nosniff"}
         return Response(data, media_type=row["media_type"], headers=headers)
 
@@ -186,9 +196,13 @@ async def image(request: Request) -> Response:
 
 async def forget(request: Request) -> Response:
     async def handle() -> Response:
-        row = await owned_row(request)
+        row, files = await owned_row(request)
         store: Store = request.app.services.store
         await with_timeout(gallery.delete(store, row["id"]))
+        try:
+            await files.delete(row["file_id"])
+        except StoreError as exc:  # the row is gone; the file waits for a later delete
+            log.warning("gallery: %s", exc)
         return json_response({"id": row["id"], "deleted": True})
 
     return await admin(request, handle)
@@ -219,7 +233,7 @@ routes = [
             tag=TAG,
             query=GalleryQuery,
             response=GalleryPage,
-            description="Kept images, newest first, while the image store keeps them.",
+            description="Kept images, newest first.",
         ),
     ),
     route(

@@ -17,7 +17,14 @@ class GalleryFilter:
     model_group: str | None = None
     key_alias: str | None = None
     key_hash: str | None = None  # a virtual key sees its own images only
-    since: float | None = None  # older entries' files are purged from the store
+
+
+async def kept(store: Store, request_id: str) -> bool:
+    """Whether the images of ``request_id`` are in the gallery already."""
+    g = store.t.gallery
+    async with store.engine.connect() as conn:
+        found = await conn.scalar(sa.select(g.c.id).where(g.c.request_id == request_id).limit(1))
+    return found is not None
 
 
 async def add(store: Store, rows: Sequence[dict[str, Any]]) -> bool:
@@ -39,8 +46,6 @@ def _where(store: Store, f: GalleryFilter) -> list[Any]:
         out.append(c.key_alias == f.key_alias)
     if f.key_hash is not None:
         out.append(c.key_hash == f.key_hash)
-    if f.since is not None:
-        out.append(c.time >= f.since)
     return out
 
 
