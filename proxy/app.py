@@ -38,6 +38,7 @@ from proxy.guardrails.build import build_guardrails
 from proxy.hooks import Hooks, PostCall, PreCall
 from proxy.images.chat import take_image_format
 from proxy.images.gallery import gallery_store
+from proxy.images.gallery_keeper import GalleryKeeper
 from proxy.images.inputs import InputImages
 from proxy.images.service import Delivery
 from proxy.keys.build import build_accounting
@@ -104,7 +105,8 @@ def build_services(config: ProxyConfig) -> Services:
     guardrails, guardrails_lifecycle = build_guardrails(config)
     replica_keys, replicas_lifecycle = build_replicas(config, router.state, accounting.keys)
     delivery = Delivery.from_config(config)
-    gallery = gallery_store(config)  # the console gallery's files, when it is on
+    files = gallery_store(config)  # the console gallery, when it is on
+    gallery = GalleryKeeper(files, accounting.store) if files is not None else None
     dead_lettered = observability.metrics.spend_dead_lettered
     accounting.writer.refusal_listeners.append(lambda _refused: dead_lettered.inc())
 
@@ -120,6 +122,7 @@ def build_services(config: ProxyConfig) -> Services:
     post_call: tuple[PostCall, ...] = (
         accounting.accounting.after,  # price settled, spend record queued
         *((replica_keys.after,) if replica_keys else ()),
+        *((gallery.after,) if gallery else ()),  # images kept in the background
     )
     hooks = Hooks(pre_call, post_call, observability.observers, pacer)
     auth = Authenticator(
@@ -151,7 +154,7 @@ def build_services(config: ProxyConfig) -> Services:
         replica_keys=replica_keys,
         lifecycle=lifecycle,
         upload_memory=MemoryBudget(config.image_upload_memory_bytes),
-        gallery_store=gallery,
+        gallery=gallery,
     )
 
 

@@ -14,8 +14,8 @@ from proxy.blob import MemoryBudget
 from proxy.db.database import Store
 from proxy.db.writer import SpendWriter
 from proxy.guardrails.engine import GuardrailEngine
+from proxy.images.gallery_keeper import GalleryKeeper
 from proxy.images.service import Delivery
-from proxy.images.store import ImageStore
 from proxy.keys.accounting import Accounting
 from proxy.keys.service import KeyService
 from proxy.lifecycle import Lifecycle
@@ -41,7 +41,7 @@ class Services:
     replica_keys: ReplicaKeys | None
     lifecycle: Lifecycle
     upload_memory: MemoryBudget  # upload bytes held in memory, all requests together
-    gallery_store: ImageStore | None = None  # the console gallery's files (None: it is off)
+    gallery: GalleryKeeper | None = None  # the console gallery (None: it is off)
 
     def degraded(self) -> list[str]:
         """The readiness checks that fail now."""

@@ -1,5 +1,5 @@
 """The console's gallery switch and its files: ``general_settings.console_gallery: true``
-keeps images made in the console's playground (off by default).
+keeps the images of successful image requests (off by default; ``gallery_keeper``).
 
 ```yaml
 general_settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from proxy.schemas.admin import SpendFilter
 
@@ -120,22 +120,6 @@ class DeploymentList(BaseModel):
 # --- gallery ---------------------------------------------------------------------------------
 
 
-class GalleryImageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    b64_json: str = Field(min_length=1)
-
-
-class GallerySave(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    request_id: str = Field(
-        min_length=1, max_length=64, description="The `x-request-id` the images came with."
-    )
-    prompt: str | None = Field(default=None, max_length=32_000)
-    images: list[GalleryImageIn] = Field(min_length=1, max_length=10)
-
-
 class GalleryEntry(BaseModel):
     id: str
     time: float
@@ -156,10 +140,6 @@ class GalleryPage(BaseModel):
     page: int
     page_size: int
     total_pages: int
-
-
-class GalleryList(BaseModel):
-    data: list[GalleryEntry]
 
 
 class GalleryQuery(BaseModel):

@@ -1,4 +1,4 @@
-// Gallery (general_settings.console_gallery): images kept from the playground, with prompt,
+// Gallery (general_settings.console_gallery): the images of successful requests, with prompt,
 // model, key alias and cost; filter by model and key; delete.
 import { del, get, query } from "../api.js";
 import { field, h, toast } from "../dom.js";
@@ -21,7 +21,7 @@ export async function render(main, { identity }) {
     const params = { model: model.value, key_alias: identity.is_master ? key.value : "", page_size: 100 };
     const page = await get(`/gallery${query(params)}`);
     if (!page.data.length) {
-      grid.replaceChildren(h("p", { class: "muted" }, "No images kept yet: make some in the playground."));
+      grid.replaceChildren(h("p", { class: "muted" }, "No images kept yet: make some in the playground (or through the API)."));
       return;
     }
     grid.replaceChildren(

@@ -1,6 +1,6 @@
 // Playground: one model or up to four side by side; images appear as they arrive (partial
 // images where the model streams), each with its latency and cost; download; re-run.
-import { call, errorOf, get, post } from "../api.js";
+import { call, errorOf, get } from "../api.js";
 import { field, h } from "../dom.js";
 import { money } from "../format.js";
 import { blobUrl, sseEvents } from "../images.js";
@@ -31,8 +31,7 @@ function readOptions(text) {
   return value;
 }
 
-export async function render(main, { identity, features }) {
-  const keep = Boolean(features && features.gallery);
+export async function render(main, { identity }) {
   const [models, deployments] = await Promise.all([
     get("/v1/models"),
     identity.is_master ? get("/router/deployments") : Promise.resolve(null),
@@ -153,9 +152,7 @@ export async function render(main, { identity, features }) {
       } else {
         request.response_format = "b64_json";
       }
-      const send = editing
-        ? () => sendEdit(column, request, edit, keep)
-        : () => sendGeneration(column, request, keep);
+      const send = editing ? () => sendEdit(column, request, edit) : () => sendGeneration(column, request);
       send();
     }
   });
@@ -209,21 +206,8 @@ async function summary(started, response, count) {
   return `${count} image${count === 1 ? "" : "s"} in ${seconds} s · ${costText}`;
 }
 
-// With the gallery on, what the playground makes is kept (the server takes the model, key and
-// cost from the request's own spend record).
-async function keepInGallery(status, response, request, images) {
-  const requestId = response.headers.get("x-request-id");
-  if (!requestId || !images.length) return;
-  try {
-    await post("/gallery", { request_id: requestId, prompt: request.prompt, images: images.map((b64_json) => ({ b64_json })) });
-    status.textContent += " · kept in the gallery";
-  } catch (err) {
-    status.textContent += ` · not kept: ${err.message}`;
-  }
-}
-
-async function sendGeneration(column, request, keep) {
-  const { status, gallery } = header(column, request, () => sendGeneration(column, request, keep));
+async function sendGeneration(column, request) {
+  const { status, gallery } = header(column, request, () => sendGeneration(column, request));
   const started = performance.now();
   try {
     const response = await call("POST", "/v1/images/generations", request);
@@ -231,36 +215,32 @@ async function sendGeneration(column, request, keep) {
     const format = request.output_format || "png";
     if (request.stream) {
       let count = 0;
-      const finals = [];
       for await (const event of sseEvents(response)) {
         if (event.type && event.type.endsWith("partial_image")) {
           showImage(gallery, event.image_index || 0, event.b64_json, format, "partial image");
           status.textContent = `Partial image ${(event.partial_image_index ?? 0) + 1}…`;
         } else if (event.type && event.type.endsWith("completed")) {
           showImage(gallery, event.image_index ?? count, event.b64_json, event.output_format || format, request.prompt);
-          finals.push(event.b64_json);
           count += 1;
         } else if (event.error) {
           throw new Error(event.error.message || "The stream failed.");
         }
       }
       status.textContent = await summary(started, response, count);
-      if (keep) await keepInGallery(status, response, request, finals);
       return;
     }
     const data = await response.json();
     const fmt = data.output_format || format;
     data.data.forEach((item, i) => showImage(gallery, i, item.b64_json, fmt, request.prompt));
     status.textContent = await summary(started, response, data.data.length);
-    if (keep) await keepInGallery(status, response, request, data.data.map((d) => d.b64_json));
   } catch (err) {
     status.textContent = "";
     status.append(h("span", { class: "error", role: "alert" }, err.message));
   }
 }
 
-async function sendEdit(column, request, edit, keep) {
-  const { status, gallery } = header(column, request, () => sendEdit(column, request, edit, keep));
+async function sendEdit(column, request, edit) {
+  const { status, gallery } = header(column, request, () => sendEdit(column, request, edit));
   const started = performance.now();
   try {
     const form = await edit.formData(request);
@@ -270,7 +250,6 @@ async function sendEdit(column, request, edit, keep) {
     const fmt = data.output_format || "png";
     data.data.forEach((item, i) => showImage(gallery, i, item.b64_json, fmt, request.prompt));
     status.textContent = await summary(started, response, data.data.length);
-    if (keep) await keepInGallery(status, response, request, data.data.map((d) => d.b64_json));
   } catch (err) {
     status.textContent = "";
     status.append(h("span", { class: "error", role: "alert" }, err.message));
