@@ -13,9 +13,12 @@ from starlette.responses import Response
 
 from proxy.api import (
     chat,
+    console,
+    deployments,
     docs,
     edits,
     files,
+    gallery,
     health,
     images,
     keys,
@@ -24,6 +27,7 @@ from proxy.api import (
     models,
     routing_admin,
     spend,
+    spend_report,
 )
 from proxy.api.endpoint import error_response
 from proxy.attempt.caller import Caller
@@ -34,6 +38,8 @@ from proxy.errors import InternalError, NotFoundError, ProxyError
 from proxy.guardrails.build import build_guardrails
 from proxy.hooks import Hooks, PostCall, PreCall
 from proxy.images.chat import take_image_format
+from proxy.images.gallery import gallery_store
+from proxy.images.gallery_keeper import GalleryKeeper
 from proxy.images.inputs import InputImages
 from proxy.images.service import Delivery
 from proxy.keys.build import build_accounting
@@ -49,6 +55,7 @@ from proxy.server.heap import settle as settle_heap
 from proxy.server.http import HttpLimits
 from proxy.server.pacing import LoopPacer
 from proxy.services import Services
+from proxy.sessions import Sessions
 from proxy.state.build import build_state
 from proxy.transport import MockTransport, Transport, Transports
 
@@ -99,6 +106,8 @@ def build_services(config: ProxyConfig) -> Services:
     guardrails, guardrails_lifecycle = build_guardrails(config)
     replica_keys, replicas_lifecycle = build_replicas(config, router.state, accounting.keys)
     delivery = Delivery.from_config(config)
+    files = gallery_store(config)  # the console gallery, when it is on
+    gallery = GalleryKeeper(files, accounting.store) if files is not None else None
     dead_lettered = observability.metrics.spend_dead_lettered
     accounting.writer.refusal_listeners.append(lambda _refused: dead_lettered.inc())
 
@@ -114,12 +123,14 @@ def build_services(config: ProxyConfig) -> Services:
     post_call: tuple[PostCall, ...] = (
         accounting.accounting.after,  # price settled, spend record queued
         *((replica_keys.after,) if replica_keys else ()),
+        *((gallery.after,) if gallery else ()),  # images kept in the background
     )
     hooks = Hooks(pre_call, post_call, observability.observers, pacer)
     auth = Authenticator(
         config.general.master_key,
         open_access=config.general.allow_unauthenticated_access,
         lookup=accounting.keys.lookup,
+        sessions=Sessions(),  # the console's sign-ins (in this process)
     )
     pipeline = Pipeline(config, auth, router, transport, caller, hooks, accounting.pricer)
     lifecycle = (
@@ -129,6 +140,8 @@ def build_services(config: ProxyConfig) -> Services:
         + guardrails_lifecycle
         + replicas_lifecycle  # last: started once what it shares exists
     )
+    if gallery is not None:
+        lifecycle = lifecycle + Lifecycle(startup=(gallery.start,), shutdown=(gallery.aclose,))
     return Services(
         pipeline=pipeline,
         delivery=delivery,
@@ -142,6 +155,7 @@ def build_services(config: ProxyConfig) -> Services:
         replica_keys=replica_keys,
         lifecycle=lifecycle,
         upload_memory=MemoryBudget(config.image_upload_memory_bytes),
+        gallery=gallery,
     )
 
 
@@ -179,12 +193,15 @@ def create_app(config: ProxyConfig) -> App:
             metrics,
             keys,
             spend,
+            spend_report,
+            deployments,
+            gallery,
         )
         for route in module.routes
     ]
     app = App(
         services,
-        routes=[*routes, *docs.routes],
+        routes=[*routes, *docs.routes, *console.routes],
         in_flight=services.metrics.in_flight,
         http_limits=http_limits(config.general),
         lifespan=lifespan,

@@ -2,6 +2,10 @@
 
 Keys arrive as ``Authorization: Bearer <key>`` or as Azure-style ``api-key: <key>``. The
 master key is compared in constant time; virtual keys are looked up by their hash only.
+
+A request without a key may carry the console's session cookie instead (``proxy.sessions``):
+the key signed in with is used, and a state-changing request must also carry the session's
+CSRF token. The cookie is looked at only when no key header came, so API clients pay nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 
 from proxy.context import KeyInfo
-from proxy.errors import AuthenticationError
+from proxy.errors import AuthenticationError, PermissionDeniedError
+from proxy.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, Sessions
 
 KeyLookup = Callable[[str], Awaitable[KeyInfo | None]]
 
@@ -39,6 +44,7 @@ class Authenticator:
         *,
         open_access: bool = False,
         lookup: KeyLookup | None = None,  # virtual keys (proxy.keys.service)
+        sessions: Sessions | None = None,  # console sign-ins (cookie + CSRF token)
     ) -> None:
         self._master = master_key.encode() if master_key else None
         self._master_info = KeyInfo(
@@ -46,15 +52,22 @@ class Authenticator:
         )
         self.open_access = open_access and not master_key
         self.lookup = lookup
+        self.sessions = sessions
 
     async def authenticate(self, request: Request) -> KeyInfo:
         if self.open_access:
             return self._master_info
         key = presented_key(request)
+        if key is None and self.sessions is not None:
+            key = self.session_key(request)
         if key is None:
             raise AuthenticationError(
                 "Missing API key: send 'Authorization: Bearer <key>'.", code="missing_api_key"
             )
+        return await self.check_key(key)
+
+    async def check_key(self, key: str) -> KeyInfo:
+        """Who ``key`` is (master or a virtual key), or a 401."""
         if self._master is not None and hmac.compare_digest(key.encode(), self._master):
             return self._master_info
         if self.lookup is not None:
@@ -62,6 +75,22 @@ class Authenticator:
             if info is not None:
                 return info
         raise AuthenticationError("Invalid API key.")
+
+    def session_key(self, request: Request) -> str | None:
+        """The key behind the request's console session cookie, if any; a state-changing
+        request without the session's CSRF token is refused."""
+        assert self.sessions is not None
+        session = self.sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return None
+        if request.method not in SAFE_METHODS and not session.csrf_matches(
+            request.headers.get(CSRF_HEADER)
+        ):
+            raise PermissionDeniedError(
+                f"Missing or wrong {CSRF_HEADER} header for this console session.",
+                code="csrf_token_invalid",
+            )
+        return session.key
 
     def is_master(self, key: KeyInfo) -> bool:
         return key.is_master

@@ -1,8 +1,8 @@
 """The whole config check, composed at the top: the loader (``proxy.config``) with the provider
 table and each feature's check of its own section, in this order after the deployments: the
 router's (``router_settings``: fallbacks, keys not implemented), the guardrails', the
-observability settings', the budgets' (``litellm_settings``). ``load_config`` /
-``parse_config`` are what start-up and tests call.
+observability settings', the budgets' (``litellm_settings``), the console gallery's switch.
+``load_config`` / ``parse_config`` are what start-up and tests call.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from proxy.config.checks import Checks
 from proxy.config.loader import read_config, read_config_file
 from proxy.guardrails.spec import parse_guardrails
 from proxy.keys.settings import check_budget_settings
+from proxy.images.gallery import check_gallery
 from proxy.observability.settings import parse_observability
 from proxy.providers.registry import PROVIDERS
 from proxy.routing.settings import check_router_settings
@@ -37,7 +38,8 @@ CHECKS = Checks(
     model_kinds={name: spec.model_kind for name, spec in PROVIDERS.items() if spec.model_kind},
     chat_providers=frozenset(name for name, spec in PROVIDERS.items() if spec.chat),
     router=check_router_settings,
-    sections=(check_guardrails, check_observability, check_budget_settings),
+observability settings', the budgets' (``litellm_settings``), the console gallery's switch.
+``load_config`` / ``parse_config`` are what start-up and tests call.
 )
 
 

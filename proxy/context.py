@@ -79,6 +79,8 @@ class RequestContext:
     logged_prompt: str | None = None  # observability: the prompt for the log line (when asked)
     prompt_source: Any = None  # observability: the request, to scrub an echoed prompt
     log_record: dict[str, Any] | None = None  # observability: the request's log record
+    kept_images: tuple[str, ...] | None = None  # gallery: the answer's base64 images, to keep
+    kept_prompt: str | None = None  # gallery: the prompt kept beside them
 
     @property
     def latency(self) -> float:

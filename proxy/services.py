@@ -14,6 +14,7 @@ from proxy.blob import MemoryBudget
 from proxy.db.database import Store
 from proxy.db.writer import SpendWriter
 from proxy.guardrails.engine import GuardrailEngine
+from proxy.images.gallery_keeper import GalleryKeeper
 from proxy.images.service import Delivery
 from proxy.keys.accounting import Accounting
 from proxy.keys.service import KeyService
@@ -40,6 +41,7 @@ class Services:
     replica_keys: ReplicaKeys | None
     lifecycle: Lifecycle
     upload_memory: MemoryBudget  # upload bytes held in memory, all requests together
+    gallery: GalleryKeeper | None = None  # the console gallery (None: it is off)
 
     def degraded(self) -> list[str]:
         """The readiness checks that fail now."""

@@ -11,9 +11,11 @@ from proxy.api.azure_paths import AZURE_PREFIX, model_from_path
 from proxy.api.endpoint import json_request, run
 from proxy.api.routes import MODEL_ERRORS, Operation, route
 from proxy.context import RequestContext
+from proxy.images.gallery_keeper import GalleryKeeper
 from proxy.images.responses import deliver_images, to_deliver
 from proxy.providers.registry import PROVIDERS
 from proxy.schemas import ImageRequest
+from proxy.schemas.edits import EditRequest
 from proxy.schemas.wire import ImageGenerationRequest, ImagesResponse, ImageStreamEvent
 
 
@@ -33,12 +35,17 @@ async def finish(
     request: Request, ctx: RequestContext, image_request: ImageAnswerRequest, body: dict[str, Any]
 ) -> dict[str, Any]:
     """Give the client the ``response_format`` it asked for (download or store); a provider's
-    ``data:`` URIs are checked and become base64 whatever was asked."""
+    ``data:`` URIs are checked and become base64 whatever was asked. With the gallery on, the
+    base64 images are noted on the request for its post-call stage to keep."""
+    gallery: GalleryKeeper | None = request.app.services.gallery
+    prompt = image_request.prompt if isinstance(image_request, ImageRequest | EditRequest) else None
+    if gallery is not None:  # the gallery is on: its post-call stage keeps the images
+        gallery.hold(ctx, prompt, body)  # before delivery turns them into links
     if not to_deliver(body, image_request.response_format):
         return body
     provider = ctx.provider or "provider"
     spec = PROVIDERS.get(provider)
-    return await deliver_images(
+    delivered = await deliver_images(
         body,
         image_request.response_format,
         request.app.services.delivery,
@@ -46,6 +53,9 @@ async def finish(
         hosts=spec.images.image_hosts if spec is not None and spec.images else (),
         request_base=public_base(request),
     )
+    if gallery is not None:  # the provider's links, downloaded as base64
+        gallery.hold(ctx, prompt, delivered)
+    return delivered
 
 
 async def create_image(request: Request) -> Response:

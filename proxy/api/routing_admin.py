@@ -7,6 +7,8 @@ hand (after fixing a key, say). Deployment ids only: no parameter, URL or key is
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,6 +16,7 @@ from proxy.api.endpoint import error_response, json_response
 from proxy.api.routes import Operation, route
 from proxy.errors import NotFoundError, PermissionDeniedError, ProxyError
 from proxy.pipeline import Pipeline
+from proxy.routing.router import Router
 from proxy.schemas.admin import CooldownCleared, RouterState
 
 
@@ -25,12 +28,8 @@ async def _require_master(request: Request) -> Pipeline:
     return pipeline
 
 
-async def cooldowns(request: Request) -> Response:
-    try:
-        pipeline = await _require_master(request)
-    except ProxyError as exc:
-        return error_response(exc)
-    r = pipeline.router
+async def deployment_states(r: Router) -> list[dict[str, Any]]:
+    """Each deployment (config order) with its cooldown, calls in flight, smoothed latency."""
     deployments = list(r.config.deployments)
     active = await r.cooldowns.active(deployments)
     in_flight = await r.stats.in_flight(deployments)
@@ -51,6 +50,16 @@ async def cooldowns(request: Request) -> Response:
                 "latency_seconds": round(latency, 4) if latency is not None else None,
             }
         )
+    return rows
+
+
+async def cooldowns(request: Request) -> Response:
+    try:
+        pipeline = await _require_master(request)
+    except ProxyError as exc:
+        return error_response(exc)
+    r = pipeline.router
+    rows = await deployment_states(r)
     return json_response(
         {
             "routing_strategy": r.settings.routing_strategy,

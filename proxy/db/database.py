@@ -332,6 +332,10 @@ class Store:
             .values(spend=0.0, budget_period=op.period + 1, budget_reset_at=op.next_reset_at)
         )
 
+    def where(self, f: LogFilter) -> list[Any]:
+        """The spend-log conditions of ``f`` (``proxy.db.reports`` builds on them)."""
+        return self._where(f)
+
     def _where(self, f: LogFilter) -> list[Any]:
         c = self.t.spend_logs.c
         out: list[Any] = []

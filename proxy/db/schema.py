@@ -25,6 +25,7 @@ class Tables:
     migrations: sa.Table
     keys: sa.Table
     spend_logs: sa.Table
+    gallery: sa.Table
 
 
 def make_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
@@ -94,7 +95,24 @@ def make_tables(prefix: str = DEFAULT_PREFIX) -> Tables:
         sa.Index(f"{prefix}ix_spend_user_time", "end_user", "time"),
         sa.Index(f"{prefix}ix_spend_model_time", "model_group", "time"),
     )
-    return Tables(md, migrations, keys, spend_logs)
+    gallery = sa.Table(  # images kept for the console's gallery (general_settings.console_gallery)
+        f"{prefix}gallery",
+        md,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("time", sa.Float, nullable=False),
+        sa.Column("request_id", sa.String(64), nullable=False),
+        sa.Column("image_index", sa.Integer, nullable=False),
+        sa.Column("file_id", sa.String(80), nullable=False),  # in the image store
+        sa.Column("media_type", sa.String(32), nullable=False),
+        sa.Column("key_hash", sa.String(64), nullable=True),
+        sa.Column("key_alias", sa.String(MAX_NAME_LENGTH), nullable=True),
+        sa.Column("model_group", sa.String(MAX_NAME_LENGTH), nullable=True),
+        sa.Column("prompt", sa.Text, nullable=True),
+        sa.Column("cost", sa.Float, nullable=True),  # the request's cost / its images
+        sa.Index(f"{prefix}ix_gallery_time", "time"),
+        sa.Index(f"{prefix}ix_gallery_request", "request_id", "image_index", unique=True),
+    )
+    return Tables(md, migrations, keys, spend_logs, gallery)
 
 
 Migration = Callable[[AsyncConnection, Tables], Awaitable[None]]
@@ -121,8 +139,13 @@ async def _v2_key_settings(conn: AsyncConnection, t: Tables) -> None:
     await conn.run_sync(add_columns)
 
 
+async def _v3_gallery(conn: AsyncConnection, t: Tables) -> None:
+    await conn.run_sync(lambda sync: t.gallery.create(sync, checkfirst=True))
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "keys and spend logs", _v1_initial),
     (2, "key team_id and settings", _v2_key_settings),
+    (3, "console gallery", _v3_gallery),
 )
 LATEST = MIGRATIONS[-1][0]

@@ -28,6 +28,10 @@ class ImageStore(Protocol):
         """A URL the store itself serves, or None to hand out the proxy's signed link."""
         ...
 
+    async def delete(self, file_id: str) -> None:
+        """Remove the file (nothing when it is not there)."""
+        ...
+
     async def purge_expired(self, older_than: float) -> int:
         """Delete files written before ``older_than`` (unix time); returns how many."""
         ...

@@ -76,6 +76,15 @@ class LocalImageStore:
     async def presigned_url(self, file_id: str, ttl: int) -> str | None:
         return None
 
+    def _delete(self, file_id: str) -> None:
+        self._path(file_id).unlink(missing_ok=True)
+
+    async def delete(self, file_id: str) -> None:
+        try:
+            await asyncio.to_thread(self._delete, file_id)
+        except OSError as exc:
+            raise StoreError(f"local image store: cannot delete ({exc.strerror})") from None
+
     def _purge(self, older_than: float) -> int:
         removed = 0
         now = time.time()

@@ -110,6 +110,9 @@ class S3ImageStore:
         )
         return url
 
+    async def delete(self, file_id: str) -> None:
+        await self._call("delete", "delete_object", Bucket=self.bucket, Key=self._key(file_id))
+
     def _purge(self, older_than: float) -> int:
         cutoff = dt.datetime.fromtimestamp(older_than, tz=dt.UTC)
         paginator = self._client.get_paginator("list_objects_v2")
