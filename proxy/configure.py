@@ -15,8 +15,8 @@ from proxy.config import ProxyConfig
 from proxy.config.checks import Checks
 from proxy.config.loader import read_config, read_config_file
 from proxy.guardrails.spec import parse_guardrails
-from proxy.keys.settings import check_budget_settings
 from proxy.images.gallery import check_gallery
+from proxy.keys.settings import check_budget_settings
 from proxy.observability.settings import parse_observability
 from proxy.providers.registry import PROVIDERS
 from proxy.routing.settings import check_router_settings
@@ -38,8 +38,7 @@ CHECKS = Checks(
     model_kinds={name: spec.model_kind for name, spec in PROVIDERS.items() if spec.model_kind},
     chat_providers=frozenset(name for name, spec in PROVIDERS.items() if spec.chat),
     router=check_router_settings,
-observability settings', the budgets' (``litellm_settings``), the console gallery's switch.
-``load_config`` / ``parse_config`` are what start-up and tests call.
+    sections=(check_guardrails, check_observability, check_budget_settings, check_gallery),
 )
 
 
