@@ -46,7 +46,7 @@ async def report_filter(request: Request, interval: str) -> LogFilter:
     by day); a virtual key is held to its own requests."""
     pipeline: Pipeline = request.app.services.pipeline
     caller = await pipeline.auth.authenticate(request)
-    f = await log_filter(request)
+    f = await log_filter(request, SpendReportQuery)
     if not caller.is_master:
         f = dataclasses.replace(f, key_hash=caller.key_hash, key_alias=None)
     end = f.end if f.end is not None else time.time()
@@ -76,7 +76,7 @@ async def spend_report(request: Request) -> Response:
 async def spend_logs_csv(request: Request) -> Response:
     async def handle() -> Response:
         await require_master(request)
-        f = await log_filter(request)
+        f = await log_filter(request, SpendCsvQuery)
         limit = query_int(request, "limit", 10_000, 1, 100_000)
         store = await fresh_store(request)
         rows: list[dict[str, Any]] = []

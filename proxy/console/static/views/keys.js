@@ -103,7 +103,7 @@ export async function render(main, { identity }) {
   const editor = h("div");
 
   async function refresh() {
-    const page = await get("/key/list?page_size=200");
+    const page = await get("/key/list?page_size=200&return_full_object=true");
     const rows = page.keys.map((k) =>
       h(
         "tr",
