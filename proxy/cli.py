@@ -27,11 +27,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", default=os.environ.get("PROXY_CONFIG", "config.yaml"))
     p.add_argument("--host", default=os.environ.get("PROXY_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("PROXY_PORT", "4000")))
-    p.add_argument("--workers", type=int, default=int(os.environ.get("PROXY_WORKERS", "1")))
+    p.add_argument(
+        "--workers",
+        "--num_workers",  # LiteLLM's spelling
+        type=int,
+        default=int(os.environ.get("PROXY_WORKERS", "1")),
+    )
     p.add_argument(
         "--log-level",
         default=os.environ.get("PROXY_LOG_LEVEL"),
         help="debug, info, warning, error (default: general_settings.log_level, else info)",
+    )
+    p.add_argument(
+        "--debug",
+        "--detailed_debug",  # LiteLLM's flags: both mean --log-level debug here
+        dest="log_level",
+        action="store_const",
+        const="debug",
+        help="same as --log-level debug",
     )
     p.add_argument(
         "--backlog",
@@ -73,9 +86,14 @@ def retired_models(config: ProxyConfig) -> list[str]:
 def check_config(config: ProxyConfig) -> int:
     for line in retired_models(config):
         print(f"warning: {line}", file=sys.stderr)
-    problems = list(config.warnings)
+    # What would fail a request (a deployment whose variables are unset, no master key) is an
+    # error; the rest (skipped deployments, unknown or ignored keys) starts fine and is a warning.
+    problems = [d.missing_env_message() for d in config.deployments if not d.available]
     if not config.general.master_key and not config.general.allow_unauthenticated_access:
         problems.append("general_settings.master_key: not set")
+    for line in config.warnings:
+        if line not in problems:
+            print(f"warning: {line}", file=sys.stderr)
     for problem in problems:
         print(f"config error: {problem}", file=sys.stderr)
     if not problems:
