@@ -76,6 +76,7 @@ GENERAL_IGNORED = frozenset(
         "disable_usage_tracking",
         "disable_telemetry",
         "store_model_in_db",
+        "pass_through_endpoints",
         "supported_db_objects",
         "background_health_checks",
         "health_check_interval",

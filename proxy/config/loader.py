@@ -13,7 +13,7 @@ package imports no provider and no feature.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from proxy.config.errors import ConfigError
 from proxy.config.fallback_pruning import without_skipped_fallbacks
 from proxy.config.model_list import ModelList, validation_problems
 from proxy.config.settings import GeneralSettings, ProxyConfig, RouterSettings
-from proxy.config.unknown_keys import config_warnings
+from proxy.config.unknown_keys import config_warnings, entry_warnings
 from proxy.config.wildcards import Wildcards
 
 ENV_PREFIX = "os.environ/"
@@ -129,11 +129,12 @@ def with_config_environment(
 
 
 def resolve_sections(
-    data: dict[str, Any], env: Mapping[str, str], problems: list[str]
-) -> tuple[dict[str, Any], dict[int, list[tuple[str, str]]]]:
-    """``os.environ/NAME`` resolved everywhere: a missing variable marks a deployment
-    unavailable, anywhere else it is a problem."""
+    data: dict[str, Any], env: Mapping[str, str]
+) -> tuple[dict[str, Any], list[tuple[str, str]], dict[int, list[tuple[str, str]]]]:
+    """``os.environ/NAME`` resolved everywhere, with the unset variables found: by field path
+    in the settings sections, by ``model_list`` entry (paths inside the entry) there."""
     resolved: dict[str, Any] = {}
+    missing: list[tuple[str, str]] = []
     missing_by_entry: dict[int, list[tuple[str, str]]] = {}
     for key, value in data.items():
         if key == "model_list" and isinstance(value, list):
@@ -147,10 +148,26 @@ def resolve_sections(
         else:
             res = EnvResolution()
             resolved[key] = resolve_env(value, key, res, env)
-            problems.extend(
-                f"{path}: environment variable {var} is not set" for path, var in res.missing
-            )
-    return resolved, missing_by_entry
+            missing.extend(res.missing)
+    return resolved, missing, missing_by_entry
+
+
+def warned_paths(warnings: Iterable[str]) -> tuple[str, ...]:
+    """The field paths that ``warnings`` (``"<path>: <why>"``) say are ignored."""
+    return tuple(w.partition(": ")[0] for w in warnings)
+
+
+def under(path: str, ignored: tuple[str, ...]) -> bool:
+    """Whether ``path`` is one of ``ignored`` or inside one: an unset variable there is read by
+    nothing, so it stops nothing (LiteLLM's example config names some in sections it alone
+    reads, such as ``finetune_settings``)."""
+    return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in ignored)
+
+
+def read_missing(
+    missing: list[tuple[str, str]], ignored: tuple[str, ...], prefix: str = ""
+) -> list[tuple[str, str]]:
+    return [(path, var) for path, var in missing if not under(prefix + path, ignored)]
 
 
 def read_config(
@@ -166,8 +183,13 @@ def read_config(
         raise ConfigError(f"{source}: the top level must be a mapping")
     problems: list[str] = []
     env = with_config_environment(data, env, problems)
-    resolved, missing_by_entry = resolve_sections(data, env, problems)
+    resolved, missing, missing_by_entry = resolve_sections(data, env)
     warnings = config_warnings(resolved, FROM_LITELLM_SETTINGS)
+    ignored = warned_paths(warnings)
+    problems.extend(
+        f"{path}: environment variable {var} is not set"
+        for path, var in read_missing(missing, ignored)
+    )
     resolved = with_env_general(with_litellm_router_keys(resolved), env)
     sections = {k: v for k, v in resolved.items() if k != "model_list"}
     try:
@@ -181,7 +203,11 @@ def read_config(
         model_list = []
     loading = ModelList(checks, env, raw.router_settings, problems=problems, warnings=warnings)
     for i, entry in enumerate(model_list):
-        loading.add(i, entry, missing_by_entry.get(i, []))
+        entry_ignored = warned_paths(entry_warnings(entry, f"model_list[{i}]"))
+        entry_missing = read_missing(
+            missing_by_entry.get(i, []), entry_ignored, f"model_list[{i}]."
+        )
+        loading.add(i, entry, entry_missing)
     groups = {d.model_name for d in loading.deployments}
     router, dropped = without_skipped_fallbacks(
         raw.router_settings, loading.skipped_groups - groups

@@ -96,10 +96,12 @@ class ModelList:
         if found is None:
             return None
         prefix, model_id = provider_of(*found)
-        if prefix == "*" or "*" in model_id:
-            return None  # a wildcard: each concrete model is judged when it is asked for
+        if prefix == "*":
+            return None  # any provider: each concrete model is judged when it is asked for
         if prefix not in self.checks.providers:
             return provider_skip_reason(prefix, self.checks.providers)
+        if "*" in model_id:
+            return None  # a served provider's wildcard: judged per concrete model too
         info = raw.get("model_info")
         mode = info.get("mode") if isinstance(info, dict) else None
         return model_skip_reason(
