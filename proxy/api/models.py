@@ -22,12 +22,14 @@ def _card(name: str) -> dict[str, Any]:
 def visible_models(pipeline: Pipeline, key: KeyInfo, wildcards: bool = False) -> list[str]:
     """The groups ``key`` may use, then the models the price table knows that a wildcard
     route serves (as LiteLLM lists a wildcard route's known models); with ``wildcards``
-    (LiteLLM's ``return_wildcard_routes``) the routes' patterns too."""
+    (LiteLLM's ``return_wildcard_routes``) the routes' patterns too; then the aliases."""
     router = pipeline.router
     names = [*router.model_names(), *router.wildcard_models(pipeline.pricer.table.model_names)]
     if wildcards:
         names = [*names, *router.wildcard_patterns()]
-    return [n for n in names if key.may_use(n)]
+    visible = [n for n in names if key.may_use(n)]
+    # model_group_alias names (not the hidden ones) of groups the key may use
+    return visible + [a for a in router.listed_aliases if key.may_use(router.aliases[a])]
 
 
 async def list_models(request: Request) -> Response:

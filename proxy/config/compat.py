@@ -134,7 +134,6 @@ ROUTER_IGNORED = frozenset(
         "context_window_fallbacks",
         "enable_pre_call_checks",
         "optional_pre_call_checks",
-        "model_group_alias",
         "model_group_affinity_config",
         "enable_tag_filtering",
         "tag_routing_prefix",

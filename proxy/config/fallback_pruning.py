@@ -1,6 +1,7 @@
-"""Fallbacks that name a skipped model group are dropped with a warning (the group is not
-served, ``proxy.config.served``), so a LiteLLM config whose chat groups fall back to each
-other still starts; a fallback naming a group that exists nowhere stays an error."""
+"""Fallbacks and ``model_group_alias`` entries that name a skipped model group are dropped with
+a warning (the group is not served, ``proxy.config.served``), so a LiteLLM config whose chat
+groups fall back to each other still starts; one naming a group that exists nowhere stays an
+error (``proxy.routing.settings``)."""
 
 from __future__ import annotations
 
@@ -46,4 +47,14 @@ def without_skipped_fallbacks(
         else:
             defaults.append(target)
     update["default_fallbacks"] = defaults
+    aliases = {}
+    for alias, target in settings.group_aliases().items():
+        if target.model in skipped:
+            warnings.append(
+                f"router_settings.model_group_alias.{alias}: dropped, model group "
+                f"{target.model!r} is skipped"
+            )
+        else:
+            aliases[alias] = settings.model_group_alias[alias]
+    update["model_group_alias"] = aliases
     return settings.model_copy(update=update), warnings

@@ -56,6 +56,14 @@ class RoutingStrategyArgs(Section):
     latency_smoothing: float = Field(default=0.3, gt=0, le=1)  # weight of the newest sample
 
 
+class GroupAlias(Section):
+    """A ``model_group_alias`` value in its long form: ``{"model": <group>, "hidden": true}``
+    (hidden: served, not listed in ``/v1/models``)."""
+
+    model: str
+    hidden: bool = False
+
+
 class RouterSettings(Section):
     """LiteLLM's ``router_settings``; every key and default is documented in the README."""
 
@@ -77,6 +85,8 @@ class RouterSettings(Section):
     default_fallbacks: list[str] = Field(default_factory=list)
     content_policy_fallbacks: list[dict[str, list[str]]] = Field(default_factory=list)
     max_fallbacks: int = Field(default=5, ge=0)
+    # LiteLLM's other names for model groups: {"alias": "group"} or {"alias": {"model", "hidden"}}
+    model_group_alias: dict[str, str | GroupAlias] = Field(default_factory=dict)
     # shared state for several replicas (proxy/state/settings.py); unset: in-process state
     redis_url: str | None = None
     redis_host: str | None = None
@@ -88,6 +98,13 @@ class RouterSettings(Section):
     redis_connect_timeout: float = Field(default=0.5, gt=0)
     redis_retry_interval: float = Field(default=2.0, gt=0)  # breaker: probe this often
     redis_lease_ttl: float = Field(default=15.0, ge=1)  # a dead replica's holds expire after
+
+    def group_aliases(self) -> dict[str, GroupAlias]:
+        """``model_group_alias`` with every value in its long form."""
+        return {
+            alias: target if isinstance(target, GroupAlias) else GroupAlias(model=target)
+            for alias, target in self.model_group_alias.items()
+        }
 
     @field_validator("routing_strategy")
     @classmethod

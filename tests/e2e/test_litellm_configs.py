@@ -255,3 +255,47 @@ def test_azure_credentials_from_the_environment_reach_the_upstream(
     (sent,) = fake.received()
     assert sent.headers["api-key"] == ENV_AZURE_KEY
     assert sent.query == {"api-version": "2024-02-01"}
+
+
+# LiteLLM's router_settings.model_group_alias: other names for a group, short and long form.
+ALIASES = """
+model_list:
+  - model_name: gpt-image
+    litellm_params:
+      model: openai/gpt-image-2
+  - model_name: embed
+    litellm_params:
+      model: openai/text-embedding-3-small
+router_settings:
+  model_group_alias:
+    my-images: gpt-image
+    internal-images: {model: gpt-image, hidden: true}
+    embeddings: embed
+"""
+
+
+def test_model_group_aliases_route_to_their_group_and_hidden_ones_are_not_listed(
+    start: Any, fake: FakeUpstream
+) -> None:
+    proxy = start(ALIASES, {})
+    assert (
+        "router_settings.model_group_alias.embeddings: dropped, model group 'embed' is skipped"
+        in proxy.logs()
+    )
+    assert models(proxy, ENV_MASTER) == ["gpt-image", "my-images"]
+    minted = httpx.post(
+        f"{proxy.base_url}/key/generate",
+        json={"models": ["gpt-image"]},
+        headers={"authorization": f"Bearer {ENV_MASTER}"},
+        timeout=10,
+    )
+    assert minted.status_code == 200, minted.text
+    key = minted.json()["key"]
+    assert models(proxy, key) == ["gpt-image", "my-images"]
+    fake.route("POST", "/v1/images/generations", image_answer)
+    for alias in ("my-images", "internal-images"):
+        raw = sdk(proxy, key).images.with_raw_response.generate(model=alias, prompt="a boat")
+        assert raw.headers["x-litellm-model-group"] == "gpt-image"
+        assert raw.parse().data is not None
+    sent = fake.received("/v1/images/generations")
+    assert [s.json()["model"] for s in sent] == ["gpt-image-2", "gpt-image-2"]

@@ -50,3 +50,31 @@ def test_an_unset_variable_under_a_key_that_is_read_still_stops_start_up() -> No
     config = {**CONFIG, "router_settings": {"redis_host": "os.environ/UNSET_REDIS"}}
     with pytest.raises(ConfigError, match=r"router_settings\.redis_host: environment variable"):
         parse_config(config, env={})
+
+
+ALIASED: dict[str, Any] = {
+    "model_list": [{"model_name": "img", "litellm_params": {"model": "mock/x"}}],
+    "general_settings": {"master_key": "sk-master"},
+}
+
+
+@pytest.mark.parametrize(
+    ("aliases", "message"),
+    [
+        ({"a": "nosuch"}, r"model_group_alias\.a: unknown model group 'nosuch'"),
+        ({"img": "img"}, r"model_group_alias\.img: 'img' is a model group of its own"),
+    ],
+)
+def test_a_model_group_alias_must_name_a_group_and_be_a_new_name(
+    aliases: dict[str, str], message: str
+) -> None:
+    config = {**ALIASED, "router_settings": {"model_group_alias": aliases}}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(config, env={})
+
+
+def test_model_group_alias_is_read_not_warned() -> None:
+    config = {**ALIASED, "router_settings": {"model_group_alias": {"a": {"model": "img"}}}}
+    loaded = parse_config(config, env={})
+    assert not any("model_group_alias" in w for w in loaded.warnings)
+    assert loaded.router.group_aliases()["a"].model == "img"
