@@ -62,9 +62,15 @@ def public_params(d: Deployment) -> dict[str, Any]:
 
 
 def mode(d: Deployment) -> str:
+    """``model_info.mode`` when set; else what the provider's model-kind test says of the
+    model (a chat model served for ``/v1/chat/completions`` is ``chat``); else by what the
+    provider serves."""
     if d.info.mode:
         return d.info.mode
-    return "image_generation" if PROVIDERS[d.provider].images is not None else "chat"
+    spec = PROVIDERS[d.provider]
+    if spec.model_kind is not None and spec.model_kind(d.model) == "chat":
+        return "chat"
+    return "image_generation" if spec.images is not None else "chat"
 
 
 def model_info(pipeline: Pipeline, d: Deployment) -> dict[str, Any]:

@@ -181,6 +181,16 @@ def test_an_open_webui_style_config_starts_and_serves_its_image_models(
     assert ENV_OPENAI_KEY not in logs and ENV_MASTER not in logs
 
     assert models(proxy, ENV_MASTER) == ["gpt-4o", "dall-e-3", "gpt-image-1"]
+    info = httpx.get(
+        f"{proxy.base_url}/model_group/info",
+        headers={"authorization": f"Bearer {ENV_MASTER}"},
+        timeout=10,
+    )
+    assert {g["model_group"]: g["mode"] for g in info.json()["data"]} == {
+        "gpt-4o": "chat",
+        "dall-e-3": "image_generation",
+        "gpt-image-1": "image_generation",
+    }
     fake.route("POST", "/v1/images/generations", image_answer)
     result = sdk(proxy, ENV_MASTER).images.generate(model="gpt-image-1", prompt="a lighthouse")
     assert result.data is not None and result.data[0].b64_json == PNG_B64
