@@ -43,6 +43,7 @@ from proxy.images.gallery_keeper import GalleryKeeper
 from proxy.images.inputs import InputImages
 from proxy.images.service import Delivery
 from proxy.keys.build import build_accounting
+from proxy.keys.end_users import require_end_user
 from proxy.keys.replicas import build_replicas
 from proxy.lifecycle import Lifecycle
 from proxy.observability import build_observability
@@ -113,6 +114,7 @@ def build_services(config: ProxyConfig) -> Services:
 
     pre_call: tuple[PreCall, ...] = (
         observability.keep_prompt,  # first: a request refused later is still logged with it
+        *((require_end_user,) if config.general.enforce_user_param else ()),
         accounting.accounting.before,  # key, end-user and budget checks in this process
         *((replica_keys.before,) if replica_keys else ()),  # the same across replicas
         router.fallbacks.take_from_request,
@@ -131,6 +133,7 @@ def build_services(config: ProxyConfig) -> Services:
         open_access=config.general.allow_unauthenticated_access,
         lookup=accounting.keys.lookup,
         sessions=Sessions(),  # the console's sign-ins (in this process)
+        allowed_ips=config.general.allowed_networks(),
     )
     pipeline = Pipeline(config, auth, router, transport, caller, hooks, accounting.pricer)
     lifecycle = (

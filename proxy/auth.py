@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+import ipaddress
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
 
+from proxy.config.settings import IPNetwork
 from proxy.context import KeyInfo
 from proxy.errors import AuthenticationError, PermissionDeniedError
 from proxy.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, Sessions
@@ -45,6 +47,7 @@ class Authenticator:
         open_access: bool = False,
         lookup: KeyLookup | None = None,  # virtual keys (proxy.keys.service)
         sessions: Sessions | None = None,  # console sign-ins (cookie + CSRF token)
+        allowed_ips: Sequence[IPNetwork] | None = None,  # general_settings.allowed_ips
     ) -> None:
         self._master = master_key.encode() if master_key else None
         self._master_info = KeyInfo(
@@ -53,8 +56,14 @@ class Authenticator:
         self.open_access = open_access and not master_key
         self.lookup = lookup
         self.sessions = sessions
+        self.allowed_ips = tuple(allowed_ips) if allowed_ips is not None else None
 
     async def authenticate(self, request: Request) -> KeyInfo:
+        if self.allowed_ips is not None and not self.client_allowed(request):
+            raise PermissionDeniedError(
+                "This client address may not call this proxy (general_settings.allowed_ips).",
+                code="ip_not_allowed",
+            )
         if self.open_access:
             return self._master_info
         key = presented_key(request)
@@ -75,6 +84,17 @@ class Authenticator:
             if info is not None:
                 return info
         raise AuthenticationError("Invalid API key.")
+
+    def client_allowed(self, request: Request) -> bool:
+        """Whether the peer address is in ``allowed_ips``. The TCP peer, not a forwarded
+        header: a client could write any ``X-Forwarded-For``."""
+        assert self.allowed_ips is not None
+        host = request.client.host if request.client is not None else None
+        try:
+            address = ipaddress.ip_address(host or "")
+        except ValueError:
+            return False
+        return any(address in network for network in self.allowed_ips)
 
     def session_key(self, request: Request) -> str | None:
         """The key behind the request's console session cookie, if any; a state-changing

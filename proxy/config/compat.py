@@ -106,11 +106,9 @@ GENERAL_IGNORED = frozenset(
 # Keys an operator sets to restrict or protect the proxy: ignoring them in silence would leave
 # it more open than the operator believes, so their warning says what is not enforced.
 GENERAL_UNSAFE_TO_IGNORE = {
-    "allowed_ips": "client IP allow-list is not enforced",
     "allowed_routes": "route allow-list is not enforced",
     "admin_only_routes": "admin-only routes are not enforced",
     "public_routes": "public route list is not applied",
-    "enforce_user_param": "the 'user' parameter is not required",
     "enforce_rbac": "role-based access control is not enforced",
     "enable_jwt_auth": "JWT auth is not available: only the master key and virtual keys",
     "litellm_jwtauth": "JWT auth is not available: only the master key and virtual keys",

@@ -3,6 +3,7 @@ every layer above reads it."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,10 +15,15 @@ from proxy.config.deployment import Deployment, Section
 from proxy.config.wildcards import NO_WILDCARDS, Wildcards
 from proxy.upstream_request import DEFAULT_MAX_ANSWER_BYTES, DEFAULT_MAX_EVENT_BYTES, UpstreamLimits
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 class GeneralSettings(Section):
     master_key: str | None = None
     allow_unauthenticated_access: bool = False
+    # LiteLLM's: only these client addresses (IPs or CIDR networks) may call; unset: any
+    allowed_ips: list[str] | None = None
+    enforce_user_param: bool = False  # LiteLLM's: model requests must name their end user
     max_request_size_mb: float = Field(default=16.0, gt=0)
     max_upstream_response_bytes: int = Field(default=DEFAULT_MAX_ANSWER_BYTES, ge=1)
     max_upstream_event_bytes: int = Field(default=DEFAULT_MAX_EVENT_BYTES, ge=1)
@@ -35,6 +41,24 @@ class GeneralSettings(Section):
     max_request_header_bytes: int = Field(default=64 * 1024, ge=1024)
     max_request_headers: int = Field(default=100, ge=1)
     graceful_shutdown_timeout: int = Field(default=25, gt=0)  # s for requests in flight
+
+    @field_validator("allowed_ips")
+    @classmethod
+    def _networks(cls, v: list[str] | None) -> list[str] | None:
+        for entry in v or ():
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)"
+                ) from None
+        return v
+
+    def allowed_networks(self) -> tuple[IPNetwork, ...] | None:
+        """``allowed_ips`` as networks (an address is a one-address network); None: any."""
+        if self.allowed_ips is None:
+            return None
+        return tuple(ipaddress.ip_network(e, strict=False) for e in self.allowed_ips)
 
 
 ROUTING_STRATEGIES = (

@@ -12,8 +12,10 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from proxy.context import RequestContext
 from proxy.db.database import Store, with_timeout
 from proxy.db.records import Op, SpendRecord
+from proxy.errors import InvalidRequestError
 from proxy.keys.budget import Budget
 
 log = logging.getLogger("proxy.keys")
@@ -74,3 +76,16 @@ class EndUserBudgets:
                 b = self.cache.get(op.end_user)
                 if b is not None:
                     b.flushed(op.cost, self.period_of(op.time))
+
+
+async def require_end_user(ctx: RequestContext, request: object) -> None:
+    """``general_settings.enforce_user_param`` (LiteLLM's): a model request must name its end
+    user (the OpenAI ``user`` field, or the ``x-end-user`` header), else a 400 before any
+    key, budget or upstream work."""
+    if not ctx.end_user:
+        raise InvalidRequestError(
+            "'user' is required on this proxy (general_settings.enforce_user_param): name the "
+            "end user in the body's 'user' field or the 'x-end-user' header.",
+            param="user",
+            code="user_required",
+        )

@@ -110,7 +110,8 @@ litellm_settings:
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
   alerting: ["slack"]
-  allowed_ips: ["10.0.0.1"]
+  allowed_ips: ["127.0.0.1", "10.0.0.0/8"]
+  enforce_rbac: true
 """
 
 
@@ -254,9 +255,10 @@ def test_azure_credentials_from_the_environment_reach_the_upstream(
     assert "model_list[2]: skipped, provider 'deepseek' is not served" in logs
     assert "litellm_settings.cahce: unknown key; ignored (did you mean 'cache'?)" in logs
     assert (
-        "general_settings.allowed_ips: LiteLLM setting not implemented by image-proxy; "
-        "ignored, so client IP allow-list is not enforced" in logs
+        "general_settings.enforce_rbac: LiteLLM setting not implemented by image-proxy; "
+        "ignored, so role-based access control is not enforced" in logs
     )
+    assert "allowed_ips" not in logs  # enforced: this client (127.0.0.1) is listed
     assert models(proxy, ENV_MASTER) == ["azure-dalle"]
 
     fake.route("POST", "/azure/openai/deployments/dall-e-3/images/generations", image_answer)

@@ -153,7 +153,7 @@ def test_unknown_keys_are_warned_at_every_level_with_near_misses_named() -> None
         general_settings={
             "master_kye": "sk",
             "alerting": ["slack"],
-            "allowed_ips": ["1.2.3.4"],
+            "enforce_rbac": True,
             "routing_strategy": "least-busy",
         },
         router_settings={
@@ -172,7 +172,7 @@ def test_unknown_keys_are_warned_at_every_level_with_near_misses_named() -> None
         f"credential_list: {ignored}",
         "general_settings.master_kye: unknown key; ignored (did you mean 'master_key'?)",
         f"general_settings.alerting: {ignored}",
-        f"general_settings.allowed_ips: {ignored}, so client IP allow-list is not enforced",
+        f"general_settings.enforce_rbac: {ignored}, so role-based access control is not enforced",
         "general_settings.routing_strategy: a router_settings key; ignored here (did you mean "
         "'router_settings.routing_strategy'?)",
         "router_settings.num_retires: unknown key; ignored (did you mean 'num_retries'?)",
