@@ -33,6 +33,21 @@ class KeyInfo:
         return any(is_pattern(m) and pattern_matches(m, group) for m in self.models)
 
 
+CHAT_ID_PREFIX = "chatcmpl-"
+
+
+def chat_completion_id(request_id: str) -> str:
+    """A chat completion's ``id`` (every chunk of a stream shares it): the proxy's request id,
+    never the provider's (whose format would tell the client who served it), so the answer's
+    own id finds its spend record (``/spend/logs?request_id=``)."""
+    return CHAT_ID_PREFIX + request_id
+
+
+def request_id_of(value: str) -> str:
+    """The request id a ``chatcmpl-<request id>`` (or a bare request id) names."""
+    return value.removeprefix(CHAT_ID_PREFIX)
+
+
 @dataclass(slots=True)
 class RequestContext:
     endpoint: str

@@ -20,6 +20,7 @@ from proxy.api.admin import (
 )
 from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route
+from proxy.context import request_id_of
 from proxy.db.database import LogFilter, Store, with_timeout
 from proxy.db.writer import SpendWriter
 from proxy.keys.service import KeyService
@@ -41,7 +42,7 @@ async def log_filter(request: Request, query: type[BaseModel] = SpendQuery) -> L
         key_hash = await keys.resolve(key) or "-"  # "-" matches nothing
     status = query_int(request, "status", 0, 100, 599) or None
     return LogFilter(
-        request_id=query_str(request, "request_id", "call_id"),
+        request_id=request_id_of(query_str(request, "request_id", "call_id") or "") or None,
         key_hash=key_hash,
         key_alias=query_str(request, "key_alias"),
         user_id=query_str(request, "user_id"),

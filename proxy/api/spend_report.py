@@ -21,6 +21,7 @@ from proxy.api.csv_export import spend_csv
 from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route
 from proxy.api.spend import fresh_store, log_filter
+from proxy.context import request_id_of
 from proxy.db.database import LogFilter, with_timeout
 from proxy.db.reports import INTERVALS, MAX_BUCKETS, bucket_range, spend_record, spend_series
 from proxy.errors import InvalidRequestError, NotFoundError
@@ -105,7 +106,7 @@ async def one_record(request: Request) -> Response:
     async def handle() -> Response:
         pipeline: Pipeline = request.app.services.pipeline
         caller = await pipeline.auth.authenticate(request)
-        request_id = checked_name(request.path_params["request_id"], "request_id")
+        request_id = request_id_of(checked_name(request.path_params["request_id"], "request_id"))
         store = await fresh_store(request)
         record = await with_timeout(spend_record(store, request_id))
         if record is None or not (caller.is_master or record.key_hash == caller.key_hash):

@@ -8,7 +8,7 @@ from typing import Any, cast
 from proxy.attempt.caller import JSON_ERRORS, Caller, malformed
 from proxy.attempt.relay import StreamRelay
 from proxy.config import Deployment
-from proxy.context import RequestContext
+from proxy.context import RequestContext, chat_completion_id
 from proxy.errors import InvalidRequestError, ProxyError, UpstreamError
 from proxy.pricing.cost import add_stream_cost
 from proxy.providers.base import (
@@ -60,6 +60,7 @@ async def complete(
     except JSON_ERRORS as exc:
         raise malformed(deployment.provider, type(exc).__name__) from None
     ctx.usage = result.usage.raw if result.usage is not None else None
+    result.body["id"] = chat_completion_id(ctx.request_id)
     for choice in result.body.get("choices", []):
         if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
             ctx.images += count_images(choice["message"])
@@ -108,6 +109,7 @@ class ChatRelay(StreamRelay[ChatChunk]):
         self._price = price
         self._translated = False
         self._rewrite: ChunkRewriter | None = None
+        self._id = chat_completion_id(ctx.request_id)
 
     def rewrite_with(self, rewrite: ChunkRewriter) -> None:
         """Pass every chunk through ``rewrite`` before it is framed (chat images as links,
@@ -126,6 +128,8 @@ class ChatRelay(StreamRelay[ChatChunk]):
                 add_stream_cost(ctx, usage, self._price)
         if isinstance(chunk.get("error"), dict):
             ctx.status, ctx.error_class = 502, "UpstreamStreamError"
+        elif "id" in chunk:
+            chunk["id"] = self._id
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") if isinstance(choice, dict) else None
             if isinstance(delta, dict):

@@ -349,3 +349,28 @@ def test_client_disconnect_cancels_upstream_stream(proxy: Any, fake: FakeUpstrea
     # the client is gone: the proxy must close its upstream stream well before it ends
     assert closed.wait(timeout=10), "upstream stream was not cancelled"
     release.set()
+
+
+def test_a_chat_completion_id_is_the_proxys_and_finds_its_spend_record(
+    client: openai.OpenAI, proxy: Any
+) -> None:
+    """The provider's id (here the mock's ``chatcmpl-mock-…``) never reaches the client: the
+    answer's ``id``, and every chunk's of a stream, is ``chatcmpl-<x-request-id>``, and
+    ``/spend/logs?request_id=`` takes it as it is (LiteLLM's habit: the response id)."""
+    messages: Any = [{"role": "user", "content": "draw"}]
+    raw = client.chat.completions.with_raw_response.create(model="mock-image", messages=messages)
+    completion = raw.parse()
+    assert completion.id == f"chatcmpl-{raw.headers['x-request-id']}"
+    found = httpx.get(
+        f"{proxy.base_url}/spend/logs",
+        params={"request_id": completion.id},
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+        timeout=10,
+    )
+    assert found.status_code == 200, found.text
+    assert [r["request_id"] for r in found.json()["data"]] == [raw.headers["x-request-id"]]
+    with client.chat.completions.with_streaming_response.create(
+        model="mock-image", messages=messages, stream=True
+    ) as streamed:
+        ids = {chunk.id for chunk in streamed.parse()}
+        assert ids == {f"chatcmpl-{streamed.headers['x-request-id']}"}
