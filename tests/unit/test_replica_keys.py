@@ -24,7 +24,9 @@ from proxy.keys.service import KeyService
 from proxy.state.base import StateStore
 from proxy.state.memory import MemoryState
 from proxy.state.redis import RedisState, make_client
+from proxy.state.shared import SharedState
 from tests.fakes.redis_server import SHARED_REDIS, shared_redis_problem, unique_prefix
+from tests.fakes.server import free_port
 from tests.unit.test_state_redis import settings_for
 
 
@@ -270,3 +272,33 @@ async def test_the_proxy_wide_and_end_user_budgets_are_counted_apart(
     with pytest.raises(BudgetExceededError) as exc:
         await of_end_user(two_replicas[0])
     assert "end user 'u'" in exc.value.message and "$0.080000" in exc.value.message
+
+
+async def test_with_redis_unreachable_the_slot_and_the_proxy_budget_are_held_in_memory(
+    tmp_path: Path,
+) -> None:
+    s = settings_for(f"redis://127.0.0.1:{free_port()}/0", retry_interval=30)
+    shared = SharedState(RedisState(make_client(s), s.key_prefix), retry_interval=30)
+    await shared.start()
+    (replica,) = await replicas_over(tmp_path, [shared])
+    try:
+        assert not shared.healthy  # the breaker is open: no request waits on Redis
+        key, _ = await replica.keys.generate(KeyFields(max_parallel_requests=1))
+        first = await request(replica, key, 0.0)
+        with pytest.raises(ParallelLimitError):
+            await request(replica, key, 0.0)
+        await finish(replica, first)
+        await finish(replica, await request(replica, key, 0.0))
+        overall = proxy_budget({"max_budget": 0.05}, now=0)
+        assert overall is not None
+        spent = await proxy_wide(replica, overall, 0.04)
+        spent.cost = 0.05
+        await finish(replica, spent)
+        overall.stored, overall.unflushed = 0.0, 0.0  # the local view forgot: memory did not
+        with pytest.raises(BudgetExceededError):
+            await proxy_wide(replica, overall, 0.04)
+        assert shared.held == {} and shared.held_locally == {}
+        assert shared.owed == {"budget:proxy:0": (0.05, 0.0)}  # added to Redis once it answers
+    finally:
+        await shared.aclose()
+        await replica.keys.store.aclose()
