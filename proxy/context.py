@@ -87,7 +87,7 @@ class RequestContext:
     price_inputs: Any = None  # pricing: PriceInputs, the request's billing parameters
     cost_basis: str | None = None  # pricing: how the cost was found
     budget_holds: list[Any] | None = None  # keys: accounting's Holds, settled after the call
-    shared_holds: list[tuple[str, float, float]] | None = None  # keys: holds in shared state
+    shared_holds: list[Any] | None = None  # keys: ReplicaKeys' SharedHolds, released after
     accounted: bool = False  # keys: the spend record is queued (once per request)
     key_spend: float | None = None  # keys: the key's spend when the request was admitted
     spend_prompt: str | None = None  # keys: the prompt kept in the spend log (when asked)

@@ -44,6 +44,7 @@ class Hold:
     estimate: float
     period: int
     is_key: bool = False
+    is_proxy: bool = False  # the proxy-wide budget (litellm_settings.max_budget)
 
 
 def budget_holds(ctx: RequestContext) -> list[Hold]:
@@ -122,9 +123,8 @@ class Accounting:
             admit_or_release(holds, Hold(end_user_budget, estimate, period), now)
         if self.proxy_budget is not None:
             self.proxy_budget.roll(now)
-            admit_or_release(
-                holds, Hold(self.proxy_budget, estimate, self.proxy_budget.period), now
-            )
+            overall = Hold(self.proxy_budget, estimate, self.proxy_budget.period, is_proxy=True)
+            admit_or_release(holds, overall, now)
         ctx.budget_holds = holds
 
     def estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float:

@@ -6,7 +6,9 @@ below ``max_budget``; past it, the refusal is the budget error (429 ``budget_exc
 Retry-After until the reset, or ``x-should-retry: false`` when there is no
 ``budget_duration``). Windows are aligned to the epoch (``1d`` resets at 00:00 UTC), as the
 end-user budgets' are. The window's spend is read from the spend log when the database is
-ready, then kept in memory; each replica holds its own view of it.
+ready, then kept in memory: this replica's own view of it. With shared state every replica also
+admits against one shared counter (``proxy.keys.replicas``), whose settled spend starts from
+this view and never falls below it.
 """
 
 from __future__ import annotations

@@ -1,23 +1,28 @@
-"""Virtual keys across replicas: rate limits and budgets on the shared state store, and key
-changes published to every replica.
+"""Virtual keys across replicas: rate limits, in-flight limits and budgets on the shared state
+store, and key changes published to every replica.
 
 Installed only with shared state (``router_settings.redis_*``). Two hooks stand right behind
 ``Accounting``'s:
 
-* ``before`` (pre-call, after ``Accounting.before`` admitted the request locally): the key's
-  ``rpm_limit`` is checked and counted in one shared sliding minute; each budget the request
-  holds (the key's, the end user's) holds its estimate on the budget's shared counter only
+* ``before`` (pre-call, after ``Accounting.before`` admitted the request locally): a virtual
+  key's ``rpm_limit`` is checked and counted in one shared sliding minute; its
+  ``max_parallel_requests`` holds one in-flight slot on the key's shared counter only while
+  every replica's slots together are fewer (``StateStore.hold``, limit = the setting); each
+  budget the request holds (the key's, the end user's, the proxy-wide one, which every request
+  holds, the master key's included) holds its estimate on the budget's shared counter only
   while settled spend plus every replica's reservations in flight is below ``max_budget``, in
   one atomic step (``StateStore.hold``). The settled spend starts from (and never falls
-  below) the spend this replica knew from the database when it admitted the request, so a
-  Redis that lost it rebuilds it. A reservation is a lease of the replica that took it: one
-  killed mid-request stops reserving within ``redis_lease_ttl``.
-* ``after`` (post-call, after ``Accounting.after`` priced the request): each reservation is
-  released and the actual cost added to the settled spend.
+  below) the spend this replica knew when it admitted the request (the database's, or for the
+  proxy-wide budget the window's spend read from the spend log, plus what it settled since),
+  so a Redis that lost it rebuilds it. A slot or reservation is a lease of the replica that
+  took it: one killed mid-request stops holding within ``redis_lease_ttl``.
+* ``after`` (post-call, after ``Accounting.after`` priced the request, refused requests
+  included): each slot is released; each reservation is released and the actual cost added
+  to the settled spend.
 
 The local checks keep running first: a replica's own view never exceeds the shared one, so
 they never refuse what the shared one would admit, and they are what still enforces while
-Redis is unreachable.
+Redis is unreachable (``SharedState`` then holds in memory, which is this replica's view).
 
 Key changes: the replica that generates, updates or deletes a key publishes it; the others drop
 a deleted key at once and re-read a changed one from the database. A replica that was cut off
@@ -29,12 +34,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from proxy.config import ProxyConfig
 from proxy.context import RequestContext
 from proxy.errors import RateLimitError
-from proxy.keys.accounting import Hold, budget_holds
+from proxy.keys.accounting import Hold, ParallelLimitError, budget_holds
 from proxy.keys.budget import BudgetExceededError, when_it_resets
 from proxy.keys.service import KeyService
 from proxy.lifecycle import Lifecycle
@@ -51,9 +57,22 @@ MINUTE = 60.0
 
 
 def _budget_counter(ctx: RequestContext, hold: Hold) -> str:
+    if hold.is_proxy:
+        return f"budget:proxy:{hold.period}"  # periods are epoch-aligned: one on every replica
     if hold.is_key and ctx.key is not None:
         return f"budget:key:{ctx.key.key_hash}:{hold.period}"
     return f"budget:user:{ctx.end_user}:{hold.period}"
+
+
+@dataclass(frozen=True, slots=True)
+class SharedHold:
+    """What one request holds on the shared store: an in-flight slot (``spends`` False) or a
+    budget reservation, given back by ``ReplicaKeys.after``."""
+
+    counter: str
+    amount: float
+    floor: float = 0.0  # a budget's spend known when the request was admitted
+    spends: bool = False  # a budget: the request's cost is added to the settled spend
 
 
 class ReplicaKeys:
@@ -68,27 +87,29 @@ class ReplicaKeys:
     # --- limits ---------------------------------------------------------------------------
 
     async def before(self, ctx: RequestContext, request: Any) -> None:
+        taken: list[SharedHold] = []
+        ctx.shared_holds = taken  # released by ``after``, which runs for refusals too
         key = ctx.key
-        if key is None or key.is_master:
-            return
-        state = self.keys.state(key.key_hash)
-        if state is None:
-            return
-        taken: list[tuple[str, float, float]] = []  # (counter, estimate, floor)
-        ctx.shared_holds = taken
-        if state.rpm is not None:
-            limit = state.rpm.limit
-            wait = await self.state.window_reserve(f"rpm:key:{key.key_hash}", 1, limit, MINUTE)
-            if wait is not None:
-                seconds = max(1, math.ceil(wait))
-                raise RateLimitError(
-                    f"Rate limit exceeded for key '{key.alias}': rpm_limit {limit} requests "
-                    f"per minute across all replicas; retry after {seconds} s.",
-                    headers={"retry-after": str(seconds)},
-                    retry_after=seconds,
-                )
-        holds = budget_holds(ctx)
-        for hold in holds:
+        state = None
+        if key is not None and not key.is_master:
+            state = self.keys.state(key.key_hash)
+        if key is not None and state is not None:
+            alias = state.info().alias
+            if state.rpm is not None:
+                await self._count_rpm(key.key_hash, alias, state.rpm.limit)
+            parallel = state.max_parallel_requests
+            if parallel is not None:
+                counter = f"parallel:key:{key.key_hash}"
+                if await self.state.hold(counter, 1.0, parallel) is not None:
+                    raise ParallelLimitError(
+                        f"Parallel request limit reached for key '{alias}': "
+                        f"max_parallel_requests {parallel} requests in flight across all "
+                        "replicas; retry when one ends.",
+                        headers={"retry-after": "1"},
+                        retry_after=1,
+                    )
+                taken.append(SharedHold(counter, 1.0))
+        for hold in budget_holds(ctx):
             budget = hold.budget
             if budget.max_budget is None:
                 continue
@@ -97,7 +118,18 @@ class ReplicaKeys:
             committed = await self.state.hold(counter, hold.estimate, budget.max_budget, floor)
             if committed is not None:
                 raise self._exceeded(hold, committed)
-            taken.append((counter, hold.estimate, floor))
+            taken.append(SharedHold(counter, hold.estimate, floor, spends=True))
+
+    async def _count_rpm(self, key_hash: str, alias: str | None, limit: int) -> None:
+        wait = await self.state.window_reserve(f"rpm:key:{key_hash}", 1, limit, MINUTE)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise RateLimitError(
+                f"Rate limit exceeded for key '{alias}': rpm_limit {limit} requests "
+                f"per minute across all replicas; retry after {seconds} s.",
+                headers={"retry-after": str(seconds)},
+                retry_after=seconds,
+            )
 
     @staticmethod
     def _exceeded(hold: Hold, committed: float) -> BudgetExceededError:
@@ -111,11 +143,13 @@ class ReplicaKeys:
         )
 
     async def after(self, ctx: RequestContext) -> None:
-        taken: list[tuple[str, float, float]] = ctx.shared_holds or []
+        taken: list[SharedHold] = ctx.shared_holds or []
+        ctx.shared_holds = None  # given back once
         cost = ctx.cost or 0.0
-        for counter, estimate, floor in taken:
+        for held in taken:
             # the floor as it was when admitted: the local spend includes this cost by now
-            await self.state.release(counter, estimate, spent=cost, floor=floor)
+            spent = cost if held.spends else 0.0
+            await self.state.release(held.counter, held.amount, spent=spent, floor=held.floor)
 
     # --- key changes ----------------------------------------------------------------------
 

@@ -131,6 +131,17 @@ def database() -> Iterator[tuple[str, str]]:
             f"no PostgreSQL answers at {parsed.hostname}:{parsed.port} ({exc}); "
             "set TEST_DATABASE_URL"
         )
+    yield from tables_of(url)
+
+
+@pytest.fixture
+def own_tables(database: tuple[str, str]) -> Iterator[tuple[str, str]]:
+    """(url, table prefix) of this test alone: a spend log no other test has written to."""
+    yield from tables_of(database[0])
+
+
+def tables_of(url: str) -> Iterator[tuple[str, str]]:
+    """(url, a new table prefix), the tables dropped when the caller is done with them."""
     prefix = f"r{uuid.uuid4().hex[:10]}_"
     yield url, prefix
     from proxy.db.database import Store
@@ -153,6 +164,7 @@ def keyed_config(
         "model_list": [
             deployment("dalle", base, "dalle", "dalle-1", max_parallel_requests=50),
             deployment("slow-dalle", base, "slow", "slow-1"),
+            deployment("parked", base, "parked", "parked-1"),  # answers when a test says so
             {"model_name": "mock", "litellm_params": {"model": "mock/placeholder"}},
             # "bad" is tried first everywhere (weight), until it rests
             deployment("pair", base, "bad", "pair-bad", weight=1),
@@ -446,3 +458,66 @@ def test_a_replica_killed_mid_call_gives_its_slots_and_reservations_back_within_
         calls.shutdown(wait=True)
     assert [f.result().status_code for f in admitted] == [200, 200]
     until(lambda: in_flight(survivor, "held-1") == 0, what="the survivor's slots released")
+
+
+# --- a key's requests in flight, the proxy-wide budget ------------------------------------
+
+
+def test_a_keys_max_parallel_requests_counts_its_requests_in_flight_on_every_replica(
+    replicas: list[ProxyProcess], fake: FakeUpstream
+) -> None:
+    holding = Holding()
+    fake.route("POST", "/parked/v1/images/generations", holding)
+    key = generate_key(replicas[0], max_parallel_requests=1)
+    calls = ThreadPoolExecutor(max_workers=1)
+    try:
+        parked = calls.submit(image_request, replicas[0], key, "parked")
+        until(
+            lambda: len(fake.received("/parked/v1/images/generations")) == 1,
+            what="the key's one request in flight through replica 0",
+        )
+        for proxy in replicas[1:]:  # each alone has none of the key's requests in flight
+            refused = image_request(proxy, key, "mock")
+            assert refused.status_code == 429, refused.text
+            assert refused.headers["retry-after"] == "1"
+            error = refused.json()["error"]
+            assert error["code"] == "max_parallel_requests_exceeded"
+            assert "max_parallel_requests 1" in error["message"]
+            assert "across all replicas" in error["message"]
+    finally:
+        holding.released.set()
+        calls.shutdown(wait=True)
+    assert parked.result().status_code == 200
+    # the slot is given back before the answer leaves replica 0 (post-call hooks run first)
+    for proxy in replicas[1:]:
+        answer = image_request(proxy, key, "mock")
+        assert answer.status_code == 200, answer.text
+
+
+def test_the_proxy_wide_budget_spent_through_one_replica_refuses_on_another(
+    proxy_factory: Any, fake: FakeUpstream, shared_redis: str, own_tables: tuple[str, str]
+) -> None:
+    fake.route("POST", "/dalle/v1/images/generations", image_ok)
+    config = keyed_config(fake.base, shared_redis, own_tables)
+    config["litellm_settings"] = {"max_budget": 2 * DALLE_COST, "budget_duration": "30d"}
+    spender = proxy_factory(copy.deepcopy(config), name="spender")
+    bystander = proxy_factory(copy.deepcopy(config), name="bystander")
+    try:
+        for _ in range(2):
+            answer = image_request(spender, MASTER_KEY, "dalle")
+            assert answer.status_code == 200, answer.text
+        messages = []
+        for proxy in (bystander, spender):
+            refused = image_request(proxy, MASTER_KEY, "dalle")
+            assert refused.status_code == 429, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "budget_exceeded"
+            assert "the proxy (litellm_settings.max_budget)" in error["message"]
+            assert int(refused.headers["retry-after"]) >= 1
+            messages.append(error["message"])
+        # the bystander's own view (the spend log at its start: nothing) would have admitted
+        assert "across all replicas $0.080000" in messages[0]
+        assert len(fake.received("/dalle/v1/images/generations")) == 2
+    finally:
+        spender.stop()
+        bystander.stop()
