@@ -106,6 +106,8 @@ class Accounting:
         if state is not None:
             if state.rpm is not None:
                 state.rpm.hit(f"key '{state.info().alias}'")
+            if state.tpm is not None:
+                state.tpm.check(f"key '{state.info().alias}'")
             parallel = state.max_parallel_requests
             if parallel is not None and state.budget.in_flight >= parallel:
                 raise ParallelLimitError(
@@ -144,12 +146,25 @@ class Accounting:
         cost = ctx.cost
         if cost and ctx.model_group:
             self.observed[ctx.model_group] = max(self.observed.get(ctx.model_group, 0.0), cost)
+        self.count_tokens(ctx)
         key_period = 0
         for hold in budget_holds(ctx):
             hold.budget.settle(hold.estimate, cost, hold.period)
             if hold.is_key:
                 key_period = hold.period
         self.writer.submit(self.record(ctx, key_period))
+
+    def count_tokens(self, ctx: RequestContext) -> None:
+        """A key's ``tpm_limit`` counts the tokens its answers reported."""
+        key = ctx.key
+        if key is None or key.is_master or ctx.usage is None:
+            return
+        state = self.keys.state(key.key_hash)
+        if state is None or state.tpm is None:
+            return
+        tokens = normalize(ctx.usage)
+        if tokens is not None:
+            state.tpm.add(tokens.prompt_tokens + tokens.completion_tokens)
 
     def record(self, ctx: RequestContext, key_period: int) -> SpendRecord:
         key = ctx.key

@@ -116,3 +116,40 @@ class RpmWindow:
                 retry_after=wait,
             )
         self.stamps.append(now)
+
+
+@dataclass
+class TpmWindow:
+    """Tokens per sliding minute (LiteLLM's ``tpm_limit``). A request is admitted while the
+    tokens of the requests that ended in the last minute are below the limit; its own tokens
+    are known only when it ends (``add``), from the usage the provider reported: requests whose
+    provider reports no tokens count none."""
+
+    limit: int
+    used: deque[tuple[float, int]] = field(default_factory=deque)  # (end time, tokens)
+    total: int = 0
+
+    def _expire(self, now: float) -> None:
+        while self.used and self.used[0][0] <= now - 60.0:
+            self.total -= self.used.popleft()[1]
+
+    def check(self, owner: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._expire(now)
+        if self.total >= self.limit:
+            oldest = self.used[0][0] if self.used else now
+            wait = max(1, math.ceil(oldest + 60.0 - now))
+            raise RateLimitError(
+                f"Rate limit exceeded for {owner}: tpm_limit {self.limit} tokens per minute "
+                f"({self.total} used in the last minute); retry after {wait} s.",
+                headers={"retry-after": str(wait)},
+                retry_after=wait,
+            )
+
+    def add(self, tokens: int, now: float | None = None) -> None:
+        if tokens <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        self._expire(now)
+        self.used.append((now, tokens))
+        self.total += tokens

@@ -2,11 +2,12 @@
 LiteLLM's ``proxy/_types.py``) beyond the ones ``KeyFields`` always had.
 
 LiteLLM's clients send every field on every call, most as ``null`` or an empty default, so each
-is accepted with ``null``. Three are acted on: ``max_parallel_requests`` (a per-key concurrency
-limit, 429), ``aliases`` (key-specific model names, applied before routing) and ``blocked``
-(401 while set); ``spend`` sets a new key's starting spend and ``team_id`` is a ``/key/list``
-filter. The others are stored and shown, and the answer names each one that was given a value
-in ``warnings``: this proxy does not act on it (``tpm_limit``: image requests have no tokens).
+is accepted with ``null``. Four are acted on: ``max_parallel_requests`` (a per-key concurrency
+limit, 429), ``tpm_limit`` (tokens per minute, counted from the usage providers report: chat,
+gpt-image and Gemini answers; 429), ``aliases`` (key-specific model names, applied before
+routing) and ``blocked`` (401 while set); ``spend`` sets a new key's starting spend and
+``team_id`` is a ``/key/list`` filter. The others are stored and shown, and the answer names
+each one that was given a value in ``warnings``: this proxy does not act on it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 # Stored in the key's ``settings`` and acted on.
-ACTED_ON = ("max_parallel_requests", "aliases", "blocked")
+ACTED_ON = ("max_parallel_requests", "tpm_limit", "aliases", "blocked")
 # Stored in ``settings`` and shown, not acted on: named in the answer's ``warnings``.
 STORED_ONLY = (
-    "tpm_limit",
     "soft_budget",
     "tags",
     "permissions",
@@ -71,7 +71,6 @@ SHOWN_UNSET: dict[str, Any] = {
     "model_max_budget": {},
 }
 WHY = {
-    "tpm_limit": "not enforced: image requests have no tokens",
     "team_id": "stored and filterable in /key/list; this proxy has no team limits",
 }
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from proxy.context import KeyInfo
-from proxy.keys.budget import Budget, RpmWindow
+from proxy.keys.budget import Budget, RpmWindow, TpmWindow
 from proxy.keys.durations import iso, parse_duration, parse_expiry
 from proxy.keys.litellm_fields import SHOWN_UNSET, LiteLLMKeyFields
 from proxy.names import CONTROL_PROBLEM, MAX_NAME_LENGTH, has_control, name_problem
@@ -145,6 +145,7 @@ class KeyState:
     row: dict[str, Any]
     budget: Budget
     rpm: RpmWindow | None
+    tpm: TpmWindow | None = None
     loaded_at: float = field(default_factory=time.monotonic)
     refreshing: bool = False
     _info: KeyInfo | None = field(default=None, repr=False)
@@ -162,7 +163,10 @@ class KeyState:
             stored=float(row.get("spend") or 0.0),
         )
         rpm = RpmWindow(int(row["rpm_limit"])) if row.get("rpm_limit") is not None else None
-        return cls(row=row, budget=budget, rpm=rpm)
+        settings = row.get("settings")
+        tpm_limit = settings.get("tpm_limit") if isinstance(settings, dict) else None
+        tpm = TpmWindow(int(tpm_limit)) if tpm_limit is not None else None
+        return cls(row=row, budget=budget, rpm=rpm, tpm=tpm)
 
     @property
     def key_hash(self) -> str:

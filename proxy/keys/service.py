@@ -128,6 +128,8 @@ class KeyService:
                 state.budget.unflushed = old.budget.unflushed
             if old.rpm is not None and state.rpm is not None:
                 state.rpm.stamps = old.rpm.stamps
+            if old.tpm is not None and state.tpm is not None:
+                state.tpm.used, state.tpm.total = old.tpm.used, old.tpm.total
         self.cache[state.key_hash] = state
         return state
 

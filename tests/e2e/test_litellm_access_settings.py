@@ -84,3 +84,36 @@ def test_a_bad_allowed_ips_entry_stops_start_up_naming_it() -> None:
         parse_config(
             {"model_list": [MOCK], "general_settings": {"allowed_ips": ["10.0.0.300"]}}, env={}
         )
+
+
+def test_a_keys_tpm_limit_counts_the_tokens_its_answers_reported(start: Any) -> None:
+    """The mock reports one input token a prompt word, as gpt-image models report tokens."""
+    proxy = start({})
+
+    def minted(**fields: Any) -> str:
+        r = httpx.post(
+            f"{proxy.base_url}/key/generate",
+            json=fields,
+            headers={"authorization": f"Bearer {MASTER}"},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        assert not any("tpm_limit" in w for w in r.json()["warnings"])
+        return str(r.json()["key"])
+
+    def as_key(key: str) -> httpx.Response:
+        return httpx.post(
+            f"{proxy.base_url}/v1/images/generations",
+            json={"model": "img", "prompt": "one two three four five six", "size": "8x8"},
+            headers={"authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+
+    limited, other = minted(tpm_limit=5), minted(tpm_limit=100)
+    assert as_key(limited).status_code == 200  # 6 tokens: admitted below the limit, counted
+    refused = as_key(limited)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert "tpm_limit 5 tokens per minute (6 used" in refused.json()["error"]["message"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert as_key(other).status_code == 200

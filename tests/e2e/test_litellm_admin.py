@@ -182,9 +182,9 @@ def test_the_docs_example_names_each_field_it_only_stores(admin: httpx.Client) -
     assert r.status_code == 200, r.text
     body = r.json()
     named = [w.split(":")[0] for w in body["warnings"]]
-    assert named == ["team_id", "tpm_limit", "soft_budget", "tags"]
-    assert "image requests have no tokens" in body["warnings"][1]
-    assert r.headers["x-image-proxy-warning"].endswith("team_id, tpm_limit, soft_budget, tags")
+    assert named == ["team_id", "soft_budget", "tags"]  # tpm_limit is acted on
+    assert body["warnings"][1] == "soft_budget: stored and shown, not acted on by this proxy."
+    assert r.headers["x-image-proxy-warning"].endswith("team_id, soft_budget, tags")
     # stored and shown all the same
     assert (body["team_id"], body["soft_budget"], body["tpm_limit"]) == ("core-infra", 5, 1000)
 

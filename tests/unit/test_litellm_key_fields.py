@@ -26,7 +26,6 @@ def test_each_stored_only_value_is_named_once() -> None:
     f = fields(tpm_limit=0, permissions={"a": 1}, team_id="t", max_parallel_requests=2)
     assert [w.split(":")[0] for w in f.warnings(f.model_fields_set)] == [
         "team_id",
-        "tpm_limit",
         "permissions",
     ]
 
@@ -86,3 +85,19 @@ def test_a_spent_proxy_budget_refuses_with_never() -> None:
     with pytest.raises(BudgetExceededError) as refused:
         b.admit(0.04, now=1)
     assert "never resets" in refused.value.message and refused.value.headers == {}
+
+
+def test_the_token_window_admits_below_the_limit_and_forgets_after_a_minute() -> None:
+    from proxy.errors import RateLimitError
+    from proxy.keys.budget import TpmWindow
+
+    window = TpmWindow(10)
+    window.check("k", now=0.0)
+    window.add(7, now=1.0)
+    window.check("k", now=2.0)  # 7 < 10
+    window.add(5, now=3.0)
+    with pytest.raises(RateLimitError) as refused:
+        window.check("k", now=4.0)
+    assert refused.value.headers["retry-after"] == "57"  # the first 7 leave at 61 s
+    window.check("k", now=61.5)  # only the 5 of t=3 remain
+    assert window.total == 5
