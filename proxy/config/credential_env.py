@@ -28,6 +28,9 @@ class CredentialEnv:
     version: tuple[str, ...] = ()
     key_rule: KeyRule = KeyRule.UNLESS_BASE
     other_credentials: tuple[str, ...] = ()  # litellm_params that authenticate instead
+    # (litellm_param, its variables): another credential taken from the environment when no
+    # key was found anywhere (Azure's AZURE_AD_TOKEN), as LiteLLM uses it only without a key
+    other_env: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def fill(self, params: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         """``params`` with ``api_key`` / ``api_base`` / ``api_version`` taken from the first
@@ -42,6 +45,12 @@ class CredentialEnv:
                 value = next((env[n] for n in names if env.get(n)), None)
                 if value is not None:
                     out[field] = value
+        if out.get("api_key") is None and not any(out.get(n) for n in self.other_credentials):
+            for field, names in self.other_env:
+                value = next((env[n] for n in names if env.get(n)), None)
+                if value is not None:
+                    out[field] = value
+                    break
         return out
 
     def missing_key(self, provider: str, params: Mapping[str, Any]) -> str | None:
@@ -55,4 +64,5 @@ class CredentialEnv:
         ways = ["set it", *(f"litellm_params.{n}" for n in self.other_credentials)]
         if self.key:
             ways.append(f"the environment variable {' / '.join(self.key)}")
+        ways += [f"the environment variable {' / '.join(names)}" for _, names in self.other_env]
         return f"litellm_params.api_key: required for {provider} ({', or '.join(ways)})"

@@ -165,6 +165,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
                 ("AZURE_API_VERSION",),
                 KeyRule.REQUIRED,
                 other_credentials=("azure_ad_token",),
+                other_env=(("azure_ad_token", ("AZURE_AD_TOKEN",)),),
             ),
             model_kind=image_models.by_name,
         ),
