@@ -45,5 +45,5 @@ def test_a_key_from_the_environment_wins_over_the_ad_token() -> None:
 
 
 def test_with_neither_the_deployment_is_refused_naming_both_variables() -> None:
-    with pytest.raises(ConfigError, match="AZURE_API_KEY.*AZURE_AD_TOKEN"):
+    with pytest.raises(ConfigError, match=r"AZURE_API_KEY.*AZURE_AD_TOKEN"):
         parse_config(CONFIG, env={})
