@@ -49,10 +49,9 @@ def test_playground_shows_images_of_the_requested_size(console: Watched) -> None
     images.evaluate_all("imgs => Promise.all(imgs.map(i => i.decode()))")
     sizes = images.evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
     assert sizes == [[320, 200]] * 4
-    statuses = page.locator(".result .status").all_inner_texts()
-    assert len(statuses) == 2
-    assert all(re.search(r"2 images in [\d.]+ s · \$0\.08", s) for s in statuses), statuses
-    assert page.get_by_role("link", name="Download").count() == 4
+    status = re.compile(r"2 images in [\d.]+ s · \$0\.08")
+    expect(page.locator(".result .status")).to_have_text([status, status], timeout=WAIT)
+    expect(page.get_by_role("link", name="Download")).to_have_count(4)
     console.shot("playground")
     first = next(b for b in sent if b["model"] == "mock-image")
     assert first["seed"] == 42 and first["size"] == "320x200" and first["n"] == 2
