@@ -220,8 +220,8 @@ def read_config(
     for check in checks.sections:  # sections owned by other packages
         try:
             loading.warnings.extend(check(resolved))
-        except ConfigError as exc:
-            problems.append(str(exc))
+        except ConfigError as exc:  # a line per problem when a section finds several
+            problems.extend(line for line in str(exc).splitlines() if line.strip())
     if problems:
         raise ConfigError(config_problems(problems))
     return ProxyConfig(

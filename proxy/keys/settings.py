@@ -16,19 +16,23 @@ BUDGETS = (  # (limit, its window)
 
 
 def check_budget_settings(resolved: dict[str, Any]) -> list[str]:
+    """Nothing to warn of; every bad value at once (a ``ConfigError`` line each)."""
     settings = resolved.get("litellm_settings")
     if not isinstance(settings, dict):
         return []
+    problems = []
     for limit_key, window_key in BUDGETS:
         limit = settings.get(limit_key)
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 0
         ):
-            raise ConfigError(f"litellm_settings.{limit_key}: must be a number of USD >= 0")
+            problems.append(f"litellm_settings.{limit_key}: must be a number of USD >= 0")
         window = settings.get(window_key)
         if window is not None:
             try:
                 parse_duration(str(window))
             except ValueError as exc:
-                raise ConfigError(f"litellm_settings.{window_key}: {exc}") from None
+                problems.append(f"litellm_settings.{window_key}: {exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
     return []

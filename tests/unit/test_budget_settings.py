@@ -37,3 +37,12 @@ def test_a_bad_budget_value_stops_start_up_naming_its_path(
 def test_good_budget_values_load_without_a_warning_about_them() -> None:
     config = load({"max_budget": 10, "budget_duration": "30d", "max_end_user_budget": 0.5})
     assert not [w for w in config.warnings if "budget" in w]
+
+
+def test_every_bad_budget_value_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load({"max_budget": "lots", "budget_duration": "3 days"})
+    message = str(raised.value)
+    assert message.startswith("2 problems:")
+    assert "litellm_settings.max_budget" in message
+    assert "litellm_settings.budget_duration" in message
