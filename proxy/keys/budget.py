@@ -94,6 +94,15 @@ def when_it_resets(reset_at: float | None, now: float) -> tuple[str, dict[str, s
     return f"it resets at {iso(reset_at)} (budget_duration)", {"retry-after": str(wait)}
 
 
+def window_full(limit: str, oldest: float, now: float) -> RateLimitError:
+    """The 429 of a full sliding minute (``limit`` says which): retry once ``oldest`` has
+    left it."""
+    wait = max(1, math.ceil(oldest + 60.0 - now))
+    return RateLimitError(
+        f"{limit}; retry after {wait} s.", headers={"retry-after": str(wait)}, retry_after=wait
+    )
+
+
 @dataclass
 class RpmWindow:
     """Requests per sliding minute."""
@@ -107,13 +116,10 @@ class RpmWindow:
             self.stamps.popleft()
         if len(self.stamps) >= self.limit:
             # the oldest request leaves the window first; with rpm_limit 0 there is none
-            oldest = self.stamps[0] if self.stamps else now
-            wait = max(1, math.ceil(oldest + 60.0 - now))
-            raise RateLimitError(
-                f"Rate limit exceeded for {owner}: rpm_limit {self.limit} requests per minute; "
-                f"retry after {wait} s.",
-                headers={"retry-after": str(wait)},
-                retry_after=wait,
+            raise window_full(
+                f"Rate limit exceeded for {owner}: rpm_limit {self.limit} requests per minute",
+                self.stamps[0] if self.stamps else now,
+                now,
             )
         self.stamps.append(now)
 
@@ -137,13 +143,11 @@ class TpmWindow:
         now = time.monotonic() if now is None else now
         self._expire(now)
         if self.total >= self.limit:
-            oldest = self.used[0][0] if self.used else now
-            wait = max(1, math.ceil(oldest + 60.0 - now))
-            raise RateLimitError(
+            raise window_full(
                 f"Rate limit exceeded for {owner}: tpm_limit {self.limit} tokens per minute "
-                f"({self.total} used in the last minute); retry after {wait} s.",
-                headers={"retry-after": str(wait)},
-                retry_after=wait,
+                f"({self.total} used in the last minute)",
+                self.used[0][0] if self.used else now,
+                now,
             )
 
     def add(self, tokens: int, now: float | None = None) -> None:
