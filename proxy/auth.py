@@ -59,11 +59,7 @@ class Authenticator:
         self.allowed_ips = tuple(allowed_ips) if allowed_ips is not None else None
 
     async def authenticate(self, request: Request) -> KeyInfo:
-        if self.allowed_ips is not None and not self.client_allowed(request):
-            raise PermissionDeniedError(
-                "This client address may not call this proxy (general_settings.allowed_ips).",
-                code="ip_not_allowed",
-            )
+        self.check_client(request)
         if self.open_access:
             return self._master_info
         key = presented_key(request)
@@ -84,6 +80,20 @@ class Authenticator:
             if info is not None:
                 return info
         raise AuthenticationError("Invalid API key.")
+
+    async def identify(self, request: Request, key: str) -> KeyInfo:
+        """Who ``key`` is, sent by ``request``'s client outside the usual headers (the
+        console's sign-in): held to the same client check; on an open proxy, the master."""
+        self.check_client(request)
+        return self._master_info if self.open_access else await self.check_key(key)
+
+    def check_client(self, request: Request) -> None:
+        """``general_settings.allowed_ips``: a 403 for any other client address."""
+        if self.allowed_ips is not None and not self.client_allowed(request):
+            raise PermissionDeniedError(
+                "This client address may not call this proxy (general_settings.allowed_ips).",
+                code="ip_not_allowed",
+            )
 
     def client_allowed(self, request: Request) -> bool:
         """Whether the peer address is in ``allowed_ips``. The TCP peer, not a forwarded

@@ -74,13 +74,6 @@ def sessions_of(pipeline: Pipeline) -> Sessions:
     return sessions
 
 
-async def who(pipeline: Pipeline, request: Request, key: str) -> KeyInfo:
-    """The key's identity; on an open proxy (no master key) everyone is the master."""
-    if pipeline.auth.open_access:
-        return await pipeline.auth.authenticate(request)
-    return await pipeline.auth.check_key(key)
-
-
 def opened(request: Request, session: Session, info: KeyInfo) -> Response:
     pipeline: Pipeline = request.app.services.pipeline
     identity = {"is_master": info.is_master, "key_alias": info.alias, "models": list(info.models)}
@@ -111,7 +104,7 @@ async def sign_in(request: Request) -> Response:
         body = await body_model(request, SessionRequest)
         key = body.key.strip()
         try:
-            info = await who(pipeline, request, key)
+            info = await pipeline.auth.identify(request, key)
         except AuthenticationError:
             sessions.throttle.failed(address)
             raise
@@ -143,7 +136,7 @@ async def current(request: Request) -> Response:
         session = sessions.get(session_id)
         if session is not None:
             try:
-                info = await who(pipeline, request, session.key)
+                info = await pipeline.auth.identify(request, session.key)
             except AuthenticationError:
                 sessions.close(session_id)
             else:

@@ -47,6 +47,9 @@ def test_allowed_ips_refuses_other_addresses_and_admits_listed_ones(start: Any) 
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "ip_not_allowed"
     assert refused.headers["x-should-retry"] == "false"
+    sign_in = httpx.post(f"{elsewhere.base_url}/console/session", json={"key": MASTER}, timeout=10)
+    assert sign_in.status_code == 403  # the console's sign-in is held to the same check
+    assert "set-cookie" not in sign_in.headers
     here = start({"allowed_ips": ["127.0.0.1"]})
     assert generate(here).status_code == 200
 
