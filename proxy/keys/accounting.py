@@ -25,7 +25,7 @@ from proxy.keys.budget import Budget
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
 from proxy.pricing.cost import PriceInputs, Pricer
-from proxy.pricing.usage import normalize
+from proxy.pricing.usage import TokenUsage, normalize
 
 log = logging.getLogger("proxy.keys")
 
@@ -146,29 +146,29 @@ class Accounting:
         cost = ctx.cost
         if cost and ctx.model_group:
             self.observed[ctx.model_group] = max(self.observed.get(ctx.model_group, 0.0), cost)
-        self.count_tokens(ctx)
+        tokens = normalize(ctx.usage)
+        if tokens is not None:
+            self.count_tokens(ctx, tokens)
         key_period = 0
         for hold in budget_holds(ctx):
             hold.budget.settle(hold.estimate, cost, hold.period)
             if hold.is_key:
                 key_period = hold.period
-        self.writer.submit(self.record(ctx, key_period))
+        self.writer.submit(self.record(ctx, key_period, tokens))
 
-    def count_tokens(self, ctx: RequestContext) -> None:
+    def count_tokens(self, ctx: RequestContext, tokens: TokenUsage) -> None:
         """A key's ``tpm_limit`` counts the tokens its answers reported."""
         key = ctx.key
-        if key is None or key.is_master or ctx.usage is None:
+        if key is None or key.is_master:
             return
         state = self.keys.state(key.key_hash)
-        if state is None or state.tpm is None:
-            return
-        tokens = normalize(ctx.usage)
-        if tokens is not None:
+        if state is not None and state.tpm is not None:
             state.tpm.add(tokens.prompt_tokens + tokens.completion_tokens)
 
-    def record(self, ctx: RequestContext, key_period: int) -> SpendRecord:
+    def record(
+        self, ctx: RequestContext, key_period: int, tokens: TokenUsage | None
+    ) -> SpendRecord:
         key = ctx.key
-        tokens = normalize(ctx.usage)
         return SpendRecord(
             request_id=ctx.request_id,
             time=ctx.wall_time,
