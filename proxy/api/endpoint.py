@@ -196,7 +196,6 @@ async def run(
     try:
         ctx.key = await pipeline.auth.authenticate(request)
         model_request = await read(request, pipeline)
-        model_request.model = pipeline.router.resolve_alias(model_request.model, ctx.key)
         ctx.model_group = model_request.model
         ctx.end_user = model_request.user or end_user_header(request)
         ctx.stream = model_request.stream

@@ -28,8 +28,9 @@ def visible_models(pipeline: Pipeline, key: KeyInfo, wildcards: bool = False) ->
     if wildcards:
         names = [*names, *router.wildcard_patterns()]
     visible = [n for n in names if key.may_use(n)]
+    aliases = pipeline.config.router.group_aliases().items()
     # model_group_alias names (not the hidden ones) of groups the key may use
-    return visible + [a for a in router.listed_aliases if key.may_use(router.aliases[a])]
+    return visible + [a for a, t in aliases if not t.hidden and key.may_use(t.model)]
 
 
 async def list_models(request: Request) -> Response:

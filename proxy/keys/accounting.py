@@ -1,7 +1,8 @@
 """The two hooks around every model request: enforce before, account after.
 
-``before`` (a pre_call hook) records the billing parameters, applies the key's model
-``aliases`` (the group is routed under its own name from then on), then for a virtual key
+``before`` (a pre_call hook) records the billing parameters, turns an alias into its model
+group (the key's own ``aliases``, then ``router_settings.model_group_alias``: the request is
+for that group from then on: key checks, routing, headers, spend), then for a virtual key
 checks, in this order: model allowed (403), requests per minute (429 + Retry-After), requests
 in flight (``max_parallel_requests``: 429 + Retry-After: 1), key budget (429 naming the budget
 and its reset), end-user budget (429), the proxy-wide budget (429); and reserves the request's
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.context import RequestContext
+from proxy.context import KeyInfo, RequestContext
 from proxy.db.records import SpendRecord, billed_key, clip
 from proxy.db.writer import SpendWriter
 from proxy.errors import PermissionDeniedError, RateLimitError
@@ -62,6 +64,7 @@ class Accounting:
         *,
         end_users: EndUserBudgets | None = None,
         proxy_budget: Budget | None = None,
+        group_aliases: Mapping[str, str] | None = None,
         store_prompts: bool = False,
     ) -> None:
         self.pricer = pricer  # prices finished requests; the price table for estimates
@@ -69,6 +72,7 @@ class Accounting:
         self.writer = writer
         self.end_users = end_users
         self.proxy_budget = proxy_budget  # litellm_settings.max_budget (proxy.keys.proxy_budget)
+        self.group_aliases = group_aliases or {}  # router_settings.model_group_alias -> group
         self.store_prompts = store_prompts
         self.observed: dict[str, float] = {}  # model group -> highest cost seen
         if end_users is not None:
@@ -88,10 +92,9 @@ class Accounting:
         if self.end_users is not None and ctx.end_user:
             end_user_budget = await self.end_users.budget(ctx.end_user, now)
         key = ctx.key
-        if key is not None and key.aliases and ctx.model_group in key.aliases:
-            # the key's own name for a model group: routed as that group from here on
-            ctx.model_group = request.model = key.aliases[ctx.model_group]
-        group = ctx.model_group or ""
+        group = self.group_of(ctx.model_group or "", key)
+        if group != ctx.model_group:  # an alias: the request is for that group from here on
+            ctx.model_group = request.model = group
         estimate = self.estimate(group, inputs, ctx.endpoint)
         holds: list[Hold] = []
         state = None
@@ -128,6 +131,13 @@ class Accounting:
             overall = Hold(self.proxy_budget, estimate, self.proxy_budget.period, is_proxy=True)
             admit_or_release(holds, overall, now)
         ctx.budget_holds = holds
+
+    def group_of(self, name: str, key: KeyInfo | None) -> str:
+        """The model group a requested name means: the key's own ``aliases`` first, then
+        ``router_settings.model_group_alias``, else the name itself."""
+        if key is not None and name in key.aliases:
+            return key.aliases[name]
+        return self.group_aliases.get(name, name)
 
     def estimate(self, group: str, inputs: PriceInputs, endpoint: str) -> float:
         guess = self.pricer.estimate(group, inputs, endpoint)

@@ -129,6 +129,7 @@ def build_accounting(config: ProxyConfig, pacer: Pacer) -> AccountingParts:
         writer,
         end_users=end_users,
         proxy_budget=overall,
+        group_aliases={a: t.model for a, t in config.router.group_aliases().items()},
         store_prompts=bool(setting(config, "store_prompts_in_spend_logs", False)),
     )
 

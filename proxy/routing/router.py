@@ -31,7 +31,7 @@ from proxy.attempt import chat, edits, images
 from proxy.attempt.caller import Caller
 from proxy.attempt.relay import StreamRelay
 from proxy.config import DEFAULT_REQUEST_DEADLINE, Deployment, ProxyConfig
-from proxy.context import KeyInfo, RequestContext
+from proxy.context import RequestContext
 from proxy.errors import NotFoundError, ProxyError, ServiceUnavailableError, UpstreamError
 from proxy.routing.cooldown import Cooldown, Cooldowns
 from proxy.routing.deadline import Deadline
@@ -84,9 +84,6 @@ class Router:
         self.groups: dict[str, tuple[Deployment, ...]] = {
             name: tuple(deps) for name, deps in config.groups().items()
         }
-        aliases = self.settings.group_aliases()
-        self.aliases = {alias: target.model for alias, target in aliases.items()}
-        self.listed_aliases = [alias for alias, target in aliases.items() if not target.hidden]
         self.caller = caller
         self.price = price  # a stream's final usage chunk carries its cost
         self._rng = rng or random.Random()
@@ -105,16 +102,6 @@ class Router:
 
     def model_names(self) -> list[str]:
         return list(self.groups)
-
-    def resolve_alias(self, name: str, key: KeyInfo | None) -> str:
-        """The model group ``router_settings.model_group_alias`` names for ``name`` (``name``
-        itself when it is none): the request is a request for that group from then on (key
-        checks, routing, spend). A key's own ``aliases`` of the same name win: the keys stage
-        applies them next."""
-        target = self.aliases.get(name)
-        if target is None or (key is not None and name in key.aliases):
-            return name
-        return target
 
     def wildcard_patterns(self) -> list[str]:
         return self.config.wildcards.patterns
