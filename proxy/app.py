@@ -136,8 +136,14 @@ def build_services(config: ProxyConfig) -> Services:
         allowed_ips=config.general.allowed_networks(),
     )
     pipeline = Pipeline(config, auth, router, transport, caller, hooks, accounting.pricer)
+    discovery = caller.discovery
+
+    async def discover() -> None:
+        discovery.start(config.deployments)
+
     lifecycle = (
         Lifecycle(startup=(delivery.start,), shutdown=(delivery.aclose,))
+        + Lifecycle(startup=(discover,), shutdown=(discovery.aclose,))
         + accounting.lifecycle
         + observability.lifecycle
         + guardrails_lifecycle

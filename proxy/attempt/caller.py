@@ -11,6 +11,7 @@ from typing import Any, Protocol, cast
 
 import orjson
 
+from proxy.attempt.discovery import Discovery
 from proxy.config import Deployment
 from proxy.context import RequestContext
 from proxy.credentials.base import Credentials, RevocableCredentials
@@ -54,6 +55,8 @@ class Caller:
         # fits in one batch and the wait would only cost: at 64 connections, a fifth of the req/s.
         self.pace = pace
         self.in_flight = 0
+        # What adapters learn from their upstream before they build (``DiscoveringImages``).
+        self.discovery = Discovery(transport, credentials)
 
     async def _authorize(self, deployment: Deployment, request: UpstreamRequest) -> None:
         await self.credentials[deployment.id].authorize(request)

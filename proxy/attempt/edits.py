@@ -124,6 +124,7 @@ async def edit(
 ) -> dict[str, Any]:
     adapter = editor(deployment, stream=False)
     ctx.input_images, ctx.input_bytes = len(request.images), request.upload_bytes
+    await caller.discovery.prepare(deployment, adapter)
     upstream_requests = await built_edit(adapter, request, deployment)
     responses = await caller.send_all(ctx, deployment, upstream_requests, adapter)
     responses = await caller.settle(ctx, deployment, responses, adapter)  # tasks to poll
@@ -136,6 +137,7 @@ async def open_edit_stream(
     """Open the upstream edit stream (errors surface here); the router primes the relay."""
     adapter = editor(deployment, stream=True)
     ctx.input_images, ctx.input_bytes = len(request.images), request.upload_bytes
+    await caller.discovery.prepare(deployment, adapter)
     (upstream_request,) = (await built_edit(adapter, request, deployment))[:1]
     translator = adapter.edit_stream_translator(request, deployment)
     return await open_relay(caller, ctx, deployment, upstream_request, adapter, translator)

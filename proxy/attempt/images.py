@@ -46,6 +46,7 @@ async def generate(
     caller: Caller, ctx: RequestContext, request: ImageRequest, deployment: Deployment
 ) -> dict[str, Any]:
     adapter = image_adapter(deployment, stream=False)
+    await caller.discovery.prepare(deployment, adapter)
     upstream_requests = adapter.build(request, deployment)
     responses = await caller.send_all(ctx, deployment, upstream_requests, adapter)
     responses = await caller.settle(ctx, deployment, responses, adapter)  # tasks to poll
@@ -88,6 +89,7 @@ async def open_stream(
 ) -> ImageRelay:
     """Open the upstream stream (errors surface here); the router primes the relay."""
     adapter = image_adapter(deployment, stream=True)
+    await caller.discovery.prepare(deployment, adapter)
     (upstream_request,) = adapter.build(request, deployment)[:1]
     translator = adapter.stream_translator(request, deployment)
     return await open_relay(caller, ctx, deployment, upstream_request, adapter, translator)

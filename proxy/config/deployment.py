@@ -71,6 +71,9 @@ class Deployment:
     # a key file, a token; the names come from the provider table), as they were when the
     # config loaded: request-path code reads them here, never from ``os.environ``.
     environment: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # What the gateway learned from the upstream at run time, for the adapter to read (an
+    # adapter that is a ``DiscoveringImages``): written only by ``proxy.attempt.discovery``.
+    learned: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def available(self) -> bool:

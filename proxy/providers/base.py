@@ -289,6 +289,23 @@ class PollingImages(Protocol):
     ) -> PollAgain | UpstreamResponse: ...
 
 
+@runtime_checkable
+class DiscoveringImages(Protocol):
+    """An image adapter's optional capability: a translation that depends on what the
+    upstream lists about the deployment's model (OpenRouter: whether its images API serves
+    the model), checked with ``capable`` by the attempt stage.
+
+    ``discovery`` is the question, a ``GET`` (None: the config already answered it). The
+    attempt layer (``proxy.attempt.discovery``) asks it once per URL and hour, whatever the
+    number of deployments and requests, and hands the answer to ``learn``, whose facts it
+    keeps in ``deployment.learned`` for ``build`` to read, without I/O. A question that fails
+    teaches nothing: what the adapter does without the facts holds."""
+
+    def discovery(self, deployment: Deployment) -> UpstreamRequest | None: ...
+
+    def learn(self, response: UpstreamResponse, deployment: Deployment) -> dict[str, Any]: ...
+
+
 class ChatAdapter(Protocol):
     """Translation for ``POST /v1/chat/completions`` on one provider family; a provider
     that must fan ``n`` out into several calls is also a ``FanOutChat``."""

@@ -125,7 +125,7 @@ def test_edit_sends_both_images_as_data_url_parts_in_order_and_bills_usage_cost(
     result = raw.parse()
     assert result.data is not None and len(result.data) == 1
     assert base64.b64decode(result.data[0].b64_json or "") == drawn[0]
-    (sent,) = fake.received()
+    (sent,) = fake.posts()
     assert sent.path == CHAT_PATH
     assert sent.headers["authorization"] == f"Bearer {OPENROUTER_KEY}"
     assert sent.json() == {
@@ -163,7 +163,7 @@ def test_edit_n_fans_out_into_calls_and_sums_their_cost(
     assert sorted(base64.b64decode(d.b64_json or "") for d in result.data) == sorted(drawn)
     assert len(drawn) == 3
     sent = fake.received(CHAT_PATH)
-    assert len(sent) == 3 and fake.received() == sent
+    assert len(sent) == 3 and fake.posts() == sent
     expected = sent[0].json()
     assert expected["messages"][0]["content"][1] == data_url_part(image, "image/png")
     assert all(r.json() == expected for r in sent)
@@ -186,7 +186,7 @@ def test_a_mask_is_refused_without_an_upstream_call(
     assert "OpenRouter edits by prompt" in err.value.message
     body = err.value.body
     assert isinstance(body, dict) and body.get("param") == "mask"
-    assert fake.requests == []
+    assert fake.posts() == []
 
 
 def test_streamed_edit_is_refused_without_an_upstream_call(
@@ -196,7 +196,7 @@ def test_streamed_edit_is_refused_without_an_upstream_call(
     with pytest.raises(openai.BadRequestError) as err:
         client.images.edit(model="or-edit", image=("a.png", png(8, 8, 10)), prompt="p", stream=True)
     assert "stream" in err.value.message
-    assert fake.requests == []
+    assert fake.posts() == []
 
 
 def test_upstream_error_is_mapped_without_the_key_or_image_bytes(
@@ -251,7 +251,7 @@ def test_images_api_generation_is_one_call_with_openrouter_fields_and_its_cost(
     result = raw.parse()
     assert result.data is not None and len(result.data) == 2
     assert all(base64.b64decode(d.b64_json or "").startswith(b"\x89PNG") for d in result.data)
-    (sent,) = fake.received()
+    (sent,) = fake.posts()
     assert sent.path == IMAGES_PATH
     assert sent.headers["x-title"] == "Edits App"
     assert sent.json() == {
@@ -294,7 +294,7 @@ def test_images_api_stream_and_bad_input_are_400s_without_a_call(
     images_route(fake)
     with pytest.raises(openai.BadRequestError) as err:
         client.images.generate(model="or-flux-images", prompt="p", stream=True)
-    assert "stream" in err.value.message and "OpenAI's models" in err.value.message
+    assert "stream" in err.value.message and "does not stream" in err.value.message
     with pytest.raises(openai.BadRequestError) as err:
         client.images.generate(model="or-edit", prompt="p", stream=True)
     assert "openrouter_api: images" in err.value.message
@@ -303,7 +303,7 @@ def test_images_api_stream_and_bad_input_are_400s_without_a_call(
             model="or-images", prompt="p", background="transparent", output_format="jpeg"
         )
     assert "transparent" in err.value.message
-    assert fake.requests == []
+    assert fake.posts() == []
 
 
 def openrouter_stream(final: bytes) -> bytes:

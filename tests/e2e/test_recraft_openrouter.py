@@ -126,7 +126,7 @@ def test_recraft_style_and_substyle(client: openai.OpenAI, fake: FakeUpstream) -
     assert result.created == 1748140800
     assert all(d.model_extra == {} for d in result.data)  # no image_id
     assert "credits" not in (result.model_extra or {})
-    (req,) = fake.received()
+    (req,) = fake.posts()
     assert req.json() == {
         "model": "recraftv3",
         "prompt": "a friendly fox",
@@ -148,7 +148,7 @@ def test_recraft_b64_and_litellm_style_base(client: openai.OpenAI, fake: FakeUps
     )
     assert result.data is not None
     assert result.data[0].b64_json == PNG_B64
-    (req,) = fake.received()
+    (req,) = fake.posts()
     assert req.path == "/recraft/v1/images/generations"
     assert req.json()["model"] == "recraftv4" and req.json()["response_format"] == "b64_json"
 
@@ -163,7 +163,7 @@ def test_recraft_bad_size_is_400_naming_accepted(
     err = info.value
     assert err.status_code == 400 and err.code == "invalid_size"
     assert size in err.message and "1820x1024" in err.message and "16:9" in err.message
-    assert fake.received() == []
+    assert fake.posts() == []
 
 
 @pytest.mark.parametrize(
@@ -181,7 +181,7 @@ def test_recraft_unsupported_params_refused(
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="recraft", prompt="x", **kwargs)
     assert info.value.param == param
-    assert fake.received() == []
+    assert fake.posts() == []
 
 
 def test_recraft_plain_text_401(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -195,7 +195,7 @@ def test_recraft_plain_text_401(client: openai.OpenAI, fake: FakeUpstream) -> No
     assert err.code == "provider_authentication_failed"
     assert "request unauthorized" in err.message
     assert "wrong-token" not in err.message
-    assert fake.received()[0].headers["authorization"] == "Bearer wrong-token"
+    assert fake.posts()[0].headers["authorization"] == "Bearer wrong-token"
 
 
 # --- fake OpenRouter ------------------------------------------------------------------
@@ -302,7 +302,7 @@ def test_openrouter_images_http_url_and_image_only_model(
     result = client.images.generate(model="flux-or", prompt="a cat", size="1024x1536")
     assert result.data is not None
     assert result.data[0].url == "https://cdn.openrouter.example/out.png"
-    (req,) = fake.received()
+    (req,) = fake.posts()
     assert req.json()["image_config"] == {"aspect_ratio": "2:3"}
     assert req.json()["model"] == "black-forest-labs/flux.2-pro"
     assert req.headers["x-title"] == "Flux App" and "http-referer" not in req.headers
@@ -322,7 +322,7 @@ def test_openrouter_size_with_no_ratio_refused(client: openai.OpenAI, fake: Fake
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(model="nano-banana", prompt="x", size="3000x1000")
     assert info.value.param == "size" and "21:9" in info.value.message
-    assert fake.received() == []
+    assert fake.posts() == []
 
 
 @pytest.mark.parametrize(
@@ -387,7 +387,7 @@ def test_openrouter_chat_plain(client: openai.OpenAI, fake: FakeUpstream) -> Non
     assert extra["images"] == [or_image(url)]
     assert extra["image"] == {"url": url, "detail": "auto"}
     assert result.model == "nano-banana"
-    body = fake.received()[0].json()
+    body = fake.posts()[0].json()
     assert body["modalities"] == ["image", "text"]
     assert body["image_config"] == {"aspect_ratio": "16:9"}
     assert body["model"] == GEMINI
@@ -513,4 +513,4 @@ def test_openrouter_chat_image_model_asks_for_images_by_default(
     )
     extra = result.choices[0].message.model_extra or {}
     assert extra["image"] == {"url": url, "detail": "auto"}
-    assert fake.received()[0].json()["modalities"] == ["image", "text"]
+    assert fake.posts()[0].json()["modalities"] == ["image", "text"]

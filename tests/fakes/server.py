@@ -69,6 +69,11 @@ class FakeUpstream:
     def received(self, path: str | None = None) -> list[Received]:
         return [r for r in self.requests if path is None or r.path == path]
 
+    def posts(self) -> list[Received]:
+        """The POSTs received: the calls, without what the proxy reads about the upstream
+        (OpenRouter's image model list)."""
+        return [r for r in self.requests if r.method == "POST"]
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:

@@ -397,8 +397,8 @@ def test_only_openai_models_stream_on_the_images_api_and_chat_never_does() -> No
         "stream": True,
     }
     for d, needs in (
-        (images_api("openrouter/black-forest-labs/flux.2-pro"), "OpenAI's models"),
-        (dep(), "openrouter_api: images"),
+        (images_api("openrouter/black-forest-labs/flux.2-pro"), "does not stream"),
+        (dep(), "only through its images API"),
     ):
         with pytest.raises(InvalidRequestError) as err:
             generation(d, stream=True)

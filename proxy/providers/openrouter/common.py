@@ -33,8 +33,15 @@ from proxy.upstream_request import UpstreamResponse
 PROVIDER = "openrouter"
 DEFAULT_BASE = "https://openrouter.ai/api/v1"
 MODALITIES = frozenset({"text", "image", "audio"})
-# litellm_params.openrouter_api: which OpenRouter endpoint serves /v1/images/*
-IMAGE_APIS = ("chat", "images")
+# litellm_params.openrouter_api: which OpenRouter endpoint serves /v1/images/*. ``auto`` (the
+# default): the images API for the models its list names, chat completions for the others.
+IMAGE_APIS = ("auto", "chat", "images")
+# What ``auto`` learns from OpenRouter's image model list (``deployment.learned``).
+LISTED = "openrouter.images_api"  # the images API serves the deployment's model
+STREAMS = "openrouter.streams"  # ... and streams it
+# Chat-completions options: a deployment or request that sets one is served by chat.
+CHAT_OPTIONS = ("image_config", "modalities")
+CHAT_REQUEST_OPTIONS = (*CHAT_OPTIONS, "image_size")
 
 
 def chat_url(deployment: Deployment) -> str:
@@ -53,10 +60,22 @@ def images_url(deployment: Deployment) -> str:
     return join_url(base, "images")
 
 
-def uses_images_api(deployment: Deployment) -> bool:
-    """Whether the deployment's image requests go to ``POST /images`` (``openrouter_api:
-    images``) rather than chat completions (the default)."""
-    return bool(deployment.param("openrouter_api") == "images")
+def image_api(deployment: Deployment) -> str:
+    return str(deployment.param("openrouter_api") or "auto")
+
+
+def uses_images_api(deployment: Deployment, body: Mapping[str, Any]) -> bool:
+    """Whether an image request (its ``body``) goes to ``POST /images`` rather than chat
+    completions: as ``openrouter_api`` says; under ``auto``, when OpenRouter's image model
+    list names the model and neither the deployment nor the request sets a chat option."""
+    api = image_api(deployment)
+    if api != "auto":
+        return api == "images"
+    if any(deployment.param(name) is not None for name in CHAT_OPTIONS):
+        return False
+    if any(name in body for name in CHAT_REQUEST_OPTIONS):
+        return False
+    return deployment.learned.get(LISTED) is True
 
 
 def attribution_headers(deployment: Deployment) -> dict[str, str]:

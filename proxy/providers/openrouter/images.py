@@ -1,8 +1,10 @@
 """``/v1/images/generations`` and ``/v1/images/edits`` on OpenRouter.
 
-Deployments with ``openrouter_api: images`` go to OpenRouter's images API
-(``proxy.providers.openrouter.images_api``); the others (the default) go through chat
-completions, as described here.
+Requests go to OpenRouter's images API (``proxy.providers.openrouter.images_api``) when its
+image model list names the model (``proxy.providers.openrouter.catalogue``, read once an hour
+by the attempt layer) and neither the deployment nor the request sets a chat option
+(``image_config``, ``modalities``, ``image_size``); ``openrouter_api: images`` or ``chat``
+fixes the choice. The others go through chat completions, as described here.
 
 The prompt becomes one user message, ``modalities`` asks for images (``["image", "text"]``
 unless the deployment sets ``modalities``), ``size`` / ``quality`` become ``image_config``.
@@ -29,6 +31,7 @@ from typing import Any
 from proxy.config.deployment import Deployment
 from proxy.errors import ContentPolicyError, InvalidRequestError, ProxyError, UpstreamError
 from proxy.providers.base import ImageResult, Usage
+from proxy.providers.openrouter.catalogue import catalogue_request, learn_listing
 from proxy.providers.openrouter.common import (
     PROVIDER,
     answer_object,
@@ -105,11 +108,12 @@ def edit_as_generation(request: EditRequest, model: str) -> ImageRequest:
     return generation
 
 
-def refuse_chat_stream(request: ImageRequest | EditRequest) -> None:
+def refuse_chat_stream(request: ImageRequest | EditRequest, deployment: Deployment) -> None:
     if request.stream:
         raise InvalidRequestError(
-            "OpenRouter streams images only through its images API (OpenAI's models): set "
-            "'openrouter_api: images' on the deployment, or send the request without 'stream'.",
+            f"OpenRouter streams images only through its images API, which does not list "
+            f"{deployment.model} (or this request sets a chat option such as 'image_config'): "
+            "send the request without 'stream'.",
             param="stream",
         )
 
@@ -117,7 +121,7 @@ def refuse_chat_stream(request: ImageRequest | EditRequest) -> None:
 class OpenRouterImages:
     provider = PROVIDER
     image_hosts = ()  # images come back as data URIs
-    supports_stream = True  # images API deployments of OpenAI models; the others: a 400
+    supports_stream = True  # models the images API streams; the others: a 400
     supports_edit_stream = True
 
     def payload(self, request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
@@ -144,13 +148,19 @@ class OpenRouterImages:
             body["image_config"] = config
         return body
 
+    def discovery(self, deployment: Deployment) -> UpstreamRequest | None:
+        return catalogue_request(deployment)
+
+    def learn(self, response: UpstreamResponse, deployment: Deployment) -> dict[str, Any]:
+        return learn_listing(response, deployment)
+
     def build(self, request: ImageRequest, deployment: Deployment) -> list[UpstreamRequest]:
         headers = attribution_headers(deployment)
-        if uses_images_api(deployment):
-            payload = images_api_payload(request, deployment.model)
+        if uses_images_api(deployment, request.body):
+            payload = images_api_payload(request, deployment)
             url = images_url(deployment)
             return [UpstreamRequest.post_json(url, payload, headers, stream=request.stream)]
-        refuse_chat_stream(request)
+        refuse_chat_stream(request, deployment)
         payload = self.payload(request, deployment)
         url = chat_url(deployment)
         return fan_out(UpstreamRequest.post_json(url, payload, headers), request.n)
@@ -174,12 +184,12 @@ class OpenRouterImages:
         generation = edit_as_generation(request, deployment.model)
         headers = attribution_headers(deployment)
         parts = [image_part(image) for image in request.images]
-        if uses_images_api(deployment):
-            payload = images_api_payload(generation, deployment.model)
+        if uses_images_api(deployment, generation.body):
+            payload = images_api_payload(generation, deployment)
             payload["input_references"] = parts
             url = images_url(deployment)
             return [UpstreamRequest.post_json(url, payload, headers, stream=request.stream)]
-        refuse_chat_stream(request)
+        refuse_chat_stream(request, deployment)
         payload = self.payload(generation, deployment)
         payload["messages"] = [
             {"role": "user", "content": [{"type": "text", "text": request.prompt}, *parts]}
@@ -199,9 +209,11 @@ class OpenRouterImages:
     # --- answers -----------------------------------------------------------------------
 
     def parse_answer(self, response: UpstreamResponse, deployment: Deployment) -> ImageResult:
-        if uses_images_api(deployment):
-            return parse_images_api(response)
+        """An images API answer (``data``) or a chat one (``choices``), told by its shape: the
+        list may have been read again between the call and its answer."""
         body = answer_object(response)
+        if "choices" not in body and isinstance(body.get("data"), list):
+            return parse_images_api(body)
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise UpstreamError(f"{PROVIDER} answered without choices", provider=PROVIDER)

@@ -1,4 +1,5 @@
-"""OpenRouter's images API, ``POST {base}/images`` (deployments with ``openrouter_api: images``).
+"""OpenRouter's images API, ``POST {base}/images`` (models its image list names, or
+deployments with ``openrouter_api: images``).
 
 Wire format from OpenRouter's OpenAPI (``ImageGenerationRequest`` / ``ImageGenerationResponse``,
 ``OpenRouterTeam/docs`` ``openapi/openapi.yaml``) and its image-generation guide:
@@ -21,8 +22,9 @@ Wire format from OpenRouter's OpenAPI (``ImageGenerationRequest`` / ``ImageGener
 Edits send the uploads as ``input_references`` (image_url parts holding data URLs).
 
 ``stream``: OpenRouter streams only from providers with native streaming ("currently
-OpenAI"; others ignore the flag and answer JSON), so it is sent for ``openai/*`` models only
-and is a 400 for the others. Its SSE ``data:`` lines (``image_generation.partial_image``,
+OpenAI"; others ignore the flag and answer JSON), so it is sent for the models its image list
+marks ``supports_streaming`` (``openai/*`` ones before the list is read) and is a 400 for the
+others. Its SSE ``data:`` lines (``image_generation.partial_image``,
 ``image_generation.completed`` with ``usage``, ``error``, then ``[DONE]``) are relayed as
 OpenAI's ``image_generation.*`` events (``image_edit.*`` for an edit), the completed event's
 usage (and its ``cost``) converted as a whole answer's is; an ``error`` event ends the stream
@@ -33,19 +35,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from proxy.config.deployment import Deployment
 from proxy.errors import InvalidRequestError, UpstreamError
 from proxy.providers.base import ImageResult, Usage
 from proxy.providers.openai.images import OpenAIImageStream
 from proxy.providers.openrouter.common import (
     PROVIDER,
-    answer_object,
+    STREAMS,
     images_usage,
     map_error_body,
 )
 from proxy.providers.openrouter.image_config import parse_size
 from proxy.schemas import ImageRequest
 from proxy.sse import SSEEvent
-from proxy.upstream_request import UpstreamResponse
 
 TIERS = ("512", "1K", "2K", "4K")
 ASPECT_RATIOS = (
@@ -142,16 +144,22 @@ def _check_output(body: dict[str, Any]) -> None:
 STREAMING_VENDORS = ("openai/",)  # OpenRouter: native streaming "currently OpenAI"
 
 
-def streams(model: str) -> bool:
-    return model.lower().startswith(STREAMING_VENDORS)
+def streams(deployment: Deployment) -> bool:
+    """As OpenRouter's image model list says (``supports_streaming``); before it has been
+    read (``openrouter_api: images``), by vendor."""
+    listed = deployment.learned.get(STREAMS)
+    if isinstance(listed, bool):
+        return listed
+    return deployment.model.lower().startswith(STREAMING_VENDORS)
 
 
-def images_api_payload(request: ImageRequest, model: str) -> dict[str, Any]:
+def images_api_payload(request: ImageRequest, deployment: Deployment) -> dict[str, Any]:
     """The ``POST /images`` body of a generation (an edit adds its ``input_references``)."""
     request.refuse_unsupported(UNSUPPORTED, "for OpenRouter's images API")
-    if request.stream and not streams(model):
+    model = deployment.model
+    if request.stream and not streams(deployment):
         raise InvalidRequestError(
-            f"OpenRouter streams images from OpenAI's models only; {model} answers whole. "
+            f"OpenRouter's images API does not stream {model}: it answers whole. "
             "Send the request without 'stream'.",
             param="stream",
         )
@@ -167,8 +175,8 @@ def images_api_payload(request: ImageRequest, model: str) -> dict[str, Any]:
     return body
 
 
-def parse_images_api(response: UpstreamResponse) -> ImageResult:
-    body = answer_object(response)
+def parse_images_api(body: dict[str, Any]) -> ImageResult:
+    """An images API answer (``answer_object`` of it)."""
     data = body.get("data")
     items: list[dict[str, Any]] = []
     formats: set[str] = set()

@@ -1,0 +1,127 @@
+"""What adapters learn from their upstream before they translate (``DiscoveringImages``).
+
+One question per URL (OpenRouter's image model list), shared by every deployment that asks
+it, kept for ``ANSWER_TTL``. Start-up asks in the background; a request that finds no answer
+asks (the requests that arrive meanwhile wait for the same answer), bounded by
+``QUESTION_TIMEOUT``; once an answer is old, the next request asks again in the background
+and goes on with the old one. A question that fails (a refused key, a server without the
+endpoint, a timeout) teaches nothing for ``FAILURE_TTL``: the adapter's default holds and the
+request goes on, never failing for want of an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import cast
+
+from proxy.config import Deployment
+from proxy.credentials.base import Credentials
+from proxy.errors import ProxyError
+from proxy.providers.base import DiscoveringImages, capable
+from proxy.providers.registry import PROVIDERS
+from proxy.transport import Sender
+from proxy.upstream_request import UpstreamRequest, UpstreamResponse
+
+log = logging.getLogger("proxy.discovery")
+
+ANSWER_TTL = 3600.0  # model lists change by the week
+FAILURE_TTL = 60.0
+QUESTION_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    response: UpstreamResponse | None  # None: the question failed
+    expires: float
+
+
+class Discovery:
+    def __init__(
+        self,
+        transport: Sender,
+        credentials: dict[str, Credentials],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.transport = transport
+        self.credentials = credentials
+        self.clock = clock
+        self.answers: dict[str, Answer] = {}
+        self.asking: dict[str, asyncio.Task[Answer]] = {}
+        self.taught: dict[str, Answer] = {}  # deployment id -> the answer its facts come from
+
+    def start(self, deployments: Iterable[Deployment]) -> None:
+        """Ask every question the deployments will need, in the background: start-up does not
+        wait, and the first requests usually find the answers there."""
+        for deployment in deployments:
+            adapter = PROVIDERS[deployment.provider].images
+            if deployment.available and capable(adapter, DiscoveringImages):
+                question = cast(DiscoveringImages, adapter).discovery(deployment)
+                if question is not None and question.url not in self.answers:
+                    self._asking(question, deployment)
+
+    async def aclose(self) -> None:
+        for task in list(self.asking.values()):
+            task.cancel()
+        await asyncio.gather(*self.asking.values(), return_exceptions=True)
+
+    async def prepare(self, deployment: Deployment, adapter: object) -> None:
+        """Teach ``deployment`` what its adapter needs to know; at most one question's wait."""
+        if not capable(adapter, DiscoveringImages):
+            return
+        discovering = cast(DiscoveringImages, adapter)
+        question = discovering.discovery(deployment)
+        if question is None:
+            return
+        answer = self.answers.get(question.url)
+        if answer is None or (answer.response is None and answer.expires <= self.clock()):
+            answer = await asyncio.shield(self._asking(question, deployment))
+        elif answer.expires <= self.clock():
+            self._asking(question, deployment)  # the old answer serves meanwhile
+        if self.taught.get(deployment.id) is answer:
+            return
+        facts = {}
+        if answer.response is not None:
+            try:
+                facts = discovering.learn(answer.response, deployment)
+            except (ProxyError, ValueError, TypeError, KeyError) as exc:
+                log.warning(
+                    "%s: %s answered %s with a body it could not read (%s); going on without it",
+                    deployment.path, deployment.provider, question.url, type(exc).__name__,
+                )  # fmt: skip
+        deployment.learned.clear()
+        deployment.learned.update(facts)
+        self.taught[deployment.id] = answer
+
+    def _asking(self, question: UpstreamRequest, deployment: Deployment) -> asyncio.Task[Answer]:
+        task = self.asking.get(question.url)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._ask(question, deployment))
+            self.asking[question.url] = task
+        return task
+
+    async def _ask(self, question: UpstreamRequest, deployment: Deployment) -> Answer:
+        try:
+            answer = Answer(await self._send(question, deployment), self.clock() + ANSWER_TTL)
+        except (ProxyError, OSError, TimeoutError) as exc:
+            log.warning(
+                "%s: %s did not answer %s (%s); asking again in %gs",
+                deployment.path, deployment.provider, question.url, exc, FAILURE_TTL,
+            )  # fmt: skip
+            answer = Answer(None, self.clock() + FAILURE_TTL)
+        finally:
+            self.asking.pop(question.url, None)
+        self.answers[question.url] = answer
+        return answer
+
+    async def _send(self, question: UpstreamRequest, deployment: Deployment) -> UpstreamResponse:
+        await self.credentials[deployment.id].authorize(question)
+        timeout = min(QUESTION_TIMEOUT, deployment.timeout)
+        async with asyncio.timeout(timeout):
+            response = await self.transport.send(question, timeout, deployment.provider)
+        if response.status >= 400:
+            raise ProxyError(f"HTTP {response.status}")
+        return response
