@@ -297,7 +297,7 @@ def test_images_api_stream_and_bad_input_are_400s_without_a_call(
     assert "stream" in err.value.message and "does not stream" in err.value.message
     with pytest.raises(openai.BadRequestError) as err:
         client.images.generate(model="or-edit", prompt="p", stream=True)
-    assert "openrouter_api: images" in err.value.message
+    assert "only through its images API" in err.value.message
     with pytest.raises(openai.BadRequestError) as err:
         client.images.generate(
             model="or-images", prompt="p", background="transparent", output_format="jpeg"

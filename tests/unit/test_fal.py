@@ -353,6 +353,16 @@ def test_the_key_may_be_fal_clients_id_and_secret_pair() -> None:
         ("fal-ai/flux/schnell", {"size": "1536x1024", "images": 2}, 2 * 0.006),  # 1.5 MP -> 2
         ("fal-ai/flux/dev", {"size": "1024x1024"}, 0.025),
         ("fal-ai/flux-pro/kontext", {"images": 3}, 0.12),
+        ("fal-ai/flux-2-pro", {}, 0.03),  # $0.03 the first MP
+        ("fal-ai/flux-2-pro", {"size": "1920x1080"}, 0.045),  # 2.07 MP -> + $0.015
+        ("fal-ai/flux-2-flex/edit", {"size": "2048x1536"}, 0.15),  # 3 MP at $0.05
+        ("fal-ai/flux-2-max", {"size": "1024x1024"}, 0.07),
+        ("fal-ai/nano-banana-pro", {}, 0.15),  # 1K by default
+        ("fal-ai/nano-banana-pro", {"size": "4096x4096"}, 0.30),
+        ("fal-ai/nano-banana-2/edit", {"size": "512x512"}, 0.06),  # 0.5K: x0.75
+        ("fal-ai/nano-banana-2", {"size": "2048x2048", "images": 2}, 2 * 0.12),  # 2K: x1.5
+        ("fal-ai/imagen4/preview/ultra", {}, 0.06),
+        ("fal-ai/bytedance/seedream/v4/edit", {}, 0.03),
     ],
 )
 def test_prices_per_image_rounded_up_to_the_megapixel(

@@ -437,8 +437,9 @@ def test_gemini_3_ga_names_carry_the_prices_and_previews_follow(provider: str) -
         preview = TABLE.for_deployment(deployment(provider, f"{ga}-preview"))
         assert preview.rates == entry.rates
     lite = TABLE.for_deployment(deployment(provider, "gemini-3.1-flash-lite-image"))
-    assert lite.unknown and not lite.known
-    assert TABLE.as_of == "2026-12-03"
+    assert lite.key == f"{provider}/gemini-3.1-flash-lite-image" and lite.known
+    assert lite.rate("output_cost_per_image_token") == 3.0e-05  # $0.0336 per 1K image
+    assert TABLE.as_of == "2026-12-04"
 
 
 def test_an_openrouter_model_named_after_an_openai_one_is_priced_from_usage_cost() -> None:

@@ -443,8 +443,18 @@ def test_prices_are_credits_per_image(model: str, each: float) -> None:
     assert cost == pytest.approx(2 * each) and basis == "per_image"
 
 
-def test_edit_prices_are_unknown_until_declared() -> None:
-    assert price("stability", "inpaint")[0] is None
+@pytest.mark.parametrize(
+    ("model", "each"),
+    [("inpaint", 0.05), ("edit/inpaint", 0.05), ("outpaint", 0.04), ("style-transfer", 0.08),
+     ("fast", 0.02), ("upscale/conservative", 0.40)],
+)  # fmt: skip
+def test_edit_control_and_upscale_prices_are_credits_per_image(model: str, each: float) -> None:
+    cost, basis = price("stability", model, images=1)
+    assert cost == pytest.approx(each) and basis == "per_image"
+
+
+def test_a_model_missing_from_the_table_is_unknown_until_declared() -> None:
+    assert price("stability", "stable-audio-2")[0] is None
 
 
 async def test_the_request_path_never_reads_the_environment(
