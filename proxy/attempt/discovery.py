@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from proxy.config import Deployment
 from proxy.credentials.base import Credentials
@@ -31,6 +31,13 @@ log = logging.getLogger("proxy.discovery")
 ANSWER_TTL = 3600.0  # model lists change by the week
 FAILURE_TTL = 60.0
 QUESTION_TIMEOUT = 10.0
+
+
+LEARNED_FROM = "discovery.answer"  # in ``deployment.learned``: the answer its facts come from
+
+
+class Unanswered(Exception):
+    """The upstream answered the question with an error status."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +58,6 @@ class Discovery:
         self.clock = clock
         self.answers: dict[str, Answer] = {}
         self.asking: dict[str, asyncio.Task[Answer]] = {}
-        self.taught: dict[str, Answer] = {}  # deployment id -> the answer its facts come from
 
     def start(self, deployments: Iterable[Deployment]) -> None:
         """Ask every question the deployments will need, in the background: start-up does not
@@ -81,20 +87,20 @@ class Discovery:
             answer = await asyncio.shield(self._asking(question, deployment))
         elif answer.expires <= self.clock():
             self._asking(question, deployment)  # the old answer serves meanwhile
-        if self.taught.get(deployment.id) is answer:
+        if deployment.learned.get(LEARNED_FROM) is answer:
             return
-        facts = {}
+        facts: dict[str, Any] = {}
         if answer.response is not None:
             try:
                 facts = discovering.learn(answer.response, deployment)
             except (ProxyError, ValueError, TypeError, KeyError) as exc:
                 log.warning(
-                    "%s: %s answered %s with a body it could not read (%s); going on without it",
-                    deployment.path, deployment.provider, question.url, type(exc).__name__,
+                    "%s: the %s model list could not be read (%s); going on without it",
+                    deployment.path, deployment.provider, type(exc).__name__,
                 )  # fmt: skip
         deployment.learned.clear()
         deployment.learned.update(facts)
-        self.taught[deployment.id] = answer
+        deployment.learned[LEARNED_FROM] = answer
 
     def _asking(self, question: UpstreamRequest, deployment: Deployment) -> asyncio.Task[Answer]:
         task = self.asking.get(question.url)
@@ -106,10 +112,11 @@ class Discovery:
     async def _ask(self, question: UpstreamRequest, deployment: Deployment) -> Answer:
         try:
             answer = Answer(await self._send(question, deployment), self.clock() + ANSWER_TTL)
-        except (ProxyError, OSError, TimeoutError) as exc:
+        except Exception as exc:  # whatever went wrong, the request goes on without it
+            why = str(exc) if isinstance(exc, Unanswered) else type(exc).__name__
             log.warning(
-                "%s: %s did not answer %s (%s); asking again in %gs",
-                deployment.path, deployment.provider, question.url, exc, FAILURE_TTL,
+                "%s: the %s model list was not read (%s); asking again in %gs",
+                deployment.path, deployment.provider, why, FAILURE_TTL,
             )  # fmt: skip
             answer = Answer(None, self.clock() + FAILURE_TTL)
         finally:
@@ -123,5 +130,5 @@ class Discovery:
         async with asyncio.timeout(timeout):
             response = await self.transport.send(question, timeout, deployment.provider)
         if response.status >= 400:
-            raise ProxyError(f"HTTP {response.status}")
+            raise Unanswered(f"HTTP {response.status}")
         return response

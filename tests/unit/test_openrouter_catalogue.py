@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.attempt.discovery import ANSWER_TTL, FAILURE_TTL, Discovery
+from proxy.attempt.discovery import ANSWER_TTL, FAILURE_TTL, LEARNED_FROM, Discovery
 from proxy.config import Deployment
 from proxy.credentials.base import NoCredentials
 from proxy.errors import UpstreamUnavailableError
@@ -28,6 +28,11 @@ LISTED_MODEL = "openrouter/bytedance-seed/seedream-4.5"
 
 def dep(model: str = LISTED_MODEL, **params: Any) -> Deployment:
     return configured(model, api_key="sk-or-test", **params)
+
+
+def facts(deployment: Deployment) -> dict[str, Any]:
+    """What the deployment learned, without the answer it learned it from."""
+    return {k: v for k, v in deployment.learned.items() if k != LEARNED_FROM}
 
 
 def answer(body: Any, status: int = 200) -> UpstreamResponse:
@@ -115,10 +120,14 @@ async def test_concurrent_requests_share_one_question_and_deployments_one_answer
     upstream.gate.set()
     await asyncio.gather(*waiting)
     assert len(upstream.asked) == 1
-    assert seedream.learned == {LISTED: True, STREAMS: False}
-    assert gemini.learned == {LISTED: False}
+    assert facts(seedream) == {LISTED: True, STREAMS: False}
+    assert facts(gemini) == {LISTED: False}
     await found.prepare(seedream, ADAPTER)
     assert len(upstream.asked) == 1
+    again = dep()  # a deployment built again under the same id (a wildcard's, say) learns too
+    assert again.id == seedream.id and again.learned == {}
+    await found.prepare(again, ADAPTER)
+    assert facts(again) == {LISTED: True, STREAMS: False} and len(upstream.asked) == 1
 
 
 async def test_a_failed_question_teaches_nothing_and_is_asked_again_after_a_minute() -> None:
@@ -128,13 +137,13 @@ async def test_a_failed_question_teaches_nothing_and_is_asked_again_after_a_minu
     seedream = dep()
     found, clock = discovery(upstream, seedream)
     await found.prepare(seedream, ADAPTER)
-    assert seedream.learned == {} and len(upstream.asked) == 1
+    assert facts(seedream) == {} and len(upstream.asked) == 1
     clock.now += FAILURE_TTL - 1
     await found.prepare(seedream, ADAPTER)
     assert len(upstream.asked) == 1  # not asked on every request
     clock.now += 1
     await found.prepare(seedream, ADAPTER)  # a 500: still nothing
-    assert seedream.learned == {} and len(upstream.asked) == 2
+    assert facts(seedream) == {} and len(upstream.asked) == 2
     clock.now += FAILURE_TTL
     await found.prepare(seedream, ADAPTER)
     assert seedream.learned[LISTED] is True and len(upstream.asked) == 3
@@ -144,7 +153,7 @@ async def test_an_unreadable_list_teaches_nothing() -> None:
     seedream = dep()
     found, _ = discovery(Upstream(answer({"models": []})), seedream)
     await found.prepare(seedream, ADAPTER)
-    assert seedream.learned == {}
+    assert facts(seedream) == {}
 
 
 async def test_an_old_answer_serves_while_the_new_one_is_asked_in_the_background() -> None:
@@ -161,7 +170,7 @@ async def test_an_old_answer_serves_while_the_new_one_is_asked_in_the_background
     upstream.gate.set()
     await asyncio.gather(*found.asking.values())
     await found.prepare(seedream, ADAPTER)
-    assert seedream.learned == {LISTED: False}
+    assert facts(seedream) == {LISTED: False}
 
 
 async def test_start_asks_in_the_background_and_close_cancels() -> None:
