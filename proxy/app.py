@@ -54,6 +54,7 @@ from proxy.routing.router import Router
 from proxy.server.front import App
 from proxy.server.heap import settle as settle_heap
 from proxy.server.http import HttpLimits
+from proxy.server.malloc import tune as tune_malloc
 from proxy.server.pacing import LoopPacer
 from proxy.services import Services
 from proxy.sessions import Sessions
@@ -174,6 +175,7 @@ def create_app(config: ProxyConfig) -> App:
 
     @asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
+        tune_malloc()  # in every process that serves, workers included
         for start in services.lifecycle.startup:
             await start()
         settle_heap()
