@@ -4,9 +4,9 @@ One question per URL (OpenRouter's image model list), shared by every deployment
 it, kept for ``ANSWER_TTL``. Start-up asks in the background; a request that finds no answer
 asks (the requests that arrive meanwhile wait for the same answer), bounded by
 ``QUESTION_TIMEOUT``; once an answer is old, the next request asks again in the background
-and goes on with the old one. A question that fails (a refused key, a server without the
-endpoint, a timeout) teaches nothing for ``FAILURE_TTL``: the adapter's default holds and the
-request goes on, never failing for want of an answer.
+and goes on with the old one. A question that fails (a refused key, a timeout) teaches nothing
+for ``FAILURE_TTL``, a 404 (a server without the list) for ``ANSWER_TTL``: the adapter's default
+holds and the request goes on, never failing for want of an answer.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ LEARNED_FROM = "discovery.answer"  # in ``deployment.learned``: the answer its f
 
 class Unanswered(Exception):
     """The upstream answered the question with an error status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +118,13 @@ class Discovery:
             answer = Answer(await self._send(question, deployment), self.clock() + ANSWER_TTL)
         except Exception as exc:  # whatever went wrong, the request goes on without it
             why = str(exc) if isinstance(exc, Unanswered) else type(exc).__name__
+            # A 404 is an answer: this server has no such list (an OpenRouter-compatible one).
+            ttl = ANSWER_TTL if isinstance(exc, Unanswered) and exc.status == 404 else FAILURE_TTL
             log.warning(
                 "%s: the %s model list was not read (%s); asking again in %gs",
-                deployment.path, deployment.provider, why, FAILURE_TTL,
+                deployment.path, deployment.provider, why, ttl,
             )  # fmt: skip
-            answer = Answer(None, self.clock() + FAILURE_TTL)
+            answer = Answer(None, self.clock() + ttl)
         finally:
             self.asking.pop(question.url, None)
         self.answers[question.url] = answer
@@ -130,5 +136,5 @@ class Discovery:
         async with asyncio.timeout(timeout):
             response = await self.transport.send(question, timeout, deployment.provider)
         if response.status >= 400:
-            raise Unanswered(f"HTTP {response.status}")
+            raise Unanswered(response.status)
         return response

@@ -149,6 +149,19 @@ async def test_a_failed_question_teaches_nothing_and_is_asked_again_after_a_minu
     assert seedream.learned[LISTED] is True and len(upstream.asked) == 3
 
 
+async def test_a_server_without_the_list_is_asked_again_an_hour_later() -> None:
+    upstream = Upstream(answer({"error": {"message": "not found"}}, 404), answer(LISTING))
+    seedream = dep()
+    found, clock = discovery(upstream, seedream)
+    await found.prepare(seedream, ADAPTER)
+    clock.now += FAILURE_TTL
+    await found.prepare(seedream, ADAPTER)
+    assert facts(seedream) == {} and len(upstream.asked) == 1
+    clock.now += ANSWER_TTL
+    await found.prepare(seedream, ADAPTER)
+    assert facts(seedream)[LISTED] is True and len(upstream.asked) == 2
+
+
 async def test_an_unreadable_list_teaches_nothing() -> None:
     seedream = dep()
     found, _ = discovery(Upstream(answer({"models": []})), seedream)
