@@ -60,6 +60,9 @@ class RequestContext:
     end_user: str | None = None
     model_group: str | None = None
     deployment_id: str | None = None
+    # The deployment object itself (typed loosely: the context sits below the config). Holding
+    # it keeps a wildcard route's concrete deployment findable by its id while the request lives.
+    deployment: object | None = field(default=None, repr=False)
     provider: str | None = None
     stream: bool = False
     upstream_seconds: float = 0.0

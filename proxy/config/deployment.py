@@ -54,7 +54,7 @@ class ModelInfo(Section):
     mode: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Deployment:
     """One provider deployment of a public model name, ready to route to."""
 

@@ -12,7 +12,9 @@ Exact names win over patterns (the router asks here only for a name no group has
 patterns the longer wins, then the one with more ``*``. The concrete deployment is built and
 checked like a configured one (provider, skipping rule, LiteLLM's variables, key) the first
 time a name is asked for, then remembered (at most ``MAX_REMEMBERED`` names; past that the
-memory starts over). A concrete model the gateway would skip is not served (a 404 naming why).
+memory starts over). A concrete deployment stays findable by its id (for its cost and
+credentials) for as long as anything holds it, a request in flight included, however many
+names come after it. A concrete model the gateway would skip is not served (a 404 naming why).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakValueDictionary
 
 from proxy.config.deployment import Deployment
 from proxy.model_patterns import pattern_regex
@@ -61,7 +64,8 @@ class Wildcards:
         self.entries = sorted(entries, key=lambda e: e.specificity, reverse=True)
         self._build = build
         self._memo: dict[str, tuple[tuple[Deployment, ...], str | None]] = {}
-        self._by_id: dict[str, Deployment] = {}
+        # by id, while something holds the deployment: the memo, or a request in flight
+        self._by_id: WeakValueDictionary[str, Deployment] = WeakValueDictionary()
 
     @property
     def patterns(self) -> list[str]:
@@ -77,7 +81,6 @@ class Wildcards:
         if found is None:
             if len(self._memo) >= MAX_REMEMBERED:
                 self._memo.clear()
-                self._by_id.clear()
             found = self._memo[name] = self._resolve(name)
             for d in found[0]:
                 self._by_id[d.id] = d

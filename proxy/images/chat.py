@@ -51,6 +51,8 @@ async def take_image_format(ctx: RequestContext, request: Any) -> None:
 
 def deployment_of(pipeline: Pipeline, ctx: RequestContext) -> Deployment | None:
     """The deployment that answered (after retries and fallbacks)."""
+    if isinstance(ctx.deployment, Deployment):
+        return ctx.deployment
     return pipeline.router.deployment(ctx.deployment_id) if ctx.deployment_id else None
 
 

@@ -164,8 +164,12 @@ class Pricer:
     def cost(self, ctx: RequestContext) -> Cost:
         if ctx.images == 0 and not ctx.usage and (ctx.status >= 400 or not ctx.deployment_id):
             return Cost(0.0, "no_output")
-        deployment_id = ctx.deployment_id or ""
-        deployment = self.deployments.get(deployment_id) or self.wildcards.deployment(deployment_id)
+        deployment = ctx.deployment
+        if not isinstance(deployment, Deployment):
+            deployment_id = ctx.deployment_id or ""
+            deployment = self.deployments.get(deployment_id) or self.wildcards.deployment(
+                deployment_id
+            )
         if deployment is None:
             return Cost(None, "unknown")
         entry = self.entry(deployment)

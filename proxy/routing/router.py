@@ -195,7 +195,7 @@ class Router:
         except ProxyError as first:
             if isinstance(first, DeadlineExceededError) or ctx.fallbacks_disabled:
                 raise run.explain(first) from None
-            failed_on = (ctx.deployment_id, ctx.provider)
+            failed_on = (ctx.deployment_id, ctx.provider, ctx.deployment)
             for target in self.fallbacks.chain(name, first, ctx.requested_fallbacks, ctx.key):
                 if run.deadline.expired:
                     run.note(f"{target}: not tried, the request deadline ran out")
@@ -209,7 +209,7 @@ class Router:
                     continue
             # the answer is the group's own error: the headers name what produced it
             ctx.model_group = name
-            ctx.deployment_id, ctx.provider = failed_on
+            ctx.deployment_id, ctx.provider, ctx.deployment = failed_on
             raise run.explain(first) from None
 
     async def _run_group(
@@ -357,8 +357,8 @@ class Router:
     ) -> T:
         ctx = run.ctx
         ctx.model_group = name
-        ctx.deployment_id = deployment.id
-        ctx.provider = deployment.provider
+        ctx.deployment_id, ctx.provider = deployment.id, deployment.provider
+        ctx.deployment = deployment  # keeps a wildcard's concrete deployment findable by id
         started = self.clock.monotonic()
         try:
             async with asyncio.timeout(run.deadline.remaining()):

@@ -3,12 +3,14 @@ requested name, exact names first, longer patterns first; key model lists with p
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 
 from proxy.attempt.caller import Caller
 from proxy.config import ConfigError, ProxyConfig
+from proxy.config.wildcards import MAX_REMEMBERED
 from proxy.configure import parse_config
 from proxy.context import KeyInfo, RequestContext
 from proxy.errors import NotFoundError
@@ -107,6 +109,30 @@ def test_the_concrete_deployment_is_remembered_priced_and_authorized() -> None:
     ctx = RequestContext(endpoint="images", deployment_id=first.id, images=1)
     ctx.usage = {"input_tokens": 10, "output_tokens": 1000, "total_tokens": 1010}
     assert pricer.cost(ctx).usd is not None
+
+
+async def test_a_deployment_in_flight_outlives_a_flood_of_other_names() -> None:
+    """Past ``MAX_REMEMBERED`` names the memo starts over; a deployment a request still holds
+    keeps its price and credentials (before, its id was forgotten with the memo: cost unknown,
+    and a KeyError for its credentials)."""
+    config = parse_config({"model_list": [route("openai/*", "openai/*")]}, env=ENV)
+    r = make_router(config)
+    (held,) = r.group("openai/gpt-image-2")
+    ctx = RequestContext(endpoint="images", deployment_id=held.id, images=1)
+    ctx.deployment = held  # what the router sets
+    table = credentials_for(config)
+    for i in range(MAX_REMEMBERED + 1):
+        r.group(f"openai/flood-{i}")
+    assert r.deployment(held.id) is held
+    ctx.usage = {"input_tokens": 10, "output_tokens": 1000, "total_tokens": 1010}
+    assert Pricer(config).cost(ctx).usd is not None
+    request = UpstreamRequest.post_json("https://upstream/x", {})
+    await table[held.id].authorize(request)
+    assert request.headers["authorization"] == "Bearer sk-openai"
+    held_id = held.id
+    del held, ctx
+    gc.collect()
+    assert r.deployment(held_id) is None  # once nothing holds it, it is not kept
 
 
 async def test_a_concrete_deployment_gets_its_credentials_when_it_first_calls() -> None:
