@@ -23,7 +23,7 @@ from proxy.context import KeyInfo, RequestContext
 from proxy.db.records import SpendRecord, billed_key, clip
 from proxy.db.writer import SpendWriter
 from proxy.errors import PermissionDeniedError, RateLimitError
-from proxy.keys.budget import Budget
+from proxy.keys.budget import Budget, counted_tokens
 from proxy.keys.end_users import EndUserBudgets
 from proxy.keys.service import KeyService
 from proxy.pricing.cost import PriceInputs, Pricer
@@ -173,7 +173,7 @@ class Accounting:
             return
         state = self.keys.state(key.key_hash)
         if state is not None and state.tpm is not None:
-            state.tpm.add(tokens.prompt_tokens + tokens.completion_tokens)
+            state.tpm.add(counted_tokens(tokens))
 
     def record(
         self, ctx: RequestContext, key_period: int, tokens: TokenUsage | None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from proxy.errors import RateLimitError
 from proxy.keys.durations import iso, next_reset
+from proxy.pricing.usage import TokenUsage
 
 
 class BudgetExceededError(RateLimitError):
@@ -122,6 +123,12 @@ class RpmWindow:
                 now,
             )
         self.stamps.append(now)
+
+
+def counted_tokens(tokens: TokenUsage | None) -> int:
+    """What a key's ``tpm_limit`` counts of one answer: its input and output tokens, as the
+    provider reported them (none reported, none counted)."""
+    return tokens.prompt_tokens + tokens.completion_tokens if tokens is not None else 0
 
 
 @dataclass

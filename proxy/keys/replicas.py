@@ -5,7 +5,8 @@ Installed only with shared state (``router_settings.redis_*``). Two hooks stand 
 ``Accounting``'s:
 
 * ``before`` (pre-call, after ``Accounting.before`` admitted the request locally): a virtual
-  key's ``rpm_limit`` is checked and counted in one shared sliding minute; its
+  key's ``rpm_limit`` is checked and counted in one shared sliding minute, its ``tpm_limit``
+  checked against the tokens every replica counted in the last minute; its
   ``max_parallel_requests`` holds one in-flight slot on the key's shared counter only while
   every replica's slots together are fewer (``StateStore.hold``, limit = the setting); each
   budget the request holds (the key's, the end user's, the proxy-wide one, which every request
@@ -18,7 +19,7 @@ Installed only with shared state (``router_settings.redis_*``). Two hooks stand 
   took it: one killed mid-request stops holding within ``redis_lease_ttl``.
 * ``after`` (post-call, after ``Accounting.after`` priced the request, refused requests
   included): each slot is released; each reservation is released and the actual cost added
-  to the settled spend.
+  to the settled spend; the tokens the answer reported are counted in the key's shared minute.
 
 The local checks keep running first: a replica's own view never exceeds the shared one, so
 they never refuse what the shared one would admit, and they are what still enforces while
@@ -41,9 +42,10 @@ from proxy.config import ProxyConfig
 from proxy.context import RequestContext
 from proxy.errors import RateLimitError
 from proxy.keys.accounting import Hold, ParallelLimitError, budget_holds
-from proxy.keys.budget import BudgetExceededError, when_it_resets
+from proxy.keys.budget import BudgetExceededError, counted_tokens, when_it_resets
 from proxy.keys.service import KeyService
 from proxy.lifecycle import Lifecycle
+from proxy.pricing.usage import normalize
 from proxy.state.base import StateStore
 from proxy.state.settings import redis_settings
 
@@ -97,6 +99,8 @@ class ReplicaKeys:
             alias = state.info().alias
             if state.rpm is not None:
                 await self._count_rpm(key.key_hash, alias, state.rpm.limit)
+            if state.tpm is not None:
+                await self._check_tpm(key.key_hash, alias, state.tpm.limit)
             parallel = state.max_parallel_requests
             if parallel is not None:
                 counter = f"parallel:key:{key.key_hash}"
@@ -131,6 +135,21 @@ class ReplicaKeys:
                 retry_after=seconds,
             )
 
+    async def _check_tpm(self, key_hash: str, alias: str | None, limit: int) -> None:
+        """Admitted while every replica's tokens of the last minute are below the limit (a
+        request's own are known when it ends: ``after`` counts them)."""
+        # Reserving nothing under limit - 1 tokens: admitted while the total is below limit,
+        # and when refused, the wait until enough of the minute has passed.
+        wait = await self.state.window_reserve(f"tpm:key:{key_hash}", 0, limit - 1, MINUTE)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            raise RateLimitError(
+                f"Rate limit exceeded for key '{alias}': tpm_limit {limit} tokens per minute "
+                f"across all replicas; retry after {seconds} s.",
+                headers={"retry-after": str(seconds)},
+                retry_after=seconds,
+            )
+
     @staticmethod
     def _exceeded(hold: Hold, committed: float) -> BudgetExceededError:
         budget = hold.budget
@@ -145,6 +164,12 @@ class ReplicaKeys:
     async def after(self, ctx: RequestContext) -> None:
         taken: list[SharedHold] = ctx.shared_holds or []
         ctx.shared_holds = None  # given back once
+        key = ctx.key
+        state = self.keys.state(key.key_hash) if key is not None and not key.is_master else None
+        if key is not None and state is not None and state.tpm is not None:
+            tokens = counted_tokens(normalize(ctx.usage))
+            if tokens > 0:
+                await self.state.window_add(f"tpm:key:{key.key_hash}", tokens, MINUTE)
         cost = ctx.cost or 0.0
         for held in taken:
             # the floor as it was when admitted: the local spend includes this cost by now

@@ -167,6 +167,35 @@ async def test_rpm_limit_is_counted_once_across_replicas(
     assert exc.value.headers["retry-after"] and "rpm_limit 3" in exc.value.message
 
 
+async def test_tpm_limit_counts_every_replicas_tokens(two_replicas: list[ReplicaKeys]) -> None:
+    await tpm_across(two_replicas)
+
+
+async def test_tpm_limit_counts_every_replicas_tokens_on_redis(
+    two_redis_replicas: list[ReplicaKeys],
+) -> None:
+    await tpm_across(two_redis_replicas)
+
+
+async def tpm_across(replicas: list[ReplicaKeys]) -> None:
+    """LiteLLM's per-pod fallback (limit x pods) is what this avoids: a key's tokens of the
+    last minute are one count on the shared store, whichever replica answered."""
+    a, b = replicas
+    key, _ = await a.keys.generate(KeyFields(tpm_limit=100))
+    usage = {"prompt_tokens": 20, "completion_tokens": 40, "total_tokens": 60}
+    first = await request(a, key, 0.0)
+    first.usage = usage
+    await finish(a, first)  # 60 tokens counted, on replica a
+    second = await request(b, key, 0.0)  # b has counted none itself: 60 < 100, admitted
+    second.usage = usage
+    await finish(b, second)  # 120 across both
+    for replica in (a, b):
+        with pytest.raises(RateLimitError) as exc:
+            await request(replica, key, 0.0)
+        assert "tpm_limit 100" in exc.value.message and "all replicas" in exc.value.message
+        assert 1 <= int(exc.value.headers["retry-after"]) <= 60
+
+
 async def test_key_changes_reach_the_other_replica(two_replicas: list[ReplicaKeys]) -> None:
     a, b = two_replicas
     key, state = await a.keys.generate(KeyFields(models=["m"]))
