@@ -102,6 +102,9 @@ class Discovery:
                     "%s: the %s model list could not be read (%s); going on without it",
                     deployment.path, deployment.provider, type(exc).__name__,
                 )  # fmt: skip
+        known = {k: v for k, v in deployment.learned.items() if k != LEARNED_FROM}
+        if facts and facts != known:
+            log.info("%s (%s): %s", deployment.path, deployment.model_name, _said(facts))
         deployment.learned.clear()
         deployment.learned.update(facts)
         deployment.learned[LEARNED_FROM] = answer
@@ -138,3 +141,7 @@ class Discovery:
         if response.status >= 400:
             raise Unanswered(response.status)
         return response
+
+
+def _said(facts: dict[str, Any]) -> str:
+    return ", ".join(f"{name} = {value}" for name, value in sorted(facts.items()))

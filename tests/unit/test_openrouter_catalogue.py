@@ -196,3 +196,19 @@ async def test_start_asks_in_the_background_and_close_cancels() -> None:
     assert len(upstream.asked) == 1 and len(found.asking) == 1
     await found.aclose()
     assert found.asking == {}
+
+
+async def test_what_a_deployment_learned_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    seedream = dep()
+    found, clock = discovery(Upstream(answer(LISTING), answer(LISTING)), seedream)
+    with caplog.at_level("INFO", logger="proxy.discovery"):
+        await found.prepare(seedream, ADAPTER)
+        clock.now += ANSWER_TTL
+        await found.prepare(seedream, ADAPTER)  # asks again in the background
+        await asyncio.gather(*found.asking.values())
+        await found.prepare(seedream, ADAPTER)  # the same facts: nothing more said
+    said = [r.getMessage() for r in caplog.records if r.name == "proxy.discovery"]
+    assert said == [
+        f"{seedream.path} ({seedream.model_name}): "
+        "openrouter.images_api = True, openrouter.streams = False"
+    ]
