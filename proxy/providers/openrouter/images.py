@@ -111,9 +111,10 @@ def edit_as_generation(request: EditRequest, model: str) -> ImageRequest:
 def refuse_chat_stream(request: ImageRequest | EditRequest, deployment: Deployment) -> None:
     if request.stream:
         raise InvalidRequestError(
-            f"OpenRouter streams images only through its images API, which does not list "
-            f"{deployment.model} (or this request sets a chat option such as 'image_config'): "
-            "send the request without 'stream'.",
+            f"OpenRouter streams images only through its images API; {deployment.model} goes "
+            "through chat completions here (not in OpenRouter's image model list, "
+            "'openrouter_api: chat', or a chat option such as 'image_config'): send the request "
+            "without 'stream'.",
             param="stream",
         )
 
