@@ -103,7 +103,8 @@ def build_services(config: ProxyConfig) -> Services:
     accounting = build_accounting(config, pacer)  # pricing, keys, budgets, spend logs
     journal = accounting.writer.journal  # every upstream call is journaled as it goes out
     caller = Caller(transport, credentials_for(config), pace=pacer.take_turn, journal=journal)
-    router = Router(config, caller, state=build_state(config), price=accounting.pricer)
+    shared = build_state(config)  # None: no Redis, this process's state only
+    router = Router(config, caller, state=shared, price=accounting.pricer)
     observability = build_observability(config, pacer)
     guardrails, guardrails_lifecycle = build_guardrails(config)
     replica_keys, replicas_lifecycle = build_replicas(config, router.state, accounting.keys)
@@ -132,8 +133,8 @@ def build_services(config: ProxyConfig) -> Services:
     auth = Authenticator(
         config.general.master_key,
         open_access=config.general.allow_unauthenticated_access,
-        lookup=accounting.keys.lookup,
-        sessions=Sessions(),  # the console's sign-ins (in this process)
+        lookup=accounting.keys.lookup_hash,
+        sessions=Sessions(shared=shared),  # the console's sign-ins, on every replica
         allowed_ips=config.general.allowed_networks(),
     )
     pipeline = Pipeline(config, auth, router, transport, caller, hooks, accounting.pricer)

@@ -4,8 +4,9 @@ Keys arrive as ``Authorization: Bearer <key>`` or as Azure-style ``api-key: <key
 master key is compared in constant time; virtual keys are looked up by their hash only.
 
 A request without a key may carry the console's session cookie instead (``proxy.sessions``):
-the key signed in with is used, and a state-changing request must also carry the session's
-CSRF token. The cookie is looked at only when no key header came, so API clients pay nothing.
+the key signed in with is checked again (by its hash), and a state-changing request must also
+carry the session's CSRF token. The cookie is looked at only when no key header came, so API
+clients pay nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from starlette.requests import Request
 from proxy.config.settings import IPNetwork
 from proxy.context import KeyInfo
 from proxy.errors import AuthenticationError, PermissionDeniedError
-from proxy.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, Sessions
+from proxy.sessions import COOKIE, CSRF_HEADER, MASTER, SAFE_METHODS, Sessions
 
-KeyLookup = Callable[[str], Awaitable[KeyInfo | None]]
+KeyLookup = Callable[[str], Awaitable[KeyInfo | None]]  # by the key's hash
 
 
 def hash_key(key: str) -> str:
@@ -63,20 +64,34 @@ class Authenticator:
         if self.open_access:
             return self._master_info
         key = presented_key(request)
-        if key is None and self.sessions is not None:
-            key = self.session_key(request)
-        if key is None:
-            raise AuthenticationError(
-                "Missing API key: send 'Authorization: Bearer <key>'.", code="missing_api_key"
-            )
-        return await self.check_key(key)
+        if key is not None:
+            return await self.check_key(key)
+        if self.sessions is not None:
+            holder = await self.session_holder(request)
+            if holder is not None:
+                return await self.check_holder(holder)
+        raise AuthenticationError(
+            "Missing API key: send 'Authorization: Bearer <key>'.", code="missing_api_key"
+        )
 
     async def check_key(self, key: str) -> KeyInfo:
         """Who ``key`` is (master or a virtual key), or a 401."""
+        return await self.check_holder(self.holder_of(key))
+
+    def holder_of(self, key: str) -> str:
+        """``MASTER`` for the master key, else the key's hash: what a session holds."""
         if self._master is not None and hmac.compare_digest(key.encode(), self._master):
-            return self._master_info
-        if self.lookup is not None:
-            info = await self.lookup(key)
+            return MASTER
+        return hash_key(key)
+
+    async def check_holder(self, holder: str) -> KeyInfo:
+        """Who a key known by its holder is: the master (while it is configured), or a virtual
+        key looked up by its hash; else a 401."""
+        if holder == MASTER:
+            if self._master is not None:
+                return self._master_info
+        elif self.lookup is not None:
+            info = await self.lookup(holder)
             if info is not None:
                 return info
         raise AuthenticationError("Invalid API key.")
@@ -84,8 +99,12 @@ class Authenticator:
     async def identify(self, request: Request, key: str) -> KeyInfo:
         """Who ``key`` is, sent by ``request``'s client outside the usual headers (the
         console's sign-in): held to the same client check; on an open proxy, the master."""
+        return await self.identify_holder(request, self.holder_of(key))
+
+    async def identify_holder(self, request: Request, holder: str) -> KeyInfo:
+        """``identify`` of a key known by its holder (a console session's)."""
         self.check_client(request)
-        return self._master_info if self.open_access else await self.check_key(key)
+        return self._master_info if self.open_access else await self.check_holder(holder)
 
     def check_client(self, request: Request) -> None:
         """``general_settings.allowed_ips``: a 403 for any other client address."""
@@ -106,11 +125,11 @@ class Authenticator:
             return False
         return any(address in network for network in self.allowed_ips)
 
-    def session_key(self, request: Request) -> str | None:
-        """The key behind the request's console session cookie, if any; a state-changing
-        request without the session's CSRF token is refused."""
+    async def session_holder(self, request: Request) -> str | None:
+        """Who holds the request's console session cookie, if any; a state-changing request
+        without the session's CSRF token is refused."""
         assert self.sessions is not None
-        session = self.sessions.get(request.cookies.get(COOKIE))
+        session = await self.sessions.get(request.cookies.get(COOKIE))
         if session is None:
             return None
         if request.method not in SAFE_METHODS and not session.csrf_matches(
@@ -120,7 +139,7 @@ class Authenticator:
                 f"Missing or wrong {CSRF_HEADER} header for this console session.",
                 code="csrf_token_invalid",
             )
-        return session.key
+        return session.holder
 
     def is_master(self, key: KeyInfo) -> bool:
         return key.is_master

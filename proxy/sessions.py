@@ -1,73 +1,118 @@
-"""Console sign-in sessions: an opaque id in an HttpOnly cookie stands for a key kept here.
+"""Console sign-in sessions: an opaque id in an HttpOnly cookie stands for who signed in.
 
 ``POST /console/session`` checks a key like a bearer token and opens a session; the browser
 then holds only the session id (an HttpOnly, SameSite=Strict cookie no script can read) and a
-CSRF token it sends back in ``x-csrf-token`` on every state-changing request. The key itself
-stays in this process, so each request is authenticated with it afresh: a key revoked or
-expired after sign-in stops working at once.
+CSRF token it sends back in ``x-csrf-token`` on every state-changing request. A session holds
+who signed in, the master key or a virtual key by its hash, never the key itself: each request
+is authenticated afresh (``Authenticator``), so a key revoked or expired after sign-in stops
+working at once.
 
-Sessions live in this process's memory: behind several replicas a browser must reach the
-replica it signed in on (sticky sessions), or sign in again. They end when the proxy stops.
+Sessions live in this process (at most ``MAX_SESSIONS``) or, when replicas share a Redis
+(``router_settings.redis_*``), on the shared store (expiring with the session), so a browser
+signed in on one replica is signed in on all of them, and signing out on one signs out
+everywhere.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 COOKIE = "imgproxy_console"
 CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600
 MAX_SESSIONS = 10_000  # past it the oldest session is dropped: memory stays bounded
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MASTER = "master"  # a session's holder when the master key signed in; else the key's hash
+
+
+class SharedStore(Protocol):
+    """What sessions need of the replicas' shared store (``proxy.state``'s)."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set_with_ttl(self, key: str, value: str, ttl: float) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    key: str  # the key signed in with, never sent back to the browser
+    holder: str  # MASTER, or the virtual key's hash
     csrf: str
     expires: float
 
     def csrf_matches(self, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token.encode(), self.csrf.encode())
 
+    def dumps(self) -> str:
+        return json.dumps({"holder": self.holder, "csrf": self.csrf, "expires": self.expires})
+
+    @classmethod
+    def loads(cls, text: str) -> Session | None:
+        try:
+            raw = json.loads(text)
+            return cls(str(raw["holder"]), str(raw["csrf"]), float(raw["expires"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
 
 class Sessions:
     def __init__(
-        self, ttl: float = SESSION_SECONDS, clock: Callable[[], float] = time.time
+        self,
+        ttl: float = SESSION_SECONDS,
+        clock: Callable[[], float] = time.time,
+        shared: SharedStore | None = None,
     ) -> None:
         self.ttl = ttl
         self.clock = clock
+        self.shared = shared
         self._by_id: dict[str, Session] = {}
         self.throttle = SignInThrottle()  # wrong keys per client address
 
-    def open(self, key: str) -> tuple[str, Session]:
-        """A new session for ``key``: (its id for the cookie, the session)."""
-        self._drop_expired()
-        while len(self._by_id) >= MAX_SESSIONS:
-            self._by_id.pop(next(iter(self._by_id)))
+    async def open(self, holder: str) -> tuple[str, Session]:
+        """A new session for ``holder``: (its id for the cookie, the session)."""
         session_id = secrets.token_urlsafe(32)
-        session = Session(key, secrets.token_urlsafe(32), self.clock() + self.ttl)
-        self._by_id[session_id] = session
+        session = Session(holder, secrets.token_urlsafe(32), self.clock() + self.ttl)
+        if self.shared is None:
+            self._keep(session_id, session)
+        else:
+            await self.shared.set_with_ttl(_shared_key(session_id), session.dumps(), self.ttl)
         return session_id, session
 
-    def get(self, session_id: str | None) -> Session | None:
+    async def get(self, session_id: str | None) -> Session | None:
         if not session_id:
             return None
-        session = self._by_id.get(session_id)
+        if self.shared is None:
+            session = self._by_id.get(session_id)
+        else:  # read every time: a sign-out on another replica counts here at once
+            found = await self.shared.get(_shared_key(session_id))
+            session = Session.loads(found) if found is not None else None
         if session is None:
             return None
         if session.expires <= self.clock():
-            del self._by_id[session_id]
+            await self.close(session_id)
             return None
         return session
 
-    def close(self, session_id: str | None) -> None:
-        if session_id:
+    async def close(self, session_id: str | None) -> None:
+        if not session_id:
+            return
+        if self.shared is None:
             self._by_id.pop(session_id, None)
+        else:
+            await self.shared.delete(_shared_key(session_id))
+
+    def _keep(self, session_id: str, session: Session) -> None:
+        self._drop_expired()
+        while len(self._by_id) >= MAX_SESSIONS:
+            self._by_id.pop(next(iter(self._by_id)))
+        self._by_id[session_id] = session
 
     def _drop_expired(self) -> None:
         now = self.clock()
@@ -76,6 +121,10 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+
+def _shared_key(session_id: str) -> str:
+    return f"console-session:{session_id}"
 
 
 SIGN_IN_FAILURES = 10  # wrong keys per client address per window before sign-in is refused

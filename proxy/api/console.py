@@ -108,7 +108,7 @@ async def sign_in(request: Request) -> Response:
         except AuthenticationError:
             sessions.throttle.failed(address)
             raise
-        session_id, session = sessions.open(key)
+        session_id, session = await sessions.open(pipeline.auth.holder_of(key))
         response = opened(request, session, info)
         response.set_cookie(
             COOKIE,
@@ -133,12 +133,12 @@ async def current(request: Request) -> Response:
         pipeline: Pipeline = request.app.services.pipeline
         sessions = sessions_of(pipeline)
         session_id = request.cookies.get(COOKIE)
-        session = sessions.get(session_id)
+        session = await sessions.get(session_id)
         if session is not None:
             try:
-                info = await pipeline.auth.identify(request, session.key)
+                info = await pipeline.auth.identify_holder(request, session.holder)
             except AuthenticationError:
-                sessions.close(session_id)
+                await sessions.close(session_id)
             else:
                 return opened(request, session, info)
         signed_out = {**NOT_SIGNED_IN, "features": features(pipeline)}
@@ -152,9 +152,9 @@ async def sign_out(request: Request) -> Response:
         pipeline: Pipeline = request.app.services.pipeline
         sessions = sessions_of(pipeline)
         session_id = request.cookies.get(COOKIE)
-        if sessions.get(session_id) is not None:
-            pipeline.auth.session_key(request)  # a sign-out needs the CSRF token too
-        sessions.close(session_id)
+        if await sessions.get(session_id) is not None:
+            await pipeline.auth.session_holder(request)  # a sign-out needs the CSRF token too
+        await sessions.close(session_id)
         response = json_response({"signed_out": True})
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response

@@ -75,8 +75,11 @@ class KeyService:
     # --- the request path -----------------------------------------------------------------
 
     async def lookup(self, presented: str) -> KeyInfo | None:
-        """``Authenticator.lookup``: the key's info, None when unknown, 401 when expired."""
-        key_hash = hash_key(presented)
+        """The key's info, None when unknown, 401 when expired."""
+        return await self.lookup_hash(hash_key(presented))
+
+    async def lookup_hash(self, key_hash: str) -> KeyInfo | None:
+        """``Authenticator.lookup``: ``lookup`` of the key whose hash this is."""
         state = self.cache.get(key_hash)
         if state is None:
             state = await self._load(key_hash)

@@ -521,3 +521,41 @@ def test_the_proxy_wide_budget_spent_through_one_replica_refuses_on_another(
     finally:
         spender.stop()
         bystander.stop()
+
+
+# --- console sessions -----------------------------------------------------------------------
+
+
+def test_a_console_session_opened_on_one_replica_is_good_on_every_replica(
+    replicas: list[ProxyProcess],
+) -> None:
+    """Behind a load balancer without sticky sessions: signed in on one replica, signed in on
+    all; signed out on another, signed out everywhere at once; a key revoked since sign-in
+    stops working through a session on any replica."""
+    key = generate_key(replicas[0], models=["mock"])
+    first, second, third = (httpx.Client(base_url=p.base_url) for p in replicas)
+    signed = first.post("/console/session", json={"key": key})
+    assert signed.status_code == 200, signed.text
+    cookie = signed.cookies["imgproxy_console"]
+    csrf = signed.json()["csrf_token"]
+    for browser in (second, third):
+        browser.cookies.set("imgproxy_console", cookie)
+        seen = browser.get("/console/session").json()
+        assert seen["signed_in"] and seen["csrf_token"] == csrf
+        listed = browser.get("/v1/models")  # the API, with the session instead of a key
+        assert listed.status_code == 200 and [m["id"] for m in listed.json()["data"]] == ["mock"]
+    refused = second.request("DELETE", "/console/session")  # no CSRF token
+    assert refused.status_code == 403
+    out = second.request("DELETE", "/console/session", headers={"x-csrf-token": csrf})
+    assert out.status_code == 200
+    assert first.get("/console/session").json()["signed_in"] is False
+    assert third.get("/v1/models").status_code == 401
+
+    key = generate_key(replicas[1], models=["mock"])
+    cookie = first.post("/console/session", json={"key": key}).cookies["imgproxy_console"]
+    third.cookies.set("imgproxy_console", cookie)
+    assert third.get("/v1/models").status_code == 200
+    admin(replicas[2], "POST", "/key/delete", json={"keys": [key]})
+    until(lambda: third.get("/v1/models").status_code == 401, what="the revoked key refused")
+    for browser in (first, second, third):
+        browser.close()

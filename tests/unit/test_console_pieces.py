@@ -9,7 +9,8 @@ from pathlib import Path
 from proxy.api.csv_export import COLUMNS, spend_csv
 from proxy.console.assets import STATIC, ConsoleAssets, digest_of
 from proxy.db.reports import Amounts, BucketRow, bucket_range, fill
-from proxy.sessions import Sessions, SignInThrottle
+from proxy.sessions import MASTER, Sessions, SignInThrottle
+from proxy.state.memory import MemoryState
 
 
 def test_one_digest_names_every_asset_and_changes_with_any_byte(tmp_path: Path) -> None:
@@ -82,19 +83,34 @@ def test_buckets_cover_the_range_without_gaps() -> None:
     }
 
 
-def test_sessions_expire_and_check_their_csrf_token() -> None:
+async def test_sessions_expire_and_check_their_csrf_token() -> None:
     now = [1000.0]
     sessions = Sessions(ttl=60, clock=lambda: now[0])
-    session_id, session = sessions.open("sk-1")
-    assert sessions.get(session_id) == session and session.key == "sk-1"
+    session_id, session = await sessions.open("a1b2")
+    assert await sessions.get(session_id) == session and session.holder == "a1b2"
     assert session.csrf_matches(session.csrf) and not session.csrf_matches(None)
     assert not session.csrf_matches(session.csrf + "x")
-    assert sessions.get("unknown") is None and sessions.get(None) is None
+    assert await sessions.get("unknown") is None and await sessions.get(None) is None
     now[0] += 61
-    assert sessions.get(session_id) is None and len(sessions) == 0
-    other, _ = sessions.open("sk-2")
-    sessions.close(other)
-    assert sessions.get(other) is None
+    assert await sessions.get(session_id) is None and len(sessions) == 0
+    other, _ = await sessions.open(MASTER)
+    await sessions.close(other)
+    assert await sessions.get(other) is None
+
+
+async def test_sessions_on_the_shared_store_are_every_replicas() -> None:
+    """Two replicas over one shared store: signed in on one, signed in on the other; signed
+    out on the other, signed out on the first at once. Only the holder (a key's hash) and the
+    CSRF token are stored, never a key."""
+    shared = MemoryState()
+    first, second = Sessions(shared=shared), Sessions(shared=shared)
+    session_id, session = await first.open("a1b2")
+    assert await second.get(session_id) == session
+    stored = await shared.get(f"console-session:{session_id}")
+    assert stored is not None and "sk-" not in stored
+    await second.close(session_id)
+    assert await first.get(session_id) is None
+    assert len(first) == 0 and len(second) == 0  # nothing kept in either process
 
 
 def test_sign_in_throttle_counts_wrong_keys_per_address_in_a_window() -> None:
