@@ -12,7 +12,8 @@ black and white only). Upstreams read a grayscale mask instead:
 The result is a mode-``L`` PNG of the same size, never resized: a mask whose size differs
 from the image it applies to is a 400 before any upstream call. Decoding is Pillow's; it is
 CPU work, so adapters that convert masks are built in a worker thread
-(``proxy.attempt.edits.built_edit``).
+(``proxy.attempt.edits.built_edit``). Pillow is imported on the first mask (2 MiB a process
+that never converts one does not hold).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from __future__ import annotations
 import io
 import warnings
 from enum import Enum
-
-from PIL import Image, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from proxy.errors import InvalidRequestError
 from proxy.schemas.edits import InputImage
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class MaskConvention(Enum):
@@ -42,6 +45,8 @@ def _refused(message: str, code: str = "invalid_mask") -> InvalidRequestError:
 
 def _alpha(mask: InputImage) -> Image.Image:
     """The mask's alpha channel (mode ``L``); a 400 when it has none or cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

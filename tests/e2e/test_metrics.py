@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.responses import JSONResponse
 
 from proxy.app import create_app
+from proxy.auth import hash_key
 from proxy.configure import parse_config
 from proxy.context import KeyInfo, RequestContext
 from proxy.pricing import Pricer
@@ -196,8 +197,8 @@ async def app(fake: FakeUpstream) -> AsyncIterator[Any]:
     )
     application.services = replace(services, pipeline=gateway)
 
-    async def lookup(key: str) -> KeyInfo | None:
-        return KeyInfo(key_hash="v", alias="team-a") if key == VIRTUAL_KEY else None
+    async def lookup(key_hash: str) -> KeyInfo | None:  # the Authenticator looks up by hash
+        return KeyInfo(key_hash="v", alias="team-a") if key_hash == hash_key(VIRTUAL_KEY) else None
 
     gateway.auth.lookup = lookup
     async with application.router.lifespan_context(application):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from proxy.app import create_app
+from proxy.auth import hash_key
 from proxy.config import ConfigError
 from proxy.configure import parse_config
 from proxy.context import KeyInfo
@@ -170,8 +171,8 @@ async def app_client(fake: FakeUpstream, counting_kind: Any) -> AsyncIterator[ht
     )
     app = create_app(config)
 
-    async def lookup(key: str) -> KeyInfo | None:
-        if key == PINNED_KEY:
+    async def lookup(key_hash: str) -> KeyInfo | None:  # the Authenticator looks up by hash
+        if key_hash == hash_key(PINNED_KEY):
             return KeyInfo(key_hash="h", alias="pinned", guardrails=("short",))
         return None
 
@@ -229,7 +230,7 @@ async def test_key_pinning_an_unknown_guardrail_fails_closed(
     # The ASGI app behind the client
     app = app_client._transport.app  # type: ignore[attr-defined]
 
-    async def lookup(key: str) -> KeyInfo | None:
+    async def lookup(key_hash: str) -> KeyInfo | None:
         return KeyInfo(key_hash="h", alias="odd", guardrails=("gone",))
 
     app.services.pipeline.auth.lookup = lookup

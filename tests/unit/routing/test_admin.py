@@ -8,6 +8,7 @@ import httpx
 from starlette.applications import Starlette
 
 from proxy.app import create_app
+from proxy.auth import hash_key
 from proxy.context import KeyInfo
 from proxy.pipeline import Pipeline
 from tests.unit.routing.helpers import make_config
@@ -22,8 +23,8 @@ def app_with_virtual_key() -> tuple[Starlette, Pipeline]:
     assert app.services is not None
     gateway: Pipeline = app.services.pipeline
 
-    async def lookup(key: str) -> KeyInfo | None:
-        return KeyInfo(key_hash="h", alias="team") if key == "sk-virtual" else None
+    async def lookup(key_hash: str) -> KeyInfo | None:  # the Authenticator looks up by hash
+        return KeyInfo(key_hash="h", alias="team") if key_hash == hash_key("sk-virtual") else None
 
     gateway.auth.lookup = lookup
     return app, gateway
