@@ -66,6 +66,16 @@ def _budget_counter(ctx: RequestContext, hold: Hold) -> str:
     return f"budget:user:{ctx.end_user}:{hold.period}"
 
 
+def _window_full(alias: str | None, limit: str, wait: float) -> RateLimitError:
+    seconds = max(1, math.ceil(wait))
+    return RateLimitError(
+        f"Rate limit exceeded for key '{alias}': {limit} per minute across all replicas; "
+        f"retry after {seconds} s.",
+        headers={"retry-after": str(seconds)},
+        retry_after=seconds,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SharedHold:
     """What one request holds on the shared store: an in-flight slot (``spends`` False) or a
@@ -127,13 +137,7 @@ class ReplicaKeys:
     async def _count_rpm(self, key_hash: str, alias: str | None, limit: int) -> None:
         wait = await self.state.window_reserve(f"rpm:key:{key_hash}", 1, limit, MINUTE)
         if wait is not None:
-            seconds = max(1, math.ceil(wait))
-            raise RateLimitError(
-                f"Rate limit exceeded for key '{alias}': rpm_limit {limit} requests "
-                f"per minute across all replicas; retry after {seconds} s.",
-                headers={"retry-after": str(seconds)},
-                retry_after=seconds,
-            )
+            raise _window_full(alias, f"rpm_limit {limit} requests", wait)
 
     async def _check_tpm(self, key_hash: str, alias: str | None, limit: int) -> None:
         """Admitted while every replica's tokens of the last minute are below the limit (a
@@ -142,13 +146,7 @@ class ReplicaKeys:
         # and when refused, the wait until enough of the minute has passed.
         wait = await self.state.window_reserve(f"tpm:key:{key_hash}", 0, limit - 1, MINUTE)
         if wait is not None:
-            seconds = max(1, math.ceil(wait))
-            raise RateLimitError(
-                f"Rate limit exceeded for key '{alias}': tpm_limit {limit} tokens per minute "
-                f"across all replicas; retry after {seconds} s.",
-                headers={"retry-after": str(seconds)},
-                retry_after=seconds,
-            )
+            raise _window_full(alias, f"tpm_limit {limit} tokens", wait)
 
     @staticmethod
     def _exceeded(hold: Hold, committed: float) -> BudgetExceededError:
