@@ -1,5 +1,6 @@
 """``GET /router/deployments`` (master key only): every deployment with its provider, what it
-supports, the router's state of it (cooldown, calls in flight, smoothed latency) and its
+supports, what it learned from its upstream (OpenRouter: which endpoint serves it), the
+router's state of it (cooldown, calls in flight, smoothed latency) and its
 recent traffic from the spend logs (requests, error rate, mean latency, spend in the last
 hour). Deployment ids and names only: no parameter, URL or key is shown."""
 
@@ -16,6 +17,7 @@ from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route
 from proxy.api.routing_admin import deployment_states
 from proxy.api.spend import fresh_store
+from proxy.attempt.discovery import learned_facts
 from proxy.config.deployment import Deployment
 from proxy.db.database import with_timeout
 from proxy.db.reports import Traffic, deployment_traffic
@@ -52,6 +54,7 @@ async def deployments(request: Request) -> Response:
         for d, row in zip(r.config.deployments, rows, strict=True):
             row["mode"] = d.info.mode
             row["supports"] = capabilities(d)
+            row["learned"] = learned_facts(d)
             row["recent"] = traffic.get(d.id, Traffic()).public(RECENT_SECONDS)
         return json_response({"routing_strategy": r.settings.routing_strategy, "deployments": rows})
 

@@ -62,21 +62,24 @@ class Discovery:
         self.clock = clock
         self.answers: dict[str, Answer] = {}
         self.asking: dict[str, asyncio.Task[Answer]] = {}
+        self.starting: set[asyncio.Task[None]] = set()
 
     def start(self, deployments: Iterable[Deployment]) -> None:
-        """Ask every question the deployments will need, in the background: start-up does not
-        wait, and the first requests usually find the answers there."""
+        """Teach the deployments in the background: start-up does not wait, and the first
+        requests usually find them taught (one question per URL all the same)."""
+        loop = asyncio.get_running_loop()
         for deployment in deployments:
             adapter = PROVIDERS[deployment.provider].images
             if deployment.available and capable(adapter, DiscoveringImages):
-                question = cast(DiscoveringImages, adapter).discovery(deployment)
-                if question is not None and question.url not in self.answers:
-                    self._asking(question, deployment)
+                task = loop.create_task(self.prepare(deployment, adapter))
+                self.starting.add(task)
+                task.add_done_callback(self.starting.discard)
 
     async def aclose(self) -> None:
-        for task in list(self.asking.values()):
+        tasks = [*self.starting, *self.asking.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.asking.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def prepare(self, deployment: Deployment, adapter: object) -> None:
         """Teach ``deployment`` what its adapter needs to know; at most one question's wait."""
@@ -102,8 +105,7 @@ class Discovery:
                     "%s: the %s model list could not be read (%s); going on without it",
                     deployment.path, deployment.provider, type(exc).__name__,
                 )  # fmt: skip
-        known = {k: v for k, v in deployment.learned.items() if k != LEARNED_FROM}
-        if facts and facts != known:
+        if facts and facts != learned_facts(deployment):
             log.info("%s (%s): %s", deployment.path, deployment.model_name, _said(facts))
         deployment.learned.clear()
         deployment.learned.update(facts)
@@ -141,6 +143,11 @@ class Discovery:
         if response.status >= 400:
             raise Unanswered(response.status)
         return response
+
+
+def learned_facts(deployment: Deployment) -> dict[str, Any]:
+    """What ``deployment`` has learned (for the admin API), without where it came from."""
+    return {k: v for k, v in deployment.learned.items() if k != LEARNED_FROM}
 
 
 def _said(facts: dict[str, Any]) -> str:

@@ -109,6 +109,12 @@ class DeploymentView(BaseModel):
     in_flight: int
     latency_seconds: float | None = Field(description="The router's smoothed latency, if kept.")
     supports: Capabilities
+    learned: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the gateway learned from the upstream about this deployment, e.g. "
+        "OpenRouter's openrouter.images_api (its images API serves the model) and "
+        "openrouter.streams.",
+    )
     recent: RecentTraffic
 
 

@@ -9,6 +9,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from starlette.responses import JSONResponse, Response
@@ -188,3 +189,18 @@ def test_the_list_is_read_once_per_account_and_a_failing_one_means_chat(
     lists = [r for r in openrouter.requests if r.method == "GET"]
     assert sorted(r.path for r in lists) == [f"{DOWN_BASE}/images/models", f"{BASE}/images/models"]
     assert all(authorized(r) for r in lists)  # asked with the deployment's key
+
+
+def test_what_each_deployment_learned_is_shown_to_the_master_key(
+    client: openai.OpenAI, proxy: Any
+) -> None:
+    for model in ("seedream", "gpt-image", "gemini", "seedream-down"):
+        client.images.generate(model=model, prompt="p")  # each taught by now, whatever start did
+    rows = httpx.get(
+        f"{proxy.base_url}/router/deployments", headers={"authorization": f"Bearer {MASTER_KEY}"}
+    ).json()["deployments"]
+    learned = {row["model_group"]: row["learned"] for row in rows}
+    assert learned["seedream"] == {"openrouter.images_api": True, "openrouter.streams": False}
+    assert learned["gpt-image"] == {"openrouter.images_api": True, "openrouter.streams": True}
+    assert learned["gemini"] == {"openrouter.images_api": False}
+    assert learned["seedream-down"] == {} and learned["seedream-chat"] == {}

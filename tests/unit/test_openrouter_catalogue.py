@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.attempt.discovery import ANSWER_TTL, FAILURE_TTL, LEARNED_FROM, Discovery
+from proxy.attempt.discovery import ANSWER_TTL, FAILURE_TTL, Discovery
+from proxy.attempt.discovery import learned_facts as facts
 from proxy.config import Deployment
 from proxy.credentials.base import NoCredentials
 from proxy.errors import UpstreamUnavailableError
@@ -28,11 +29,6 @@ LISTED_MODEL = "openrouter/bytedance-seed/seedream-4.5"
 
 def dep(model: str = LISTED_MODEL, **params: Any) -> Deployment:
     return configured(model, api_key="sk-or-test", **params)
-
-
-def facts(deployment: Deployment) -> dict[str, Any]:
-    """What the deployment learned, without the answer it learned it from."""
-    return {k: v for k, v in deployment.learned.items() if k != LEARNED_FROM}
 
 
 def answer(body: Any, status: int = 200) -> UpstreamResponse:
@@ -186,16 +182,29 @@ async def test_an_old_answer_serves_while_the_new_one_is_asked_in_the_background
     assert facts(seedream) == {LISTED: False}
 
 
-async def test_start_asks_in_the_background_and_close_cancels() -> None:
+async def test_start_teaches_in_the_background_with_one_question() -> None:
     upstream = Upstream(answer(LISTING))
     upstream.gate = asyncio.Event()
-    seedream, fixed = dep(), dep(openrouter_api="images")
-    found, _ = discovery(upstream, seedream, fixed)
-    found.start([seedream, fixed])
-    await asyncio.sleep(0)  # one turn of the loop: the question goes out
-    assert len(upstream.asked) == 1 and len(found.asking) == 1
+    seedream, gemini = dep(), dep("openrouter/google/gemini-2.5-flash-image")
+    fixed = dep(openrouter_api="images")
+    found, _ = discovery(upstream, seedream, gemini, fixed)
+    found.start([seedream, gemini, fixed])  # returns at once: nothing waits for the answer
+    assert facts(seedream) == {} and len(found.starting) == 3
+    upstream.gate.set()
+    await asyncio.gather(*found.starting)
+    assert len(upstream.asked) == 1
+    assert facts(seedream) == {LISTED: True, STREAMS: False}
+    assert facts(gemini) == {LISTED: False} and facts(fixed) == {}
+
+
+async def test_close_cancels_what_start_began() -> None:
+    upstream = Upstream(answer(LISTING))
+    upstream.gate = asyncio.Event()  # never set: the question hangs
+    seedream = dep()
+    found, _ = discovery(upstream, seedream)
+    found.start([seedream])
     await found.aclose()
-    assert found.asking == {}
+    assert found.starting == set() and found.asking == {} and seedream.learned == {}
 
 
 async def test_what_a_deployment_learned_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
