@@ -21,7 +21,7 @@ from starlette.requests import Request
 from proxy.config.settings import IPNetwork
 from proxy.context import KeyInfo
 from proxy.errors import AuthenticationError, PermissionDeniedError
-from proxy.sessions import COOKIE, CSRF_HEADER, MASTER, SAFE_METHODS, Sessions
+from proxy.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, Sessions
 
 KeyLookup = Callable[[str], Awaitable[KeyInfo | None]]  # by the key's hash
 
@@ -76,22 +76,18 @@ class Authenticator:
 
     async def check_key(self, key: str) -> KeyInfo:
         """Who ``key`` is (master or a virtual key), or a 401."""
-        return await self.check_holder(self.holder_of(key))
+        return await self.check_holder(hash_key(key))
 
-    def holder_of(self, key: str) -> str:
-        """``MASTER`` for the master key, else the key's hash: what a session holds."""
-        if self._master is not None and hmac.compare_digest(key.encode(), self._master):
-            return MASTER
-        return hash_key(key)
-
-    async def check_holder(self, holder: str) -> KeyInfo:
-        """Who a key known by its holder is: the master (while it is configured), or a virtual
-        key looked up by its hash; else a 401."""
-        if holder == MASTER:
-            if self._master is not None:
-                return self._master_info
-        elif self.lookup is not None:
-            info = await self.lookup(holder)
+    async def check_holder(self, key_hash: str) -> KeyInfo:
+        """Who the key with this hash is (what a console session holds): the master key as it
+        is configured now (a session of a rotated master key is refused), or a virtual key;
+        else a 401."""
+        if self._master is not None and hmac.compare_digest(
+            key_hash.encode(), self._master_info.key_hash.encode()
+        ):
+            return self._master_info
+        if self.lookup is not None:
+            info = await self.lookup(key_hash)
             if info is not None:
                 return info
         raise AuthenticationError("Invalid API key.")
@@ -99,7 +95,7 @@ class Authenticator:
     async def identify(self, request: Request, key: str) -> KeyInfo:
         """Who ``key`` is, sent by ``request``'s client outside the usual headers (the
         console's sign-in): held to the same client check; on an open proxy, the master."""
-        return await self.identify_holder(request, self.holder_of(key))
+        return await self.identify_holder(request, hash_key(key))
 
     async def identify_holder(self, request: Request, holder: str) -> KeyInfo:
         """``identify`` of a key known by its holder (a console session's)."""

@@ -3,9 +3,9 @@
 ``POST /console/session`` checks a key like a bearer token and opens a session; the browser
 then holds only the session id (an HttpOnly, SameSite=Strict cookie no script can read) and a
 CSRF token it sends back in ``x-csrf-token`` on every state-changing request. A session holds
-who signed in, the master key or a virtual key by its hash, never the key itself: each request
-is authenticated afresh (``Authenticator``), so a key revoked or expired after sign-in stops
-working at once.
+the hash of the key signed in with, never the key itself: each request is authenticated afresh
+by it (``Authenticator.check_holder``), so a key revoked or expired after sign-in, or a master
+key rotated since, stops working at once.
 
 Sessions live in this process (at most ``MAX_SESSIONS``) or, when replicas share a Redis
 (``router_settings.redis_*``), on the shared store (expiring with the session), so a browser
@@ -28,7 +28,6 @@ CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600
 MAX_SESSIONS = 10_000  # past it the oldest session is dropped: memory stays bounded
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MASTER = "master"  # a session's holder when the master key signed in; else the key's hash
 
 
 class SharedStore(Protocol):
@@ -43,7 +42,7 @@ class SharedStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    holder: str  # MASTER, or the virtual key's hash
+    holder: str  # the hash of the key signed in with (the master key's or a virtual key's)
     csrf: str
     expires: float
 

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from proxy.api.admin import admin, body_model
 from proxy.api.endpoint import json_response
 from proxy.api.routes import Operation, route, undocumented
+from proxy.auth import hash_key
 from proxy.console.assets import ConsoleAssets
 from proxy.context import KeyInfo
 from proxy.errors import AuthenticationError, NotFoundError, RateLimitError
@@ -108,7 +109,7 @@ async def sign_in(request: Request) -> Response:
         except AuthenticationError:
             sessions.throttle.failed(address)
             raise
-        session_id, session = await sessions.open(pipeline.auth.holder_of(key))
+        session_id, session = await sessions.open(hash_key(key))
         response = opened(request, session, info)
         response.set_cookie(
             COOKIE,

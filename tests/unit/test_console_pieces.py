@@ -6,10 +6,14 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
+
 from proxy.api.csv_export import COLUMNS, spend_csv
+from proxy.auth import Authenticator, hash_key
 from proxy.console.assets import STATIC, ConsoleAssets, digest_of
 from proxy.db.reports import Amounts, BucketRow, bucket_range, fill
-from proxy.sessions import MASTER, Sessions, SignInThrottle
+from proxy.errors import AuthenticationError
+from proxy.sessions import Sessions, SignInThrottle
 from proxy.state.memory import MemoryState
 
 
@@ -93,7 +97,7 @@ async def test_sessions_expire_and_check_their_csrf_token() -> None:
     assert await sessions.get("unknown") is None and await sessions.get(None) is None
     now[0] += 61
     assert await sessions.get(session_id) is None and len(sessions) == 0
-    other, _ = await sessions.open(MASTER)
+    other, _ = await sessions.open("c3d4")
     await sessions.close(other)
     assert await sessions.get(other) is None
 
@@ -149,3 +153,13 @@ def test_text_assets_are_gzipped_once_when_smaller() -> None:
     app = assets.files["app.js"]
     assert app.gzipped is not None and gzip.decompress(app.gzipped) == app.body
     assert len(app.gzipped) < len(app.body)
+
+
+async def test_a_session_holds_a_keys_hash_and_a_rotated_master_key_ends_it() -> None:
+    before = Authenticator("sk-master-old")
+    held = hash_key("sk-master-old")  # what a session opened with it holds
+    assert (await before.check_holder(held)).is_master
+    after = Authenticator("sk-master-new")  # the same store, the proxy restarted rotated
+    with pytest.raises(AuthenticationError):
+        await after.check_holder(held)
+    assert (await after.check_key("sk-master-new")).is_master
