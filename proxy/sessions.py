@@ -15,6 +15,7 @@ everywhere.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import secrets
@@ -123,7 +124,8 @@ class Sessions:
 
 
 def _shared_key(session_id: str) -> str:
-    return f"console-session:{session_id}"
+    """Stored under the id's hash: what the shared store holds cannot be used as a cookie."""
+    return f"console-session:{hashlib.sha256(session_id.encode()).hexdigest()}"
 
 
 SIGN_IN_FAILURES = 10  # wrong keys per client address per window before sign-in is refused

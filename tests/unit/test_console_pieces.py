@@ -110,8 +110,9 @@ async def test_sessions_on_the_shared_store_are_every_replicas() -> None:
     first, second = Sessions(shared=shared), Sessions(shared=shared)
     session_id, session = await first.open("a1b2")
     assert await second.get(session_id) == session
-    stored = await shared.get(f"console-session:{session_id}")
-    assert stored is not None and "sk-" not in stored
+    (name,) = shared._values  # one entry: the session, under its id's hash
+    stored = await shared.get(name)
+    assert stored is not None and "sk-" not in stored and session_id not in name
     await second.close(session_id)
     assert await first.get(session_id) is None
     assert len(first) == 0 and len(second) == 0  # nothing kept in either process
